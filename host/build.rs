@@ -1,0 +1,69 @@
+//! Builds the plugins workspace (`plugins/`: bundled step plugins and test fixtures)
+//! to WebAssembly components, so that one `cargo build` or `cargo test` makes
+//! everything. The components land in `<target>/plugins/wasm32-wasip2/release/`,
+//! which the crate sees as `CAIRN_PLUGIN_DIR`: the bundled ones are embedded in the
+//! binary, the fixtures are read by tests.
+//!
+//! The nested cargo runs with a clean environment of its own so that the host's
+//! flags and profile never reach the wasm build.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.parent().expect("host/ sits inside the workspace").to_path_buf();
+    let plugins = root.join("plugins");
+    let target_root = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let target_dir = target_root.join("plugins");
+
+    println!("cargo:rerun-if-changed={}", plugins.display());
+    println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
+
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(&plugins)
+        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--workspace"])
+        .arg("--target-dir")
+        .arg(&target_dir);
+    // Everything cargo tells a build script about the host build stays out of the
+    // wasm build; the jobserver (CARGO_MAKEFLAGS) is kept so the two share cores.
+    for (key, _) in env::vars_os() {
+        let key = key.to_string_lossy();
+        let host_only = key.starts_with("CARGO_CFG_")
+            || key.starts_with("CARGO_FEATURE_")
+            || key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || key.starts_with("DEP_")
+            || matches!(
+                key.as_ref(),
+                "CARGO_ENCODED_RUSTFLAGS"
+                    | "RUSTFLAGS"
+                    | "RUSTC_WRAPPER"
+                    | "RUSTC_WORKSPACE_WRAPPER"
+                    | "CARGO_TARGET_DIR"
+                    | "CARGO_BUILD_TARGET"
+                    | "TARGET"
+                    | "HOST"
+                    | "OUT_DIR"
+                    | "OPT_LEVEL"
+                    | "PROFILE"
+                    | "DEBUG"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_LLVM_COV"
+            );
+        if host_only {
+            command.env_remove(key.as_ref());
+        }
+    }
+    let status = command.status().expect("failed to run cargo for the plugins workspace");
+    assert!(status.success(), "building the plugins workspace (plugins/) failed");
+
+    let out = target_dir.join("wasm32-wasip2").join("release");
+    println!("cargo:rustc-env=CAIRN_PLUGIN_DIR={}", out.display());
+}

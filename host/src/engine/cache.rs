@@ -1,0 +1,74 @@
+//! The compiled-code cache: components compiled to native code once, kept on disk
+//! keyed by the component's digest and the engine's compatibility hash.
+//!
+//! A cached file is native code that is mapped and run, so the cache lives in a
+//! directory only the host writes to, files appear atomically (temp file, then
+//! rename), and nothing a tenant sends is ever loaded as a `.cwasm`.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use wasmtime::component::Component;
+
+pub(super) struct CompileCache {
+    dir: Option<PathBuf>,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl CompileCache {
+    pub fn new(dir: Option<PathBuf>) -> std::io::Result<Self> {
+        if let Some(dir) = &dir {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(CompileCache { dir })
+    }
+
+    /// Returns the compiled component for `wasm`, whose sha256 is `digest`,
+    /// compiling it only when no usable cached copy exists.
+    pub fn component(&self, engine: &wasmtime::Engine, digest: &str, wasm: &[u8]) -> wasmtime::Result<Component> {
+        let Some(dir) = &self.dir else {
+            return Component::new(engine, wasm);
+        };
+        let path = dir.join(format!("{digest}-{:016x}.cwasm", compatibility_key(engine)));
+        if path.exists() {
+            // SAFETY: the file was written by `store` below from
+            // `Component::serialize` of this very engine configuration (the key
+            // includes the engine's compatibility hash), in a directory only the
+            // host writes; it never holds bytes received from a tenant.
+            match unsafe { Component::deserialize_file(engine, &path) } {
+                Ok(component) => return Ok(component),
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), "discarding unusable compiled component: {error:#}");
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        let component = Component::new(engine, wasm)?;
+        if let Err(error) = store(&path, &component) {
+            tracing::warn!(path = %path.display(), "could not cache a compiled component: {error:#}");
+        }
+        Ok(component)
+    }
+}
+
+fn store(path: &Path, component: &Component) -> anyhow::Result<()> {
+    let bytes = component.serialize()?;
+    let temp = path.with_extension(format!(
+        "tmp.{}.{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&temp, bytes)?;
+    std::fs::rename(&temp, path)?;
+    Ok(())
+}
+
+fn compatibility_key(engine: &wasmtime::Engine) -> u64 {
+    // DefaultHasher::new() uses fixed keys, so the key is stable across runs of
+    // the same build.
+    let mut hasher = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    hasher.finish()
+}

@@ -1,0 +1,281 @@
+//! The `cairn` command line: wiring only; the work happens in the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use cairn::engine::{BUNDLED, Call, Engine, EngineConfig, Invocation, Plugin, SandboxLimits, StepOutcome};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+/// Cairn runs workflows whose steps are sandboxed WebAssembly components.
+#[derive(Parser)]
+#[command(name = "cairn", version, about)]
+struct Cli {
+    /// Data directory (compiled-code cache, and later the database).
+    #[arg(long, global = true, env = "CAIRN_DATA_DIR", default_value = "cairn-data")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Inspect and list step plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+    /// Run one step in the sandbox: a plugin author's inner loop.
+    #[command(subcommand)]
+    Step(StepCommand),
+    /// Print performance figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Load a component, check it against the cairn:step world and print its describe() as JSON.
+    Inspect {
+        /// A `.wasm` component file.
+        file: PathBuf,
+    },
+    /// List the bundled plugins and those in a plugins directory.
+    List {
+        /// Directory of extra `.wasm` plugins.
+        #[arg(long, default_value = "plugins.d")]
+        plugins_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum StepCommand {
+    /// Call the plugin's `run` and print the outcome as JSON.
+    Run {
+        #[command(flatten)]
+        step: StepArgs,
+    },
+    /// Call the plugin's `resume` with a checkpoint and a decision and print the outcome.
+    Resume {
+        #[command(flatten)]
+        step: StepArgs,
+        /// The checkpoint the step paused with (JSON).
+        #[arg(long, default_value = "null")]
+        checkpoint: String,
+        /// The decision (JSON), e.g. '"approve"'.
+        #[arg(long)]
+        decision: String,
+    },
+}
+
+#[derive(Args)]
+struct StepArgs {
+    /// A `.wasm` component file, or the name of a bundled plugin.
+    plugin: String,
+    /// The step's config (JSON).
+    #[arg(long, default_value = "{}")]
+    config: String,
+    /// The step's input (JSON).
+    #[arg(long, default_value = "{}")]
+    input: String,
+    /// Memory limit in MiB.
+    #[arg(long)]
+    memory_mib: Option<u64>,
+    /// Wall-time limit in milliseconds.
+    #[arg(long)]
+    timeout_ms: Option<u64>,
+    /// CPU budget in fuel units (turns on fuel metering).
+    #[arg(long)]
+    fuel: Option<u64>,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Fresh-sandbox latency and throughput of the `noop` step.
+    Engine {
+        /// Sequential calls measured for latency.
+        #[arg(long, default_value_t = 20_000)]
+        samples: usize,
+        /// Concurrent tasks for the throughput figure (default: two per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Seconds to measure throughput for.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let cache_dir = Some(cli.data_dir.join("compiled"));
+    match cli.command {
+        Command::Plugin(PluginCommand::Inspect { file }) => {
+            let engine = engine(EngineConfig { cache_dir, ..Default::default() })?;
+            let plugin = load_file(&engine, &file).await?;
+            print_json(&describe(&plugin, &file.display().to_string()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plugin(PluginCommand::List { plugins_dir }) => {
+            let engine = engine(EngineConfig { cache_dir, ..Default::default() })?;
+            let mut listed = Vec::new();
+            for (name, wasm) in BUNDLED {
+                let plugin = engine.load(wasm).await.with_context(|| format!("bundled plugin {name}"))?;
+                listed.push(describe(&plugin, "bundled"));
+            }
+            if plugins_dir.is_dir() {
+                for (path, result) in engine.load_dir(&plugins_dir).await? {
+                    match result {
+                        Ok(plugin) => listed.push(describe(&plugin, &path.display().to_string())),
+                        Err(e) => listed.push(json!({ "source": path.display().to_string(), "error": e.to_string() })),
+                    }
+                }
+            }
+            print_json(&Value::Array(listed))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Step(command) => {
+            let (step, call) = match command {
+                StepCommand::Run { step } => (step, Call::Run),
+                StepCommand::Resume { step, checkpoint, decision } => {
+                    let call = Call::Resume {
+                        checkpoint: parse_json("--checkpoint", &checkpoint)?,
+                        decision: parse_json("--decision", &decision)?,
+                    };
+                    (step, call)
+                }
+            };
+            run_step(step, call, cache_dir).await
+        }
+        Command::Bench(BenchCommand::Engine { samples, workers, seconds, json }) => {
+            let engine = Arc::new(engine(EngineConfig { cache_dir, ..Default::default() })?);
+            let plugin = Arc::new(load_bundled(&engine, "noop").await?);
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let workers = workers.unwrap_or(cores * 2);
+            let figures =
+                cairn::bench::engine(engine, plugin, samples, workers, Duration::from_secs_f64(seconds)).await?;
+            if json {
+                print_json(&figures)?;
+            } else {
+                println!("noop step, fresh sandbox per call ({cores} cores)");
+                println!(
+                    "  instantiate + call latency: p50 {:.1} µs, p99 {:.1} µs, mean {:.1} µs ({} samples)",
+                    figures.p50_us, figures.p99_us, figures.mean_us, figures.samples
+                );
+                println!(
+                    "  throughput: {:.0} calls/s ({} calls by {} tasks in {:.1} s)",
+                    figures.calls_per_second, figures.calls, figures.workers, figures.throughput_seconds
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn run_step(step: StepArgs, call: Call, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let defaults = SandboxLimits::default();
+    let limits = SandboxLimits {
+        memory_bytes: step.memory_mib.map_or(defaults.memory_bytes, |mib| mib << 20),
+        wall_time_ms: step.timeout_ms.unwrap_or(defaults.wall_time_ms),
+        fuel: step.fuel,
+        ..defaults
+    };
+    // The command line is the operator here: its limits are the caps.
+    let config = EngineConfig { caps: limits, fuel: step.fuel.is_some(), cache_dir, ..Default::default() };
+    let engine = engine(config)?;
+    let plugin = if Path::new(&step.plugin).exists() || step.plugin.ends_with(".wasm") {
+        load_file(&engine, Path::new(&step.plugin)).await?
+    } else {
+        load_bundled(&engine, &step.plugin).await?
+    };
+    let invocation = Invocation::first(
+        "local",
+        &plugin.info.name,
+        parse_json("--config", &step.config)?,
+        parse_json("--input", &step.input)?,
+    );
+    let report = engine.run(&plugin, &invocation, &call, &limits, None).await;
+    let failed = matches!(report.outcome, StepOutcome::Fail { .. });
+    let mut printed = serde_json::to_value(&report.outcome)?;
+    if let Value::Object(fields) = &mut printed {
+        fields.insert("duration_ms".into(), json!(report.duration.as_secs_f64() * 1e3));
+        fields.insert("progress".into(), serde_json::to_value(&report.progress)?);
+        fields.insert("logs".into(), serde_json::to_value(&report.logs)?);
+        if !report.stdout.is_empty() {
+            fields.insert("stdout".into(), json!(report.stdout));
+        }
+        if !report.stderr.is_empty() {
+            fields.insert("stderr".into(), json!(report.stderr));
+        }
+    }
+    print_json(&printed)?;
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn engine(config: EngineConfig) -> anyhow::Result<Engine> {
+    // A command-line engine runs a handful of sandboxes, not a server's worth.
+    Ok(Engine::new(EngineConfig { max_instances: config.max_instances.min(64), ..config })?)
+}
+
+async fn load_file(engine: &Engine, path: &Path) -> anyhow::Result<Plugin> {
+    let wasm = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    engine.load(&wasm).await.with_context(|| format!("{} is not a usable step plugin", path.display()))
+}
+
+async fn load_bundled(engine: &Engine, name: &str) -> anyhow::Result<Plugin> {
+    let Some((_, wasm)) = BUNDLED.iter().find(|(bundled, _)| *bundled == name) else {
+        let names: Vec<&str> = BUNDLED.iter().map(|(name, _)| *name).collect();
+        bail!("no file {name} and no bundled plugin of that name (bundled: {})", names.join(", "));
+    };
+    Ok(engine.load(wasm).await.with_context(|| format!("bundled plugin {name}"))?)
+}
+
+fn describe(plugin: &Plugin, source: &str) -> Value {
+    json!({
+        "name": plugin.info.name,
+        "version": plugin.info.version,
+        "description": plugin.info.description,
+        "config_schema": plugin.info.config_schema,
+        "input_schema": plugin.info.input_schema,
+        "output_schema": plugin.info.output_schema,
+        "digest": plugin.digest,
+        "size_bytes": plugin.size_bytes,
+        "wit": format!("cairn:step@{}", cairn::engine::WIT_VERSION),
+        "source": source,
+    })
+}
+
+fn parse_json(flag: &str, text: &str) -> anyhow::Result<Value> {
+    serde_json::from_str(text).with_context(|| format!("{flag} is not valid JSON"))
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

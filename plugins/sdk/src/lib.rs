@@ -1,0 +1,316 @@
+//! Write Cairn step plugins in Rust.
+//!
+//! A step type is one implementation of [`Step`] and one [`export_step!`] call:
+//!
+//! ```ignore
+//! use cairn_sdk::{export_step, json, Context, Error, Info, Outcome, Step, Value};
+//!
+//! struct Greet;
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Input { name: String }
+//!
+//! impl Step for Greet {
+//!     type Config = Value;
+//!     type Input = Input;
+//!
+//!     fn info() -> Info {
+//!         Info::new("greet", "0.1.0", "Greets someone by name")
+//!     }
+//!
+//!     fn run(ctx: &Context, _config: Value, input: Input) -> Result<Outcome, Error> {
+//!         ctx.progress(50, "composing a greeting");
+//!         Outcome::complete(json!({ "greeting": format!("Hello, {}!", input.name) }))
+//!     }
+//! }
+//!
+//! export_step!(Greet);
+//! ```
+//!
+//! Build with `cargo build --release --target wasm32-wasip2` and a `cdylib` crate type;
+//! the `.wasm` file in `target/wasm32-wasip2/release/` is the plugin. The SDK turns
+//! the JSON config, input, checkpoint and decision into your types, and turns your
+//! results and errors back into the WIT `outcome`.
+
+// Lets the generated bindings name this crate the same way from inside and out.
+extern crate self as cairn_sdk;
+
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use serde_json::{Value, json};
+
+/// The raw bindings of the `cairn:step` WIT world, for plugins that want to
+/// implement the WIT interface directly (see [`export_guest!`]).
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_plugin",
+        default_bindings_module: "cairn_sdk::bindings",
+        runtime_path: "cairn_sdk::__wit_bindgen::rt",
+    });
+}
+
+#[doc(hidden)]
+pub use wit_bindgen as __wit_bindgen;
+
+use bindings::cairn::step::host;
+use bindings::cairn::step::types;
+
+/// What a step type says about itself.
+#[derive(Debug, Clone)]
+pub struct Info {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub config_schema: Option<Value>,
+    pub input_schema: Option<Value>,
+    pub output_schema: Option<Value>,
+}
+
+impl Info {
+    pub fn new(name: &str, version: &str, description: &str) -> Self {
+        Info {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            description: description.to_owned(),
+            config_schema: None,
+            input_schema: None,
+            output_schema: None,
+        }
+    }
+
+    /// JSON Schema that the step's config must satisfy; the host checks workflow
+    /// definitions against it before any run starts.
+    pub fn config_schema(mut self, schema: Value) -> Self {
+        self.config_schema = Some(schema);
+        self
+    }
+
+    pub fn input_schema(mut self, schema: Value) -> Self {
+        self.input_schema = Some(schema);
+        self
+    }
+
+    pub fn output_schema(mut self, schema: Value) -> Self {
+        self.output_schema = Some(schema);
+        self
+    }
+}
+
+/// Which call of which step this is, and the host functions available to it.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub run_id: String,
+    pub step: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The same for every attempt of this step in this run: hand it to external
+    /// systems so that a retried call does not act twice.
+    pub idempotency_key: String,
+}
+
+/// Severity of a log line.
+pub use host::Level;
+
+impl Context {
+    /// Records a log line with this step attempt.
+    pub fn log(&self, level: Level, message: &str) {
+        host::log(level, message);
+    }
+
+    /// Reports progress within this step (0 to 100) and what it is doing now.
+    pub fn progress(&self, percent: u8, action: &str) {
+        host::progress(percent, action);
+    }
+}
+
+/// What a paused step waits for.
+#[derive(Debug, Clone)]
+pub struct PendingAction {
+    /// E.g. `approval`.
+    pub kind: String,
+    pub message: String,
+    /// Allowed decisions; empty for free-form input checked by `input_schema`.
+    pub options: Vec<String>,
+    pub input_schema: Option<Value>,
+    /// Shown with the question, e.g. the draft to review.
+    pub data: Value,
+}
+
+/// How a step call ended, when it did not fail.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Complete(Value),
+    Pause {
+        action: PendingAction,
+        checkpoint: Value,
+    },
+}
+
+impl Outcome {
+    /// The step finished with this output.
+    pub fn complete(output: impl Serialize) -> Result<Outcome, Error> {
+        let output = serde_json::to_value(output)
+            .map_err(|e| Error::fatal(format!("cannot serialise the output: {e}")))?;
+        Ok(Outcome::Complete(output))
+    }
+
+    /// The step waits for a decision; `checkpoint` comes back to [`Step::resume`].
+    pub fn pause(action: PendingAction, checkpoint: impl Serialize) -> Result<Outcome, Error> {
+        let checkpoint = serde_json::to_value(checkpoint)
+            .map_err(|e| Error::fatal(format!("cannot serialise the checkpoint: {e}")))?;
+        Ok(Outcome::Pause { action, checkpoint })
+    }
+}
+
+/// Why a step failed. Any `std::error::Error` converts into a non-retryable one,
+/// so `?` works on I/O, parsing and similar errors.
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl Error {
+    /// A failure that trying again will not fix.
+    pub fn fatal(message: impl Into<String>) -> Self {
+        Error {
+            message: message.into(),
+            retryable: false,
+        }
+    }
+
+    /// A failure that may go away when tried again later (rate limit, timeout).
+    pub fn retryable(message: impl Into<String>) -> Self {
+        Error {
+            message: message.into(),
+            retryable: true,
+        }
+    }
+}
+
+impl<E: std::error::Error> From<E> for Error {
+    fn from(error: E) -> Self {
+        Error::fatal(error.to_string())
+    }
+}
+
+/// A step type.
+pub trait Step {
+    /// The step's configuration; `serde_json::Value` when it takes any.
+    type Config: DeserializeOwned;
+    /// The step's input; `serde_json::Value` when it takes any.
+    type Input: DeserializeOwned;
+
+    /// Name, version, description and schemas.
+    fn info() -> Info;
+
+    /// Runs the step.
+    fn run(ctx: &Context, config: Self::Config, input: Self::Input) -> Result<Outcome, Error>;
+
+    /// Continues after a pause with the decision that was made. Step types that
+    /// never pause keep this default.
+    fn resume(
+        ctx: &Context,
+        config: Self::Config,
+        input: Self::Input,
+        checkpoint: Value,
+        decision: Value,
+    ) -> Result<Outcome, Error> {
+        let _ = (ctx, config, input, checkpoint, decision);
+        Err(Error::fatal(
+            "this step type never pauses, so it cannot be resumed",
+        ))
+    }
+}
+
+/// Exports a [`Step`] implementation as the plugin's `cairn:step/step` interface.
+#[macro_export]
+macro_rules! export_step {
+    ($step:ty) => {
+        type __CairnStepExport = $crate::Adapter<$step>;
+        $crate::bindings::__export_plugin!(__CairnStepExport with_types_in $crate::bindings);
+    };
+}
+
+/// Exports a type implementing the raw WIT `Guest` trait
+/// (`cairn_sdk::bindings::exports::cairn::step::step::Guest`).
+#[macro_export]
+macro_rules! export_guest {
+    ($guest:ident) => {
+        $crate::bindings::__export_plugin!($guest with_types_in $crate::bindings);
+    };
+}
+
+/// Connects a [`Step`] to the WIT bindings; used by [`export_step!`].
+#[doc(hidden)]
+pub struct Adapter<S>(PhantomData<S>);
+
+impl<S: Step> bindings::exports::cairn::step::step::Guest for Adapter<S> {
+    fn describe() -> types::StepInfo {
+        let info = S::info();
+        types::StepInfo {
+            name: info.name,
+            version: info.version,
+            description: info.description,
+            config_schema: info.config_schema.map(|s| s.to_string()),
+            input_schema: info.input_schema.map(|s| s.to_string()),
+            output_schema: info.output_schema.map(|s| s.to_string()),
+        }
+    }
+
+    fn run(call: types::Invocation) -> types::Outcome {
+        let result = decode::<S>(&call).and_then(|(ctx, config, input)| S::run(&ctx, config, input));
+        encode(result)
+    }
+
+    fn resume(call: types::Invocation, checkpoint: String, decision: String) -> types::Outcome {
+        let result = decode::<S>(&call).and_then(|(ctx, config, input)| {
+            let checkpoint = parse("checkpoint", &checkpoint)?;
+            let decision = parse("decision", &decision)?;
+            S::resume(&ctx, config, input, checkpoint, decision)
+        });
+        encode(result)
+    }
+}
+
+fn parse<T: DeserializeOwned>(what: &str, json: &str) -> Result<T, Error> {
+    serde_json::from_str(json).map_err(|e| Error::fatal(format!("invalid {what}: {e}")))
+}
+
+fn decode<S: Step>(call: &types::Invocation) -> Result<(Context, S::Config, S::Input), Error> {
+    let config = parse("config", &call.config)?;
+    let input = parse("input", &call.input)?;
+    let ctx = Context {
+        run_id: call.run_id.clone(),
+        step: call.step.clone(),
+        attempt: call.attempt,
+        idempotency_key: call.idempotency_key.clone(),
+    };
+    Ok((ctx, config, input))
+}
+
+fn encode(result: Result<Outcome, Error>) -> types::Outcome {
+    match result {
+        Ok(Outcome::Complete(output)) => types::Outcome::Complete(output.to_string()),
+        Ok(Outcome::Pause { action, checkpoint }) => types::Outcome::Pause(types::Pause {
+            action: types::PendingAction {
+                kind: action.kind,
+                message: action.message,
+                options: action.options,
+                input_schema: action.input_schema.map(|s| s.to_string()),
+                data: action.data.to_string(),
+            },
+            checkpoint: checkpoint.to_string(),
+        }),
+        Err(error) => types::Outcome::Fail(types::StepError {
+            message: error.message,
+            retryable: error.retryable,
+        }),
+    }
+}

@@ -12,8 +12,12 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().expect("host/ sits inside the workspace").to_path_buf();
+    let manifest_dir =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .parent()
+        .expect("host/ sits inside the workspace")
+        .to_path_buf();
     let plugins = root.join("plugins");
     let target_root = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -28,7 +32,14 @@ fn main() {
     let mut command = Command::new(cargo);
     command
         .current_dir(&plugins)
-        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--workspace"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--target",
+            "wasm32-wasip2",
+            "--workspace",
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     // Everything cargo tells a build script about the host build stays out of the
@@ -61,8 +72,13 @@ fn main() {
             command.env_remove(key.as_ref());
         }
     }
-    let status = command.status().expect("failed to run cargo for the plugins workspace");
-    assert!(status.success(), "building the plugins workspace (plugins/) failed");
+    let status = command
+        .status()
+        .expect("failed to run cargo for the plugins workspace");
+    assert!(
+        status.success(),
+        "building the plugins workspace (plugins/) failed"
+    );
 
     let out = target_dir.join("wasm32-wasip2").join("release");
     println!("cargo:rustc-env=CAIRN_PLUGIN_DIR={}", out.display());

@@ -49,15 +49,21 @@ pub async fn engine(
         let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
         latencies.get(index).map_or(0.0, |d| d.as_secs_f64() * 1e6)
     };
-    let mean_us = latencies.iter().map(Duration::as_secs_f64).sum::<f64>() / latencies.len().max(1) as f64 * 1e6;
+    let mean_us = latencies.iter().map(Duration::as_secs_f64).sum::<f64>()
+        / latencies.len().max(1) as f64
+        * 1e6;
 
     let calls = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::with_capacity(workers);
     for _ in 0..workers {
-        let (engine, plugin, invocation, calls) =
-            (Arc::clone(&engine), Arc::clone(&plugin), invocation.clone(), Arc::clone(&calls));
+        let (engine, plugin, invocation, calls) = (
+            Arc::clone(&engine),
+            Arc::clone(&plugin),
+            invocation.clone(),
+            Arc::clone(&calls),
+        );
         tasks.push(tokio::spawn(async move {
             while Instant::now() < deadline {
                 call(&engine, &plugin, &invocation, &limits).await?;
@@ -83,8 +89,15 @@ pub async fn engine(
     })
 }
 
-async fn call(engine: &Engine, plugin: &Plugin, invocation: &Invocation, limits: &SandboxLimits) -> anyhow::Result<()> {
-    let report = engine.run(plugin, invocation, &Call::Run, limits, None).await;
+async fn call(
+    engine: &Engine,
+    plugin: &Plugin,
+    invocation: &Invocation,
+    limits: &SandboxLimits,
+) -> anyhow::Result<()> {
+    let report = engine
+        .run(plugin, invocation, &Call::Run, limits, None)
+        .await;
     match report.outcome {
         StepOutcome::Complete { output } if output == invocation.input => Ok(()),
         other => anyhow::bail!("noop did not echo its input: {other:?}"),

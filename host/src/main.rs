@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use cairn::engine::{BUNDLED, Call, Engine, EngineConfig, Invocation, Plugin, SandboxLimits, StepOutcome};
+use cairn::engine::{
+    BUNDLED, Call, Engine, EngineConfig, Invocation, Plugin, SandboxLimits, StepOutcome,
+};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
@@ -15,7 +17,12 @@ use serde_json::{Value, json};
 #[command(name = "cairn", version, about)]
 struct Cli {
     /// Data directory (compiled-code cache, and later the database).
-    #[arg(long, global = true, env = "CAIRN_DATA_DIR", default_value = "cairn-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "CAIRN_DATA_DIR",
+        default_value = "cairn-data"
+    )]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -117,7 +124,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -137,23 +147,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let cache_dir = Some(cli.data_dir.join("compiled"));
     match cli.command {
         Command::Plugin(PluginCommand::Inspect { file }) => {
-            let engine = engine(EngineConfig { cache_dir, ..Default::default() })?;
+            let engine = engine(EngineConfig {
+                cache_dir,
+                ..Default::default()
+            })?;
             let plugin = load_file(&engine, &file).await?;
             print_json(&describe(&plugin, &file.display().to_string()))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugin(PluginCommand::List { plugins_dir }) => {
-            let engine = engine(EngineConfig { cache_dir, ..Default::default() })?;
+            let engine = engine(EngineConfig {
+                cache_dir,
+                ..Default::default()
+            })?;
             let mut listed = Vec::new();
             for (name, wasm) in BUNDLED {
-                let plugin = engine.load(wasm).await.with_context(|| format!("bundled plugin {name}"))?;
+                let plugin = engine
+                    .load(wasm)
+                    .await
+                    .with_context(|| format!("bundled plugin {name}"))?;
                 listed.push(describe(&plugin, "bundled"));
             }
             if plugins_dir.is_dir() {
                 for (path, result) in engine.load_dir(&plugins_dir).await? {
                     match result {
                         Ok(plugin) => listed.push(describe(&plugin, &path.display().to_string())),
-                        Err(e) => listed.push(json!({ "source": path.display().to_string(), "error": e.to_string() })),
+                        Err(e) => listed.push(
+                            json!({ "source": path.display().to_string(), "error": e.to_string() }),
+                        ),
                     }
                 }
             }
@@ -163,7 +184,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Step(command) => {
             let (step, call) = match command {
                 StepCommand::Run { step } => (step, Call::Run),
-                StepCommand::Resume { step, checkpoint, decision } => {
+                StepCommand::Resume {
+                    step,
+                    checkpoint,
+                    decision,
+                } => {
                     let call = Call::Resume {
                         checkpoint: parse_json("--checkpoint", &checkpoint)?,
                         decision: parse_json("--decision", &decision)?,
@@ -173,13 +198,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             run_step(step, call, cache_dir).await
         }
-        Command::Bench(BenchCommand::Engine { samples, workers, seconds, json }) => {
-            let engine = Arc::new(engine(EngineConfig { cache_dir, ..Default::default() })?);
+        Command::Bench(BenchCommand::Engine {
+            samples,
+            workers,
+            seconds,
+            json,
+        }) => {
+            let engine = Arc::new(engine(EngineConfig {
+                cache_dir,
+                ..Default::default()
+            })?);
             let plugin = Arc::new(load_bundled(&engine, "noop").await?);
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             let workers = workers.unwrap_or(cores * 2);
-            let figures =
-                cairn::bench::engine(engine, plugin, samples, workers, Duration::from_secs_f64(seconds)).await?;
+            let figures = cairn::bench::engine(
+                engine,
+                plugin,
+                samples,
+                workers,
+                Duration::from_secs_f64(seconds),
+            )
+            .await?;
             if json {
                 print_json(&figures)?;
             } else {
@@ -190,7 +229,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 println!(
                     "  throughput: {:.0} calls/s ({} calls by {} tasks in {:.1} s)",
-                    figures.calls_per_second, figures.calls, figures.workers, figures.throughput_seconds
+                    figures.calls_per_second,
+                    figures.calls,
+                    figures.workers,
+                    figures.throughput_seconds
                 );
             }
             Ok(ExitCode::SUCCESS)
@@ -198,16 +240,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn run_step(step: StepArgs, call: Call, cache_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+async fn run_step(
+    step: StepArgs,
+    call: Call,
+    cache_dir: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let defaults = SandboxLimits::default();
     let limits = SandboxLimits {
-        memory_bytes: step.memory_mib.map_or(defaults.memory_bytes, |mib| mib << 20),
+        memory_bytes: step
+            .memory_mib
+            .map_or(defaults.memory_bytes, |mib| mib << 20),
         wall_time_ms: step.timeout_ms.unwrap_or(defaults.wall_time_ms),
         fuel: step.fuel,
         ..defaults
     };
     // The command line is the operator here: its limits are the caps.
-    let config = EngineConfig { caps: limits, fuel: step.fuel.is_some(), cache_dir, ..Default::default() };
+    let config = EngineConfig {
+        caps: limits,
+        fuel: step.fuel.is_some(),
+        cache_dir,
+        ..Default::default()
+    };
     let engine = engine(config)?;
     let plugin = if Path::new(&step.plugin).exists() || step.plugin.ends_with(".wasm") {
         load_file(&engine, Path::new(&step.plugin)).await?
@@ -224,7 +277,10 @@ async fn run_step(step: StepArgs, call: Call, cache_dir: Option<PathBuf>) -> any
     let failed = matches!(report.outcome, StepOutcome::Fail { .. });
     let mut printed = serde_json::to_value(&report.outcome)?;
     if let Value::Object(fields) = &mut printed {
-        fields.insert("duration_ms".into(), json!(report.duration.as_secs_f64() * 1e3));
+        fields.insert(
+            "duration_ms".into(),
+            json!(report.duration.as_secs_f64() * 1e3),
+        );
         fields.insert("progress".into(), serde_json::to_value(&report.progress)?);
         fields.insert("logs".into(), serde_json::to_value(&report.logs)?);
         if !report.stdout.is_empty() {
@@ -235,25 +291,41 @@ async fn run_step(step: StepArgs, call: Call, cache_dir: Option<PathBuf>) -> any
         }
     }
     print_json(&printed)?;
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn engine(config: EngineConfig) -> anyhow::Result<Engine> {
     // A command-line engine runs a handful of sandboxes, not a server's worth.
-    Ok(Engine::new(EngineConfig { max_instances: config.max_instances.min(64), ..config })?)
+    Ok(Engine::new(EngineConfig {
+        max_instances: config.max_instances.min(64),
+        ..config
+    })?)
 }
 
 async fn load_file(engine: &Engine, path: &Path) -> anyhow::Result<Plugin> {
     let wasm = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    engine.load(&wasm).await.with_context(|| format!("{} is not a usable step plugin", path.display()))
+    engine
+        .load(&wasm)
+        .await
+        .with_context(|| format!("{} is not a usable step plugin", path.display()))
 }
 
 async fn load_bundled(engine: &Engine, name: &str) -> anyhow::Result<Plugin> {
     let Some((_, wasm)) = BUNDLED.iter().find(|(bundled, _)| *bundled == name) else {
         let names: Vec<&str> = BUNDLED.iter().map(|(name, _)| *name).collect();
-        bail!("no file {name} and no bundled plugin of that name (bundled: {})", names.join(", "));
+        bail!(
+            "no file {name} and no bundled plugin of that name (bundled: {})",
+            names.join(", ")
+        );
     };
-    Ok(engine.load(wasm).await.with_context(|| format!("bundled plugin {name}"))?)
+    engine
+        .load(wasm)
+        .await
+        .with_context(|| format!("bundled plugin {name}"))
 }
 
 fn describe(plugin: &Plugin, source: &str) -> Value {

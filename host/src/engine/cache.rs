@@ -27,7 +27,12 @@ impl CompileCache {
 
     /// Returns the compiled component for `wasm`, whose sha256 is `digest`,
     /// compiling it only when no usable cached copy exists.
-    pub fn component(&self, engine: &wasmtime::Engine, digest: &str, wasm: &[u8]) -> wasmtime::Result<Component> {
+    pub fn component(
+        &self,
+        engine: &wasmtime::Engine,
+        digest: &str,
+        wasm: &[u8],
+    ) -> wasmtime::Result<Component> {
         let Some(dir) = &self.dir else {
             return Component::new(engine, wasm);
         };

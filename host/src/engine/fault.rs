@@ -24,9 +24,16 @@ pub enum StepFault {
     #[error("plugin trapped: {message}")]
     Trap { message: String },
     #[error("plugin wrote more than {limit_bytes} bytes to {stream}")]
-    StdioLimit { stream: &'static str, limit_bytes: usize },
+    StdioLimit {
+        stream: &'static str,
+        limit_bytes: usize,
+    },
     #[error("the plugin's {what} is {size} bytes, over the limit of {limit} bytes")]
-    OutputTooLarge { what: &'static str, size: usize, limit: usize },
+    OutputTooLarge {
+        what: &'static str,
+        size: usize,
+        limit: usize,
+    },
     #[error("the plugin's {what} is not valid JSON: {detail}")]
     InvalidOutput { what: &'static str, detail: String },
     #[error("the host has no sandbox free for this step: {detail}")]
@@ -56,7 +63,11 @@ impl StepFault {
     }
 
     pub fn into_step_error(self) -> StepError {
-        StepError { message: self.to_string(), retryable: self.retryable(), fault: Some(self.kind()) }
+        StepError {
+            message: self.to_string(),
+            retryable: self.retryable(),
+            fault: Some(self.kind()),
+        }
     }
 }
 
@@ -67,17 +78,35 @@ pub(super) struct Evidence<'a> {
 }
 
 /// Classifies an error returned by a call into the guest.
-pub(super) fn classify(error: &wasmtime::Error, limits: &SandboxLimits, evidence: &Evidence<'_>) -> StepFault {
+pub(super) fn classify(
+    error: &wasmtime::Error,
+    limits: &SandboxLimits,
+    evidence: &Evidence<'_>,
+) -> StepFault {
     let chain = format!("{error:#}");
-    if chain.contains("write beyond capacity of MemoryOutputPipe") || evidence.stdout_len >= limits.stdio_bytes {
-        let stream = if evidence.stdout_len >= limits.stdio_bytes { "stdout" } else { "stderr" };
-        return StepFault::StdioLimit { stream, limit_bytes: limits.stdio_bytes };
+    if chain.contains("write beyond capacity of MemoryOutputPipe")
+        || evidence.stdout_len >= limits.stdio_bytes
+    {
+        let stream = if evidence.stdout_len >= limits.stdio_bytes {
+            "stdout"
+        } else {
+            "stderr"
+        };
+        return StepFault::StdioLimit {
+            stream,
+            limit_bytes: limits.stdio_bytes,
+        };
     }
     if evidence.stderr.len() >= limits.stdio_bytes {
-        return StepFault::StdioLimit { stream: "stderr", limit_bytes: limits.stdio_bytes };
+        return StepFault::StdioLimit {
+            stream: "stderr",
+            limit_bytes: limits.stdio_bytes,
+        };
     }
     if chain.contains("forcing trap when growing memory") {
-        return StepFault::MemoryLimit { limit_bytes: limits.memory_bytes };
+        return StepFault::MemoryLimit {
+            limit_bytes: limits.memory_bytes,
+        };
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => StepFault::Timeout { limit_ms: limits.wall_time_ms },
@@ -126,7 +155,10 @@ mod tests {
     #[test]
     fn panic_message_is_taken_from_rust_stderr() {
         let stderr = b"\nthread '<unnamed>' panicked at src/lib.rs:10:5:\nboom: it broke\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
-        assert_eq!(panic_message(stderr).as_deref(), Some("boom: it broke (at src/lib.rs:10:5)"));
+        assert_eq!(
+            panic_message(stderr).as_deref(),
+            Some("boom: it broke (at src/lib.rs:10:5)")
+        );
         assert_eq!(panic_message(b"just some output"), None);
     }
 }

@@ -69,13 +69,25 @@ mod tests {
 
     #[test]
     fn clamping_never_raises_a_limit() {
-        let caps = SandboxLimits { memory_bytes: 32 * MIB, fuel: Some(1000), ..Default::default() };
-        let asked = SandboxLimits { memory_bytes: 128 * MIB, wall_time_ms: 5, fuel: None, ..Default::default() };
+        let caps = SandboxLimits {
+            memory_bytes: 32 * MIB,
+            fuel: Some(1000),
+            ..Default::default()
+        };
+        let asked = SandboxLimits {
+            memory_bytes: 128 * MIB,
+            wall_time_ms: 5,
+            fuel: None,
+            ..Default::default()
+        };
         let got = asked.clamped_to(&caps);
         assert_eq!(got.memory_bytes, 32 * MIB);
         assert_eq!(got.wall_time_ms, 5);
         assert_eq!(got.fuel, Some(1000));
-        let asked = SandboxLimits { fuel: Some(10), ..Default::default() };
+        let asked = SandboxLimits {
+            fuel: Some(10),
+            ..Default::default()
+        };
         assert_eq!(asked.clamped_to(&caps).fuel, Some(10));
     }
 }

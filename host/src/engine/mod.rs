@@ -86,7 +86,10 @@ pub enum EngineError {
     #[error("cannot configure the WebAssembly engine: {0}")]
     Config(String),
     #[error("cannot create the compiled-code cache directory {path}: {source}")]
-    Cache { path: PathBuf, source: std::io::Error },
+    Cache {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Why a component was refused as a step plugin.
@@ -130,7 +133,10 @@ pub struct Plugin {
 
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Plugin").field("info", &self.info).field("digest", &self.digest).finish()
+        f.debug_struct("Plugin")
+            .field("info", &self.info)
+            .field("digest", &self.digest)
+            .finish()
     }
 }
 
@@ -208,19 +214,30 @@ impl Engine {
             .consume_fuel(config.fuel)
             .max_wasm_stack(512 << 10)
             .async_stack_size(2 << 20);
-        let engine = wasmtime::Engine::new(&wasm).map_err(|e| EngineError::Config(format!("{e:#}")))?;
+        let engine =
+            wasmtime::Engine::new(&wasm).map_err(|e| EngineError::Config(format!("{e:#}")))?;
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .and_then(|()| PluginBindings::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state))
+            .and_then(|()| {
+                PluginBindings::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
+            })
             .map_err(|e| EngineError::Config(format!("{e:#}")))?;
 
-        let cache = CompileCache::new(config.cache_dir.clone()).map_err(|source| EngineError::Cache {
-            path: config.cache_dir.clone().unwrap_or_default(),
-            source,
-        })?;
+        let cache =
+            CompileCache::new(config.cache_dir.clone()).map_err(|source| EngineError::Cache {
+                path: config.cache_dir.clone().unwrap_or_default(),
+                source,
+            })?;
         let ticker = EpochTicker::start(engine.clone());
-        Ok(Engine { engine, linker, cache: Arc::new(cache), caps, fuel: config.fuel, _ticker: ticker })
+        Ok(Engine {
+            engine,
+            linker,
+            cache: Arc::new(cache),
+            caps,
+            fuel: config.fuel,
+            _ticker: ticker,
+        })
     }
 
     /// The operator's caps.
@@ -247,8 +264,10 @@ impl Engine {
         };
 
         let component_type = component.component_type();
-        let exports: Vec<String> =
-            component_type.exports(&self.engine).map(|(name, _)| name.to_owned()).collect();
+        let exports: Vec<String> = component_type
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
         check_exports(&exports)?;
 
         let instance_pre = self
@@ -265,15 +284,25 @@ impl Engine {
         let info = match result {
             Ok(GuestReturn::Info(info)) => parse_info(info)?,
             Ok(GuestReturn::Outcome(_)) => {
-                return Err(LoadError::Describe("describe returned an outcome".to_owned()));
+                return Err(LoadError::Describe(
+                    "describe returned an outcome".to_owned(),
+                ));
             }
             Err(fault) => return Err(LoadError::Describe(fault.to_string())),
         };
-        Ok(Plugin { info, digest: format!("sha256:{digest}"), size_bytes: wasm.len(), pre })
+        Ok(Plugin {
+            info,
+            digest: format!("sha256:{digest}"),
+            size_bytes: wasm.len(),
+            pre,
+        })
     }
 
     /// Loads every `*.wasm` file in `dir`, in name order, each with its result.
-    pub async fn load_dir(&self, dir: &Path) -> std::io::Result<Vec<(PathBuf, Result<Plugin, LoadError>)>> {
+    pub async fn load_dir(
+        &self,
+        dir: &Path,
+    ) -> std::io::Result<Vec<(PathBuf, Result<Plugin, LoadError>)>> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
             .filter_map(|entry| entry.ok().map(|e| e.path()))
             .filter(|path| path.extension().is_some_and(|ext| ext == "wasm"))
@@ -283,7 +312,10 @@ impl Engine {
         for path in paths {
             let result = match std::fs::read(&path) {
                 Ok(bytes) => self.load(&bytes).await,
-                Err(e) => Err(LoadError::Invalid(format!("cannot read {}: {e}", path.display()))),
+                Err(e) => Err(LoadError::Invalid(format!(
+                    "cannot read {}: {e}",
+                    path.display()
+                ))),
             };
             loaded.push((path, result));
         }
@@ -312,18 +344,27 @@ impl Engine {
         let resume_args;
         let guest_call = match call {
             Call::Run => GuestCall::Run(&wit_invocation),
-            Call::Resume { checkpoint, decision } => {
+            Call::Resume {
+                checkpoint,
+                decision,
+            } => {
                 resume_args = (checkpoint.to_string(), decision.to_string());
                 GuestCall::Resume(&wit_invocation, &resume_args.0, &resume_args.1)
             }
         };
-        let (result, state, duration) = self.execute(&plugin.pre, &limits, on_progress, guest_call).await;
+        let (result, state, duration) = self
+            .execute(&plugin.pre, &limits, on_progress, guest_call)
+            .await;
         let outcome = match result {
             Ok(GuestReturn::Outcome(outcome)) => check_outcome(outcome, &limits),
-            Ok(GuestReturn::Info(_)) => Err(StepFault::Trap { message: "unexpected describe result".to_owned() }),
+            Ok(GuestReturn::Info(_)) => Err(StepFault::Trap {
+                message: "unexpected describe result".to_owned(),
+            }),
             Err(fault) => Err(fault),
         };
-        let outcome = outcome.unwrap_or_else(|fault| StepOutcome::Fail { error: fault.into_step_error() });
+        let outcome = outcome.unwrap_or_else(|fault| StepOutcome::Fail {
+            error: fault.into_step_error(),
+        });
         StepReport {
             outcome,
             logs: state.logs,
@@ -354,15 +395,25 @@ impl Engine {
         let deadline = started + limits.wall_time();
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
-            Ok(if Instant::now() >= deadline { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
         });
 
         let outcome = tokio::time::timeout(limits.wall_time() + TIMEOUT_GRACE, async {
-            let plugin = pre.instantiate_async(&mut store).await.map_err(|e| (e, true))?;
+            let plugin = pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| (e, true))?;
             let step = plugin.cairn_step_step();
             match call {
                 GuestCall::Describe => step.call_describe(&mut store).await.map(GuestReturn::Info),
-                GuestCall::Run(invocation) => step.call_run(&mut store, invocation).await.map(GuestReturn::Outcome),
+                GuestCall::Run(invocation) => step
+                    .call_run(&mut store, invocation)
+                    .await
+                    .map(GuestReturn::Outcome),
                 GuestCall::Resume(invocation, checkpoint, decision) => step
                     .call_resume(&mut store, invocation, checkpoint, decision)
                     .await
@@ -376,14 +427,21 @@ impl Engine {
         let result = match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err((error, instantiating))) => {
-                let evidence = Evidence { stdout_len: state.stdout.contents().len(), stderr: &state.stderr.contents() };
+                let evidence = Evidence {
+                    stdout_len: state.stdout.contents().len(),
+                    stderr: &state.stderr.contents(),
+                };
                 let fault = fault::classify(&error, limits, &evidence);
                 Err(match fault {
-                    StepFault::Trap { message } if instantiating => StepFault::Capacity { detail: message },
+                    StepFault::Trap { message } if instantiating => {
+                        StepFault::Capacity { detail: message }
+                    }
                     other => other,
                 })
             }
-            Err(_elapsed) => Err(StepFault::Timeout { limit_ms: limits.wall_time_ms }),
+            Err(_elapsed) => Err(StepFault::Timeout {
+                limit_ms: limits.wall_time_ms,
+            }),
         };
         (result, state, duration)
     }
@@ -403,17 +461,25 @@ fn check_header(wasm: &[u8]) -> Result<(), LoadError> {
 
 /// Explains a component whose exports do not include a compatible step interface.
 fn check_exports(exports: &[String]) -> Result<(), LoadError> {
-    let ours = exports.iter().find_map(|name| name.strip_prefix(STEP_EXPORT_PREFIX));
+    let ours = exports
+        .iter()
+        .find_map(|name| name.strip_prefix(STEP_EXPORT_PREFIX));
     match ours {
         Some(version) if same_release_line(version, WIT_VERSION) => Ok(()),
-        Some(version) => Err(LoadError::IncompatibleVersion { found: version.to_owned() }),
+        Some(version) => Err(LoadError::IncompatibleVersion {
+            found: version.to_owned(),
+        }),
         None => {
             let hint = if exports.iter().any(|name| name.starts_with("wasi:cli/run@")) {
                 "; this is a wasi:cli command, not a step plugin"
             } else {
                 ""
             };
-            let exports = if exports.is_empty() { "nothing".to_owned() } else { exports.join(", ") };
+            let exports = if exports.is_empty() {
+                "nothing".to_owned()
+            } else {
+                exports.join(", ")
+            };
             Err(LoadError::NotAStepPlugin { exports, hint })
         }
     }
@@ -431,7 +497,10 @@ fn same_release_line(found: &str, ours: &str) -> bool {
 fn parse_info(info: wit::StepInfo) -> Result<StepInfo, LoadError> {
     let name_ok = !info.name.is_empty()
         && info.name.len() <= 64
-        && info.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && info
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !name_ok {
         return Err(LoadError::InvalidInfo(format!(
             "name {:?} must be 1 to 64 lowercase ASCII letters, digits and '-'",
@@ -439,16 +508,21 @@ fn parse_info(info: wit::StepInfo) -> Result<StepInfo, LoadError> {
         )));
     }
     if let Err(e) = semver::Version::parse(&info.version) {
-        return Err(LoadError::InvalidInfo(format!("version {:?} is not a semantic version: {e}", info.version)));
+        return Err(LoadError::InvalidInfo(format!(
+            "version {:?} is not a semantic version: {e}",
+            info.version
+        )));
     }
-    let schema = |what: &str, text: Option<String>| -> Result<Option<serde_json::Value>, LoadError> {
-        let Some(text) = text else { return Ok(None) };
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| LoadError::InvalidInfo(format!("{what} is not valid JSON: {e}")))?;
-        jsonschema::meta::validate(&value)
-            .map_err(|e| LoadError::InvalidInfo(format!("{what} is not a valid JSON Schema: {e}")))?;
-        Ok(Some(value))
-    };
+    let schema =
+        |what: &str, text: Option<String>| -> Result<Option<serde_json::Value>, LoadError> {
+            let Some(text) = text else { return Ok(None) };
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| LoadError::InvalidInfo(format!("{what} is not valid JSON: {e}")))?;
+            jsonschema::meta::validate(&value).map_err(|e| {
+                LoadError::InvalidInfo(format!("{what} is not a valid JSON Schema: {e}"))
+            })?;
+            Ok(Some(value))
+        };
     Ok(StepInfo {
         config_schema: schema("config-schema", info.config_schema)?,
         input_schema: schema("input-schema", info.input_schema)?,
@@ -459,19 +533,30 @@ fn parse_info(info: wit::StepInfo) -> Result<StepInfo, LoadError> {
     })
 }
 
-fn parse_json(what: &'static str, text: &str, limit: usize) -> Result<serde_json::Value, StepFault> {
+fn parse_json(
+    what: &'static str,
+    text: &str,
+    limit: usize,
+) -> Result<serde_json::Value, StepFault> {
     if text.len() > limit {
-        return Err(StepFault::OutputTooLarge { what, size: text.len(), limit });
+        return Err(StepFault::OutputTooLarge {
+            what,
+            size: text.len(),
+            limit,
+        });
     }
-    serde_json::from_str(text).map_err(|e| StepFault::InvalidOutput { what, detail: e.to_string() })
+    serde_json::from_str(text).map_err(|e| StepFault::InvalidOutput {
+        what,
+        detail: e.to_string(),
+    })
 }
 
 /// Checks sizes and JSON of what the plugin returned.
 fn check_outcome(outcome: wit::Outcome, limits: &SandboxLimits) -> Result<StepOutcome, StepFault> {
     match outcome {
-        wit::Outcome::Complete(output) => {
-            Ok(StepOutcome::Complete { output: parse_json("output", &output, limits.output_bytes)? })
-        }
+        wit::Outcome::Complete(output) => Ok(StepOutcome::Complete {
+            output: parse_json("output", &output, limits.output_bytes)?,
+        }),
         wit::Outcome::Pause(pause) => {
             let action = pause.action;
             let size = action.kind.len()
@@ -480,10 +565,18 @@ fn check_outcome(outcome: wit::Outcome, limits: &SandboxLimits) -> Result<StepOu
                 + action.input_schema.as_ref().map_or(0, String::len)
                 + action.data.len();
             if size > limits.output_bytes {
-                return Err(StepFault::OutputTooLarge { what: "pending action", size, limit: limits.output_bytes });
+                return Err(StepFault::OutputTooLarge {
+                    what: "pending action",
+                    size,
+                    limit: limits.output_bytes,
+                });
             }
             let input_schema = match &action.input_schema {
-                Some(text) => Some(parse_json("pending action input schema", text, limits.output_bytes)?),
+                Some(text) => Some(parse_json(
+                    "pending action input schema",
+                    text,
+                    limits.output_bytes,
+                )?),
                 None => None,
             };
             Ok(StepOutcome::Pause {
@@ -500,7 +593,13 @@ fn check_outcome(outcome: wit::Outcome, limits: &SandboxLimits) -> Result<StepOu
         wit::Outcome::Fail(error) => {
             let mut message = error.message;
             sandbox::truncate_utf8(&mut message, 4096);
-            Ok(StepOutcome::Fail { error: StepError { message, retryable: error.retryable, fault: None } })
+            Ok(StepOutcome::Fail {
+                error: StepError {
+                    message,
+                    retryable: error.retryable,
+                    fault: None,
+                },
+            })
         }
     }
 }

@@ -62,7 +62,10 @@ impl StepState {
 
 impl WasiView for StepState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -88,7 +91,10 @@ impl host::Host for StepState {
     fn progress(&mut self, percent: u8, action: String) {
         let mut action = action;
         truncate_utf8(&mut action, 1024);
-        let progress = StepProgress { percent: percent.min(100), action };
+        let progress = StepProgress {
+            percent: percent.min(100),
+            action,
+        };
         if let Some(sink) = &self.on_progress {
             sink(&progress);
         }

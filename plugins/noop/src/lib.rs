@@ -10,7 +10,11 @@ impl Step for Noop {
     type Input = Value;
 
     fn info() -> Info {
-        Info::new("noop", env!("CARGO_PKG_VERSION"), "Completes with its input unchanged.")
+        Info::new(
+            "noop",
+            env!("CARGO_PKG_VERSION"),
+            "Completes with its input unchanged.",
+        )
     }
 
     fn run(_ctx: &Context, _config: Value, input: Value) -> Result<Outcome, Error> {

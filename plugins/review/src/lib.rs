@@ -95,7 +95,10 @@ impl Step for Review {
             input_schema: None,
             data: input,
         };
-        let checkpoint = Checkpoint { options: config.options, reject: config.reject };
+        let checkpoint = Checkpoint {
+            options: config.options,
+            reject: config.reject,
+        };
         Outcome::pause(action, checkpoint)
     }
 

@@ -265,7 +265,8 @@ impl<S: Step> bindings::exports::cairn::step::step::Guest for Adapter<S> {
     }
 
     fn run(call: types::Invocation) -> types::Outcome {
-        let result = decode::<S>(&call).and_then(|(ctx, config, input)| S::run(&ctx, config, input));
+        let result =
+            decode::<S>(&call).and_then(|(ctx, config, input)| S::run(&ctx, config, input));
         encode(result)
     }
 

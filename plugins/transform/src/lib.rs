@@ -71,15 +71,21 @@ fn template_context(input: Value) -> Value {
 fn render(
     env: &Environment,
     template: &Value,
-    context: &minijinja::Value, format: &Format, path: &str) -> Result<Value, Error> {
+    context: &minijinja::Value,
+    format: &Format,
+    path: &str,
+) -> Result<Value, Error> {
     match template {
         Value::String(source) => {
-            let text = env
-                .render_str(source, context.clone())
-                .map_err(|e| Error::fatal(format!("template at '{}': {e:#}", display_path(path))))?;
+            let text = env.render_str(source, context.clone()).map_err(|e| {
+                Error::fatal(format!("template at '{}': {e:#}", display_path(path)))
+            })?;
             if *format == Format::Json {
                 serde_json::from_str(&text).map_err(|e| {
-                    Error::fatal(format!("template at '{}' did not render valid JSON: {e}", display_path(path)))
+                    Error::fatal(format!(
+                        "template at '{}' did not render valid JSON: {e}",
+                        display_path(path)
+                    ))
                 })
             } else {
                 Ok(Value::String(text))
@@ -93,7 +99,12 @@ fn render(
             .map(Value::Array),
         Value::Object(fields) => fields
             .iter()
-            .map(|(key, item)| Ok((key.clone(), render(env, item, context, format, &format!("{path}/{key}"))?)))
+            .map(|(key, item)| {
+                Ok((
+                    key.clone(),
+                    render(env, item, context, format, &format!("{path}/{key}"))?,
+                ))
+            })
             .collect::<Result<serde_json::Map<_, _>, Error>>()
             .map(Value::Object),
         other => Ok(other.clone()),

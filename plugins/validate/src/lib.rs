@@ -40,7 +40,11 @@ impl Step for Validate {
             .iter_errors(&input)
             .map(|error| {
                 let path = error.instance_path().to_string();
-                let path = if path.is_empty() { "/".to_owned() } else { path };
+                let path = if path.is_empty() {
+                    "/".to_owned()
+                } else {
+                    path
+                };
                 format!("{path}: {error}")
             })
             .collect();

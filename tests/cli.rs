@@ -1,0 +1,287 @@
+//! The `cairn` binary as a plugin author uses it: inspect a component, run a step,
+//! read the outcome as JSON.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use common::{CLI_COMMAND, FUTURE_MAJOR, GREET, HOSTILE, component_path};
+use serde_json::{Value, json};
+
+fn cairn(data_dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .expect("cairn runs")
+}
+
+fn stdout_json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn path(file: &str) -> String {
+    component_path(file).display().to_string()
+}
+
+#[test]
+fn plugin_inspect_prints_describe_as_json() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let output = cairn(data.path(), &["plugin", "inspect", &path(GREET)]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let info = stdout_json(&output);
+    assert_eq!(info["name"], "greet");
+    assert_eq!(info["version"], "0.1.0");
+    assert_eq!(info["wit"], "cairn:step@0.1.0");
+    assert_eq!(info["input_schema"]["required"], json!(["name"]));
+    assert!(
+        info["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:"))
+    );
+    // The compiled form is cached in the data directory.
+    let compiled = std::fs::read_dir(data.path().join("compiled"))
+        .expect("cache dir")
+        .count();
+    assert_eq!(compiled, 1);
+}
+
+#[test]
+fn plugin_inspect_refuses_what_is_not_a_step_plugin() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let core = data.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").expect("write");
+    let random = data.path().join("random.wasm");
+    std::fs::write(&random, [7u8; 64]).expect("write");
+    let cases = [
+        (core.display().to_string(), "core WebAssembly module"),
+        (random.display().to_string(), "not a WebAssembly binary"),
+        (path(CLI_COMMAND), "wasi:cli command"),
+        (path(FUTURE_MAJOR), "cairn:step@1.0.0"),
+        (
+            data.path().join("missing.wasm").display().to_string(),
+            "cannot read",
+        ),
+    ];
+    for (file, expected) in cases {
+        let output = cairn(data.path(), &["plugin", "inspect", &file]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{file}");
+        assert!(stderr.contains(expected), "{file}: {stderr}");
+        assert!(output.stdout.is_empty(), "{file}");
+    }
+}
+
+#[test]
+fn step_run_prints_the_outcome_with_progress() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let output = cairn(
+        data.path(),
+        &[
+            "step",
+            "run",
+            &path(GREET),
+            "--input",
+            r#"{"name":"Grace"}"#,
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let outcome = stdout_json(&output);
+    assert_eq!(outcome["outcome"], "complete");
+    assert_eq!(outcome["output"], json!({"greeting": "Hello, Grace!"}));
+    assert_eq!(
+        outcome["progress"],
+        json!({"percent": 50, "action": "composing a greeting"})
+    );
+}
+
+#[test]
+fn step_run_and_resume_work_with_bundled_plugins_by_name() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let output = cairn(
+        data.path(),
+        &[
+            "step",
+            "run",
+            "review",
+            "--config",
+            r#"{"message":"Ship it?"}"#,
+            "--input",
+            r#"{"draft":"v1"}"#,
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let paused = stdout_json(&output);
+    assert_eq!(paused["outcome"], "pause");
+    assert_eq!(paused["pending_action"]["message"], "Ship it?");
+    assert_eq!(paused["pending_action"]["data"], json!({"draft": "v1"}));
+
+    let checkpoint = paused["checkpoint"].to_string();
+    let output = cairn(
+        data.path(),
+        &[
+            "step",
+            "resume",
+            "review",
+            "--checkpoint",
+            &checkpoint,
+            "--decision",
+            r#"{"decision":"reject","note":"not yet"}"#,
+        ],
+    );
+    assert!(!output.status.success(), "a failed step exits non-zero");
+    let failed = stdout_json(&output);
+    assert_eq!(failed["outcome"], "fail");
+    assert_eq!(failed["error"]["message"], "rejected: not yet");
+}
+
+#[test]
+fn step_run_reports_a_contained_fault() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let output = cairn(
+        data.path(),
+        &[
+            "step",
+            "run",
+            &path(HOSTILE),
+            "--config",
+            r#"{"attack":"loop"}"#,
+            "--timeout-ms",
+            "300",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let failed = stdout_json(&output);
+    assert_eq!(failed["error"]["fault"], "timeout");
+    assert_eq!(
+        failed["error"]["message"],
+        "step exceeded its wall-time limit of 300 ms"
+    );
+    assert_eq!(failed["error"]["retryable"], true);
+}
+
+#[test]
+fn step_run_rejects_bad_arguments_clearly() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &["step", "run", "noop", "--input", "{oops"],
+            "--input is not valid JSON",
+        ),
+        (
+            &["step", "run", "no-such-plugin"],
+            "no bundled plugin of that name (bundled: noop, transform, validate, review)",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = cairn(data.path(), args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && stderr.contains(expected),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn plugin_list_shows_bundled_plugins_and_explains_broken_ones() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let extra = data.path().join("plugins.d");
+    std::fs::create_dir(&extra).expect("mkdir");
+    std::fs::copy(component_path(GREET), extra.join("greet.wasm")).expect("copy");
+    std::fs::write(extra.join("broken.wasm"), b"nope").expect("write");
+    let output = cairn(
+        data.path(),
+        &[
+            "plugin",
+            "list",
+            "--plugins-dir",
+            &extra.display().to_string(),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let listed = stdout_json(&output);
+    let names: Vec<&str> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["noop", "transform", "validate", "review", "greet"]);
+    let broken = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|p| p.get("error").is_some())
+        .expect("broken entry");
+    assert!(
+        broken["source"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("broken.wasm"))
+    );
+    assert!(
+        broken["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not a WebAssembly binary"))
+    );
+}
+
+#[test]
+fn bench_engine_prints_figures() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let output = cairn(
+        data.path(),
+        &[
+            "bench",
+            "engine",
+            "--samples",
+            "200",
+            "--seconds",
+            "0.2",
+            "--json",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let figures = stdout_json(&output);
+    assert_eq!(figures["samples"], 200);
+    assert!(figures["calls"].as_u64().is_some_and(|calls| calls > 0));
+    assert!(figures["p50_us"].as_f64().is_some_and(|p50| p50 > 0.0));
+    assert!(figures["p99_us"].as_f64() >= figures["p50_us"].as_f64());
+}
+
+#[test]
+fn readme_write_your_own_step_is_the_example_that_is_built_and_tested() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let source = std::fs::read_to_string(root.join("plugins/examples/greet/src/lib.rs")).expect("greet source");
+    let start = readme.find("// src/lib.rs\n").expect("README shows src/lib.rs") + "// src/lib.rs\n".len();
+    let end = start + readme[start..].find("```").expect("code block ends");
+    assert_eq!(&readme[start..end], source, "README's example and plugins/examples/greet differ");
+}

@@ -1,0 +1,62 @@
+//! Helpers shared by the black-box tests: the compiled plugins and fixtures, one
+//! engine per test binary, and polling with a deadline.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use cairn::engine::{Engine, EngineConfig, Plugin};
+
+/// Where the build script put the components built from `plugins/`.
+pub fn component_path(file: &str) -> PathBuf {
+    PathBuf::from(env!("CAIRN_PLUGIN_DIR")).join(file)
+}
+
+pub fn component_bytes(file: &str) -> Vec<u8> {
+    let path = component_path(file);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+pub const HOSTILE: &str = "cairn_fixture_hostile.wasm";
+pub const CLI_COMMAND: &str = "cairn-fixture-cli-command.wasm";
+pub const FUTURE_MAJOR: &str = "cairn_fixture_future_major.wasm";
+pub const GREET: &str = "greet.wasm";
+
+/// One engine for the whole test binary: engines reserve a lot of address space,
+/// and sharing one is what the host does too.
+pub fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::new(EngineConfig {
+            max_instances: 400,
+            ..Default::default()
+        })
+        .expect("engine starts")
+    })
+}
+
+/// Loads a component once per test binary.
+pub async fn plugin(file: &str) -> Arc<Plugin> {
+    static LOADED: OnceLock<Mutex<HashMap<String, Arc<Plugin>>>> = OnceLock::new();
+    let loaded = LOADED.get_or_init(Default::default);
+    if let Some(plugin) = loaded.lock().expect("not poisoned").get(file) {
+        return Arc::clone(plugin);
+    }
+    let plugin = Arc::new(
+        engine()
+            .load(&component_bytes(file))
+            .await
+            .expect("component loads"),
+    );
+    loaded
+        .lock()
+        .expect("not poisoned")
+        .insert(file.to_owned(), Arc::clone(&plugin));
+    plugin
+}
+
+pub async fn bundled(name: &str) -> Arc<Plugin> {
+    plugin(&format!("cairn_plugin_{name}.wasm")).await
+}

@@ -280,8 +280,16 @@ fn bench_engine_prints_figures() {
 fn readme_write_your_own_step_is_the_example_that_is_built_and_tested() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
-    let source = std::fs::read_to_string(root.join("plugins/examples/greet/src/lib.rs")).expect("greet source");
-    let start = readme.find("// src/lib.rs\n").expect("README shows src/lib.rs") + "// src/lib.rs\n".len();
+    let source = std::fs::read_to_string(root.join("plugins/examples/greet/src/lib.rs"))
+        .expect("greet source");
+    let start = readme
+        .find("// src/lib.rs\n")
+        .expect("README shows src/lib.rs")
+        + "// src/lib.rs\n".len();
     let end = start + readme[start..].find("```").expect("code block ends");
-    assert_eq!(&readme[start..end], source, "README's example and plugins/examples/greet differ");
+    assert_eq!(
+        &readme[start..end],
+        source,
+        "README's example and plugins/examples/greet differ"
+    );
 }

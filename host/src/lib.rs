@@ -5,6 +5,12 @@
 //! - [`engine`]: wasmtime engine and linker, plugin loading and checking, the
 //!   compiled-code cache, sandbox limits, running one step attempt. Knows nothing
 //!   of SQL or HTTP.
+//! - [`workflow`]: definitions, validation, input templates and conditions.
+//! - [`model`]: the run and step state machines (pure).
+//! - [`store`]: SQLite schema and migrations, the group-committing writer.
+//! - [`runner`]: runs in motion: dispatch, retries, pauses, cancels, timeouts,
+//!   recovery. Knows nothing of HTTP.
+//! - [`host`]: wires engine, plugins, store and runner together.
 //! - [`bench`]: the figures behind `cairn bench`.
 //!
 //! Architecture invariant: a plugin fault never escapes [`engine::Engine::run`] as
@@ -12,3 +18,8 @@
 
 pub mod bench;
 pub mod engine;
+pub mod host;
+pub mod model;
+pub mod runner;
+pub mod store;
+pub mod workflow;

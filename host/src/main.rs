@@ -9,6 +9,10 @@ use anyhow::{Context, bail};
 use cairn::engine::{
     BUNDLED, Call, Engine, EngineConfig, Invocation, Plugin, SandboxLimits, StepOutcome,
 };
+use cairn::host::{Host, HostConfig};
+use cairn::model::RunStatus;
+use cairn::runner::{RunError, RunView};
+use cairn::store::WorkflowStatus;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
@@ -36,6 +40,21 @@ enum Command {
     /// Run one step in the sandbox: a plugin author's inner loop.
     #[command(subcommand)]
     Step(StepCommand),
+    /// Run a workflow once on the embedded database and print where the run ended:
+    /// its result, its error, or what it waits for.
+    Run {
+        /// The workflow definition (a JSON file).
+        workflow: PathBuf,
+        /// The run's input (JSON).
+        #[arg(long, default_value = "{}")]
+        input: String,
+        /// Directory of extra `.wasm` plugins.
+        #[arg(long, default_value = "plugins.d")]
+        plugins_dir: PathBuf,
+        /// Longest wait for the run to finish or pause, e.g. `30s`, `10m`.
+        #[arg(long, default_value = "10m")]
+        wait: String,
+    },
     /// Print performance figures.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -198,6 +217,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             run_step(step, call, cache_dir).await
         }
+        Command::Run {
+            workflow,
+            input,
+            plugins_dir,
+            wait,
+        } => run_workflow(&cli.data_dir, &workflow, &input, plugins_dir, &wait).await,
         Command::Bench(BenchCommand::Engine {
             samples,
             workers,
@@ -239,6 +264,57 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+async fn run_workflow(
+    data_dir: &Path,
+    workflow: &Path,
+    input: &str,
+    plugins_dir: PathBuf,
+    wait: &str,
+) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(workflow)
+        .with_context(|| format!("cannot read {}", workflow.display()))?;
+    let definition: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", workflow.display()))?;
+    let input = parse_json("--input", input)?;
+    let wait = cairn::workflow::parse_duration(wait).map_err(|e| anyhow::anyhow!("--wait: {e}"))?;
+    let mut config = HostConfig::new(data_dir);
+    config.plugins_dir = Some(plugins_dir);
+    let host = Host::start(config).await?;
+    let runner = &host.runner;
+    let created = runner
+        .create_workflow(LOCAL_TENANT, definition, WorkflowStatus::Active)
+        .await;
+    let workflow = match created {
+        Ok(workflow) => workflow,
+        Err(RunError::Invalid(problems)) => {
+            eprintln!("error: {} is not a valid workflow:", workflow.display());
+            for problem in problems {
+                let path = if problem.path.is_empty() {
+                    "/"
+                } else {
+                    &problem.path
+                };
+                eprintln!("  {path}: {}", problem.message);
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let started = runner.start_run(LOCAL_TENANT, &workflow.id, input).await?;
+    let view = runner
+        .wait_until(Some(LOCAL_TENANT), &started.id, wait, RunView::is_settled)
+        .await?;
+    host.stop();
+    print_json(&view)?;
+    Ok(match view.status {
+        RunStatus::Completed | RunStatus::Paused => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+/// The tenant of local, command-line runs.
+const LOCAL_TENANT: &str = "default";
 
 async fn run_step(
     step: StepArgs,

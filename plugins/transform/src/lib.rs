@@ -2,7 +2,8 @@
 //!
 //! The template is any JSON value: every string in it is rendered, so
 //! `{"title": "{{ topic | title }}", "tags": ["{{ lang }}"]}` yields an object of the
-//! same shape. With `"format": "json"`, a string template's rendering is parsed as
+//! same shape, and a string that is one `{{ expression }}` keeps the expression's
+//! JSON type. With `"format": "json"`, a string template's rendering is parsed as
 //! JSON instead, for templates that build a whole document. Undefined variables are
 //! errors, so that a typo fails the step rather than publishing an empty field.
 
@@ -77,14 +78,30 @@ fn render(
 ) -> Result<Value, Error> {
     match template {
         Value::String(source) => {
-            let text = env.render_str(source, context.clone()).map_err(|e| {
-                Error::fatal(format!("template at '{}': {e:#}", display_path(path)))
-            })?;
+            let at = || display_path(path);
+            if *format == Format::Text
+                && let Some(expression) = single_expression(source)
+            {
+                let value = env
+                    .compile_expression(expression)
+                    .and_then(|compiled| compiled.eval(context.clone()))
+                    .map_err(|e| Error::fatal(format!("template at '{}': {e:#}", at())))?;
+                if value.is_undefined() {
+                    return Err(Error::fatal(format!(
+                        "template at '{}': undefined value: '{expression}'",
+                        at()
+                    )));
+                }
+                return serde_json::to_value(&value).map_err(|e| Error::fatal(e.to_string()));
+            }
+            let text = env
+                .render_str(source, context.clone())
+                .map_err(|e| Error::fatal(format!("template at '{}': {e:#}", at())))?;
             if *format == Format::Json {
                 serde_json::from_str(&text).map_err(|e| {
                     Error::fatal(format!(
                         "template at '{}' did not render valid JSON: {e}",
-                        display_path(path)
+                        at()
                     ))
                 })
             } else {
@@ -109,6 +126,16 @@ fn render(
             .map(Value::Object),
         other => Ok(other.clone()),
     }
+}
+
+/// `{{ expr }}` alone (surrounding spaces allowed): the expression inside. Such
+/// a template keeps the expression's JSON type, as host input templates do.
+fn single_expression(source: &str) -> Option<&str> {
+    let inner = source.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    let nested = ["{{", "}}", "{%", "%}", "{#"]
+        .iter()
+        .any(|marker| inner.contains(marker));
+    (!nested).then(|| inner.trim_matches(|c: char| c.is_whitespace() || c == '-'))
 }
 
 fn display_path(path: &str) -> &str {

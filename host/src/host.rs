@@ -1,0 +1,97 @@
+//! Wires the parts into a running host: the engine, the plugin catalog (bundled
+//! plugins plus a plugins directory), the database and the runner.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::engine::{BUNDLED, Engine, EngineConfig};
+use crate::runner::{Catalog, Runner, RunnerConfig, database_path};
+use crate::store::{Store, Synchronous};
+
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    pub data_dir: PathBuf,
+    /// Extra plugins (`*.wasm`), loaded at start; a bad one is skipped with a warning.
+    pub plugins_dir: Option<PathBuf>,
+    pub synchronous: Synchronous,
+    pub engine: EngineConfig,
+    pub runner: RunnerConfig,
+}
+
+impl HostConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        HostConfig {
+            engine: EngineConfig {
+                cache_dir: Some(data_dir.join("compiled")),
+                ..EngineConfig::default()
+            },
+            data_dir,
+            plugins_dir: None,
+            synchronous: Synchronous::Full,
+            runner: RunnerConfig::default(),
+        }
+    }
+}
+
+/// A started host.
+pub struct Host {
+    pub engine: Arc<Engine>,
+    pub store: Arc<Store>,
+    pub runner: Runner,
+}
+
+impl Host {
+    pub async fn start(config: HostConfig) -> anyhow::Result<Host> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
+        let engine = Arc::new(Engine::new(config.engine.clone())?);
+        let catalog = Arc::new(Catalog::default());
+        for (name, wasm) in BUNDLED {
+            let plugin = engine
+                .load(wasm)
+                .await
+                .with_context(|| format!("bundled plugin {name}"))?;
+            catalog.add(Arc::new(plugin));
+        }
+        if let Some(dir) = config.plugins_dir.as_ref().filter(|dir| dir.is_dir()) {
+            let loaded = engine
+                .load_dir(dir)
+                .await
+                .with_context(|| format!("cannot read {}", dir.display()))?;
+            for (path, result) in loaded {
+                match result {
+                    Ok(plugin) => catalog.add(Arc::new(plugin)),
+                    Err(e) => tracing::warn!(path = %path.display(), "skipping plugin: {e}"),
+                }
+            }
+        }
+        let store = Arc::new(Store::open(
+            &database_path(&config.data_dir),
+            config.synchronous,
+        )?);
+        let runner = Runner::start(
+            Arc::clone(&engine),
+            Arc::clone(&store),
+            catalog,
+            config.runner.clone(),
+        )
+        .await?;
+        Ok(Host {
+            engine,
+            store,
+            runner,
+        })
+    }
+
+    /// Stops the drivers; unfinished runs continue at the next start.
+    pub fn stop(&self) {
+        self.runner.shutdown();
+    }
+}

@@ -1,0 +1,219 @@
+//! The run and step state machines, shared by the store, the runner and the API.
+//! Pure: no I/O. The runner checks every transition here before it commits it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// `pending → running → (paused ⇄ running) → completed | failed | cancelled`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Pending,
+    Running,
+    Paused,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+/// `pending → running → (awaiting_input) → completed | failed | skipped | cancelled`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    AwaitingInput,
+    Completed,
+    Failed,
+    Skipped,
+    Cancelled,
+}
+
+/// A transition the state machine does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("illegal transition of a {what} from {from} to {to}")]
+pub struct IllegalTransition {
+    pub what: &'static str,
+    pub from: String,
+    pub to: String,
+}
+
+impl RunStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled
+        )
+    }
+
+    pub fn can_become(self, next: RunStatus) -> bool {
+        use RunStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Running | Cancelled | Failed)
+                | (Running, Running | Paused | Completed | Failed | Cancelled)
+                | (Paused, Running | Failed | Cancelled)
+        )
+    }
+
+    pub fn check(self, next: RunStatus) -> Result<(), IllegalTransition> {
+        if self.can_become(next) {
+            Ok(())
+        } else {
+            Err(IllegalTransition {
+                what: "run",
+                from: self.to_string(),
+                to: next.to_string(),
+            })
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Pending => "pending",
+            RunStatus::Running => "running",
+            RunStatus::Paused => "paused",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Pending,
+        RunStatus::Running,
+        RunStatus::Paused,
+        RunStatus::Completed,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+    ];
+}
+
+impl StepStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            StepStatus::Completed
+                | StepStatus::Failed
+                | StepStatus::Skipped
+                | StepStatus::Cancelled
+        )
+    }
+
+    pub fn can_become(self, next: StepStatus) -> bool {
+        use StepStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Running | Skipped | Cancelled)
+                // Running → Running: an attempt interrupted by a crash runs again;
+                // Running → Pending: a retry is scheduled.
+                | (Running, Running | Pending | Completed | Failed | AwaitingInput | Cancelled)
+                | (AwaitingInput, Running | Completed | Failed | Cancelled)
+        )
+    }
+
+    pub fn check(self, next: StepStatus) -> Result<(), IllegalTransition> {
+        if self.can_become(next) {
+            Ok(())
+        } else {
+            Err(IllegalTransition {
+                what: "step",
+                from: self.to_string(),
+                to: next.to_string(),
+            })
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Running => "running",
+            StepStatus::AwaitingInput => "awaiting_input",
+            StepStatus::Completed => "completed",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub const ALL: [StepStatus; 7] = [
+        StepStatus::Pending,
+        StepStatus::Running,
+        StepStatus::AwaitingInput,
+        StepStatus::Completed,
+        StepStatus::Failed,
+        StepStatus::Skipped,
+        StepStatus::Cancelled,
+    ];
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for StepStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown status name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown status '{0}'")]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for RunStatus {
+    type Err = UnknownStatus;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| UnknownStatus(text.to_owned()))
+    }
+}
+
+impl FromStr for StepStatus {
+    type Err = UnknownStatus;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        StepStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == text)
+            .ok_or_else(|| UnknownStatus(text.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_states_are_final() {
+        for from in RunStatus::ALL.into_iter().filter(|s| s.is_terminal()) {
+            assert!(
+                RunStatus::ALL.into_iter().all(|to| !from.can_become(to)),
+                "{from}"
+            );
+        }
+        for from in StepStatus::ALL.into_iter().filter(|s| s.is_terminal()) {
+            assert!(
+                StepStatus::ALL.into_iter().all(|to| !from.can_become(to)),
+                "{from}"
+            );
+        }
+    }
+
+    #[test]
+    fn statuses_round_trip_through_text() {
+        for status in RunStatus::ALL {
+            assert_eq!(status.as_str().parse(), Ok(status));
+        }
+        for status in StepStatus::ALL {
+            assert_eq!(status.as_str().parse(), Ok(status));
+        }
+        assert!("done".parse::<RunStatus>().is_err());
+    }
+}

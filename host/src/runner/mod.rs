@@ -1,0 +1,1267 @@
+//! The run state machine in motion: starts runs, drives each through its steps on
+//! the engine, retries, pauses and resumes, cancels, times out paused runs, and
+//! recovers every unfinished run after a restart. Knows nothing of HTTP.
+//!
+//! One driver task per unfinished, unpaused run; a paused run costs only its rows.
+//! Every transition is one transaction (run row, step rows, events). A driver's
+//! commit only succeeds if nobody else changed the run since it last looked (the
+//! run's `last_seq`); when a cancel or a resume got there first, the driver stops,
+//! and whoever changed the run starts a driver if the run needs one.
+
+mod catalog;
+mod view;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::Transaction;
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{Call, Engine, Invocation, SandboxLimits, StepOutcome, StepProgress};
+use crate::model::{IllegalTransition, RunStatus, StepStatus};
+use crate::store::{
+    self, EventRecord, RunRecord, StepRecord, Store, StoreError, WorkflowRecord, WorkflowStatus,
+};
+use crate::workflow::{
+    ApprovalGate, ConcurrencyPolicy, Problem, TemplateContext, Templates, TimeoutAction,
+    WorkflowDefinition, parse_duration, validate,
+};
+
+pub use catalog::Catalog;
+pub use view::{Progress, RunView, StepView};
+
+/// Settings of the runner.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Steps executing at once across all runs; more wait for a slot.
+    pub max_running_steps: usize,
+    /// Sandbox limits of a step attempt before its own `timeout`.
+    pub step_limits: SandboxLimits,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        RunnerConfig {
+            max_running_steps: 64,
+            step_limits: SandboxLimits::default(),
+        }
+    }
+}
+
+/// Why an operation was refused. Nothing changed when one of these is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("not found")]
+    NotFound,
+    #[error("the workflow definition has {} problem(s)", .0.len())]
+    Invalid(Vec<Problem>),
+    #[error("{0}")]
+    NotActive(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Rejected(String),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+}
+
+impl From<StoreError> for RunError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => RunError::NotFound,
+            StoreError::Conflict(message) => RunError::Conflict(message),
+            other => RunError::Store(other),
+        }
+    }
+}
+
+/// Who decided, and through which channel.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub name: String,
+    pub channel: String,
+}
+
+impl Actor {
+    pub fn api(name: &str) -> Self {
+        Actor {
+            name: name.to_owned(),
+            channel: "api".to_owned(),
+        }
+    }
+}
+
+/// Runs workflows. Cheap to clone.
+#[derive(Clone)]
+pub struct Runner {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Arc<Engine>,
+    store: Arc<Store>,
+    catalog: Arc<Catalog>,
+    templates: Templates,
+    slots: Arc<Semaphore>,
+    step_limits: SandboxLimits,
+    drivers: Mutex<HashMap<String, (u64, CancellationToken)>>,
+    next_driver: AtomicU64,
+    progress: Arc<Mutex<HashMap<String, StepProgress>>>,
+    definitions: Mutex<HashMap<(String, i64), Arc<WorkflowDefinition>>>,
+    changes: broadcast::Sender<String>,
+    shutdown: CancellationToken,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Appends an event to `run`'s log (in memory; saved with the transition).
+fn event(run: &mut RunRecord, kind: &str, data: Value) -> EventRecord {
+    run.last_seq += 1;
+    EventRecord {
+        seq: run.last_seq,
+        at: now_ms(),
+        kind: kind.to_owned(),
+        data,
+    }
+}
+
+fn set_run(run: &mut RunRecord, status: RunStatus) -> Result<(), IllegalTransition> {
+    run.status.check(status)?;
+    run.status = status;
+    Ok(())
+}
+
+fn set_step(step: &mut StepRecord, status: StepStatus) -> Result<(), IllegalTransition> {
+    step.status.check(status)?;
+    step.status = status;
+    Ok(())
+}
+
+/// Saves a transition: the run (if nobody changed it since `expected_seq`), the
+/// steps that changed, and the new events.
+fn save(
+    tx: &Transaction<'_>,
+    run: &RunRecord,
+    expected_seq: i64,
+    steps: &[&StepRecord],
+    events: &[EventRecord],
+) -> Result<(), StoreError> {
+    store::save_run(tx, run, expected_seq)?;
+    for step in steps {
+        store::save_step(tx, step)?;
+    }
+    for event in events {
+        store::append_event(tx, &run.id, event)?;
+    }
+    Ok(())
+}
+
+impl Runner {
+    /// Starts the runner over `store`: recovers unfinished runs and starts the
+    /// timer for paused runs' deadlines.
+    pub async fn start(
+        engine: Arc<Engine>,
+        store: Arc<Store>,
+        catalog: Arc<Catalog>,
+        config: RunnerConfig,
+    ) -> Result<Runner, RunError> {
+        let (changes, _) = broadcast::channel(4096);
+        let runner = Runner {
+            inner: Arc::new(Inner {
+                engine,
+                store,
+                catalog,
+                templates: Templates::new(),
+                slots: Arc::new(Semaphore::new(config.max_running_steps.max(1))),
+                step_limits: config.step_limits,
+                drivers: Mutex::new(HashMap::new()),
+                next_driver: AtomicU64::new(0),
+                progress: Arc::new(Mutex::new(HashMap::new())),
+                definitions: Mutex::new(HashMap::new()),
+                changes,
+                shutdown: CancellationToken::new(),
+            }),
+        };
+        let unfinished = runner
+            .inner
+            .store
+            .read(|c| store::run_ids_in(c, &[RunStatus::Pending, RunStatus::Running]))?;
+        if !unfinished.is_empty() {
+            tracing::info!(runs = unfinished.len(), "recovering unfinished runs");
+        }
+        for run_id in unfinished {
+            runner.spawn_driver(run_id);
+        }
+        tokio::spawn(Arc::clone(&runner.inner).deadline_loop());
+        Ok(runner)
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    /// Stops every driver where it is, leaving runs to be recovered by the next
+    /// start. Steps in flight are abandoned, and run again after the restart.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// Notifies about every committed transition: the run's id.
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.inner.changes.subscribe()
+    }
+
+    // ---- workflows ----
+
+    /// Validates and stores a new workflow.
+    pub async fn create_workflow(
+        &self,
+        tenant: &str,
+        definition: Value,
+        status: WorkflowStatus,
+    ) -> Result<WorkflowRecord, RunError> {
+        let parsed = self.check_definition(definition.clone())?;
+        let now = now_ms();
+        let workflow = WorkflowRecord {
+            id: new_id(),
+            tenant: tenant.to_owned(),
+            name: parsed.name.clone(),
+            status,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let record = workflow.clone();
+        self.inner
+            .store
+            .write(move |tx| store::insert_workflow(tx, &record, &definition))
+            .await?;
+        Ok(workflow)
+    }
+
+    /// Stores a new version of a workflow's definition; running runs keep theirs.
+    pub async fn update_workflow(
+        &self,
+        tenant: &str,
+        id: &str,
+        definition: Value,
+    ) -> Result<WorkflowRecord, RunError> {
+        let parsed = self.check_definition(definition.clone())?;
+        let (tenant, id) = (tenant.to_owned(), id.to_owned());
+        let workflow = self
+            .inner
+            .store
+            .write(move |tx| {
+                let mut workflow = store::get_workflow(tx, &tenant, &id)?;
+                workflow.version += 1;
+                workflow.name = parsed.name.clone();
+                workflow.updated_at = now_ms();
+                store::insert_workflow_version(
+                    tx,
+                    &workflow.id,
+                    workflow.version,
+                    &definition,
+                    workflow.updated_at,
+                )?;
+                store::update_workflow(tx, &workflow)?;
+                Ok(workflow)
+            })
+            .await?;
+        Ok(workflow)
+    }
+
+    pub async fn set_workflow_status(
+        &self,
+        tenant: &str,
+        id: &str,
+        status: WorkflowStatus,
+    ) -> Result<WorkflowRecord, RunError> {
+        let (tenant, id) = (tenant.to_owned(), id.to_owned());
+        let workflow = self
+            .inner
+            .store
+            .write(move |tx| {
+                let mut workflow = store::get_workflow(tx, &tenant, &id)?;
+                workflow.status = status;
+                workflow.updated_at = now_ms();
+                store::update_workflow(tx, &workflow)?;
+                Ok(workflow)
+            })
+            .await?;
+        Ok(workflow)
+    }
+
+    /// A workflow and its latest definition.
+    pub fn get_workflow(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<(WorkflowRecord, Value), RunError> {
+        Ok(self.inner.store.read(|c| {
+            let workflow = store::get_workflow(c, tenant, id)?;
+            let definition = store::get_definition(c, id, workflow.version)?;
+            Ok((workflow, definition))
+        })?)
+    }
+
+    fn check_definition(&self, definition: Value) -> Result<WorkflowDefinition, RunError> {
+        let parsed = WorkflowDefinition::from_value(definition)
+            .map_err(|problem| RunError::Invalid(vec![problem]))?;
+        let problems = validate(&parsed, self.inner.catalog.as_ref());
+        if problems.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(RunError::Invalid(problems))
+        }
+    }
+
+    // ---- runs ----
+
+    /// Starts a run of the workflow's current version with `input`.
+    pub async fn start_run(
+        &self,
+        tenant: &str,
+        workflow_id: &str,
+        input: Value,
+    ) -> Result<RunView, RunError> {
+        let workflow = self
+            .inner
+            .store
+            .read(|c| store::get_workflow(c, tenant, workflow_id))?;
+        if workflow.status != WorkflowStatus::Active {
+            return Err(RunError::NotActive(format!(
+                "workflow '{}' is {}; only an active workflow can start runs",
+                workflow.name,
+                workflow.status.as_str()
+            )));
+        }
+        let definition = self.inner.definition(workflow_id, workflow.version)?;
+        let mut pins = Vec::with_capacity(definition.steps.len());
+        for step in &definition.steps {
+            let plugin = self
+                .inner
+                .catalog
+                .resolve(&step.step_type)
+                .map_err(|e| RunError::Rejected(format!("step '{}': {e}", step.name)))?;
+            pins.push(Value::String(plugin.digest.clone()));
+        }
+        let now = now_ms();
+        let id = new_id();
+        let mut run = RunRecord {
+            id: id.clone(),
+            tenant: tenant.to_owned(),
+            workflow_id: workflow_id.to_owned(),
+            workflow_version: workflow.version,
+            status: RunStatus::Pending,
+            input: input.clone(),
+            result: None,
+            error: None,
+            pending_action: None,
+            paused_step: None,
+            pause_deadline: None,
+            wake_at: None,
+            current_action: None,
+            steps_total: definition.steps.len() as i64,
+            steps_done: 0,
+            plugins: Value::Array(pins),
+            last_seq: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let steps: Vec<StepRecord> = definition
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| StepRecord {
+                run_id: id.clone(),
+                index: index as i64,
+                name: step.name.clone(),
+                status: StepStatus::Pending,
+                attempts: 0,
+                input: None,
+                output: None,
+                error: None,
+                checkpoint: None,
+                decision: None,
+                started_at: None,
+                finished_at: None,
+            })
+            .collect();
+        let created = event(
+            &mut run,
+            "created",
+            json!({ "workflow_version": workflow.version, "input": input }),
+        );
+        let forbid = definition.concurrency == ConcurrencyPolicy::Forbid;
+        let workflow_name = workflow.name.clone();
+        self.inner
+            .store
+            .write(move |tx| {
+                if forbid && store::active_runs_of(tx, &run.workflow_id)? > 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "workflow '{workflow_name}' allows one active run at a time, and one is active"
+                    )));
+                }
+                store::insert_run(tx, &run, &steps)?;
+                store::append_event(tx, &run.id, &created)
+            })
+            .await?;
+        let _ = self.inner.changes.send(id.clone());
+        self.spawn_driver(id.clone());
+        self.get_run(Some(tenant), &id)
+    }
+
+    /// The run as clients see it; with `tenant`, only that tenant's run.
+    pub fn get_run(&self, tenant: Option<&str>, id: &str) -> Result<RunView, RunError> {
+        let (run, steps) = self
+            .inner
+            .store
+            .read(|c| Ok((store::get_run(c, tenant, id)?, store::get_steps(c, id)?)))?;
+        let live = self
+            .inner
+            .progress
+            .lock()
+            .ok()
+            .and_then(|p| p.get(id).cloned());
+        Ok(RunView::new(&run, &steps, live.as_ref()))
+    }
+
+    /// The run's events after sequence number `after`.
+    pub fn events(
+        &self,
+        tenant: Option<&str>,
+        id: &str,
+        after: i64,
+    ) -> Result<Vec<EventRecord>, RunError> {
+        Ok(self.inner.store.read(|c| {
+            store::get_run(c, tenant, id)?;
+            store::get_events(c, id, after)
+        })?)
+    }
+
+    /// Waits until the run satisfies `done` or `timeout` passes; returns its view.
+    pub async fn wait_until(
+        &self,
+        tenant: Option<&str>,
+        id: &str,
+        timeout: Duration,
+        done: impl Fn(&RunView) -> bool,
+    ) -> Result<RunView, RunError> {
+        let mut changes = self.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let view = self.get_run(tenant, id)?;
+            if done(&view) {
+                return Ok(view);
+            }
+            loop {
+                match tokio::time::timeout_at(deadline, changes.recv()).await {
+                    Err(_) => return self.get_run(tenant, id),
+                    Ok(Ok(changed)) if changed != id => continue,
+                    // This run changed, or notices were missed: look again.
+                    Ok(_) => break,
+                }
+            }
+        }
+    }
+
+    /// Resumes a run paused at `step` with `decision`: an option (`"approve"` or
+    /// `{"decision": "approve", "note": "..."}`) when the pending action offers
+    /// options, else a value its input schema accepts.
+    pub async fn resume(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        step: &str,
+        decision: Value,
+        actor: Actor,
+    ) -> Result<RunView, RunError> {
+        let run = self
+            .inner
+            .store
+            .read(|c| store::get_run(c, Some(tenant), run_id))?;
+        let definition = self
+            .inner
+            .definition(&run.workflow_id, run.workflow_version)?;
+        let (tenant_owned, run_id_owned, step) =
+            (tenant.to_owned(), run_id.to_owned(), step.to_owned());
+        let needs_driver = self
+            .inner
+            .store
+            .write(move |tx| {
+                let mut run = store::get_run(tx, Some(&tenant_owned), &run_id_owned)?;
+                let mut steps = store::get_steps(tx, &run_id_owned)?;
+                if run.status != RunStatus::Paused {
+                    return Ok(Err(RunError::Conflict(format!(
+                        "run is {}, not paused",
+                        run.status
+                    ))));
+                }
+                let index = run.paused_step.unwrap_or_default() as usize;
+                let Some(paused) = steps.get(index) else {
+                    return Err(StoreError::Corrupt(format!(
+                        "run {} paused at missing step {index}",
+                        run.id
+                    )));
+                };
+                if paused.name != step {
+                    return Ok(Err(RunError::Conflict(format!(
+                        "run is paused at step '{}', not '{step}'",
+                        paused.name
+                    ))));
+                }
+                let choice = match check_decision(run.pending_action.as_ref(), &decision) {
+                    Ok(choice) => choice,
+                    Err(message) => return Ok(Err(RunError::Rejected(message))),
+                };
+                let gate = definition.steps.get(index).and_then(|s| s.approval.clone());
+                let expected = run.last_seq;
+                match apply_decision(
+                    &mut run,
+                    &mut steps[index],
+                    gate.as_ref(),
+                    &decision,
+                    choice,
+                    &actor,
+                ) {
+                    Ok((events, needs_driver)) => {
+                        save(tx, &run, expected, &[&steps[index]], &events)?;
+                        Ok(Ok(needs_driver))
+                    }
+                    Err(illegal) => Ok(Err(illegal.into())),
+                }
+            })
+            .await??;
+        let _ = self.inner.changes.send(run_id.to_owned());
+        if needs_driver {
+            self.spawn_driver(run_id.to_owned());
+        }
+        self.get_run(Some(tenant), run_id)
+    }
+
+    /// Cancels a pending, running or paused run; a running step is interrupted.
+    pub async fn cancel(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        actor: Actor,
+    ) -> Result<RunView, RunError> {
+        let (tenant_owned, id) = (tenant.to_owned(), run_id.to_owned());
+        self.inner
+            .store
+            .write(move |tx| {
+                let mut run = store::get_run(tx, Some(&tenant_owned), &id)?;
+                if run.status.is_terminal() {
+                    return Ok(Err(RunError::Conflict(format!("run is already {}", run.status))));
+                }
+                let mut steps = store::get_steps(tx, &id)?;
+                let expected = run.last_seq;
+                let now = now_ms();
+                let mut changed = Vec::new();
+                for step in steps.iter_mut().filter(|s| !s.status.is_terminal()) {
+                    if let Err(illegal) = set_step(step, StepStatus::Cancelled) {
+                        return Ok(Err(illegal.into()));
+                    }
+                    step.finished_at = Some(now);
+                    changed.push(step.index);
+                }
+                if let Err(illegal) = set_run(&mut run, RunStatus::Cancelled) {
+                    return Ok(Err(illegal.into()));
+                }
+                finish_paused(&mut run);
+                run.error = Some(json!({ "reason": "cancelled", "message": format!("cancelled by {}", actor.name) }));
+                let cancelled = event(&mut run, "cancelled", json!({ "actor": actor.name, "channel": actor.channel }));
+                let changed: Vec<&StepRecord> = steps.iter().filter(|s| changed.contains(&s.index)).collect();
+                save(tx, &run, expected, &changed, &[cancelled])?;
+                Ok(Ok(()))
+            })
+            .await??;
+        if let Some((_, token)) = self
+            .inner
+            .drivers
+            .lock()
+            .ok()
+            .and_then(|d| d.get(run_id).cloned())
+        {
+            token.cancel();
+        }
+        let _ = self.inner.changes.send(run_id.to_owned());
+        self.get_run(Some(tenant), run_id)
+    }
+
+    fn spawn_driver(&self, run_id: String) {
+        spawn_driver(&self.inner, run_id);
+    }
+}
+
+fn spawn_driver(inner: &Arc<Inner>, run_id: String) {
+    let generation = inner.next_driver.fetch_add(1, Ordering::Relaxed);
+    let token = inner.shutdown.child_token();
+    if let Ok(mut drivers) = inner.drivers.lock() {
+        drivers.insert(run_id.clone(), (generation, token.clone()));
+    }
+    let inner = Arc::clone(inner);
+    tokio::spawn(async move {
+        if let Err(error) = inner.drive(&run_id, &token).await {
+            match error {
+                RunError::Conflict(_) => {
+                    tracing::debug!(run = %run_id, "driver stopped: the run changed under it")
+                }
+                other => tracing::error!(run = %run_id, "driver stopped: {other}"),
+            }
+        }
+        if let Ok(mut drivers) = inner.drivers.lock()
+            && drivers.get(&run_id).is_some_and(|(g, _)| *g == generation)
+        {
+            drivers.remove(&run_id);
+        }
+        if let Ok(mut progress) = inner.progress.lock() {
+            progress.remove(&run_id);
+        }
+    });
+}
+
+/// Clears what a paused run carried.
+fn finish_paused(run: &mut RunRecord) {
+    run.pending_action = None;
+    run.paused_step = None;
+    run.pause_deadline = None;
+    run.wake_at = None;
+    run.current_action = None;
+}
+
+/// A decision among the pending action's options: the option and the note.
+type Choice = Option<(String, Option<String>)>;
+
+/// Checks a decision against what the run waits for.
+fn check_decision(pending: Option<&Value>, decision: &Value) -> Result<Choice, String> {
+    let options: Vec<&str> = pending
+        .and_then(|p| p["options"].as_array())
+        .map(|options| options.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !options.is_empty() {
+        let (option, note) = match decision {
+            Value::String(option) => (option.clone(), None),
+            Value::Object(fields) => match (fields.get("decision"), fields.get("note")) {
+                (Some(Value::String(option)), None | Some(Value::Null)) => (option.clone(), None),
+                (Some(Value::String(option)), Some(Value::String(note))) => {
+                    (option.clone(), Some(note.clone()))
+                }
+                _ => {
+                    return Err(
+                        "a decision is an option, or {\"decision\": option, \"note\": text}"
+                            .to_owned(),
+                    );
+                }
+            },
+            _ => {
+                return Err(
+                    "a decision is an option, or {\"decision\": option, \"note\": text}".to_owned(),
+                );
+            }
+        };
+        if !options.contains(&option.as_str()) {
+            return Err(format!(
+                "'{option}' is not one of the options: {}",
+                options.join(", ")
+            ));
+        }
+        return Ok(Some((option, note)));
+    }
+    if let Some(schema) = pending
+        .and_then(|p| p.get("input_schema"))
+        .filter(|s| !s.is_null())
+    {
+        let validator = jsonschema::validator_for(schema)
+            .map_err(|e| format!("the pending action's input schema is invalid: {e}"))?;
+        let errors: Vec<String> = validator
+            .iter_errors(decision)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        if !errors.is_empty() {
+            return Err(format!(
+                "the decision does not match the input schema: {}",
+                errors.join("; ")
+            ));
+        }
+    }
+    Ok(None)
+}
+
+/// Applies a checked decision to a paused run and its paused step. Returns the
+/// events and whether the run needs a driver to go on.
+fn apply_decision(
+    run: &mut RunRecord,
+    step: &mut StepRecord,
+    gate: Option<&ApprovalGate>,
+    decision: &Value,
+    choice: Choice,
+    actor: &Actor,
+) -> Result<(Vec<EventRecord>, bool), IllegalTransition> {
+    let now = now_ms();
+    let (option, note) = choice.clone().unzip();
+    let note = note.flatten();
+    let resumed = json!({
+        "step": step.name, "decision": decision, "option": option, "note": note,
+        "actor": actor.name, "channel": actor.channel,
+    });
+    let mut events = Vec::new();
+    match (gate, choice) {
+        (Some(gate), Some((option, note))) => {
+            set_step(step, StepStatus::Completed)?;
+            step.finished_at = Some(now);
+            events.push(event(run, "resumed", resumed));
+            if gate.reject.contains(&option) {
+                set_run(run, RunStatus::Cancelled)?;
+                finish_paused(run);
+                let message = note
+                    .clone()
+                    .unwrap_or_else(|| format!("rejected at step '{}'", step.name));
+                run.error = Some(
+                    json!({ "reason": "rejected", "message": message, "step": step.name, "actor": actor.name }),
+                );
+                events.push(event(run, "cancelled", json!({ "reason": "rejected", "step": step.name, "note": note, "actor": actor.name })));
+                Ok((events, false))
+            } else {
+                set_run(run, RunStatus::Running)?;
+                finish_paused(run);
+                run.steps_done += 1;
+                Ok((events, true))
+            }
+        }
+        _ => {
+            // The plugin paused: it decides what the decision means on resume.
+            set_step(step, StepStatus::Running)?;
+            step.decision = Some(decision.clone());
+            set_run(run, RunStatus::Running)?;
+            finish_paused(run);
+            events.push(event(run, "resumed", resumed));
+            Ok((events, true))
+        }
+    }
+}
+
+impl Inner {
+    fn definition(
+        &self,
+        workflow_id: &str,
+        version: i64,
+    ) -> Result<Arc<WorkflowDefinition>, RunError> {
+        let key = (workflow_id.to_owned(), version);
+        if let Some(found) = self
+            .definitions
+            .lock()
+            .ok()
+            .and_then(|d| d.get(&key).cloned())
+        {
+            return Ok(found);
+        }
+        let value = self
+            .store
+            .read(|c| store::get_definition(c, workflow_id, version))?;
+        let definition = Arc::new(WorkflowDefinition::from_value(value).map_err(|p| {
+            RunError::Store(StoreError::Corrupt(format!(
+                "stored definition: {}",
+                p.message
+            )))
+        })?);
+        if let Ok(mut definitions) = self.definitions.lock() {
+            definitions.insert(key, Arc::clone(&definition));
+        }
+        Ok(definition)
+    }
+
+    /// Commits a driver's transition; a conflict means someone else changed the run.
+    async fn commit(
+        &self,
+        run: &mut RunRecord,
+        expected: i64,
+        steps: Vec<StepRecord>,
+        events: Vec<EventRecord>,
+    ) -> Result<(), RunError> {
+        run.updated_at = now_ms();
+        let saved = run.clone();
+        self.store
+            .write(move |tx| {
+                save(
+                    tx,
+                    &saved,
+                    expected,
+                    &steps.iter().collect::<Vec<_>>(),
+                    &events,
+                )
+            })
+            .await?;
+        let _ = self.changes.send(run.id.clone());
+        Ok(())
+    }
+
+    /// Drives one run until it finishes, pauses, or is cancelled or shut down.
+    async fn drive(&self, run_id: &str, stop: &CancellationToken) -> Result<(), RunError> {
+        let (mut run, mut steps) = self.store.read(|c| {
+            Ok((
+                store::get_run(c, None, run_id)?,
+                store::get_steps(c, run_id)?,
+            ))
+        })?;
+        let definition = self.definition(&run.workflow_id, run.workflow_version)?;
+        loop {
+            if run.status.is_terminal() || run.status == RunStatus::Paused {
+                return Ok(());
+            }
+            let Some(index) = steps.iter().position(|s| !s.status.is_terminal()) else {
+                return self.complete_run(&mut run, &steps).await;
+            };
+            let step_definition = &definition.steps[index];
+            if steps[index].status == StepStatus::AwaitingInput {
+                return Ok(());
+            }
+            if steps[index].status == StepStatus::Pending {
+                if let Some(wake_at) = run.wake_at {
+                    let wait =
+                        Duration::from_millis(wake_at.saturating_sub(now_ms()).max(0) as u64);
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = stop.cancelled() => return Ok(()),
+                    }
+                }
+                if steps[index].decision.is_none() {
+                    let outputs: BTreeMap<String, Value> = steps
+                        .iter()
+                        .filter(|s| s.status == StepStatus::Completed)
+                        .filter_map(|s| s.output.clone().map(|o| (s.name.clone(), o)))
+                        .collect();
+                    let context = TemplateContext::new(&run.id, &run.input, &outputs);
+                    if let Some(when) = &step_definition.when {
+                        match self.templates.condition(when, &context) {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                let expected = run.last_seq;
+                                let step = &mut steps[index];
+                                set_step(step, StepStatus::Skipped)?;
+                                step.finished_at = Some(now_ms());
+                                run.steps_done += 1;
+                                let skipped = event(
+                                    &mut run,
+                                    "step_skipped",
+                                    json!({ "step": step.name, "when": when }),
+                                );
+                                self.commit(&mut run, expected, vec![step.clone()], vec![skipped])
+                                    .await?;
+                                continue;
+                            }
+                            Err(e) => {
+                                let message =
+                                    format!("condition of step '{}': {e}", step_definition.name);
+                                return self
+                                    .fail_step(&mut run, &mut steps[index], &message, None)
+                                    .await;
+                            }
+                        }
+                    }
+                    let input = match &step_definition.input {
+                        Some(template) => self.templates.render(template, &context),
+                        None => Ok(steps[..index]
+                            .iter()
+                            .rev()
+                            .find(|s| s.status == StepStatus::Completed)
+                            .and_then(|s| s.output.clone())
+                            .unwrap_or_else(|| run.input.clone())),
+                    };
+                    match input {
+                        Ok(input) => steps[index].input = Some(input),
+                        Err(e) => {
+                            let message = format!("input of step '{}': {e}", step_definition.name);
+                            return self
+                                .fail_step(&mut run, &mut steps[index], &message, None)
+                                .await;
+                        }
+                    }
+                }
+            }
+
+            let permit = tokio::select! {
+                permit = Arc::clone(&self.slots).acquire_owned() => permit.map_err(|_| RunError::Conflict("runner stopped".into()))?,
+                () = stop.cancelled() => return Ok(()),
+            };
+            let expected = run.last_seq;
+            let recovered =
+                steps[index].status == StepStatus::Running && steps[index].decision.is_none();
+            {
+                let step = &mut steps[index];
+                set_step(step, StepStatus::Running)?;
+                step.attempts += 1;
+                step.started_at = Some(now_ms());
+            }
+            if run.status == RunStatus::Pending {
+                set_run(&mut run, RunStatus::Running)?;
+            }
+            run.wake_at = None;
+            run.current_action = Some(format!("running step '{}'", step_definition.name));
+            let started = event(
+                &mut run,
+                "step_started",
+                json!({ "step": step_definition.name, "attempt": steps[index].attempts, "recovered": recovered }),
+            );
+            self.commit(
+                &mut run,
+                expected,
+                vec![steps[index].clone()],
+                vec![started],
+            )
+            .await?;
+
+            let step = &steps[index];
+            let digest = run
+                .plugins
+                .get(index)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let Some(plugin) = self.catalog.by_digest(&digest) else {
+                let message = format!(
+                    "the plugin this run is pinned to ({digest}) is not loaded on this host"
+                );
+                return self
+                    .fail_step(&mut run, &mut steps[index], &message, None)
+                    .await;
+            };
+            let invocation = Invocation {
+                run_id: run.id.clone(),
+                step: step.name.clone(),
+                attempt: step.attempts as u32,
+                idempotency_key: format!("{}/{}", run.id, step.name),
+                config: step_definition.config.clone(),
+                input: step.input.clone().unwrap_or(Value::Null),
+            };
+            let call = match &step.decision {
+                Some(decision) => Call::Resume {
+                    checkpoint: step.checkpoint.clone().unwrap_or(Value::Null),
+                    decision: decision.clone(),
+                },
+                None => Call::Run,
+            };
+            let mut limits = self.step_limits;
+            if let Some(timeout) = step_definition
+                .timeout
+                .as_deref()
+                .and_then(|t| parse_duration(t).ok())
+            {
+                limits.wall_time_ms = timeout.as_millis().min(u128::from(u64::MAX)) as u64;
+            }
+            let report = tokio::select! {
+                report = self.engine.run(&plugin, &invocation, &call, &limits, Some(self.progress_sink(&run.id))) => report,
+                () = stop.cancelled() => return Ok(()),
+            };
+            drop(permit);
+            self.finish_attempt(
+                &mut run,
+                &mut steps,
+                index,
+                step_definition.approval.as_ref(),
+                step_definition.retry.as_ref(),
+                &definition,
+                report.outcome,
+            )
+            .await?;
+        }
+    }
+
+    /// Keeps the latest in-step progress of a run, for views.
+    fn progress_sink(&self, run_id: &str) -> crate::engine::ProgressSink {
+        let progress = Arc::clone(&self.progress);
+        let run_id = run_id.to_owned();
+        Arc::new(move |reported: &StepProgress| {
+            if let Ok(mut progress) = progress.lock() {
+                progress.insert(run_id.clone(), reported.clone());
+            }
+        })
+    }
+
+    /// Records how a step attempt ended.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish_attempt(
+        &self,
+        run: &mut RunRecord,
+        steps: &mut [StepRecord],
+        index: usize,
+        gate: Option<&ApprovalGate>,
+        retry: Option<&crate::workflow::RetryPolicy>,
+        definition: &WorkflowDefinition,
+        outcome: StepOutcome,
+    ) -> Result<(), RunError> {
+        let expected = run.last_seq;
+        let now = now_ms();
+        let step = &mut steps[index];
+        step.decision = None;
+        let mut events = Vec::new();
+        match outcome {
+            StepOutcome::Complete { output } => {
+                match gate {
+                    Some(gate) => {
+                        set_step(step, StepStatus::AwaitingInput)?;
+                        step.output = Some(output.clone());
+                        step.error = None;
+                        set_run(run, RunStatus::Paused)?;
+                        let action = json!({
+                            "step": step.name, "kind": "approval", "message": gate.message,
+                            "options": gate.options, "input_schema": null, "data": output,
+                        });
+                        self.pause(
+                            run,
+                            index,
+                            action.clone(),
+                            gate.timeout
+                                .as_deref()
+                                .or(definition.paused_lifetime.as_deref()),
+                        );
+                        events.push(event(
+                            run,
+                            "paused",
+                            json!({ "step": step.name, "pending_action": action, "gate": true }),
+                        ));
+                    }
+                    None => {
+                        set_step(step, StepStatus::Completed)?;
+                        step.output = Some(output.clone());
+                        step.error = None;
+                        step.finished_at = Some(now);
+                        run.steps_done += 1;
+                        events.push(event(run, "step_completed", json!({ "step": step.name, "attempt": step.attempts, "output": output })));
+                    }
+                }
+            }
+            StepOutcome::Pause {
+                pending_action,
+                checkpoint,
+            } => {
+                set_step(step, StepStatus::AwaitingInput)?;
+                step.checkpoint = Some(checkpoint);
+                set_run(run, RunStatus::Paused)?;
+                let action = json!({
+                    "step": step.name, "kind": pending_action.kind, "message": pending_action.message,
+                    "options": pending_action.options, "input_schema": pending_action.input_schema, "data": pending_action.data,
+                });
+                self.pause(
+                    run,
+                    index,
+                    action.clone(),
+                    definition.paused_lifetime.as_deref(),
+                );
+                events.push(event(
+                    run,
+                    "paused",
+                    json!({ "step": step.name, "pending_action": action, "gate": false }),
+                ));
+            }
+            StepOutcome::Fail { error } => {
+                let max_attempts = retry.map_or(1, |r| r.max_attempts) as i64;
+                if error.retryable && step.attempts < max_attempts {
+                    let wait = retry
+                        .map(|r| r.backoff(step.attempts as u32))
+                        .unwrap_or_default();
+                    set_step(step, StepStatus::Pending)?;
+                    step.error = Some(serde_json::to_value(&error).unwrap_or(Value::Null));
+                    run.wake_at = Some(now + wait.as_millis() as i64);
+                    run.current_action = Some(format!("waiting to retry step '{}'", step.name));
+                    events.push(event(
+                        run,
+                        "retry_scheduled",
+                        json!({ "step": step.name, "attempt": step.attempts, "error": error, "retry_at": run.wake_at }),
+                    ));
+                } else {
+                    let fault = error.fault;
+                    let message = error.message.clone();
+                    return self
+                        .fail_step_with(
+                            run,
+                            step,
+                            &message,
+                            fault.map(|f| f.as_str()),
+                            serde_json::to_value(&error).ok(),
+                            expected,
+                        )
+                        .await;
+                }
+            }
+        }
+        let step = step.clone();
+        self.commit(run, expected, vec![step], events).await
+    }
+
+    fn pause(&self, run: &mut RunRecord, index: usize, action: Value, lifetime: Option<&str>) {
+        run.pending_action = Some(action);
+        run.paused_step = Some(index as i64);
+        run.pause_deadline = lifetime
+            .and_then(|l| parse_duration(l).ok())
+            .map(|d| now_ms() + d.as_millis() as i64);
+        run.current_action = Some("waiting for a decision".to_owned());
+    }
+
+    async fn fail_step(
+        &self,
+        run: &mut RunRecord,
+        step: &mut StepRecord,
+        message: &str,
+        fault: Option<&str>,
+    ) -> Result<(), RunError> {
+        let expected = run.last_seq;
+        self.fail_step_with(run, step, message, fault, None, expected)
+            .await
+    }
+
+    /// Fails the step and with it the run.
+    async fn fail_step_with(
+        &self,
+        run: &mut RunRecord,
+        step: &mut StepRecord,
+        message: &str,
+        fault: Option<&str>,
+        error: Option<Value>,
+        expected: i64,
+    ) -> Result<(), RunError> {
+        let now = now_ms();
+        set_step(step, StepStatus::Failed)?;
+        step.error =
+            Some(error.unwrap_or_else(|| json!({ "message": message, "retryable": false })));
+        step.finished_at = Some(now);
+        set_run(run, RunStatus::Failed)?;
+        finish_paused(run);
+        run.error = Some(
+            json!({ "reason": "step_failed", "message": message, "step": step.name, "fault": fault }),
+        );
+        let failed_step = event(
+            run,
+            "step_failed",
+            json!({ "step": step.name, "attempt": step.attempts, "error": step.error }),
+        );
+        let failed = event(
+            run,
+            "failed",
+            json!({ "reason": "step_failed", "step": step.name, "message": message }),
+        );
+        self.commit(run, expected, vec![step.clone()], vec![failed_step, failed])
+            .await
+    }
+
+    async fn complete_run(
+        &self,
+        run: &mut RunRecord,
+        steps: &[StepRecord],
+    ) -> Result<(), RunError> {
+        let expected = run.last_seq;
+        let result = steps
+            .iter()
+            .rev()
+            .find(|s| s.status == StepStatus::Completed)
+            .and_then(|s| s.output.clone())
+            .unwrap_or(Value::Null);
+        set_run(run, RunStatus::Completed)?;
+        finish_paused(run);
+        run.result = Some(result.clone());
+        let completed = event(run, "completed", json!({ "result": result }));
+        self.commit(run, expected, Vec::new(), vec![completed])
+            .await
+    }
+
+    /// Applies timeouts to paused runs whose deadline passed.
+    async fn deadline_loop(self: Arc<Self>) {
+        loop {
+            let now = now_ms();
+            match self.store.read(|c| store::expired_pauses(c, now)) {
+                Ok(expired) => {
+                    for run_id in expired {
+                        if let Err(e) = self.expire(&run_id).await {
+                            tracing::debug!(run = %run_id, "timeout not applied: {e}");
+                        }
+                    }
+                }
+                Err(e) => tracing::error!("cannot look for expired pauses: {e}"),
+            }
+            let next = self.store.read(store::next_pause_deadline).ok().flatten();
+            let wait = next.map_or(1000, |at| (at - now_ms()).clamp(10, 1000)) as u64;
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                () = self.shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    async fn expire(self: &Arc<Self>, run_id: &str) -> Result<(), RunError> {
+        let run = self.store.read(|c| store::get_run(c, None, run_id))?;
+        let definition = self.definition(&run.workflow_id, run.workflow_version)?;
+        let id = run_id.to_owned();
+        let needs_driver = self
+            .store
+            .write(move |tx| {
+                let mut run = store::get_run(tx, None, &id)?;
+                if run.status != RunStatus::Paused || run.pause_deadline.is_none_or(|at| at > now_ms()) {
+                    return Ok(Ok(false));
+                }
+                let mut steps = store::get_steps(tx, &id)?;
+                let index = run.paused_step.unwrap_or_default() as usize;
+                let gate = definition.steps.get(index).and_then(|s| s.approval.clone());
+                let expected = run.last_seq;
+                let actor = Actor { name: "timeout".to_owned(), channel: "timer".to_owned() };
+                let Some(step) = steps.get_mut(index) else {
+                    return Err(StoreError::Corrupt(format!("run {id} paused at missing step {index}")));
+                };
+                let action = gate.as_ref().map_or(TimeoutAction::Fail, |g| g.on_timeout);
+                let option = gate.as_ref().and_then(|g| match action {
+                    TimeoutAction::Approve => g.options.iter().find(|o| !g.reject.contains(o)).cloned(),
+                    TimeoutAction::Reject => g.reject.first().cloned(),
+                    TimeoutAction::Fail => None,
+                });
+                let result = match option {
+                    Some(option) => {
+                        let choice = Some((option.clone(), Some("timed out".to_owned())));
+                        apply_decision(&mut run, step, gate.as_ref(), &json!(option), choice, &actor)
+                    }
+                    None => (|| {
+                        set_step(step, StepStatus::Failed)?;
+                        step.error = Some(json!({ "message": "timed out waiting for a decision", "retryable": false }));
+                        step.finished_at = Some(now_ms());
+                        set_run(&mut run, RunStatus::Failed)?;
+                        finish_paused(&mut run);
+                        let message = format!("step '{}' timed out waiting for a decision", step.name);
+                        run.error = Some(json!({ "reason": "timed_out", "message": message, "step": step.name }));
+                        let events = vec![event(&mut run, "failed", json!({ "reason": "timed_out", "step": step.name }))];
+                        Ok((events, false))
+                    })(),
+                };
+                match result {
+                    Ok((events, needs_driver)) => {
+                        save(tx, &run, expected, &[&steps[index]], &events)?;
+                        Ok(Ok(needs_driver))
+                    }
+                    Err(illegal) => Ok(Err(RunError::from(illegal))),
+                }
+            })
+            .await??;
+        let _ = self.changes.send(run_id.to_owned());
+        if needs_driver {
+            spawn_driver(self, run_id.to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Where the runner's database lives inside a data directory.
+pub fn database_path(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("cairn.db")
+}

@@ -1,0 +1,118 @@
+//! A run as clients see it: status, progress, steps, what it waits for, and how
+//! it ended. Built from the stored rows plus the live in-step progress.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::engine::StepProgress;
+use crate::model::{RunStatus, StepStatus};
+use crate::store::{RunRecord, StepRecord};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunView {
+    pub id: String,
+    pub workflow_id: String,
+    pub workflow_version: i64,
+    pub status: RunStatus,
+    pub progress: Progress,
+    pub steps: Vec<StepView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_action: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_deadline: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    pub input: Value,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Sequence number of the run's latest event.
+    pub last_event: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Progress {
+    pub percent: u8,
+    pub current_action: Option<String>,
+    pub steps_completed: i64,
+    pub steps_total: i64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StepView {
+    pub name: String,
+    pub status: StepStatus,
+    pub attempts: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+}
+
+/// RFC 3339 with milliseconds, UTC.
+pub fn timestamp(ms: i64) -> String {
+    let time = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+impl RunView {
+    pub fn new(run: &RunRecord, steps: &[StepRecord], live: Option<&StepProgress>) -> Self {
+        let total = run.steps_total.max(1);
+        let running = run.status == RunStatus::Running;
+        let in_step = live
+            .filter(|_| running)
+            .map_or(0, |p| i64::from(p.percent.min(100)));
+        let percent = match run.status {
+            RunStatus::Completed => 100,
+            _ => ((run.steps_done * 100 + in_step) / total).clamp(0, 100) as u8,
+        };
+        let current_action = match live.filter(|_| running) {
+            Some(p) if !p.action.is_empty() => Some(p.action.clone()),
+            _ => run.current_action.clone(),
+        };
+        RunView {
+            id: run.id.clone(),
+            workflow_id: run.workflow_id.clone(),
+            workflow_version: run.workflow_version,
+            status: run.status,
+            progress: Progress {
+                percent,
+                current_action,
+                steps_completed: run.steps_done,
+                steps_total: run.steps_total,
+            },
+            steps: steps
+                .iter()
+                .map(|step| StepView {
+                    name: step.name.clone(),
+                    status: step.status,
+                    attempts: step.attempts,
+                    output: step.output.clone(),
+                    error: step.error.clone(),
+                    started_at: step.started_at.map(timestamp),
+                    finished_at: step.finished_at.map(timestamp),
+                })
+                .collect(),
+            pending_action: run.pending_action.clone(),
+            pause_deadline: run.pause_deadline.map(timestamp),
+            result: run.result.clone(),
+            error: run.error.clone(),
+            input: run.input.clone(),
+            created_at: timestamp(run.created_at),
+            updated_at: timestamp(run.updated_at),
+            last_event: run.last_seq,
+        }
+    }
+
+    /// Finished, or waiting for a person.
+    pub fn is_settled(&self) -> bool {
+        self.status.is_terminal() || self.status == RunStatus::Paused
+    }
+}

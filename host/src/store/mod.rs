@@ -1,0 +1,241 @@
+//! SQLite storage: schema migrations, one writer thread that commits many runs'
+//! transitions together (group commit), and a pool of read connections.
+//! Knows nothing of wasmtime or HTTP.
+
+mod records;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::mpsc;
+
+use rusqlite::{Connection, OpenFlags, Transaction};
+use tokio::sync::oneshot;
+
+pub use records::*;
+
+/// Embedded, numbered migrations; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_runs.sql")];
+
+/// Most transitions committed in one transaction.
+const MAX_BATCH: usize = 1024;
+
+/// How durable a commit is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    /// fsync on every commit: nothing acknowledged is lost on power failure.
+    #[default]
+    Full,
+    /// WAL without fsync per commit: survives a process crash, not a power cut.
+    Normal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot open the database at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("the database is newer than this binary (schema version {found}, known {known})")]
+    TooNew { found: usize, known: usize },
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the database writer has stopped")]
+    WriterGone,
+}
+
+type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Transaction<'_>) -> Finish + Send>;
+
+/// The database: a writer thread and read connections.
+pub struct Store {
+    path: PathBuf,
+    synchronous: Synchronous,
+    writer: Mutex<Option<mpsc::Sender<Job>>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path, synchronous: Synchronous) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        let mut connection = connect(path, synchronous)?;
+        migrate(&mut connection)?;
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("cairn-db-writer".to_owned())
+            .spawn(move || write_loop(connection, receiver))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+        Ok(Store {
+            path: path.to_owned(),
+            synchronous,
+            writer: Mutex::new(Some(sender)),
+            writer_thread: Mutex::new(Some(thread)),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs `work` in a transaction on the writer thread, together with whatever
+    /// else is waiting; returns once the batch it was part of has committed. An
+    /// error from `work` rolls back only its own changes.
+    pub async fn write<R, F>(&self, work: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<Result<R, StoreError>>();
+        let job: Job = Box::new(move |transaction| {
+            let result = match transaction.execute_batch("SAVEPOINT job") {
+                Ok(()) => {
+                    let result = work(transaction);
+                    let end = if result.is_ok() {
+                        "RELEASE job"
+                    } else {
+                        "ROLLBACK TO job; RELEASE job"
+                    };
+                    transaction
+                        .execute_batch(end)
+                        .map_err(StoreError::from)
+                        .and(result)
+                }
+                Err(e) => Err(e.into()),
+            };
+            Box::new(move |committed: Result<(), String>| {
+                let outcome = match committed {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Corrupt(format!("commit failed: {e}"))),
+                };
+                let _ = reply.send(outcome);
+            })
+        });
+        let sender = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::WriterGone)?
+            .clone();
+        sender
+            .ok_or(StoreError::WriterGone)?
+            .send(job)
+            .map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Runs `work` on a read connection. Reads are short; never call this with a
+    /// lock held across an await.
+    pub fn read<R>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let pooled = self
+            .readers
+            .lock()
+            .map_err(|_| StoreError::WriterGone)?
+            .pop();
+        let connection = match pooled {
+            Some(connection) => connection,
+            None => connect(&self.path, self.synchronous)?,
+        };
+        let result = work(&connection);
+        if let Ok(mut readers) = self.readers.lock()
+            && readers.len() < 16
+        {
+            readers.push(connection);
+        }
+        result
+    }
+
+    /// Stops the writer after the jobs already sent, and waits for it.
+    pub fn close(&self) {
+        if let Ok(mut writer) = self.writer.lock() {
+            writer.take();
+        }
+        if let Some(thread) = self.writer_thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn connect(path: &Path, synchronous: Synchronous) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection =
+        Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+    let synchronous = match synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    connection.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = {synchronous};
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;"
+    ))?;
+    Ok(connection)
+}
+
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let applied: usize = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::TooNew {
+            found: applied,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for (number, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(sql)?;
+        transaction.execute_batch(&format!("PRAGMA user_version = {}", number + 1))?;
+        transaction.commit()?;
+    }
+    Ok(())
+}
+
+/// The writer: takes every job waiting, runs them in one transaction, commits
+/// once, then answers them all.
+fn write_loop(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let transaction = match connection.transaction() {
+            Ok(transaction) => transaction,
+            Err(e) => {
+                tracing::error!("cannot begin a transaction: {e}");
+                // Dropping the jobs drops their reply senders: callers see an error.
+                continue;
+            }
+        };
+        let finishers: Vec<Finish> = batch.into_iter().map(|job| job(&transaction)).collect();
+        let committed = transaction.commit().map_err(|e| e.to_string());
+        if let Err(e) = &committed {
+            tracing::error!("commit failed: {e}");
+        }
+        for finish in finishers {
+            finish(committed.clone());
+        }
+    }
+}

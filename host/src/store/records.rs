@@ -1,0 +1,485 @@
+//! Typed rows and the SQL that reads and writes them.
+
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use serde_json::Value;
+
+use super::StoreError;
+use crate::model::{RunStatus, StepStatus};
+
+/// A workflow's lifecycle status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowStatus {
+    Draft,
+    Active,
+    Archived,
+}
+
+impl WorkflowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkflowStatus::Draft => "draft",
+            WorkflowStatus::Active => "active",
+            WorkflowStatus::Archived => "archived",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "draft" => Ok(WorkflowStatus::Draft),
+            "active" => Ok(WorkflowStatus::Active),
+            "archived" => Ok(WorkflowStatus::Archived),
+            other => Err(StoreError::Corrupt(format!("workflow status '{other}'"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowRecord {
+    pub id: String,
+    pub tenant: String,
+    pub name: String,
+    pub status: WorkflowStatus,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: String,
+    pub tenant: String,
+    pub workflow_id: String,
+    pub workflow_version: i64,
+    pub status: RunStatus,
+    pub input: Value,
+    pub result: Option<Value>,
+    pub error: Option<Value>,
+    pub pending_action: Option<Value>,
+    pub paused_step: Option<i64>,
+    pub pause_deadline: Option<i64>,
+    pub wake_at: Option<i64>,
+    pub current_action: Option<String>,
+    pub steps_total: i64,
+    pub steps_done: i64,
+    pub plugins: Value,
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    pub run_id: String,
+    pub index: i64,
+    pub name: String,
+    pub status: StepStatus,
+    pub attempts: i64,
+    pub input: Option<Value>,
+    pub output: Option<Value>,
+    pub error: Option<Value>,
+    pub checkpoint: Option<Value>,
+    pub decision: Option<Value>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EventRecord {
+    pub seq: i64,
+    pub at: i64,
+    pub kind: String,
+    pub data: Value,
+}
+
+fn json_text(value: &Value) -> String {
+    value.to_string()
+}
+
+fn opt_json_text(value: &Option<Value>) -> Option<String> {
+    value.as_ref().map(json_text)
+}
+
+fn json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Value> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn opt_json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<Value>> {
+    let text: Option<String> = row.get(index)?;
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                Box::new(e),
+            )
+        })
+    })
+    .transpose()
+}
+
+fn status_column<T: std::str::FromStr>(row: &Row<'_>, index: usize) -> rusqlite::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let text: String = row.get(index)?;
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+// ---- workflows ----
+
+pub fn insert_workflow(
+    tx: &Transaction<'_>,
+    workflow: &WorkflowRecord,
+    definition: &Value,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO workflows (id, tenant, name, status, version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![workflow.id, workflow.tenant, workflow.name, workflow.status.as_str(), workflow.version, workflow.created_at, workflow.updated_at],
+    )?;
+    insert_workflow_version(
+        tx,
+        &workflow.id,
+        workflow.version,
+        definition,
+        workflow.created_at,
+    )
+}
+
+pub fn insert_workflow_version(
+    tx: &Transaction<'_>,
+    workflow_id: &str,
+    version: i64,
+    definition: &Value,
+    at: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![workflow_id, version, json_text(definition), at],
+    )?;
+    Ok(())
+}
+
+pub fn update_workflow(tx: &Transaction<'_>, workflow: &WorkflowRecord) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE workflows SET name = ?2, status = ?3, version = ?4, updated_at = ?5 WHERE id = ?1",
+        params![
+            workflow.id,
+            workflow.name,
+            workflow.status.as_str(),
+            workflow.version,
+            workflow.updated_at
+        ],
+    )?;
+    Ok(())
+}
+
+const WORKFLOW_COLUMNS: &str = "id, tenant, name, status, version, created_at, updated_at";
+
+fn workflow_from_row(row: &Row<'_>) -> rusqlite::Result<(WorkflowRecord, String)> {
+    Ok((
+        WorkflowRecord {
+            id: row.get(0)?,
+            tenant: row.get(1)?,
+            name: row.get(2)?,
+            status: WorkflowStatus::Draft,
+            version: row.get(4)?,
+            created_at: row.get(5)?,
+            updated_at: row.get(6)?,
+        },
+        row.get::<_, String>(3)?,
+    ))
+}
+
+/// The workflow `id` of `tenant`; another tenant's workflow is not found.
+pub fn get_workflow(
+    conn: &Connection,
+    tenant: &str,
+    id: &str,
+) -> Result<WorkflowRecord, StoreError> {
+    let found = conn
+        .query_row(
+            &format!("SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = ?1 AND tenant = ?2"),
+            params![id, tenant],
+            workflow_from_row,
+        )
+        .optional()?;
+    let (mut workflow, status) = found.ok_or(StoreError::NotFound)?;
+    workflow.status = WorkflowStatus::parse(&status)?;
+    Ok(workflow)
+}
+
+pub fn list_workflows(conn: &Connection, tenant: &str) -> Result<Vec<WorkflowRecord>, StoreError> {
+    let mut statement = conn.prepare(&format!(
+        "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE tenant = ?1 ORDER BY id"
+    ))?;
+    let rows = statement.query_map(params![tenant], workflow_from_row)?;
+    rows.map(|row| {
+        let (mut workflow, status) = row?;
+        workflow.status = WorkflowStatus::parse(&status)?;
+        Ok(workflow)
+    })
+    .collect()
+}
+
+pub fn get_definition(
+    conn: &Connection,
+    workflow_id: &str,
+    version: i64,
+) -> Result<Value, StoreError> {
+    conn.query_row(
+        "SELECT definition FROM workflow_versions WHERE workflow_id = ?1 AND version = ?2",
+        params![workflow_id, version],
+        |row| json_column(row, 0),
+    )
+    .optional()?
+    .ok_or(StoreError::NotFound)
+}
+
+// ---- runs ----
+
+const RUN_COLUMNS: &str = "id, tenant, workflow_id, workflow_version, status, input, result, error, pending_action, \
+     paused_step, pause_deadline, wake_at, current_action, steps_total, steps_done, plugins, last_seq, created_at, updated_at";
+
+fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
+    Ok(RunRecord {
+        id: row.get(0)?,
+        tenant: row.get(1)?,
+        workflow_id: row.get(2)?,
+        workflow_version: row.get(3)?,
+        status: status_column(row, 4)?,
+        input: json_column(row, 5)?,
+        result: opt_json_column(row, 6)?,
+        error: opt_json_column(row, 7)?,
+        pending_action: opt_json_column(row, 8)?,
+        paused_step: row.get(9)?,
+        pause_deadline: row.get(10)?,
+        wake_at: row.get(11)?,
+        current_action: row.get(12)?,
+        steps_total: row.get(13)?,
+        steps_done: row.get(14)?,
+        plugins: json_column(row, 15)?,
+        last_seq: row.get(16)?,
+        created_at: row.get(17)?,
+        updated_at: row.get(18)?,
+    })
+}
+
+pub fn insert_run(
+    tx: &Transaction<'_>,
+    run: &RunRecord,
+    steps: &[StepRecord],
+) -> Result<(), StoreError> {
+    tx.execute(
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
+        params![
+            run.id,
+            run.tenant,
+            run.workflow_id,
+            run.workflow_version,
+            run.status.as_str(),
+            json_text(&run.input),
+            opt_json_text(&run.result),
+            opt_json_text(&run.error),
+            opt_json_text(&run.pending_action),
+            run.paused_step,
+            run.pause_deadline,
+            run.wake_at,
+            run.current_action,
+            run.steps_total,
+            run.steps_done,
+            json_text(&run.plugins),
+            run.last_seq,
+            run.created_at,
+            run.updated_at,
+        ],
+    )?;
+    for step in steps {
+        save_step(tx, step)?;
+    }
+    Ok(())
+}
+
+/// Saves the mutable columns of `run`, only if its last event is still
+/// `expected_seq`: a run changed by someone else in between is a conflict.
+pub fn save_run(
+    tx: &Transaction<'_>,
+    run: &RunRecord,
+    expected_seq: i64,
+) -> Result<(), StoreError> {
+    let changed = tx.execute(
+        "UPDATE runs SET status = ?2, result = ?3, error = ?4, pending_action = ?5, paused_step = ?6, pause_deadline = ?7, \
+         wake_at = ?8, current_action = ?9, steps_done = ?10, last_seq = ?11, updated_at = ?12 \
+         WHERE id = ?1 AND last_seq = ?13",
+        params![
+            run.id,
+            run.status.as_str(),
+            opt_json_text(&run.result),
+            opt_json_text(&run.error),
+            opt_json_text(&run.pending_action),
+            run.paused_step,
+            run.pause_deadline,
+            run.wake_at,
+            run.current_action,
+            run.steps_done,
+            run.last_seq,
+            run.updated_at,
+            expected_seq,
+        ],
+    )?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "run {} changed concurrently",
+            run.id
+        )))
+    }
+}
+
+pub fn save_step(tx: &Transaction<'_>, step: &StepRecord) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO steps (run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+         ON CONFLICT (run_id, step_index) DO UPDATE SET status = ?4, attempts = ?5, input = ?6, output = ?7, error = ?8, \
+         checkpoint = ?9, decision = ?10, started_at = ?11, finished_at = ?12",
+        params![
+            step.run_id,
+            step.index,
+            step.name,
+            step.status.as_str(),
+            step.attempts,
+            opt_json_text(&step.input),
+            opt_json_text(&step.output),
+            opt_json_text(&step.error),
+            opt_json_text(&step.checkpoint),
+            opt_json_text(&step.decision),
+            step.started_at,
+            step.finished_at,
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn append_event(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    event: &EventRecord,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO run_events (run_id, seq, at, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            run_id,
+            event.seq,
+            event.at,
+            event.kind,
+            json_text(&event.data)
+        ],
+    )?;
+    Ok(())
+}
+
+/// The run `id`; with `tenant`, only if it belongs to that tenant.
+pub fn get_run(conn: &Connection, tenant: Option<&str>, id: &str) -> Result<RunRecord, StoreError> {
+    let run = conn
+        .query_row(
+            &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+            params![id],
+            run_from_row,
+        )
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    match tenant {
+        Some(tenant) if tenant != run.tenant => Err(StoreError::NotFound),
+        _ => Ok(run),
+    }
+}
+
+pub fn get_steps(conn: &Connection, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at \
+         FROM steps WHERE run_id = ?1 ORDER BY step_index",
+    )?;
+    let rows = statement.query_map(params![run_id], |row| {
+        Ok(StepRecord {
+            run_id: row.get(0)?,
+            index: row.get(1)?,
+            name: row.get(2)?,
+            status: status_column(row, 3)?,
+            attempts: row.get(4)?,
+            input: opt_json_column(row, 5)?,
+            output: opt_json_column(row, 6)?,
+            error: opt_json_column(row, 7)?,
+            checkpoint: opt_json_column(row, 8)?,
+            decision: opt_json_column(row, 9)?,
+            started_at: row.get(10)?,
+            finished_at: row.get(11)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn get_events(
+    conn: &Connection,
+    run_id: &str,
+    after: i64,
+) -> Result<Vec<EventRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, at, kind, data FROM run_events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq",
+    )?;
+    let rows = statement.query_map(params![run_id, after], |row| {
+        Ok(EventRecord {
+            seq: row.get(0)?,
+            at: row.get(1)?,
+            kind: row.get(2)?,
+            data: json_column(row, 3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Ids of runs in any of `statuses`, oldest first.
+pub fn run_ids_in(conn: &Connection, statuses: &[RunStatus]) -> Result<Vec<String>, StoreError> {
+    let mut ids = Vec::new();
+    let mut statement = conn.prepare_cached("SELECT id FROM runs WHERE status = ?1 ORDER BY id")?;
+    for status in statuses {
+        let rows = statement.query_map(params![status.as_str()], |row| row.get::<_, String>(0))?;
+        for id in rows {
+            ids.push(id?);
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+/// Paused runs whose deadline is at or before `now`.
+pub fn expired_pauses(conn: &Connection, now: i64) -> Result<Vec<String>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id FROM runs WHERE status = 'paused' AND pause_deadline IS NOT NULL AND pause_deadline <= ?1 ORDER BY pause_deadline",
+    )?;
+    let rows = statement.query_map(params![now], |row| row.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The earliest deadline of any paused run.
+pub fn next_pause_deadline(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    Ok(conn.query_row(
+        "SELECT MIN(pause_deadline) FROM runs WHERE status = 'paused' AND pause_deadline IS NOT NULL",
+        [],
+        |row| row.get(0),
+    )?)
+}
+
+/// Runs of a workflow that are not finished.
+pub fn active_runs_of(tx: &Connection, workflow_id: &str) -> Result<i64, StoreError> {
+    Ok(tx.query_row(
+        "SELECT COUNT(*) FROM runs WHERE workflow_id = ?1 AND status IN ('pending', 'running', 'paused')",
+        params![workflow_id],
+        |row| row.get(0),
+    )?)
+}

@@ -1,0 +1,237 @@
+//! Workflow definitions: the model, validation, input templates and conditions.
+//! Knows nothing of wasmtime, SQL or HTTP.
+
+mod template;
+mod validate;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use template::{TemplateContext, Templates};
+pub use validate::{Problem, StepCatalog, validate};
+
+/// A workflow as its author writes it (JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowDefinition {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub steps: Vec<StepDefinition>,
+    /// Whether a second run may start while one is active.
+    #[serde(default)]
+    pub concurrency: ConcurrencyPolicy,
+    /// How long a run may stay paused before it times out, e.g. `"72h"`;
+    /// a gate's own `timeout` takes precedence. Unset: paused runs wait forever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_lifetime: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConcurrencyPolicy {
+    #[default]
+    Allow,
+    Forbid,
+}
+
+/// One step of a workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDefinition {
+    /// Unique within the workflow; templates refer to it as `steps.<name>`.
+    pub name: String,
+    /// A plugin name, optionally with a version requirement: `transform`,
+    /// `transform@0.1`, `transform@=0.1.2`.
+    #[serde(rename = "type")]
+    pub step_type: String,
+    #[serde(default = "empty_object")]
+    pub config: Value,
+    /// The step's input: a JSON value whose strings are minijinja templates over
+    /// `input` (the run's input), `steps.<name>.output` and `run.id`. A string that
+    /// is one `{{ expression }}` keeps the expression's JSON type. Unset: the
+    /// previous step's output, or the run input for the first step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+    /// A minijinja expression; when false the step is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Pause after the step completed, for a person to review its output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalGate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
+    /// Wall-time limit of one attempt, e.g. `"10s"`; never above the operator's cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// A gate that pauses the run after its step, showing the step's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalGate {
+    #[serde(default = "default_gate_message")]
+    pub message: String,
+    #[serde(default = "default_gate_options")]
+    pub options: Vec<String>,
+    /// Options that reject: the run ends as cancelled with the reviewer's note.
+    #[serde(default = "default_gate_reject")]
+    pub reject: Vec<String>,
+    /// How long the gate waits, e.g. `"24h"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+    #[serde(default)]
+    pub on_timeout: TimeoutAction,
+}
+
+fn default_gate_message() -> String {
+    "Please review".to_owned()
+}
+fn default_gate_options() -> Vec<String> {
+    vec!["approve".to_owned(), "reject".to_owned()]
+}
+fn default_gate_reject() -> Vec<String> {
+    vec!["reject".to_owned()]
+}
+
+/// What happens when a paused step's time is up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeoutAction {
+    /// The run fails with reason `timed_out`.
+    #[default]
+    Fail,
+    /// The gate is approved (with its first non-rejecting option).
+    Approve,
+    /// The gate is rejected: the run ends as cancelled.
+    Reject,
+}
+
+/// Retries of retryable failures, with exponential backoff.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    #[serde(default = "default_initial_backoff")]
+    pub initial_backoff: String,
+    #[serde(default = "default_multiplier")]
+    pub multiplier: f64,
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: String,
+}
+
+fn default_max_attempts() -> u32 {
+    3
+}
+fn default_initial_backoff() -> String {
+    "1s".to_owned()
+}
+fn default_multiplier() -> f64 {
+    2.0
+}
+fn default_max_backoff() -> String {
+    "5m".to_owned()
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt + 1`, after attempt `attempt` failed.
+    /// Durations were checked by validation; a bad one counts as zero.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let initial = parse_duration(&self.initial_backoff).unwrap_or_default();
+        let max = parse_duration(&self.max_backoff).unwrap_or_default();
+        let factor = self
+            .multiplier
+            .max(1.0)
+            .powi(attempt.saturating_sub(1).min(64) as i32);
+        let wait = initial.as_secs_f64() * factor;
+        Duration::from_secs_f64(wait.min(max.as_secs_f64()))
+    }
+}
+
+/// Parses `"30s"`, `"5m"`, `"1h 30m"`, `"250ms"`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| {
+        format!("'{text}' is not a duration ({e}); write e.g. \"30s\", \"5m\", \"24h\"")
+    })
+}
+
+impl WorkflowDefinition {
+    /// Parses JSON text, reporting a structural error with its path.
+    pub fn from_json(text: &str) -> Result<WorkflowDefinition, Problem> {
+        let deserializer = &mut serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(deserializer).map_err(|e| Problem {
+            path: json_pointer(&e.path().to_string()),
+            message: e.inner().to_string(),
+        })
+    }
+
+    pub fn from_value(value: Value) -> Result<WorkflowDefinition, Problem> {
+        serde_path_to_error::deserialize(value).map_err(|e| Problem {
+            path: json_pointer(&e.path().to_string()),
+            message: e.inner().to_string(),
+        })
+    }
+
+    pub fn step_index(&self, name: &str) -> Option<usize> {
+        self.steps.iter().position(|step| step.name == name)
+    }
+}
+
+/// Turns serde_path_to_error's `steps[1].type` into a JSON pointer `/steps/1/type`.
+fn json_pointer(path: &str) -> String {
+    if path == "." || path.is_empty() {
+        return String::new();
+    }
+    let mut pointer = String::new();
+    for part in path.split('.') {
+        for piece in part.split('[') {
+            let piece = piece.trim_end_matches(']');
+            if !piece.is_empty() {
+                pointer.push('/');
+                pointer.push_str(piece);
+            }
+        }
+    }
+    pointer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structural_errors_name_their_path() {
+        let error = WorkflowDefinition::from_json(
+            r#"{"name": "w", "steps": [{"name": "a", "type": "noop"}, {"name": "b", "type": 3}]}"#,
+        )
+        .expect_err("type must be a string");
+        assert_eq!(error.path, "/steps/1/type");
+        assert!(
+            error.message.contains("expected a string"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let retry = RetryPolicy {
+            max_attempts: 5,
+            initial_backoff: "100ms".into(),
+            multiplier: 3.0,
+            max_backoff: "1s".into(),
+        };
+        let waits: Vec<u128> = (1..=4)
+            .map(|attempt| retry.backoff(attempt).as_millis())
+            .collect();
+        assert_eq!(waits, [100, 300, 900, 1000]);
+    }
+}

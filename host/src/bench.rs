@@ -103,3 +103,188 @@ async fn call(
         other => anyhow::bail!("noop did not echo its input: {other:?}"),
     }
 }
+
+/// Figures of durable runs on one database.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunFigures {
+    pub synchronous: String,
+    pub runs: usize,
+    pub steps_per_run: usize,
+    pub seconds: f64,
+    pub durable_steps_per_second: f64,
+    pub step_to_step_p50_us: f64,
+    pub step_to_step_p99_us: f64,
+    pub sequential_40_steps_ms: f64,
+}
+
+fn noop_workflow(name: &str, steps: usize, gate: bool) -> serde_json::Value {
+    let mut steps: Vec<serde_json::Value> = (0..steps)
+        .map(|i| json!({ "name": format!("s{i}"), "type": "noop" }))
+        .collect();
+    if gate {
+        steps.push(json!({ "name": "review", "type": "review" }));
+    }
+    json!({ "name": name, "steps": steps })
+}
+
+/// `runs` concurrent runs of `steps` noop steps each, then sequential runs of
+/// 40 steps one at a time for the step-to-step latency.
+pub async fn runs(
+    host: &crate::host::Host,
+    synchronous: &str,
+    runs: usize,
+    steps: usize,
+) -> anyhow::Result<RunFigures> {
+    use crate::runner::RunView;
+    use crate::store::WorkflowStatus;
+    const TENANT: &str = "bench";
+    let runner = &host.runner;
+    let wide = runner
+        .create_workflow(
+            TENANT,
+            noop_workflow("wide", steps, false),
+            WorkflowStatus::Active,
+        )
+        .await?;
+    let started = Instant::now();
+    let starts: Vec<_> = (0..runs)
+        .map(|i| {
+            let (runner, workflow) = (runner.clone(), wide.id.clone());
+            tokio::spawn(
+                async move { runner.start_run(TENANT, &workflow, json!({ "i": i })).await },
+            )
+        })
+        .collect();
+    let mut ids = Vec::with_capacity(runs);
+    for start in starts {
+        ids.push(start.await??.id);
+    }
+    for id in &ids {
+        let view = runner
+            .wait_until(Some(TENANT), id, Duration::from_secs(600), |r| {
+                r.status.is_terminal()
+            })
+            .await?;
+        anyhow::ensure!(
+            view.status == crate::model::RunStatus::Completed,
+            "run {id} ended {}",
+            view.status
+        );
+    }
+    let seconds = started.elapsed().as_secs_f64();
+
+    let long = runner
+        .create_workflow(
+            TENANT,
+            noop_workflow("long", 40, false),
+            WorkflowStatus::Active,
+        )
+        .await?;
+    let mut gaps = Vec::new();
+    let mut end_to_end = Vec::new();
+    for i in 0..20 {
+        let mut changes = runner.subscribe();
+        let began = Instant::now();
+        let run = runner
+            .start_run(TENANT, &long.id, json!({ "i": i }))
+            .await?;
+        let mut last = began;
+        let mut completed = 0;
+        loop {
+            let changed = changes.recv().await?;
+            if changed != run.id {
+                continue;
+            }
+            let view: RunView = runner.get_run(Some(TENANT), &run.id)?;
+            // Time from one step's completion being durable to the next one's.
+            let now = Instant::now();
+            let newly = view.progress.steps_completed - completed;
+            if newly > 0 {
+                completed = view.progress.steps_completed;
+                let gap = (now - last) / newly as u32;
+                gaps.extend(std::iter::repeat_n(gap, newly as usize));
+                last = now;
+            }
+            if view.status.is_terminal() {
+                break;
+            }
+        }
+        end_to_end.push(began.elapsed());
+    }
+    gaps.sort();
+    end_to_end.sort();
+    let pick = |list: &[Duration], p: f64| {
+        list.get(((list.len().max(1) - 1) as f64 * p).round() as usize)
+            .map_or(0.0, |d| d.as_secs_f64())
+    };
+    Ok(RunFigures {
+        synchronous: synchronous.to_owned(),
+        runs,
+        steps_per_run: steps,
+        seconds,
+        durable_steps_per_second: (runs * steps) as f64 / seconds,
+        step_to_step_p50_us: pick(&gaps, 0.5) * 1e6,
+        step_to_step_p99_us: pick(&gaps, 0.99) * 1e6,
+        sequential_40_steps_ms: pick(&end_to_end, 0.5) * 1e3,
+    })
+}
+
+/// Starts `count` runs that pause at a review step and returns the host's
+/// resident memory once they all have.
+pub async fn paused(host: &crate::host::Host, count: usize) -> anyhow::Result<(usize, f64, u64)> {
+    use crate::store::WorkflowStatus;
+    const TENANT: &str = "bench";
+    let runner = &host.runner;
+    let gated = runner
+        .create_workflow(
+            TENANT,
+            noop_workflow("gated", 1, true),
+            WorkflowStatus::Active,
+        )
+        .await?;
+    let started = Instant::now();
+    let mut last = String::new();
+    let mut pending = Vec::with_capacity(1024);
+    for i in 0..count {
+        pending.push(
+            runner
+                .start_run(TENANT, &gated.id, json!({ "i": i }))
+                .await?
+                .id,
+        );
+        if pending.len() == 1024 || i + 1 == count {
+            for id in pending.drain(..) {
+                runner
+                    .wait_until(Some(TENANT), &id, Duration::from_secs(600), |r| {
+                        r.is_settled()
+                    })
+                    .await?;
+                last = id;
+            }
+        }
+    }
+    let view = runner.get_run(Some(TENANT), &last)?;
+    anyhow::ensure!(
+        view.status == crate::model::RunStatus::Paused,
+        "the last run is {}",
+        view.status
+    );
+    Ok((count, started.elapsed().as_secs_f64(), resident_bytes()))
+}
+
+/// The process's resident set size (Linux), 0 where unknown.
+pub fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|line| {
+                line.strip_prefix("VmRSS:")?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+        })
+        .map_or(0, |kb| kb * 1024)
+}

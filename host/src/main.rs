@@ -12,7 +12,7 @@ use cairn::engine::{
 use cairn::host::{Host, HostConfig};
 use cairn::model::RunStatus;
 use cairn::runner::{RunError, RunView};
-use cairn::store::WorkflowStatus;
+use cairn::store::{Synchronous, WorkflowStatus};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
@@ -132,6 +132,18 @@ enum BenchCommand {
         /// Print the figures as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Durable steps per second, step-to-step latency, and memory with paused runs.
+    Runs {
+        /// Concurrent runs for the throughput figure.
+        #[arg(long, default_value_t = 1000)]
+        runs: usize,
+        /// Noop steps per run.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Paused runs to hold for the memory figure (0 to skip).
+        #[arg(long, default_value_t = 100_000)]
+        paused: usize,
     },
 }
 
@@ -259,6 +271,46 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     figures.workers,
                     figures.throughput_seconds
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Runs {
+            runs,
+            steps,
+            paused,
+        }) => {
+            for synchronous in [Synchronous::Full, Synchronous::Normal] {
+                let dir = tempfile::tempdir()?;
+                let mut config = HostConfig::new(dir.path());
+                config.synchronous = synchronous;
+                config.engine.cache_dir = cache_dir.clone();
+                let host = Host::start(config).await?;
+                let name = format!("{synchronous:?}").to_uppercase();
+                let f = cairn::bench::runs(&host, &name, runs, steps).await?;
+                println!("synchronous={name}: {runs} runs x {steps} noop steps");
+                println!(
+                    "  {:.0} durable steps/s ({:.2} s); step-to-step p50 {:.0} µs, p99 {:.0} µs; 40 sequential steps {:.1} ms",
+                    f.durable_steps_per_second,
+                    f.seconds,
+                    f.step_to_step_p50_us,
+                    f.step_to_step_p99_us,
+                    f.sequential_40_steps_ms
+                );
+                host.stop();
+            }
+            if paused > 0 {
+                let dir = tempfile::tempdir()?;
+                let mut config = HostConfig::new(dir.path());
+                config.engine.cache_dir = cache_dir;
+                let host = Host::start(config).await?;
+                let before = cairn::bench::resident_bytes();
+                let (count, seconds, rss) = cairn::bench::paused(&host, paused).await?;
+                println!(
+                    "{count} paused runs (started in {seconds:.1} s): host RSS {:.1} MiB (before: {:.1} MiB)",
+                    rss as f64 / 1048576.0,
+                    before as f64 / 1048576.0
+                );
+                host.stop();
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -786,14 +786,24 @@ impl Inner {
         Ok(definition)
     }
 
-    /// Commits a driver's transition; a conflict means someone else changed the run.
+    /// Commits a driver's transition, together with a deferred one if any; a
+    /// conflict means someone else changed the run.
     async fn commit(
         &self,
         run: &mut RunRecord,
+        deferred: &mut Option<Deferred>,
         expected: i64,
-        steps: Vec<StepRecord>,
-        events: Vec<EventRecord>,
+        mut steps: Vec<StepRecord>,
+        mut events: Vec<EventRecord>,
     ) -> Result<(), RunError> {
+        let expected = match deferred.take() {
+            Some(earlier) => {
+                steps.splice(0..0, earlier.steps);
+                events.splice(0..0, earlier.events);
+                earlier.expected
+            }
+            None => expected,
+        };
         run.updated_at = now_ms();
         let saved = run.clone();
         self.store
@@ -811,6 +821,19 @@ impl Inner {
         Ok(())
     }
 
+    /// Commits a deferred transition on its own, before the driver waits.
+    async fn flush(
+        &self,
+        run: &mut RunRecord,
+        deferred: &mut Option<Deferred>,
+    ) -> Result<(), RunError> {
+        if deferred.is_some() {
+            self.commit(run, deferred, run.last_seq, Vec::new(), Vec::new())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Drives one run until it finishes, pauses, or is cancelled or shut down.
     async fn drive(&self, run_id: &str, stop: &CancellationToken) -> Result<(), RunError> {
         let (mut run, mut steps) = self.store.read(|c| {
@@ -820,19 +843,23 @@ impl Inner {
             ))
         })?;
         let definition = self.definition(&run.workflow_id, run.workflow_version)?;
+        // A step's completion waits to be committed with the next step's start,
+        // one transaction for both, unless the driver must wait first.
+        let mut deferred: Option<Deferred> = None;
         loop {
             if run.status.is_terminal() || run.status == RunStatus::Paused {
-                return Ok(());
+                return self.flush(&mut run, &mut deferred).await;
             }
             let Some(index) = steps.iter().position(|s| !s.status.is_terminal()) else {
-                return self.complete_run(&mut run, &steps).await;
+                return self.complete_run(&mut run, &mut deferred, &steps).await;
             };
             let step_definition = &definition.steps[index];
             if steps[index].status == StepStatus::AwaitingInput {
-                return Ok(());
+                return self.flush(&mut run, &mut deferred).await;
             }
             if steps[index].status == StepStatus::Pending {
                 if let Some(wake_at) = run.wake_at {
+                    self.flush(&mut run, &mut deferred).await?;
                     let wait =
                         Duration::from_millis(wake_at.saturating_sub(now_ms()).max(0) as u64);
                     tokio::select! {
@@ -861,15 +888,21 @@ impl Inner {
                                     "step_skipped",
                                     json!({ "step": step.name, "when": when }),
                                 );
-                                self.commit(&mut run, expected, vec![step.clone()], vec![skipped])
-                                    .await?;
+                                self.commit(
+                                    &mut run,
+                                    &mut deferred,
+                                    expected,
+                                    vec![step.clone()],
+                                    vec![skipped],
+                                )
+                                .await?;
                                 continue;
                             }
                             Err(e) => {
                                 let message =
                                     format!("condition of step '{}': {e}", step_definition.name);
                                 return self
-                                    .fail_step(&mut run, &mut steps[index], &message, None)
+                                    .fail_step(&mut run, &mut deferred, &mut steps[index], &message)
                                     .await;
                             }
                         }
@@ -888,16 +921,36 @@ impl Inner {
                         Err(e) => {
                             let message = format!("input of step '{}': {e}", step_definition.name);
                             return self
-                                .fail_step(&mut run, &mut steps[index], &message, None)
+                                .fail_step(&mut run, &mut deferred, &mut steps[index], &message)
                                 .await;
                         }
                     }
                 }
             }
 
-            let permit = tokio::select! {
-                permit = Arc::clone(&self.slots).acquire_owned() => permit.map_err(|_| RunError::Conflict("runner stopped".into()))?,
-                () = stop.cancelled() => return Ok(()),
+            let digest = run
+                .plugins
+                .get(index)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let Some(plugin) = self.catalog.by_digest(&digest) else {
+                let message = format!(
+                    "the plugin this run is pinned to ({digest}) is not loaded on this host"
+                );
+                return self
+                    .fail_step(&mut run, &mut deferred, &mut steps[index], &message)
+                    .await;
+            };
+            let permit = match Arc::clone(&self.slots).try_acquire_owned() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    self.flush(&mut run, &mut deferred).await?;
+                    tokio::select! {
+                        permit = Arc::clone(&self.slots).acquire_owned() => permit.map_err(|_| RunError::Conflict("runner stopped".into()))?,
+                        () = stop.cancelled() => return Ok(()),
+                    }
+                }
             };
             let expected = run.last_seq;
             let recovered =
@@ -920,6 +973,7 @@ impl Inner {
             );
             self.commit(
                 &mut run,
+                &mut deferred,
                 expected,
                 vec![steps[index].clone()],
                 vec![started],
@@ -927,20 +981,6 @@ impl Inner {
             .await?;
 
             let step = &steps[index];
-            let digest = run
-                .plugins
-                .get(index)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let Some(plugin) = self.catalog.by_digest(&digest) else {
-                let message = format!(
-                    "the plugin this run is pinned to ({digest}) is not loaded on this host"
-                );
-                return self
-                    .fail_step(&mut run, &mut steps[index], &message, None)
-                    .await;
-            };
             let invocation = Invocation {
                 run_id: run.id.clone(),
                 step: step.name.clone(),
@@ -971,6 +1011,7 @@ impl Inner {
             drop(permit);
             self.finish_attempt(
                 &mut run,
+                &mut deferred,
                 &mut steps,
                 index,
                 step_definition.approval.as_ref(),
@@ -998,6 +1039,7 @@ impl Inner {
     async fn finish_attempt(
         &self,
         run: &mut RunRecord,
+        deferred: &mut Option<Deferred>,
         steps: &mut [StepRecord],
         index: usize,
         gate: Option<&ApprovalGate>,
@@ -1043,6 +1085,13 @@ impl Inner {
                         step.finished_at = Some(now);
                         run.steps_done += 1;
                         events.push(event(run, "step_completed", json!({ "step": step.name, "attempt": step.attempts, "output": output })));
+                        // Committed with whatever the driver does next.
+                        *deferred = Some(Deferred {
+                            expected,
+                            steps: vec![step.clone()],
+                            events,
+                        });
+                        return Ok(());
                     }
                 }
             }
@@ -1090,18 +1139,19 @@ impl Inner {
                     return self
                         .fail_step_with(
                             run,
+                            deferred,
                             step,
                             &message,
                             fault.map(|f| f.as_str()),
                             serde_json::to_value(&error).ok(),
-                            expected,
                         )
                         .await;
                 }
             }
         }
         let step = step.clone();
-        self.commit(run, expected, vec![step], events).await
+        self.commit(run, deferred, expected, vec![step], events)
+            .await
     }
 
     fn pause(&self, run: &mut RunRecord, index: usize, action: Value, lifetime: Option<&str>) {
@@ -1116,12 +1166,11 @@ impl Inner {
     async fn fail_step(
         &self,
         run: &mut RunRecord,
+        deferred: &mut Option<Deferred>,
         step: &mut StepRecord,
         message: &str,
-        fault: Option<&str>,
     ) -> Result<(), RunError> {
-        let expected = run.last_seq;
-        self.fail_step_with(run, step, message, fault, None, expected)
+        self.fail_step_with(run, deferred, step, message, None, None)
             .await
     }
 
@@ -1129,12 +1178,13 @@ impl Inner {
     async fn fail_step_with(
         &self,
         run: &mut RunRecord,
+        deferred: &mut Option<Deferred>,
         step: &mut StepRecord,
         message: &str,
         fault: Option<&str>,
         error: Option<Value>,
-        expected: i64,
     ) -> Result<(), RunError> {
+        let expected = run.last_seq;
         let now = now_ms();
         set_step(step, StepStatus::Failed)?;
         step.error =
@@ -1155,13 +1205,20 @@ impl Inner {
             "failed",
             json!({ "reason": "step_failed", "step": step.name, "message": message }),
         );
-        self.commit(run, expected, vec![step.clone()], vec![failed_step, failed])
-            .await
+        self.commit(
+            run,
+            deferred,
+            expected,
+            vec![step.clone()],
+            vec![failed_step, failed],
+        )
+        .await
     }
 
     async fn complete_run(
         &self,
         run: &mut RunRecord,
+        deferred: &mut Option<Deferred>,
         steps: &[StepRecord],
     ) -> Result<(), RunError> {
         let expected = run.last_seq;
@@ -1175,7 +1232,7 @@ impl Inner {
         finish_paused(run);
         run.result = Some(result.clone());
         let completed = event(run, "completed", json!({ "result": result }));
-        self.commit(run, expected, Vec::new(), vec![completed])
+        self.commit(run, deferred, expected, Vec::new(), vec![completed])
             .await
     }
 
@@ -1259,6 +1316,13 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// A driver's transition not yet committed: it joins the next commit.
+struct Deferred {
+    expected: i64,
+    steps: Vec<StepRecord>,
+    events: Vec<EventRecord>,
 }
 
 /// Where the runner's database lives inside a data directory.

@@ -95,18 +95,20 @@ impl Store {
     {
         let (reply, answer) = oneshot::channel::<Result<R, StoreError>>();
         let job: Job = Box::new(move |transaction| {
-            let result = match transaction.execute_batch("SAVEPOINT job") {
-                Ok(()) => {
+            let run = |sql: &str| {
+                transaction
+                    .prepare_cached(sql)
+                    .and_then(|mut statement| statement.execute([]))
+            };
+            let result = match run("SAVEPOINT job") {
+                Ok(_) => {
                     let result = work(transaction);
-                    let end = if result.is_ok() {
-                        "RELEASE job"
+                    let ended = if result.is_ok() {
+                        run("RELEASE job")
                     } else {
-                        "ROLLBACK TO job; RELEASE job"
+                        run("ROLLBACK TO job").and_then(|_| run("RELEASE job"))
                     };
-                    transaction
-                        .execute_batch(end)
-                        .map_err(StoreError::from)
-                        .and(result)
+                    ended.map_err(StoreError::from).and(result)
                 }
                 Err(e) => Err(e.into()),
             };

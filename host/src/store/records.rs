@@ -138,8 +138,8 @@ pub fn insert_workflow(
     workflow: &WorkflowRecord,
     definition: &Value,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO workflows (id, tenant, name, status, version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    tx.prepare_cached(
+        "INSERT INTO workflows (id, tenant, name, status, version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?.execute(
         params![workflow.id, workflow.tenant, workflow.name, workflow.status.as_str(), workflow.version, workflow.created_at, workflow.updated_at],
     )?;
     insert_workflow_version(
@@ -158,24 +158,24 @@ pub fn insert_workflow_version(
     definition: &Value,
     at: i64,
 ) -> Result<(), StoreError> {
-    tx.execute(
-        "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) VALUES (?1, ?2, ?3, ?4)",
+    tx.prepare_cached(
+        "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) VALUES (?1, ?2, ?3, ?4)")?.execute(
         params![workflow_id, version, json_text(definition), at],
     )?;
     Ok(())
 }
 
 pub fn update_workflow(tx: &Transaction<'_>, workflow: &WorkflowRecord) -> Result<(), StoreError> {
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE workflows SET name = ?2, status = ?3, version = ?4, updated_at = ?5 WHERE id = ?1",
-        params![
-            workflow.id,
-            workflow.name,
-            workflow.status.as_str(),
-            workflow.version,
-            workflow.updated_at
-        ],
-    )?;
+    )?
+    .execute(params![
+        workflow.id,
+        workflow.name,
+        workflow.status.as_str(),
+        workflow.version,
+        workflow.updated_at
+    ])?;
     Ok(())
 }
 
@@ -275,8 +275,8 @@ pub fn insert_run(
     run: &RunRecord,
     steps: &[StepRecord],
 ) -> Result<(), StoreError> {
-    tx.execute(
-        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
+    tx.prepare_cached(
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"))?.execute(
         params![
             run.id,
             run.tenant,
@@ -312,10 +312,10 @@ pub fn save_run(
     run: &RunRecord,
     expected_seq: i64,
 ) -> Result<(), StoreError> {
-    let changed = tx.execute(
+    let changed = tx.prepare_cached(
         "UPDATE runs SET status = ?2, result = ?3, error = ?4, pending_action = ?5, paused_step = ?6, pause_deadline = ?7, \
          wake_at = ?8, current_action = ?9, steps_done = ?10, last_seq = ?11, updated_at = ?12 \
-         WHERE id = ?1 AND last_seq = ?13",
+         WHERE id = ?1 AND last_seq = ?13")?.execute(
         params![
             run.id,
             run.status.as_str(),
@@ -343,11 +343,11 @@ pub fn save_run(
 }
 
 pub fn save_step(tx: &Transaction<'_>, step: &StepRecord) -> Result<(), StoreError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO steps (run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
          ON CONFLICT (run_id, step_index) DO UPDATE SET status = ?4, attempts = ?5, input = ?6, output = ?7, error = ?8, \
-         checkpoint = ?9, decision = ?10, started_at = ?11, finished_at = ?12",
+         checkpoint = ?9, decision = ?10, started_at = ?11, finished_at = ?12")?.execute(
         params![
             step.run_id,
             step.index,
@@ -371,16 +371,16 @@ pub fn append_event(
     run_id: &str,
     event: &EventRecord,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO run_events (run_id, seq, at, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            run_id,
-            event.seq,
-            event.at,
-            event.kind,
-            json_text(&event.data)
-        ],
-    )?;
+    )?
+    .execute(params![
+        run_id,
+        event.seq,
+        event.at,
+        event.kind,
+        json_text(&event.data)
+    ])?;
     Ok(())
 }
 

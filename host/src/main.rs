@@ -54,6 +54,19 @@ enum Command {
         /// Longest wait for the run to finish or pause, e.g. `30s`, `10m`.
         #[arg(long, default_value = "10m")]
         wait: String,
+        /// Start this many runs with the same input (prints a list when more than one).
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+    },
+    /// Continue every unfinished run in the data directory (as a start does) and
+    /// wait until each has finished or paused; prints how many runs are in each status.
+    Recover {
+        /// Directory of extra `.wasm` plugins.
+        #[arg(long, default_value = "plugins.d")]
+        plugins_dir: PathBuf,
+        /// Longest wait, e.g. `30s`, `10m`.
+        #[arg(long, default_value = "10m")]
+        wait: String,
     },
     /// Print performance figures.
     #[command(subcommand)]
@@ -234,7 +247,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             input,
             plugins_dir,
             wait,
-        } => run_workflow(&cli.data_dir, &workflow, &input, plugins_dir, &wait).await,
+            runs,
+        } => run_workflow(&cli.data_dir, &workflow, &input, plugins_dir, &wait, runs).await,
+        Command::Recover { plugins_dir, wait } => recover(&cli.data_dir, plugins_dir, &wait).await,
         Command::Bench(BenchCommand::Engine {
             samples,
             workers,
@@ -323,6 +338,7 @@ async fn run_workflow(
     input: &str,
     plugins_dir: PathBuf,
     wait: &str,
+    runs: usize,
 ) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(workflow)
         .with_context(|| format!("cannot read {}", workflow.display()))?;
@@ -353,16 +369,71 @@ async fn run_workflow(
         }
         Err(other) => return Err(other.into()),
     };
-    let started = runner.start_run(LOCAL_TENANT, &workflow.id, input).await?;
-    let view = runner
-        .wait_until(Some(LOCAL_TENANT), &started.id, wait, RunView::is_settled)
-        .await?;
+    let mut ids = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        ids.push(
+            runner
+                .start_run(LOCAL_TENANT, &workflow.id, input.clone())
+                .await?
+                .id,
+        );
+    }
+    let mut views = Vec::with_capacity(ids.len());
+    for id in &ids {
+        views.push(
+            runner
+                .wait_until(Some(LOCAL_TENANT), id, wait, RunView::is_settled)
+                .await?,
+        );
+    }
     host.stop();
-    print_json(&view)?;
-    Ok(match view.status {
-        RunStatus::Completed | RunStatus::Paused => ExitCode::SUCCESS,
-        _ => ExitCode::FAILURE,
+    let all_fine = views
+        .iter()
+        .all(|view| matches!(view.status, RunStatus::Completed | RunStatus::Paused));
+    if views.len() == 1 {
+        print_json(&views[0])?;
+    } else {
+        print_json(&views)?;
+    }
+    Ok(if all_fine {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
+}
+
+async fn recover(data_dir: &Path, plugins_dir: PathBuf, wait: &str) -> anyhow::Result<ExitCode> {
+    let wait = cairn::workflow::parse_duration(wait).map_err(|e| anyhow::anyhow!("--wait: {e}"))?;
+    let mut config = HostConfig::new(data_dir);
+    config.plugins_dir = Some(plugins_dir);
+    let host = Host::start(config).await?;
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut changes = host.runner.subscribe();
+    loop {
+        let unfinished = host
+            .store
+            .read(|c| cairn::store::run_ids_in(c, &[RunStatus::Pending, RunStatus::Running]))?;
+        if unfinished.is_empty() {
+            break;
+        }
+        // Wake on any change, and at least every 100 ms in case notices were missed.
+        let _ = tokio::time::timeout(Duration::from_millis(100), changes.recv()).await;
+        if tokio::time::Instant::now() >= deadline {
+            host.stop();
+            bail!(
+                "{} run(s) still unfinished after {wait:?}",
+                unfinished.len()
+            );
+        }
+    }
+    host.stop();
+    let counts = host.store.read(cairn::store::count_runs_by_status)?;
+    let counts: serde_json::Map<String, Value> = counts
+        .into_iter()
+        .map(|(status, count)| (status, json!(count)))
+        .collect();
+    print_json(&counts)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The tenant of local, command-line runs.

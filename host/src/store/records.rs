@@ -483,3 +483,11 @@ pub fn active_runs_of(tx: &Connection, workflow_id: &str) -> Result<i64, StoreEr
         |row| row.get(0),
     )?)
 }
+
+/// How many runs are in each status.
+pub fn count_runs_by_status(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut statement =
+        conn.prepare_cached("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status")?;
+    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

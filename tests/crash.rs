@@ -1,0 +1,175 @@
+//! SIGKILL the real `cairn` process with runs in flight, at several points, and
+//! check that every run finishes, no completed step runs again, and every event
+//! log is gap-free.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cairn::model::StepStatus;
+use cairn::store::{self, Store, Synchronous};
+use common::{HOSTILE, component_path};
+use serde_json::{Value, json};
+
+const RUNS: usize = 24;
+const STEPS: usize = 6;
+
+fn cairn(data: &Path, plugins: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    command
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .arg("--plugins-dir")
+        .arg(plugins);
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    command
+}
+
+fn completed_steps(store: &Store) -> i64 {
+    store
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM run_events WHERE kind = 'step_completed'",
+                [],
+                |row| row.get(0),
+            )?)
+        })
+        .unwrap_or(0)
+}
+
+/// Lets `child` work until `threshold` steps have completed, then SIGKILLs it.
+fn kill_after(mut child: Child, store: &Store, threshold: i64) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while completed_steps(store) < threshold && Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("cairn exited before it was killed: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    completed_steps(store)
+}
+
+#[test]
+fn runs_survive_sigkill_at_several_points() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, plugins) = (dir.path().join("data"), dir.path().join("plugins"));
+    std::fs::create_dir_all(&plugins).expect("mkdir");
+    std::fs::copy(component_path(HOSTILE), plugins.join("hostile.wasm")).expect("copy fixture");
+    let steps: Vec<Value> = (0..STEPS)
+        .map(|i| json!({"name": format!("s{i}"), "type": "hostile", "config": {"attack": "sleep", "ms": 100}}))
+        .collect();
+    let workflow = dir.path().join("slow.json");
+    std::fs::write(
+        &workflow,
+        json!({"name": "slow", "steps": steps}).to_string(),
+    )
+    .expect("write");
+
+    let runs = RUNS.to_string();
+    let first = cairn(
+        &data,
+        &plugins,
+        &["run", workflow.to_str().expect("utf-8"), "--runs", &runs],
+    )
+    .spawn()
+    .expect("spawn");
+    // Wait for the database the process creates, then for progress, then kill.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !store::Store::open(&data.join("cairn.db"), Synchronous::Normal)
+        .is_ok_and(|s| completed_steps(&s) > 0)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no progress from the first process"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let observer = Store::open(&data.join("cairn.db"), Synchronous::Normal).expect("open");
+    let mut done = kill_after(first, &observer, 25);
+    for threshold in [60, 100] {
+        let child = cairn(&data, &plugins, &["recover"]).spawn().expect("spawn");
+        done = kill_after(child, &observer, threshold.max(done + 10));
+    }
+    assert!(
+        done < (RUNS * STEPS) as i64,
+        "the kills came too late to test anything ({done} steps done)"
+    );
+
+    let last = cairn(&data, &plugins, &["recover"])
+        .output()
+        .expect("recover");
+    assert!(
+        last.status.success(),
+        "{}",
+        String::from_utf8_lossy(&last.stderr)
+    );
+    let counts: Value = serde_json::from_slice(&last.stdout).expect("json");
+    assert_eq!(counts, json!({"completed": RUNS}));
+
+    let run_ids = observer
+        .read(|c| store::run_ids_in(c, &[cairn::model::RunStatus::Completed]))
+        .expect("runs");
+    assert_eq!(run_ids.len(), RUNS);
+    let mut recovered_attempts = 0;
+    for run_id in &run_ids {
+        let events = observer
+            .read(|c| store::get_events(c, run_id, 0))
+            .expect("events");
+        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(
+            seqs,
+            (1..=events.len() as i64).collect::<Vec<_>>(),
+            "run {run_id}: gaps in its event log"
+        );
+        let steps = observer
+            .read(|c| store::get_steps(c, run_id))
+            .expect("steps");
+        for step in &steps {
+            assert_eq!(step.status, StepStatus::Completed);
+            let completions: Vec<usize> = events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.kind == "step_completed" && e.data["step"] == step.name)
+                .map(|(i, _)| i)
+                .collect();
+            assert_eq!(
+                completions.len(),
+                1,
+                "run {run_id} step {}: completed {} times",
+                step.name,
+                completions.len()
+            );
+            let started_after = events[completions[0]..]
+                .iter()
+                .any(|e| e.kind == "step_started" && e.data["step"] == step.name);
+            assert!(
+                !started_after,
+                "run {run_id} step {} ran again after it completed",
+                step.name
+            );
+            let output = step.output.as_ref().expect("output");
+            assert_eq!(
+                output["key"],
+                format!("{run_id}/{}", step.name),
+                "the idempotency key is stable"
+            );
+            assert_eq!(
+                output["attempt"], step.attempts,
+                "the output is from the last attempt"
+            );
+        }
+        recovered_attempts += events
+            .iter()
+            .filter(|e| e.kind == "step_started" && e.data["recovered"] == true)
+            .count();
+    }
+    assert!(
+        recovered_attempts > 0,
+        "no step was interrupted by a kill and run again"
+    );
+}

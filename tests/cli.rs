@@ -293,3 +293,102 @@ fn readme_write_your_own_step_is_the_example_that_is_built_and_tested() {
         "README's example and plugins/examples/greet differ"
     );
 }
+
+#[test]
+fn run_pauses_at_the_gate_and_resume_completes_it() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/review-draft.json");
+    let example = example.to_str().expect("utf-8");
+    let output = cairn(
+        data.path(),
+        &["run", example, "--input", r#"{"topic": "wasm plugins"}"#],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let paused = stdout_json(&output);
+    assert_eq!(paused["status"], "paused");
+    assert_eq!(paused["pending_action"]["step"], "check");
+    assert_eq!(paused["pending_action"]["data"]["title"], "Wasm Plugins");
+    let run = paused["id"].as_str().expect("id");
+
+    let refused = cairn(
+        data.path(),
+        &["resume", run, "--step", "check", "--decision", r#""maybe""#],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("'maybe' is not one of the options: approve, reject")
+    );
+
+    let output = cairn(
+        data.path(),
+        &[
+            "resume",
+            run,
+            "--step",
+            "check",
+            "--decision",
+            r#""approve""#,
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let done = stdout_json(&output);
+    assert_eq!(done["status"], "completed");
+    assert_eq!(
+        done["result"],
+        json!({"published": "Wasm Plugins", "run": run})
+    );
+
+    let output = cairn(data.path(), &["show", run, "--events"]);
+    let kinds: Vec<String> = stdout_json(&output)
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["kind"].as_str().expect("kind").to_owned())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "created",
+            "step_started",
+            "step_completed",
+            "step_started",
+            "paused",
+            "resumed",
+            "step_started",
+            "step_completed",
+            "completed"
+        ]
+    );
+}
+
+#[test]
+fn run_lists_every_problem_of_an_invalid_workflow() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let workflow = data.path().join("bad.json");
+    std::fs::write(
+        &workflow,
+        r#"{"name": "bad", "steps": [{"name": "a", "type": "nope"}, {"name": "b", "type": "noop", "input": "{{ steps.c.output }}"}]}"#,
+    )
+    .expect("write");
+    let output = cairn(data.path(), &["run", workflow.to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("/steps/0/type: unknown step type 'nope'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("/steps/1/input: refers to unknown step 'c'"),
+        "{stderr}"
+    );
+}

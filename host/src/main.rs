@@ -11,8 +11,8 @@ use cairn::engine::{
 };
 use cairn::host::{Host, HostConfig};
 use cairn::model::RunStatus;
-use cairn::runner::{RunError, RunView};
-use cairn::store::{Synchronous, WorkflowStatus};
+use cairn::runner::{Actor, RunError, RunView};
+use cairn::store::{Store, Synchronous, WorkflowStatus};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
@@ -57,6 +57,28 @@ enum Command {
         /// Start this many runs with the same input (prints a list when more than one).
         #[arg(long, default_value_t = 1)]
         runs: usize,
+    },
+    /// Resume a local run paused at a step with a decision, and wait for where it ends next.
+    Resume {
+        /// The run's id.
+        run: String,
+        /// The step the run is paused at.
+        #[arg(long)]
+        step: String,
+        /// The decision (JSON), e.g. '"approve"' or '{"decision": "reject", "note": "..."}'.
+        #[arg(long)]
+        decision: String,
+        /// Directory of extra `.wasm` plugins.
+        #[arg(long, default_value = "plugins.d")]
+        plugins_dir: PathBuf,
+    },
+    /// Print a local run: status, progress, steps, pending action, result or error.
+    Show {
+        /// The run's id.
+        run: String,
+        /// Print its event log instead.
+        #[arg(long)]
+        events: bool,
     },
     /// Continue every unfinished run in the data directory (as a start does) and
     /// wait until each has finished or paused; prints how many runs are in each status.
@@ -250,6 +272,69 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runs,
         } => run_workflow(&cli.data_dir, &workflow, &input, plugins_dir, &wait, runs).await,
         Command::Recover { plugins_dir, wait } => recover(&cli.data_dir, plugins_dir, &wait).await,
+        Command::Resume {
+            run,
+            step,
+            decision,
+            plugins_dir,
+        } => {
+            let decision = parse_json("--decision", &decision)?;
+            let mut config = HostConfig::new(&cli.data_dir);
+            config.plugins_dir = Some(plugins_dir);
+            let host = Host::start(config).await?;
+            let resumed = host
+                .runner
+                .resume(LOCAL_TENANT, &run, &step, decision, Actor::api("cli"))
+                .await;
+            let view = match resumed {
+                Ok(_) => {
+                    host.runner
+                        .wait_until(
+                            Some(LOCAL_TENANT),
+                            &run,
+                            Duration::from_secs(600),
+                            RunView::is_settled,
+                        )
+                        .await?
+                }
+                Err(e) => {
+                    host.stop();
+                    bail!("cannot resume run {run}: {e}");
+                }
+            };
+            host.stop();
+            print_json(&view)?;
+            Ok(match view.status {
+                RunStatus::Completed | RunStatus::Paused => ExitCode::SUCCESS,
+                _ => ExitCode::FAILURE,
+            })
+        }
+        Command::Show { run, events } => {
+            let store = Store::open(
+                &cairn::runner::database_path(&cli.data_dir),
+                Synchronous::Full,
+            )?;
+            if events {
+                let events = store
+                    .read(|c| {
+                        cairn::store::get_run(c, Some(LOCAL_TENANT), &run)?;
+                        cairn::store::get_events(c, &run, 0)
+                    })
+                    .with_context(|| format!("run {run}"))?;
+                print_json(&events)?;
+            } else {
+                let (record, steps) = store
+                    .read(|c| {
+                        Ok((
+                            cairn::store::get_run(c, Some(LOCAL_TENANT), &run)?,
+                            cairn::store::get_steps(c, &run)?,
+                        ))
+                    })
+                    .with_context(|| format!("run {run}"))?;
+                print_json(&RunView::new(&record, &steps, None))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(BenchCommand::Engine {
             samples,
             workers,

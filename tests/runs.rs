@@ -770,3 +770,51 @@ async fn a_thousand_concurrent_runs_of_five_steps_all_complete() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn free_form_decisions_are_checked_against_the_input_schema() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let host = host(dir.path()).await;
+    let schema = json!({"type": "object", "required": ["budget"], "properties": {"budget": {"type": "integer", "minimum": 0}}});
+    let run = run_to_rest(
+        &host,
+        json!({"name": "ask", "steps": [{"name": "ask", "type": "review", "config": {"message": "Budget?", "input_schema": schema}}]}),
+        json!({}),
+    )
+    .await;
+    let action = run.pending_action.clone().expect("pending action");
+    assert_eq!(action["options"], json!([]));
+    assert_eq!(action["input_schema"], schema);
+    let before = host.runner.get_run(Some(TENANT), &run.id).expect("run");
+    for bad in [
+        json!({"budget": -5}),
+        json!({"budget": "lots"}),
+        json!("approve"),
+    ] {
+        let refused = host
+            .runner
+            .resume(TENANT, &run.id, "ask", bad.clone(), Actor::api("me"))
+            .await;
+        assert!(
+            matches!(&refused, Err(RunError::Rejected(m)) if m.starts_with("the decision does not match the input schema")),
+            "{bad}: {refused:?}"
+        );
+    }
+    assert_eq!(
+        host.runner.get_run(Some(TENANT), &run.id).expect("run"),
+        before,
+        "nothing changed"
+    );
+    host.runner
+        .resume(
+            TENANT,
+            &run.id,
+            "ask",
+            json!({"budget": 1200}),
+            Actor::api("me"),
+        )
+        .await
+        .expect("resume");
+    let done = settle(&host, &run.id).await;
+    assert_eq!(done.result, Some(json!({"input": {"budget": 1200}})));
+}

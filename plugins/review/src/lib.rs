@@ -22,6 +22,10 @@ struct Config {
     options: Vec<String>,
     #[serde(default = "default_reject")]
     reject: Vec<String>,
+    /// Ask for free-form input instead of an option: the host checks decisions
+    /// against this JSON Schema, and the step completes with `{"input": decision}`.
+    #[serde(default)]
+    input_schema: Option<Value>,
 }
 
 fn default_kind() -> String {
@@ -43,6 +47,8 @@ fn default_reject() -> Vec<String> {
 struct Checkpoint {
     options: Vec<String>,
     reject: Vec<String>,
+    #[serde(default)]
+    free_form: bool,
 }
 
 #[derive(Deserialize)]
@@ -73,31 +79,40 @@ impl Step for Review {
                 "kind": { "type": "string", "default": "approval" },
                 "message": { "type": "string", "default": "Please review" },
                 "options": { "type": "array", "items": { "type": "string" }, "minItems": 1, "default": ["approve", "reject"] },
-                "reject": { "type": "array", "items": { "type": "string" }, "default": ["reject"], "description": "Options that reject: the step fails with the reviewer's note." }
+                "reject": { "type": "array", "items": { "type": "string" }, "default": ["reject"], "description": "Options that reject: the step fails with the reviewer's note." },
+                "input_schema": { "type": "object", "description": "Ask for free-form input checked against this JSON Schema instead of an option." }
             }
         }))
         .output_schema(json!({
             "type": "object",
-            "required": ["decision"],
+            "description": "{decision, note} for an option, or {input} for free-form input.",
             "properties": {
                 "decision": { "type": "string" },
-                "note": { "type": ["string", "null"] }
+                "note": { "type": ["string", "null"] },
+                "input": {}
             }
         }))
     }
 
     fn run(ctx: &Context, config: Config, input: Value) -> Result<Outcome, Error> {
         ctx.progress(0, "waiting for a decision");
+        let free_form = config.input_schema.is_some();
+        let options = if free_form {
+            Vec::new()
+        } else {
+            config.options
+        };
         let action = PendingAction {
             kind: config.kind,
             message: config.message,
-            options: config.options.clone(),
-            input_schema: None,
+            options: options.clone(),
+            input_schema: config.input_schema,
             data: input,
         };
         let checkpoint = Checkpoint {
-            options: config.options,
+            options,
             reject: config.reject,
+            free_form,
         };
         Outcome::pause(action, checkpoint)
     }
@@ -110,6 +125,9 @@ impl Step for Review {
         decision: Value,
     ) -> Result<Outcome, Error> {
         let checkpoint: Checkpoint = serde_json::from_value(checkpoint)?;
+        if checkpoint.free_form {
+            return Outcome::complete(json!({ "input": decision }));
+        }
         let (decision, note) = match serde_json::from_value(decision) {
             Ok(Decision::Option(decision)) => (decision, None),
             Ok(Decision::Detailed { decision, note }) => (decision, note),

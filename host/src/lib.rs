@@ -16,10 +16,13 @@
 //! Architecture invariant: a plugin fault never escapes [`engine::Engine::run`] as
 //! an error or a panic; it becomes a failed [`engine::StepOutcome`] with a reason.
 
+pub mod api;
 pub mod bench;
 pub mod engine;
 pub mod host;
 pub mod model;
 pub mod runner;
+pub mod server;
 pub mod store;
+pub mod tenants;
 pub mod workflow;

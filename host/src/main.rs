@@ -12,6 +12,7 @@ use cairn::engine::{
 use cairn::host::{Host, HostConfig};
 use cairn::model::RunStatus;
 use cairn::runner::{Actor, RunError, RunView};
+use cairn::server::{Settings, serve};
 use cairn::store::{Store, Synchronous, WorkflowStatus};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
@@ -20,20 +21,27 @@ use serde_json::{Value, json};
 #[derive(Parser)]
 #[command(name = "cairn", version, about)]
 struct Cli {
-    /// Data directory (compiled-code cache, and later the database).
-    #[arg(
-        long,
-        global = true,
-        env = "CAIRN_DATA_DIR",
-        default_value = "cairn-data"
-    )]
-    data_dir: PathBuf,
+    /// Data directory: the database, compiled-code cache and key file [default: cairn-data].
+    #[arg(long, global = true, env = "CAIRN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the HTTP API (the main job): runs workflows for every tenant.
+    Serve {
+        /// Settings file (TOML); `CAIRN_*` environment variables override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks one).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
     /// Inspect and list step plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -93,6 +101,15 @@ enum Command {
     /// Print performance figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant and print its API key (shown this once).
+    Create {
+        /// Lowercase letters, digits, '-' and '_'.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -210,8 +227,32 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let cache_dir = Some(cli.data_dir.join("compiled"));
+    if let Command::Serve { config, listen } = &cli.command {
+        let mut settings = Settings::load(config.as_deref())?;
+        if let Some(data_dir) = &cli.data_dir {
+            settings.data_dir = data_dir.clone();
+        }
+        if let Some(listen) = listen {
+            settings.listen = listen.clone();
+        }
+        serve(settings).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("cairn-data"));
+    let cache_dir = Some(data_dir.join("compiled"));
     match cli.command {
+        Command::Serve { .. } => Ok(ExitCode::SUCCESS),
+        Command::Tenant(TenantCommand::Create { name }) => {
+            std::fs::create_dir_all(&data_dir)?;
+            let store = Store::open(&cairn::runner::database_path(&data_dir), Synchronous::Full)?;
+            let key = cairn::tenants::create_tenant(&store, &name).await?;
+            println!("{key}");
+            eprintln!("created tenant '{name}'; keep this key: it is not shown again");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Plugin(PluginCommand::Inspect { file }) => {
             let engine = engine(EngineConfig {
                 cache_dir,
@@ -270,8 +311,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             plugins_dir,
             wait,
             runs,
-        } => run_workflow(&cli.data_dir, &workflow, &input, plugins_dir, &wait, runs).await,
-        Command::Recover { plugins_dir, wait } => recover(&cli.data_dir, plugins_dir, &wait).await,
+        } => run_workflow(&data_dir, &workflow, &input, plugins_dir, &wait, runs).await,
+        Command::Recover { plugins_dir, wait } => recover(&data_dir, plugins_dir, &wait).await,
         Command::Resume {
             run,
             step,
@@ -279,7 +320,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             plugins_dir,
         } => {
             let decision = parse_json("--decision", &decision)?;
-            let mut config = HostConfig::new(&cli.data_dir);
+            let mut config = HostConfig::new(&data_dir);
             config.plugins_dir = Some(plugins_dir);
             let host = Host::start(config).await?;
             let resumed = host
@@ -310,10 +351,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Show { run, events } => {
-            let store = Store::open(
-                &cairn::runner::database_path(&cli.data_dir),
-                Synchronous::Full,
-            )?;
+            let store = Store::open(&cairn::runner::database_path(&data_dir), Synchronous::Full)?;
             if events {
                 let events = store
                     .read(|c| {

@@ -9,7 +9,7 @@
 //! and whoever changed the run starts a driver if the run needs one.
 
 mod catalog;
-mod view;
+pub mod view;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -82,6 +82,13 @@ impl From<StoreError> for RunError {
     }
 }
 
+/// An `Idempotency-Key` and the hash of the request body it came with.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: String,
+    pub body_hash: String,
+}
+
 /// Who decided, and through which channel.
 #[derive(Debug, Clone)]
 pub struct Actor {
@@ -110,6 +117,7 @@ struct Inner {
     catalog: Arc<Catalog>,
     templates: Templates,
     slots: Arc<Semaphore>,
+    slot_count: usize,
     step_limits: SandboxLimits,
     drivers: Mutex<HashMap<String, (u64, CancellationToken)>>,
     next_driver: AtomicU64,
@@ -119,7 +127,7 @@ struct Inner {
     shutdown: CancellationToken,
 }
 
-pub(crate) fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -188,6 +196,7 @@ impl Runner {
                 catalog,
                 templates: Templates::new(),
                 slots: Arc::new(Semaphore::new(config.max_running_steps.max(1))),
+                slot_count: config.max_running_steps.max(1),
                 step_limits: config.step_limits,
                 drivers: Mutex::new(HashMap::new()),
                 next_driver: AtomicU64::new(0),
@@ -339,6 +348,22 @@ impl Runner {
         workflow_id: &str,
         input: Value,
     ) -> Result<RunView, RunError> {
+        Ok(self
+            .start_run_once(tenant, workflow_id, input, None)
+            .await?
+            .0)
+    }
+
+    /// Starts a run, at most once per idempotency key: the same key with the same
+    /// body hash returns the run it started (and `false`); with another body it
+    /// is refused.
+    pub async fn start_run_once(
+        &self,
+        tenant: &str,
+        workflow_id: &str,
+        input: Value,
+        idempotency: Option<Idempotency>,
+    ) -> Result<(RunView, bool), RunError> {
         let workflow = self
             .inner
             .store
@@ -409,21 +434,50 @@ impl Runner {
         );
         let forbid = definition.concurrency == ConcurrencyPolicy::Forbid;
         let workflow_name = workflow.name.clone();
-        self.inner
+        let existing = self
+            .inner
             .store
             .write(move |tx| {
+                if let Some(idempotency) = &idempotency {
+                    let previous = store::idempotent_run(tx, &run.tenant, &run.workflow_id, &idempotency.key)?;
+                    match previous {
+                        Some((run_id, hash)) if hash == idempotency.body_hash => return Ok(Ok(Some(run_id))),
+                        Some(_) => {
+                            return Ok(Err(RunError::Rejected(format!(
+                                "Idempotency-Key '{}' was used before with a different request body",
+                                idempotency.key
+                            ))));
+                        }
+                        None => {}
+                    }
+                }
                 if forbid && store::active_runs_of(tx, &run.workflow_id)? > 0 {
                     return Err(StoreError::Conflict(format!(
                         "workflow '{workflow_name}' allows one active run at a time, and one is active"
                     )));
                 }
                 store::insert_run(tx, &run, &steps)?;
-                store::append_event(tx, &run.id, &created)
+                store::append_event(tx, &run.id, &created)?;
+                if let Some(idempotency) = &idempotency {
+                    store::insert_idempotency_key(
+                        tx,
+                        &run.tenant,
+                        &run.workflow_id,
+                        &idempotency.key,
+                        &idempotency.body_hash,
+                        &run.id,
+                        run.created_at,
+                    )?;
+                }
+                Ok(Ok(None))
             })
-            .await?;
+            .await??;
+        if let Some(existing) = existing {
+            return Ok((self.get_run(Some(tenant), &existing)?, false));
+        }
         let _ = self.inner.changes.send(id.clone());
         self.spawn_driver(id.clone());
-        self.get_run(Some(tenant), &id)
+        Ok((self.get_run(Some(tenant), &id)?, true))
     }
 
     /// The run as clients see it; with `tenant`, only that tenant's run.
@@ -552,6 +606,50 @@ impl Runner {
             self.spawn_driver(run_id.to_owned());
         }
         self.get_run(Some(tenant), run_id)
+    }
+
+    /// A tenant's runs, newest first; `before` is the last id of the previous page.
+    pub fn list_runs(
+        &self,
+        tenant: &str,
+        workflow_id: Option<&str>,
+        status: Option<RunStatus>,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunView>, RunError> {
+        Ok(self.inner.store.read(|c| {
+            let runs = store::list_runs(c, tenant, workflow_id, status, before, limit)?;
+            runs.iter()
+                .map(|run| Ok(RunView::new(run, &store::get_steps(c, &run.id)?, None)))
+                .collect()
+        })?)
+    }
+
+    /// A tenant's workflows.
+    pub fn list_workflows(&self, tenant: &str) -> Result<Vec<WorkflowRecord>, RunError> {
+        Ok(self
+            .inner
+            .store
+            .read(|c| store::list_workflows(c, tenant))?)
+    }
+
+    /// Waits until every step that is executing has finished (or `grace` passed),
+    /// starting no new ones, then stops the drivers. Finished steps are committed;
+    /// unfinished runs continue at the next start.
+    pub async fn drain(&self, grace: Duration) {
+        let all = u32::try_from(self.inner.slot_count).unwrap_or(u32::MAX);
+        let drained = tokio::time::timeout(grace, self.inner.slots.acquire_many(all)).await;
+        if drained.is_err() {
+            tracing::warn!(
+                "steps still running after the grace period; they will run again at the next start"
+            );
+        }
+        self.shutdown();
+        if let Ok(Ok(permits)) = drained {
+            // Let drivers that were waiting for a slot see the shutdown, not a slot.
+            tokio::task::yield_now().await;
+            drop(permits);
+        }
     }
 
     /// Cancels a pending, running or paused run; a running step is interrupted.

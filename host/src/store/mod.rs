@@ -14,7 +14,10 @@ use tokio::sync::oneshot;
 pub use records::*;
 
 /// Embedded, numbered migrations; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_runs.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_runs.sql"),
+    include_str!("migrations/0002_tenants.sql"),
+];
 
 /// Most transitions committed in one transaction.
 const MAX_BATCH: usize = 1024;

@@ -491,3 +491,104 @@ pub fn count_runs_by_status(conn: &Connection) -> Result<Vec<(String, i64)>, Sto
     let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+// ---- tenants and keys ----
+
+pub fn insert_tenant(tx: &Transaction<'_>, name: &str, at: i64) -> Result<(), StoreError> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO tenants (name, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![name, at])?;
+    if inserted == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "tenant '{name}' exists already"
+        )))
+    }
+}
+
+pub fn insert_api_key(
+    tx: &Transaction<'_>,
+    key_hash: &str,
+    tenant: &str,
+    at: i64,
+) -> Result<(), StoreError> {
+    tx.prepare_cached("INSERT INTO api_keys (key_hash, tenant, created_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![key_hash, tenant, at])?;
+    Ok(())
+}
+
+pub fn tenant_for_key(conn: &Connection, key_hash: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT tenant FROM api_keys WHERE key_hash = ?1")?
+        .query_row(params![key_hash], |row| row.get(0))
+        .optional()?)
+}
+
+pub fn count_tenants(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM tenants", [], |row| row.get(0))?)
+}
+
+// ---- idempotency ----
+
+/// The run a previous start with this key made, and the hash of its body.
+pub fn idempotent_run(
+    conn: &Connection,
+    tenant: &str,
+    workflow_id: &str,
+    key: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT run_id, body_hash FROM idempotency_keys WHERE tenant = ?1 AND workflow_id = ?2 AND key = ?3",
+        )?
+        .query_row(params![tenant, workflow_id, key], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?)
+}
+
+pub fn insert_idempotency_key(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    workflow_id: &str,
+    key: &str,
+    body_hash: &str,
+    run_id: &str,
+    at: i64,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO idempotency_keys (tenant, workflow_id, key, body_hash, run_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![tenant, workflow_id, key, body_hash, run_id, at])?;
+    Ok(())
+}
+
+// ---- listing runs ----
+
+/// A tenant's runs, newest first, optionally of one workflow and status, after
+/// the run `before` (exclusive) when paging.
+pub fn list_runs(
+    conn: &Connection,
+    tenant: &str,
+    workflow_id: Option<&str>,
+    status: Option<RunStatus>,
+    before: Option<&str>,
+    limit: usize,
+) -> Result<Vec<RunRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs WHERE tenant = ?1 AND (?2 IS NULL OR workflow_id = ?2) \
+         AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR id < ?4) ORDER BY id DESC LIMIT ?5"
+    ))?;
+    let rows = statement.query_map(
+        params![
+            tenant,
+            workflow_id,
+            status.map(RunStatus::as_str),
+            before,
+            limit as i64
+        ],
+        run_from_row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

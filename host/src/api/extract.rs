@@ -1,0 +1,108 @@
+//! Request extractors whose failures are problem+json: the tenant behind a
+//! Bearer key, and JSON bodies.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::tenants;
+
+/// The tenant that made the request.
+pub struct Tenant(pub String);
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::Unauthorized("send an API key as 'Authorization: Bearer <key>'".into())
+        })?;
+        let key = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the Authorization header must be 'Bearer <key>'".into())
+            })?;
+        match tenants::authenticate(&state.host.store, key) {
+            Ok(Some(tenant)) => Ok(Tenant(tenant)),
+            Ok(None) => Err(ApiError::Unauthorized("unknown API key".into())),
+            Err(e) => Err(ApiError::Internal(e.to_string())),
+        }
+    }
+}
+
+/// A JSON body; its raw bytes are kept for hashing (idempotency).
+pub struct ApiJson<T> {
+    pub value: T,
+    pub raw: Bytes,
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let headers = request.headers().clone();
+        let raw = Bytes::from_request(request, state)
+            .await
+            .map_err(body_error)?;
+        let value = parse_json(&headers, &raw)?;
+        Ok(ApiJson { value, raw })
+    }
+}
+
+fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge(rejection.body_text())
+    } else {
+        ApiError::BadRequest {
+            kind: "unreadable-body",
+            detail: rejection.body_text(),
+        }
+    }
+}
+
+/// Parses a JSON request body: 415 unless the content type is JSON, 400 for
+/// malformed JSON, 422 for JSON of the wrong shape.
+pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence != "application/json" && !essence.ends_with("+json") {
+        return Err(ApiError::UnsupportedMediaType(format!(
+            "expected 'Content-Type: application/json', got '{content_type}'"
+        )));
+    }
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => ApiError::unprocessable(
+                "invalid-body",
+                if path == "." {
+                    inner.to_string()
+                } else {
+                    format!("{path}: {inner}")
+                },
+            ),
+            _ => ApiError::BadRequest {
+                kind: "malformed-json",
+                detail: format!("the body is not valid JSON: {inner}"),
+            },
+        }
+    })
+}

@@ -1,0 +1,133 @@
+//! `cairn serve`: settings (defaults, then a TOML file, then `CAIRN_*` environment
+//! variables, then flags), the host, the HTTP API, and graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{AppState, app};
+use crate::engine::SandboxLimits;
+use crate::host::{Host, HostConfig};
+use crate::store::Synchronous;
+use crate::tenants;
+use crate::workflow::parse_duration;
+
+/// Operator settings of a server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// Extra plugins (`*.wasm`) loaded at start, available to every tenant.
+    pub plugins_dir: PathBuf,
+    pub synchronous: Synchronous,
+    /// Steps executing at once.
+    pub max_running_steps: usize,
+    /// How long a shutdown waits for running steps to finish.
+    pub shutdown_grace: String,
+    /// Caps on every step's sandbox (memory, time, output).
+    pub limits: SandboxLimits,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:8080".to_owned(),
+            data_dir: PathBuf::from("cairn-data"),
+            plugins_dir: PathBuf::from("plugins.d"),
+            synchronous: Synchronous::Full,
+            max_running_steps: 64,
+            shutdown_grace: "30s".to_owned(),
+            limits: SandboxLimits::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, overridden by `file` (TOML) if given, then by `CAIRN_*`
+    /// environment variables (`CAIRN_LISTEN`, `CAIRN_LIMITS__MEMORY_BYTES`, ...).
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            anyhow::ensure!(
+                file.exists(),
+                "settings file {} does not exist",
+                file.display()
+            );
+            figment = figment.merge(Toml::file(file));
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("CAIRN_").split("__"))
+            .extract()
+            .context("invalid settings")?;
+        parse_duration(&settings.shutdown_grace)
+            .map_err(|e| anyhow::anyhow!("shutdown_grace: {e}"))?;
+        Ok(settings)
+    }
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then shuts down gracefully: stops
+/// accepting, lets running steps finish within the grace period, and exits; the
+/// next start continues every unfinished run.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let mut config = HostConfig::new(&settings.data_dir);
+    config.plugins_dir = Some(settings.plugins_dir.clone());
+    config.synchronous = settings.synchronous;
+    config.engine.caps = settings.limits;
+    config.runner.max_running_steps = settings.max_running_steps;
+    config.runner.step_limits = settings.limits;
+    let host = Arc::new(Host::start(config).await?);
+    if let Some(path) = tenants::ensure_default(&host.store, &settings.data_dir).await? {
+        eprintln!(
+            "created tenant '{}'; its API key is in {}",
+            tenants::DEFAULT_TENANT,
+            path.display()
+        );
+    }
+    let address: SocketAddr = settings
+        .listen
+        .parse()
+        .with_context(|| format!("listen address '{}'", settings.listen))?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    println!("cairn listening on http://{}", listener.local_addr()?);
+    let state = AppState {
+        host: Arc::clone(&host),
+    };
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    let grace = parse_duration(&settings.shutdown_grace).unwrap_or_default();
+    eprintln!("shutting down: waiting up to {grace:?} for running steps");
+    host.runner.drain(grace).await;
+    host.store.close();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

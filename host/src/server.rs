@@ -49,6 +49,17 @@ impl Default for Settings {
     }
 }
 
+/// Top-level setting names, as `CAIRN_*` variables may set them.
+const SETTING_NAMES: &[&str] = &[
+    "listen",
+    "data_dir",
+    "plugins_dir",
+    "synchronous",
+    "max_running_steps",
+    "shutdown_grace",
+    "limits",
+];
+
 impl Settings {
     /// Defaults, overridden by `file` (TOML) if given, then by `CAIRN_*`
     /// environment variables (`CAIRN_LISTEN`, `CAIRN_LIMITS__MEMORY_BYTES`, ...).
@@ -63,7 +74,14 @@ impl Settings {
             figment = figment.merge(Toml::file(file));
         }
         let settings: Settings = figment
-            .merge(Env::prefixed("CAIRN_").split("__"))
+            .merge(Env::prefixed("CAIRN_").split("__").filter(|key| {
+                // Only variables that name a setting: others (CAIRN_DATA_DIR is
+                // one) may be meant for something else.
+                let top = key.as_str().split('.').next().unwrap_or_default();
+                SETTING_NAMES
+                    .iter()
+                    .any(|name| name.eq_ignore_ascii_case(top))
+            }))
             .extract()
             .context("invalid settings")?;
         parse_duration(&settings.shutdown_grace)

@@ -86,23 +86,23 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resu
             "expected 'Content-Type: application/json', got '{content_type}'"
         )));
     }
-    let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+    // Syntax first (400), then shape (422): serde_json alone files some shape
+    // errors, such as a number where an enum belongs, under syntax.
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
+            kind: "malformed-json",
+            detail: format!("the body is not valid JSON: {e}"),
+        })?;
+    serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => ApiError::unprocessable(
-                "invalid-body",
-                if path == "." {
-                    inner.to_string()
-                } else {
-                    format!("{path}: {inner}")
-                },
-            ),
-            _ => ApiError::BadRequest {
-                kind: "malformed-json",
-                detail: format!("the body is not valid JSON: {inner}"),
+        ApiError::unprocessable(
+            "invalid-body",
+            if path == "." {
+                inner.to_string()
+            } else {
+                format!("{path}: {inner}")
             },
-        }
+        )
     })
 }

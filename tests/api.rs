@@ -1,0 +1,641 @@
+//! The HTTP API, black-box: the real `cairn serve` on 127.0.0.1:0, real HTTP,
+//! real plugins, a real SQLite file.
+
+mod common;
+#[path = "common/server.rs"]
+mod server;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{HOSTILE, component_path};
+use serde_json::{Value, json};
+use server::Server;
+
+fn setup() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugins_dir(dir.path());
+    let server = Server::start(&dir.path().join("data"), &plugins);
+    (dir, server)
+}
+
+fn plugins_dir(root: &Path) -> std::path::PathBuf {
+    let plugins = root.join("plugins");
+    std::fs::create_dir_all(&plugins).expect("mkdir");
+    std::fs::copy(component_path(HOSTILE), plugins.join("hostile.wasm")).expect("copy fixture");
+    plugins
+}
+
+fn gated() -> Value {
+    json!({"name": "gated", "steps": [
+        {"name": "draft", "type": "transform", "config": {"template": {"title": "{{ topic | title }}"}}},
+        {"name": "review", "type": "noop", "approval": {"message": "Publish?"}},
+        {"name": "publish", "type": "transform", "config": {"template": {"published": "{{ title }}"}}}
+    ]})
+}
+
+fn create_workflow(server: &Server, definition: Value, status: &str) -> String {
+    let reply = server.post(
+        "/v1/workflows",
+        &json!({"definition": definition, "status": status}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.body["id"].as_str().expect("id").to_owned()
+}
+
+fn start_run(server: &Server, workflow: &str, input: Value) -> String {
+    let reply = server.post(
+        &format!("/v1/workflows/{workflow}/runs"),
+        &json!({"input": input}),
+    );
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    reply.body["id"].as_str().expect("id").to_owned()
+}
+
+/// Long-polls the run until `done` holds.
+fn poll_until(server: &Server, run: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let reply = server.get(&format!("/v1/runs/{run}?wait=5s"));
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        if done(&reply.body) {
+            return reply.body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run never got there: {}",
+            reply.body
+        );
+    }
+}
+
+fn status_is(status: &'static str) -> impl Fn(&Value) -> bool {
+    move |run| run["status"] == status
+}
+
+fn assert_problem(reply: &server::Reply, status: u16, kind: &str) {
+    assert_eq!(reply.status, status, "{}", reply.body);
+    assert_eq!(
+        reply.content_type, "application/problem+json",
+        "{}",
+        reply.body
+    );
+    assert_eq!(
+        reply.body["type"],
+        format!("urn:cairn:problem:{kind}"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.body["status"], status);
+}
+
+#[test]
+fn start_poll_pause_resume_complete() {
+    let (_dir, server) = setup();
+    let workflow = create_workflow(&server, gated(), "active");
+    let run = start_run(&server, &workflow, json!({"topic": "wasm"}));
+    let paused = poll_until(&server, &run, status_is("paused"));
+    assert_eq!(paused["progress"]["percent"], 33);
+    assert_eq!(paused["progress"]["steps_completed"], 1);
+    assert_eq!(paused["progress"]["steps_total"], 3);
+    assert_eq!(paused["pending_action"]["step"], "review");
+    assert_eq!(paused["pending_action"]["kind"], "approval");
+    assert_eq!(
+        paused["pending_action"]["options"],
+        json!(["approve", "reject"])
+    );
+    assert_eq!(paused["pending_action"]["data"], json!({"title": "Wasm"}));
+
+    let resumed = server.post(
+        &format!("/v1/runs/{run}/resume"),
+        &json!({"step": "review", "input": "approve"}),
+    );
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    let done = poll_until(&server, &run, status_is("completed"));
+    assert_eq!(done["result"], json!({"published": "Wasm"}));
+    assert_eq!(done["progress"]["percent"], 100);
+    let steps: Vec<&str> = done["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(steps, ["completed", "completed", "completed"]);
+
+    let events = server.get(&format!("/v1/runs/{run}/events"));
+    let kinds: Vec<&str> = events.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "created",
+            "step_started",
+            "step_completed",
+            "step_started",
+            "paused",
+            "resumed",
+            "step_started",
+            "step_completed",
+            "completed"
+        ]
+    );
+    let later = server.get(&format!("/v1/runs/{run}/events?after=7"));
+    assert_eq!(later.body["events"].as_array().expect("events").len(), 2);
+}
+
+#[test]
+fn reject_at_a_gate_and_cancel_while_paused_or_running() {
+    let (_dir, server) = setup();
+    let workflow = create_workflow(&server, gated(), "active");
+    let rejected = start_run(&server, &workflow, json!({"topic": "a"}));
+    poll_until(&server, &rejected, status_is("paused"));
+    let reply = server.post(
+        &format!("/v1/runs/{rejected}/resume"),
+        &json!({"step": "review", "input": {"decision": "reject", "note": "off-brand"}}),
+    );
+    assert_eq!(reply.body["status"], "cancelled");
+    assert_eq!(reply.body["error"]["message"], "off-brand");
+
+    let paused = start_run(&server, &workflow, json!({"topic": "b"}));
+    poll_until(&server, &paused, status_is("paused"));
+    let reply = server.post(&format!("/v1/runs/{paused}/cancel"), &json!({}));
+    assert_eq!(reply.body["status"], "cancelled", "{}", reply.body);
+    assert_problem(
+        &server.post(&format!("/v1/runs/{paused}/cancel"), &json!({})),
+        409,
+        "conflict",
+    );
+
+    let spin = create_workflow(
+        &server,
+        json!({"name": "spin", "steps": [{"name": "spin", "type": "hostile", "config": {"attack": "loop"}, "timeout": "60s"}]}),
+        "active",
+    );
+    let running = start_run(&server, &spin, json!({}));
+    poll_until(&server, &running, |run| {
+        run["steps"][0]["status"] == "running"
+    });
+    let reply = server.post(&format!("/v1/runs/{running}/cancel"), &json!({}));
+    assert_eq!(reply.body["status"], "cancelled");
+    assert_eq!(reply.body["steps"][0]["status"], "cancelled");
+}
+
+#[test]
+fn workflow_status_policy_and_idempotency_are_enforced() {
+    let (_dir, server) = setup();
+    let draft = create_workflow(&server, gated(), "draft");
+    assert_problem(
+        &server.post(
+            &format!("/v1/workflows/{draft}/runs"),
+            &json!({"input": {}}),
+        ),
+        422,
+        "workflow-not-active",
+    );
+    assert_eq!(
+        server
+            .post(&format!("/v1/workflows/{draft}/activate"), &json!({}))
+            .body["status"],
+        "active"
+    );
+    start_run(&server, &draft, json!({"topic": "now"}));
+
+    let mut single = gated();
+    single["concurrency"] = json!("forbid");
+    let single = create_workflow(&server, single, "active");
+    start_run(&server, &single, json!({"topic": "first"}));
+    assert_problem(
+        &server.post(
+            &format!("/v1/workflows/{single}/runs"),
+            &json!({"input": {"topic": "second"}}),
+        ),
+        409,
+        "conflict",
+    );
+
+    let keyed = |body: &Value| {
+        server.call_with(
+            "POST",
+            &format!("/v1/workflows/{draft}/runs"),
+            Some(&server.key),
+            Some(("application/json", body.to_string().into_bytes())),
+            &[("idempotency-key", "order-17")],
+        )
+    };
+    let first = keyed(&json!({"input": {"topic": "once"}}));
+    assert_eq!(first.status, 201);
+    let again = keyed(&json!({"input": {"topic": "once"}}));
+    assert_eq!((again.status, &again.body["id"]), (200, &first.body["id"]));
+    assert_problem(
+        &keyed(&json!({"input": {"topic": "different"}})),
+        422,
+        "input-rejected",
+    );
+    let runs = server.get(&format!("/v1/runs?workflow_id={draft}"));
+    assert_eq!(
+        runs.body["runs"].as_array().expect("runs").len(),
+        2,
+        "one run for the key, one before"
+    );
+}
+
+#[test]
+fn runs_are_listed_newest_first_with_a_cursor() {
+    let (_dir, server) = setup();
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "n", "steps": [{"name": "a", "type": "noop"}]}),
+        "active",
+    );
+    let started: Vec<String> = (0..5)
+        .map(|i| start_run(&server, &workflow, json!({"i": i})))
+        .collect();
+    let mut seen = Vec::new();
+    let mut path = "/v1/runs?limit=2".to_owned();
+    loop {
+        let page = server.get(&path);
+        assert_eq!(page.status, 200, "{}", page.body);
+        seen.extend(
+            page.body["runs"]
+                .as_array()
+                .expect("runs")
+                .iter()
+                .map(|r| r["id"].as_str().expect("id").to_owned()),
+        );
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/runs?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let newest_first: Vec<String> = started.into_iter().rev().collect();
+    assert_eq!(seen, newest_first);
+    let completed = server.get(&format!(
+        "/v1/runs?status=completed&workflow_id={workflow}&limit=200"
+    ));
+    assert!(
+        completed.body["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .all(|r| r["status"] == "completed")
+    );
+}
+
+#[test]
+fn another_tenants_ids_are_not_found_on_every_route() {
+    let (_dir, server) = setup();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["tenant", "create", "globex"])
+        .env("CAIRN_DATA_DIR", &server.data_dir)
+        .output()
+        .expect("tenant create");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let globex = String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    assert!(
+        globex.starts_with("cairn_") && globex.len() == 70,
+        "{globex}"
+    );
+
+    let workflow = create_workflow(&server, gated(), "active");
+    let run = start_run(&server, &workflow, json!({"topic": "secret"}));
+    let before = poll_until(&server, &run, status_is("paused"));
+    let definition = json!({"definition": gated()});
+    let routes: Vec<(&str, String, Option<Value>)> = vec![
+        ("GET", format!("/v1/workflows/{workflow}"), None),
+        ("PUT", format!("/v1/workflows/{workflow}"), Some(definition)),
+        (
+            "POST",
+            format!("/v1/workflows/{workflow}/activate"),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            format!("/v1/workflows/{workflow}/archive"),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            format!("/v1/workflows/{workflow}/runs"),
+            Some(json!({"input": {}})),
+        ),
+        ("GET", format!("/v1/runs/{run}"), None),
+        ("GET", format!("/v1/runs/{run}/events"), None),
+        (
+            "POST",
+            format!("/v1/runs/{run}/resume"),
+            Some(json!({"step": "review", "input": "approve"})),
+        ),
+        ("POST", format!("/v1/runs/{run}/cancel"), Some(json!({}))),
+    ];
+    for (method, path, body) in &routes {
+        let reply = server.call(method, path, Some(&globex), body.as_ref());
+        assert_problem(&reply, 404, "not-found");
+    }
+    for (path, field) in [("/v1/workflows", "workflows"), ("/v1/runs", "runs")] {
+        let listed = server.call("GET", path, Some(&globex), None);
+        assert_eq!(
+            listed.body[field],
+            json!([]),
+            "{path} lists another tenant's data"
+        );
+    }
+    let after = server.get(&format!("/v1/runs/{run}"));
+    assert_eq!(after.body, before, "another tenant changed the run");
+    assert_eq!(
+        server.get(&format!("/v1/workflows/{workflow}")).body["status"],
+        "active"
+    );
+}
+
+/// Sends a request that announces a `size`-byte body, writes past the server's
+/// limit but not all of it, and reads the answer, as a client that watches for an
+/// early response would.
+fn declare_a_huge_body(server: &Server, size: usize) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let address = server.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let head = format!(
+        "POST /v1/workflows HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {}\r\n\
+         content-type: application/json\r\ncontent-length: {size}\r\n\r\n",
+        server.key
+    );
+    stream.write_all(head.as_bytes()).expect("write head");
+    // More than the 2 MiB limit, far less than announced.
+    let _ = stream.write_all(&vec![b' '; 3 << 20]);
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+#[test]
+fn bad_input_gets_a_clear_problem_and_persists_nothing() {
+    let (_dir, server) = setup();
+    let key = server.key.clone();
+    let json_body = |text: &str| Some(("application/json", text.as_bytes().to_vec()));
+    let cases: Vec<(server::Reply, u16, &str)> = vec![
+        (
+            server.call("GET", "/v1/workflows", None, None),
+            401,
+            "unauthorized",
+        ),
+        (
+            server.call("GET", "/v1/workflows", Some("cairn_wrong"), None),
+            401,
+            "unauthorized",
+        ),
+        (
+            server.call_with(
+                "POST",
+                "/v1/workflows",
+                Some(&key),
+                json_body("{\"definition\": "),
+                &[],
+            ),
+            400,
+            "malformed-json",
+        ),
+        (
+            server.call_with(
+                "POST",
+                "/v1/workflows",
+                Some(&key),
+                json_body("{\"definition\": {\"name\": \"x\", \"steps\": 3}}"),
+                &[],
+            ),
+            422,
+            "invalid-workflow",
+        ),
+        (
+            server.call_with(
+                "POST",
+                "/v1/workflows",
+                Some(&key),
+                json_body("{\"definition\": {}, \"status\": 7}"),
+                &[],
+            ),
+            422,
+            "invalid-body",
+        ),
+        (
+            server.call_with(
+                "POST",
+                "/v1/workflows",
+                Some(&key),
+                Some(("text/plain", b"{}".to_vec())),
+                &[],
+            ),
+            415,
+            "unsupported-media-type",
+        ),
+        (
+            server.call("GET", "/v1/runs?cursor=not-a-cursor", Some(&key), None),
+            400,
+            "bad-cursor",
+        ),
+        (
+            server.call("GET", "/v1/runs?limit=0", Some(&key), None),
+            400,
+            "bad-query",
+        ),
+        (
+            server.call("GET", "/v1/runs?status=done", Some(&key), None),
+            400,
+            "bad-query",
+        ),
+        (
+            server.call("GET", "/v1/runs/nope", Some(&key), None),
+            404,
+            "not-found",
+        ),
+        (
+            server.call("GET", "/v1/nothing-here", Some(&key), None),
+            404,
+            "not-found",
+        ),
+    ];
+    for (reply, status, kind) in &cases {
+        assert_problem(reply, *status, kind);
+    }
+    let (status, head, body) = declare_a_huge_body(&server, 10 << 20);
+    assert_eq!(status, 413, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/problem+json"),
+        "{head}"
+    );
+    assert!(
+        body.contains("urn:cairn:problem:payload-too-large"),
+        "{body}"
+    );
+    let unknown = server.post(
+        "/v1/workflows",
+        &json!({"definition": {"name": "x", "steps": [{"name": "a", "type": "nope"}, {"name": "a", "type": "noop"}]}}),
+    );
+    assert_problem(&unknown, 422, "invalid-workflow");
+    let errors = unknown.body["errors"].as_array().expect("errors");
+    assert_eq!(errors[0]["path"], "/steps/0/type");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("unknown step type 'nope'")
+    );
+    assert_eq!(errors[1]["path"], "/steps/1/name");
+    assert_eq!(
+        server.get("/v1/workflows").body["workflows"],
+        json!([]),
+        "nothing was persisted"
+    );
+}
+
+#[test]
+fn events_stream_as_server_sent_events_from_last_event_id() {
+    let (_dir, server) = setup();
+    let workflow = create_workflow(&server, gated(), "active");
+    let run = start_run(&server, &workflow, json!({"topic": "sse"}));
+    poll_until(&server, &run, status_is("paused"));
+    let url = format!("{}/v1/runs/{run}/events", server.url);
+    let request = ureq::http::Request::builder()
+        .uri(&url)
+        .header("authorization", format!("Bearer {}", server.key))
+        .header("accept", "text/event-stream")
+        .header("last-event-id", "4")
+        .body(())
+        .expect("request");
+    let agent = Server::agent();
+    let reader = std::thread::spawn(move || {
+        let mut response = agent.run(request).expect("stream");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .expect("type")
+                .starts_with("text/event-stream")
+        );
+        // The stream ends once the run has finished.
+        response.body_mut().read_to_string().expect("stream body")
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    server.post(
+        &format!("/v1/runs/{run}/resume"),
+        &json!({"step": "review", "input": "approve"}),
+    );
+    let text = reader.join().expect("reader");
+    let ids: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("id: "))
+        .collect();
+    assert_eq!(ids, ["5", "6", "7", "8", "9"], "{text}");
+    let kinds: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("event: "))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "paused",
+            "resumed",
+            "step_started",
+            "step_completed",
+            "completed"
+        ]
+    );
+}
+
+#[test]
+fn a_restart_mid_run_loses_nothing_and_pollers_see_the_run_finish() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugins_dir(dir.path());
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &plugins);
+    let steps: Vec<Value> = (0..6)
+        .map(|i| json!({"name": format!("s{i}"), "type": "hostile", "config": {"attack": "sleep", "ms": 150}}))
+        .collect();
+    let workflow = create_workflow(&server, json!({"name": "slow", "steps": steps}), "active");
+    let run = start_run(&server, &workflow, json!({}));
+    poll_until(&server, &run, |r| {
+        r["progress"]["steps_completed"].as_i64() >= Some(2)
+    });
+    let status = server.terminate();
+    assert!(status.success(), "graceful exit: {status}");
+
+    let server = Server::start(&data, &plugins);
+    let done = poll_until(&server, &run, status_is("completed"));
+    assert!(
+        done["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .all(|s| s["status"] == "completed")
+    );
+    let events = server.get(&format!("/v1/runs/{run}/events")).body["events"].clone();
+    let seqs: Vec<i64> = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["seq"].as_i64().expect("seq"))
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    let completions = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "step_completed")
+        .count();
+    assert_eq!(completions, 6, "each step completed exactly once");
+
+    // And after a SIGKILL too.
+    let run = start_run(&server, &workflow, json!({}));
+    poll_until(&server, &run, |r| {
+        r["progress"]["steps_completed"].as_i64() >= Some(1)
+    });
+    server.kill();
+    let server = Server::start(&data, &plugins);
+    poll_until(&server, &run, status_is("completed"));
+}
+
+#[test]
+fn plugins_and_health_are_served() {
+    let (_dir, server) = setup();
+    assert_eq!(
+        server.call("GET", "/healthz", None, None).body,
+        json!({"status": "ok"})
+    );
+    let plugins = server.get("/v1/plugins");
+    let names: Vec<&str> = plugins.body["plugins"]
+        .as_array()
+        .expect("plugins")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        ["hostile", "noop", "review", "transform", "validate"]
+    );
+    let transform = server.get("/v1/plugins/transform");
+    assert_eq!(
+        transform.body["versions"][0]["config_schema"]["required"],
+        json!(["template"])
+    );
+    assert_problem(&server.get("/v1/plugins/nope"), 404, "not-found");
+}

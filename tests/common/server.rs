@@ -1,0 +1,155 @@
+//! The real `cairn serve` on 127.0.0.1:0, and a small HTTP client for it.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub key: String,
+    pub data_dir: PathBuf,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Value,
+}
+
+impl Server {
+    /// Starts `cairn serve` over `data_dir` with the fixtures in `plugins_dir`.
+    pub fn start(data_dir: &Path, plugins_dir: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("CAIRN_DATA_DIR", data_dir)
+            .env("CAIRN_PLUGINS_DIR", plugins_dir)
+            .env("CAIRN_SHUTDOWN_GRACE", "5s")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cairn serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("cairn listening on ") {
+                    let _ = sender.send(url.to_owned());
+                }
+            }
+        });
+        let url = receiver
+            .recv_timeout(Duration::from_secs(120))
+            .expect("cairn serve printed its address");
+        let key = std::fs::read_to_string(data_dir.join("default-api-key"))
+            .expect("default key file")
+            .trim()
+            .to_owned();
+        Server {
+            child,
+            url,
+            key,
+            data_dir: data_dir.to_owned(),
+        }
+    }
+
+    pub fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into()
+    }
+
+    /// Sends a request with `key` (if any) and a JSON body (if any).
+    pub fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<&Value>) -> Reply {
+        self.call_with(
+            method,
+            path,
+            key,
+            body.map(|b| ("application/json", b.to_string().into_bytes())),
+            &[],
+        )
+    }
+
+    pub fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let uri = format!("{}{path}", self.url);
+        let mut request = ureq::http::Request::builder().method(method).uri(&uri);
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let agent = Self::agent();
+        let response = match body {
+            Some((content_type, bytes)) => {
+                let request = request
+                    .header("content-type", content_type)
+                    .body(bytes)
+                    .expect("request");
+                agent.run(request)
+            }
+            None => agent.run(request.body(()).expect("request")),
+        };
+        let mut response = response.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.call("GET", path, Some(&self.key), None)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Reply {
+        self.call("POST", path, Some(&self.key), Some(body))
+    }
+
+    /// SIGKILLs the server.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, and waits for the graceful exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().expect("exit")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

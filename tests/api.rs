@@ -1,9 +1,8 @@
 //! The HTTP API, black-box: the real `cairn serve` on 127.0.0.1:0, real HTTP,
 //! real plugins, a real SQLite file.
 
-mod common;
-#[path = "common/server.rs"]
-mod server;
+use crate::common;
+use crate::common::server;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! The `cairn` binary as a plugin author uses it: inspect a component, run a step,
 //! read the outcome as JSON.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 

@@ -2,7 +2,7 @@
 //! check that every run finishes, no completed step runs again, and every event
 //! log is gap-free.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

@@ -2,7 +2,7 @@
 //! run in real sandboxes. Hostile plugins must be contained, each with a specific,
 //! readable reason, and the same engine must carry on.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,7 +1,7 @@
 //! Durable runs through the library API: real plugins, real SQLite files, the
 //! runner as the host runs it.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! and random sequences of operations (resume, bad resume, cancel, crash and
 //! restart, waiting out timeouts) never reach an illegal or inconsistent state.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::path::Path;

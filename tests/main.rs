@@ -1,0 +1,12 @@
+//! The black-box tests, in one binary (one link of wasmtime instead of one per
+//! file): the engine and its hostile fixtures, durable runs, crash recovery, the
+//! state machine property test, the HTTP API, and the command line.
+
+mod common;
+
+mod api;
+mod cli;
+mod crash;
+mod engine;
+mod runs;
+mod state_machine;

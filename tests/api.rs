@@ -341,7 +341,11 @@ fn another_tenants_ids_are_not_found_on_every_route() {
         let reply = server.call(method, path, Some(&globex), body.as_ref());
         assert_problem(&reply, 404, "not-found");
     }
-    for (path, field) in [("/v1/workflows", "workflows"), ("/v1/runs", "runs")] {
+    for (path, field) in [
+        ("/v1/workflows", "workflows"),
+        ("/v1/runs", "runs"),
+        ("/v1/approvals", "approvals"),
+    ] {
         let listed = server.call("GET", path, Some(&globex), None);
         assert_eq!(
             listed.body[field],
@@ -637,4 +641,59 @@ fn plugins_and_health_are_served() {
         json!(["template"])
     );
     assert_problem(&server.get("/v1/plugins/nope"), 404, "not-found");
+}
+
+#[test]
+fn the_approval_queue_lists_waiting_runs_and_the_quota_answers_429() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugins_dir(dir.path());
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &plugins,
+        &[("CAIRN_MAX_ACTIVE_RUNS_PER_TENANT", "3")],
+    );
+    let workflow = create_workflow(&server, gated(), "active");
+    let runs: Vec<String> = (0..3)
+        .map(|i| {
+            let run = start_run(&server, &workflow, json!({"topic": format!("t{i}")}));
+            poll_until(&server, &run, status_is("paused"));
+            run
+        })
+        .collect();
+    let refused = server.post(
+        &format!("/v1/workflows/{workflow}/runs"),
+        &json!({"input": {"topic": "one more"}}),
+    );
+    assert_problem(&refused, 429, "quota-exceeded");
+
+    let queue = server.get("/v1/approvals");
+    let waiting = queue.body["approvals"].as_array().expect("approvals");
+    let ids: Vec<&str> = waiting
+        .iter()
+        .map(|a| a["run_id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(
+        ids,
+        runs.iter().map(String::as_str).collect::<Vec<_>>(),
+        "oldest first"
+    );
+    assert_eq!(waiting[0]["step"], "review");
+    assert_eq!(waiting[0]["pending_action"]["data"], json!({"title": "T0"}));
+    assert!(waiting[0]["deadline"].is_null());
+    let other = server.get("/v1/approvals?workflow_id=none");
+    assert_eq!(other.body["approvals"], json!([]));
+
+    server.post(
+        &format!("/v1/runs/{}/resume", runs[0]),
+        &json!({"step": "review", "input": "approve"}),
+    );
+    poll_until(&server, &runs[0], status_is("completed"));
+    assert_eq!(
+        server.get("/v1/approvals").body["approvals"]
+            .as_array()
+            .expect("approvals")
+            .len(),
+        2
+    );
+    start_run(&server, &workflow, json!({"topic": "room again"}));
 }

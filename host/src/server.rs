@@ -33,6 +33,8 @@ pub struct Settings {
     pub shutdown_grace: String,
     /// Caps on every step's sandbox (memory, time, output).
     pub limits: SandboxLimits,
+    /// Unfinished runs a tenant may have at once; more answer 429.
+    pub max_active_runs_per_tenant: usize,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             max_running_steps: 64,
             shutdown_grace: "30s".to_owned(),
             limits: SandboxLimits::default(),
+            max_active_runs_per_tenant: 100_000,
         }
     }
 }
@@ -58,6 +61,7 @@ const SETTING_NAMES: &[&str] = &[
     "max_running_steps",
     "shutdown_grace",
     "limits",
+    "max_active_runs_per_tenant",
 ];
 
 impl Settings {
@@ -100,6 +104,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     config.engine.caps = settings.limits;
     config.runner.max_running_steps = settings.max_running_steps;
     config.runner.step_limits = settings.limits;
+    config.runner.max_active_runs_per_tenant = settings.max_active_runs_per_tenant;
     let host = Arc::new(Host::start(config).await?);
     if let Some(path) = tenants::ensure_default(&host.store, &settings.data_dir).await? {
         eprintln!(

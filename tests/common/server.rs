@@ -24,7 +24,13 @@ pub struct Reply {
 impl Server {
     /// Starts `cairn serve` over `data_dir` with the fixtures in `plugins_dir`.
     pub fn start(data_dir: &Path, plugins_dir: &Path) -> Server {
+        Self::start_with(data_dir, plugins_dir, &[])
+    }
+
+    /// The same, with more `CAIRN_*` settings in the environment.
+    pub fn start_with(data_dir: &Path, plugins_dir: &Path, settings: &[(&str, &str)]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .envs(settings.iter().copied())
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("CAIRN_DATA_DIR", data_dir)
             .env("CAIRN_PLUGINS_DIR", plugins_dir)

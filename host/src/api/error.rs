@@ -97,6 +97,7 @@ impl From<RunError> for ApiError {
             RunError::NotActive(detail) => ApiError::unprocessable("workflow-not-active", detail),
             RunError::Conflict(detail) => ApiError::Conflict(detail),
             RunError::Rejected(detail) => ApiError::unprocessable("input-rejected", detail),
+            RunError::QuotaExceeded(detail) => ApiError::TooManyRequests(detail),
             other => ApiError::Internal(other.to_string()),
         }
     }

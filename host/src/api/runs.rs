@@ -302,3 +302,40 @@ pub async fn cancel(
     let actor = Actor::api(&format!("api:{tenant}"));
     Ok(Json(state.host.runner.cancel(&tenant, &id, actor).await?))
 }
+
+#[derive(Deserialize)]
+pub struct ApprovalsQuery {
+    workflow_id: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/approvals`: the tenant's runs waiting for a person, oldest first.
+pub async fn approvals(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    query: Result<Query<ApprovalsQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| bad_query(e.body_text()))?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(bad_query("limit must be from 1 to 500"));
+    }
+    let runs = state
+        .host
+        .runner
+        .paused_runs(&tenant, query.workflow_id.as_deref(), limit)?;
+    let waiting: Vec<Value> = runs
+        .iter()
+        .map(|run| {
+            json!({
+                "run_id": run.id,
+                "workflow_id": run.workflow_id,
+                "step": run.pending_action.as_ref().and_then(|a| a.get("step")).cloned(),
+                "pending_action": run.pending_action,
+                "waiting_since": run.updated_at,
+                "deadline": run.pause_deadline,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "approvals": waiting })))
+}

@@ -42,6 +42,8 @@ pub struct RunnerConfig {
     pub max_running_steps: usize,
     /// Sandbox limits of a step attempt before its own `timeout`.
     pub step_limits: SandboxLimits,
+    /// Unfinished (pending, running, paused) runs a tenant may have at once.
+    pub max_active_runs_per_tenant: usize,
 }
 
 impl Default for RunnerConfig {
@@ -49,6 +51,7 @@ impl Default for RunnerConfig {
         RunnerConfig {
             max_running_steps: 64,
             step_limits: SandboxLimits::default(),
+            max_active_runs_per_tenant: 100_000,
         }
     }
 }
@@ -66,6 +69,8 @@ pub enum RunError {
     Conflict(String),
     #[error("{0}")]
     Rejected(String),
+    #[error("{0}")]
+    QuotaExceeded(String),
     #[error(transparent)]
     Store(StoreError),
     #[error(transparent)]
@@ -119,6 +124,7 @@ struct Inner {
     slots: Arc<Semaphore>,
     slot_count: usize,
     step_limits: SandboxLimits,
+    max_active_runs_per_tenant: usize,
     drivers: Mutex<HashMap<String, (u64, CancellationToken)>>,
     next_driver: AtomicU64,
     progress: Arc<Mutex<HashMap<String, StepProgress>>>,
@@ -197,6 +203,7 @@ impl Runner {
                 templates: Templates::new(),
                 slots: Arc::new(Semaphore::new(config.max_running_steps.max(1))),
                 slot_count: config.max_running_steps.max(1),
+                max_active_runs_per_tenant: config.max_active_runs_per_tenant,
                 step_limits: config.step_limits,
                 drivers: Mutex::new(HashMap::new()),
                 next_driver: AtomicU64::new(0),
@@ -434,6 +441,7 @@ impl Runner {
         );
         let forbid = definition.concurrency == ConcurrencyPolicy::Forbid;
         let workflow_name = workflow.name.clone();
+        let quota = self.inner.max_active_runs_per_tenant as i64;
         let existing = self
             .inner
             .store
@@ -450,6 +458,11 @@ impl Runner {
                         }
                         None => {}
                     }
+                }
+                if store::active_runs_of_tenant(tx, &run.tenant)? >= quota {
+                    return Ok(Err(RunError::QuotaExceeded(format!(
+                        "the tenant has {quota} unfinished runs, its quota; finish or cancel some first"
+                    ))));
                 }
                 if forbid && store::active_runs_of(tx, &run.workflow_id)? > 0 {
                     return Err(StoreError::Conflict(format!(
@@ -619,6 +632,21 @@ impl Runner {
     ) -> Result<Vec<RunView>, RunError> {
         Ok(self.inner.store.read(|c| {
             let runs = store::list_runs(c, tenant, workflow_id, status, before, limit)?;
+            runs.iter()
+                .map(|run| Ok(RunView::new(run, &store::get_steps(c, &run.id)?, None)))
+                .collect()
+        })?)
+    }
+
+    /// A tenant's runs waiting for a person, the longest waiting first.
+    pub fn paused_runs(
+        &self,
+        tenant: &str,
+        workflow_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunView>, RunError> {
+        Ok(self.inner.store.read(|c| {
+            let runs = store::paused_runs(c, tenant, workflow_id, limit)?;
             runs.iter()
                 .map(|run| Ok(RunView::new(run, &store::get_steps(c, &run.id)?, None)))
                 .collect()

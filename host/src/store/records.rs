@@ -592,3 +592,25 @@ pub fn list_runs(
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// A tenant's paused runs, the longest waiting first.
+pub fn paused_runs(
+    conn: &Connection,
+    tenant: &str,
+    workflow_id: Option<&str>,
+    limit: usize,
+) -> Result<Vec<RunRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs WHERE tenant = ?1 AND status = 'paused' \
+         AND (?2 IS NULL OR workflow_id = ?2) ORDER BY updated_at, id LIMIT ?3"
+    ))?;
+    let rows = statement.query_map(params![tenant, workflow_id, limit as i64], run_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Runs of a tenant that are not finished.
+pub fn active_runs_of_tenant(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND status IN ('pending', 'running', 'paused')")?
+        .query_row(params![tenant], |row| row.get(0))?)
+}

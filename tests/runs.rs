@@ -6,29 +6,16 @@ use crate::common;
 use std::path::Path;
 use std::time::Duration;
 
-use cairn::engine::EngineConfig;
-use cairn::host::{Host, HostConfig};
+use cairn::host::Host;
 use cairn::model::{RunStatus, StepStatus};
 use cairn::runner::{Actor, RunError, RunView};
 use cairn::store::WorkflowStatus;
-use common::{HOSTILE, component_path};
 use serde_json::{Value, json};
 
 const TENANT: &str = "acme";
 
 async fn host(dir: &Path) -> Host {
-    let plugins = dir.join("plugins");
-    std::fs::create_dir_all(&plugins).expect("plugins dir");
-    std::fs::copy(component_path(HOSTILE), plugins.join("hostile.wasm")).expect("copy fixture");
-    let mut config = HostConfig::new(dir.join("data"));
-    config.plugins_dir = Some(plugins);
-    // Share compiled code between tests; keep each engine's reservation small.
-    config.engine = EngineConfig {
-        cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled")),
-        max_instances: 64,
-        ..EngineConfig::default()
-    };
-    Host::start(config).await.expect("host starts")
+    common::start_host(dir, 64).await
 }
 
 async fn workflow(host: &Host, definition: Value) -> String {

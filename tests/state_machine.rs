@@ -8,12 +8,10 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use cairn::engine::EngineConfig;
-use cairn::host::{Host, HostConfig};
+use cairn::host::Host;
 use cairn::model::{RunStatus, StepStatus};
 use cairn::runner::{Actor, RunView};
 use cairn::store::{EventRecord, WorkflowStatus};
-use common::{HOSTILE, component_path};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -85,17 +83,7 @@ fn definition(kinds: &[StepKind]) -> Value {
 }
 
 async fn start_host(dir: &Path) -> Host {
-    let plugins = dir.join("plugins");
-    std::fs::create_dir_all(&plugins).expect("plugins dir");
-    std::fs::copy(component_path(HOSTILE), plugins.join("hostile.wasm")).expect("copy fixture");
-    let mut config = HostConfig::new(dir.join("data"));
-    config.plugins_dir = Some(plugins);
-    config.engine = EngineConfig {
-        cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled")),
-        max_instances: 16,
-        ..EngineConfig::default()
-    };
-    Host::start(config).await.expect("host starts")
+    common::start_host(dir, 16).await
 }
 
 /// Whether `to` can be reached from `from` in zero or more legal steps.

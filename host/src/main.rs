@@ -651,18 +651,10 @@ async fn load_bundled(engine: &Engine, name: &str) -> anyhow::Result<Plugin> {
 }
 
 fn describe(plugin: &Plugin, source: &str) -> Value {
-    json!({
-        "name": plugin.info.name,
-        "version": plugin.info.version,
-        "description": plugin.info.description,
-        "config_schema": plugin.info.config_schema,
-        "input_schema": plugin.info.input_schema,
-        "output_schema": plugin.info.output_schema,
-        "digest": plugin.digest,
-        "size_bytes": plugin.size_bytes,
-        "wit": format!("cairn:step@{}", cairn::engine::WIT_VERSION),
-        "source": source,
-    })
+    let mut summary = plugin.summary();
+    summary["wit"] = json!(format!("cairn:step@{}", cairn::engine::WIT_VERSION));
+    summary["source"] = json!(source);
+    summary
 }
 
 fn parse_json(flag: &str, text: &str) -> anyhow::Result<Value> {

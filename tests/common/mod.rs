@@ -62,3 +62,20 @@ pub async fn plugin(file: &str) -> Arc<Plugin> {
 pub async fn bundled(name: &str) -> Arc<Plugin> {
     plugin(&format!("cairn_plugin_{name}.wasm")).await
 }
+
+/// A host over `dir/data` with the hostile fixture in `dir/plugins`, sharing
+/// compiled code with the other tests; `max_instances` keeps each engine's
+/// address-space reservation small.
+pub async fn start_host(dir: &std::path::Path, max_instances: u32) -> cairn::host::Host {
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).expect("plugins dir");
+    std::fs::copy(component_path(HOSTILE), plugins.join("hostile.wasm")).expect("copy fixture");
+    let mut config = cairn::host::HostConfig::new(dir.join("data"));
+    config.plugins_dir = Some(plugins);
+    config.engine = EngineConfig {
+        cache_dir: Some(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled")),
+        max_instances,
+        ..EngineConfig::default()
+    };
+    cairn::host::Host::start(config).await.expect("host starts")
+}

@@ -7,25 +7,11 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::Tenant;
-use crate::engine::Plugin;
-
-fn describe(plugin: &Plugin) -> Value {
-    json!({
-        "name": plugin.info.name,
-        "version": plugin.info.version,
-        "description": plugin.info.description,
-        "config_schema": plugin.info.config_schema,
-        "input_schema": plugin.info.input_schema,
-        "output_schema": plugin.info.output_schema,
-        "digest": plugin.digest,
-        "size_bytes": plugin.size_bytes,
-    })
-}
 
 pub async fn list(State(state): State<AppState>, _tenant: Tenant) -> Json<Value> {
     let mut plugins = state.host.runner.catalog().all();
     plugins.sort_by(|a, b| (&a.info.name, &a.info.version).cmp(&(&b.info.name, &b.info.version)));
-    Json(json!({ "plugins": plugins.iter().map(|p| describe(p)).collect::<Vec<_>>() }))
+    Json(json!({ "plugins": plugins.iter().map(|p| p.summary()).collect::<Vec<_>>() }))
 }
 
 pub async fn get(
@@ -40,7 +26,7 @@ pub async fn get(
         .all()
         .iter()
         .filter(|p| p.info.name == name)
-        .map(|p| describe(p))
+        .map(|p| p.summary())
         .collect();
     if versions.is_empty() {
         return Err(ApiError::NotFound);

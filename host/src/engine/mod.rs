@@ -131,6 +131,23 @@ pub struct Plugin {
     pre: PluginPre<StepState>,
 }
 
+impl Plugin {
+    /// What clients and operators see of a plugin: its description, schemas,
+    /// digest and size.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.info.name,
+            "version": self.info.version,
+            "description": self.info.description,
+            "config_schema": self.info.config_schema,
+            "input_schema": self.info.input_schema,
+            "output_schema": self.info.output_schema,
+            "digest": self.digest,
+            "size_bytes": self.size_bytes,
+        })
+    }
+}
+
 impl std::fmt::Debug for Plugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Plugin")

@@ -697,3 +697,50 @@ fn the_approval_queue_lists_waiting_runs_and_the_quota_answers_429() {
     );
     start_run(&server, &workflow, json!({"topic": "room again"}));
 }
+
+#[test]
+fn metrics_count_runs_step_durations_faults_and_http_latency() {
+    let (_dir, server) = setup();
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "n", "steps": [{"name": "a", "type": "noop"}]}),
+        "active",
+    );
+    let done = start_run(&server, &workflow, json!({}));
+    poll_until(&server, &done, status_is("completed"));
+    let spin = create_workflow(
+        &server,
+        json!({"name": "spin", "steps": [{"name": "spin", "type": "hostile", "config": {"attack": "loop"}, "timeout": "50ms"}]}),
+        "active",
+    );
+    let failed = start_run(&server, &spin, json!({}));
+    poll_until(&server, &failed, status_is("failed"));
+
+    let reply = server.call("GET", "/metrics", None, None);
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply.content_type.starts_with("text/plain"),
+        "{}",
+        reply.content_type
+    );
+    let text = reply.body.as_str().expect("text").to_owned();
+    for line in [
+        "cairn_runs{status=\"completed\"} 1",
+        "cairn_runs{status=\"failed\"} 1",
+        "cairn_runs{status=\"paused\"} 0",
+        "cairn_sandbox_faults_total{kind=\"timeout\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("cairn_step_duration_seconds_bucket{plugin=\"noop\",le=\"0.001\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cairn_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/workflows/{id}/runs\",status=\"201\"} 2"),
+        "{text}"
+    );
+}

@@ -123,6 +123,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     println!("cairn listening on http://{}", listener.local_addr()?);
     let state = AppState {
         host: Arc::clone(&host),
+        metrics: crate::api::metrics::install(),
     };
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown_signal())

@@ -3,6 +3,7 @@
 
 mod error;
 mod extract;
+pub mod metrics;
 mod plugins;
 mod runs;
 mod workflows;
@@ -21,6 +22,8 @@ use crate::host::Host;
 #[derive(Clone)]
 pub struct AppState {
     pub host: Arc<Host>,
+    /// The Prometheus recorder's handle, when this process installed one.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 /// Request bodies above this are refused with 413.
@@ -52,6 +55,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/runs/{id}/resume", post(runs::resume))
         .route("/v1/runs/{id}/cancel", post(runs::cancel))
         .route("/v1/approvals", get(runs::approvals))
+        .route_layer(axum::middleware::from_fn(metrics::track))
+        .route("/metrics", get(metrics::render))
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

@@ -1135,6 +1135,12 @@ impl Inner {
                 () = stop.cancelled() => return Ok(()),
             };
             drop(permit);
+            metrics::histogram!("cairn_step_duration_seconds", "plugin" => plugin.info.name.clone())
+                .record(report.duration.as_secs_f64());
+            if let Some(fault) = report.fault() {
+                metrics::counter!("cairn_sandbox_faults_total", "kind" => fault.as_str())
+                    .increment(1);
+            }
             self.finish_attempt(
                 &mut run,
                 &mut deferred,

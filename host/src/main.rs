@@ -227,24 +227,25 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Serve { config, listen } = &cli.command {
-        let mut settings = Settings::load(config.as_deref())?;
-        if let Some(data_dir) = &cli.data_dir {
-            settings.data_dir = data_dir.clone();
-        }
-        if let Some(listen) = listen {
-            settings.listen = listen.clone();
-        }
-        serve(settings).await?;
-        return Ok(ExitCode::SUCCESS);
-    }
     let data_dir = cli
         .data_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("cairn-data"));
     let cache_dir = Some(data_dir.join("compiled"));
     match cli.command {
-        Command::Serve { .. } => Ok(ExitCode::SUCCESS),
+        Command::Serve { config, listen } => {
+            // The data directory comes from the settings unless a flag or
+            // CAIRN_DATA_DIR names one.
+            let mut settings = Settings::load(config.as_deref())?;
+            if let Some(data_dir) = cli.data_dir {
+                settings.data_dir = data_dir;
+            }
+            if let Some(listen) = listen {
+                settings.listen = listen;
+            }
+            serve(settings).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Tenant(TenantCommand::Create { name }) => {
             std::fs::create_dir_all(&data_dir)?;
             let store = Store::open(&cairn::runner::database_path(&data_dir), Synchronous::Full)?;
@@ -320,9 +321,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             plugins_dir,
         } => {
             let decision = parse_json("--decision", &decision)?;
-            let mut config = HostConfig::new(&data_dir);
-            config.plugins_dir = Some(plugins_dir);
-            let host = Host::start(config).await?;
+            let host = local_host(&data_dir, plugins_dir).await?;
             let resumed = host
                 .runner
                 .resume(LOCAL_TENANT, &run, &step, decision, Actor::api("cli"))
@@ -469,9 +468,7 @@ async fn run_workflow(
         .with_context(|| format!("{} is not valid JSON", workflow.display()))?;
     let input = parse_json("--input", input)?;
     let wait = cairn::workflow::parse_duration(wait).map_err(|e| anyhow::anyhow!("--wait: {e}"))?;
-    let mut config = HostConfig::new(data_dir);
-    config.plugins_dir = Some(plugins_dir);
-    let host = Host::start(config).await?;
+    let host = local_host(data_dir, plugins_dir).await?;
     let runner = &host.runner;
     let created = runner
         .create_workflow(LOCAL_TENANT, definition, WorkflowStatus::Active)
@@ -527,9 +524,7 @@ async fn run_workflow(
 
 async fn recover(data_dir: &Path, plugins_dir: PathBuf, wait: &str) -> anyhow::Result<ExitCode> {
     let wait = cairn::workflow::parse_duration(wait).map_err(|e| anyhow::anyhow!("--wait: {e}"))?;
-    let mut config = HostConfig::new(data_dir);
-    config.plugins_dir = Some(plugins_dir);
-    let host = Host::start(config).await?;
+    let host = local_host(data_dir, plugins_dir).await?;
     let deadline = tokio::time::Instant::now() + wait;
     let mut changes = host.runner.subscribe();
     loop {
@@ -557,6 +552,14 @@ async fn recover(data_dir: &Path, plugins_dir: PathBuf, wait: &str) -> anyhow::R
         .collect();
     print_json(&counts)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A host over a local data directory, for the commands that run workflows
+/// without the server.
+async fn local_host(data_dir: &Path, plugins_dir: PathBuf) -> anyhow::Result<Host> {
+    let mut config = HostConfig::new(data_dir);
+    config.plugins_dir = Some(plugins_dir);
+    Host::start(config).await
 }
 
 /// The tenant of local, command-line runs.

@@ -11,21 +11,21 @@ use common::{HOSTILE, component_path};
 use serde_json::{Value, json};
 use server::Server;
 
-fn setup() -> (tempfile::TempDir, Server) {
+pub(crate) fn setup() -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().expect("tempdir");
     let plugins = plugins_dir(dir.path());
     let server = Server::start(&dir.path().join("data"), &plugins);
     (dir, server)
 }
 
-fn plugins_dir(root: &Path) -> std::path::PathBuf {
+pub(crate) fn plugins_dir(root: &Path) -> std::path::PathBuf {
     let plugins = root.join("plugins");
     std::fs::create_dir_all(&plugins).expect("mkdir");
     std::fs::copy(component_path(HOSTILE), plugins.join("hostile.wasm")).expect("copy fixture");
     plugins
 }
 
-fn gated() -> Value {
+pub(crate) fn gated() -> Value {
     json!({"name": "gated", "steps": [
         {"name": "draft", "type": "transform", "config": {"template": {"title": "{{ topic | title }}"}}},
         {"name": "review", "type": "noop", "approval": {"message": "Publish?"}},
@@ -33,7 +33,7 @@ fn gated() -> Value {
     ]})
 }
 
-fn create_workflow(server: &Server, definition: Value, status: &str) -> String {
+pub(crate) fn create_workflow(server: &Server, definition: Value, status: &str) -> String {
     let reply = server.post(
         "/v1/workflows",
         &json!({"definition": definition, "status": status}),
@@ -42,7 +42,7 @@ fn create_workflow(server: &Server, definition: Value, status: &str) -> String {
     reply.body["id"].as_str().expect("id").to_owned()
 }
 
-fn start_run(server: &Server, workflow: &str, input: Value) -> String {
+pub(crate) fn start_run(server: &Server, workflow: &str, input: Value) -> String {
     let reply = server.post(
         &format!("/v1/workflows/{workflow}/runs"),
         &json!({"input": input}),
@@ -52,7 +52,7 @@ fn start_run(server: &Server, workflow: &str, input: Value) -> String {
 }
 
 /// Long-polls the run until `done` holds.
-fn poll_until(server: &Server, run: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub(crate) fn poll_until(server: &Server, run: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let reply = server.get(&format!("/v1/runs/{run}?wait=5s"));
@@ -68,11 +68,11 @@ fn poll_until(server: &Server, run: &str, done: impl Fn(&Value) -> bool) -> Valu
     }
 }
 
-fn status_is(status: &'static str) -> impl Fn(&Value) -> bool {
+pub(crate) fn status_is(status: &'static str) -> impl Fn(&Value) -> bool {
     move |run| run["status"] == status
 }
 
-fn assert_problem(reply: &server::Reply, status: u16, kind: &str) {
+pub(crate) fn assert_problem(reply: &server::Reply, status: u16, kind: &str) {
     assert_eq!(reply.status, status, "{}", reply.body);
     assert_eq!(
         reply.content_type, "application/problem+json",
@@ -284,11 +284,10 @@ fn runs_are_listed_newest_first_with_a_cursor() {
     );
 }
 
-#[test]
-fn another_tenants_ids_are_not_found_on_every_route() {
-    let (_dir, server) = setup();
+/// Creates a tenant with `cairn tenant create`; returns its key.
+pub(crate) fn create_tenant(server: &Server, name: &str) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(["tenant", "create", "globex"])
+        .args(["tenant", "create", name])
         .env("CAIRN_DATA_DIR", &server.data_dir)
         .output()
         .expect("tenant create");
@@ -297,14 +296,18 @@ fn another_tenants_ids_are_not_found_on_every_route() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let globex = String::from_utf8(output.stdout)
+    let key = String::from_utf8(output.stdout)
         .expect("utf-8")
         .trim()
         .to_owned();
-    assert!(
-        globex.starts_with("cairn_") && globex.len() == 70,
-        "{globex}"
-    );
+    assert!(key.starts_with("cairn_") && key.len() == 70, "{key}");
+    key
+}
+
+#[test]
+fn another_tenants_ids_are_not_found_on_every_route() {
+    let (_dir, server) = setup();
+    let globex = create_tenant(&server, "globex");
 
     let workflow = create_workflow(&server, gated(), "active");
     let run = start_run(&server, &workflow, json!({"topic": "secret"}));
@@ -364,7 +367,13 @@ fn another_tenants_ids_are_not_found_on_every_route() {
 /// Sends a request that announces a `size`-byte body, writes past the server's
 /// limit but not all of it, and reads the answer, as a client that watches for an
 /// early response would.
-fn declare_a_huge_body(server: &Server, size: usize) -> (u16, String, String) {
+pub(crate) fn declare_a_huge_body(
+    server: &Server,
+    path: &str,
+    content_type: &str,
+    size: usize,
+    sent: usize,
+) -> (u16, String, String) {
     use std::io::{Read, Write};
     let address = server.url.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address).expect("connect");
@@ -372,13 +381,13 @@ fn declare_a_huge_body(server: &Server, size: usize) -> (u16, String, String) {
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
     let head = format!(
-        "POST /v1/workflows HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {}\r\n\
-         content-type: application/json\r\ncontent-length: {size}\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {}\r\n\
+         content-type: {content_type}\r\ncontent-length: {size}\r\n\r\n",
         server.key
     );
     stream.write_all(head.as_bytes()).expect("write head");
-    // More than the 2 MiB limit, far less than announced.
-    let _ = stream.write_all(&vec![b' '; 3 << 20]);
+    // More than the server's limit, less than announced.
+    let _ = stream.write_all(&vec![b' '; sent]);
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     let answer = String::from_utf8_lossy(&answer).into_owned();
@@ -480,7 +489,13 @@ fn bad_input_gets_a_clear_problem_and_persists_nothing() {
     for (reply, status, kind) in &cases {
         assert_problem(reply, *status, kind);
     }
-    let (status, head, body) = declare_a_huge_body(&server, 10 << 20);
+    let (status, head, body) = declare_a_huge_body(
+        &server,
+        "/v1/workflows",
+        "application/json",
+        10 << 20,
+        3 << 20,
+    );
     assert_eq!(status, 413, "{head}");
     assert!(
         head.to_ascii_lowercase()

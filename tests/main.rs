@@ -10,3 +10,4 @@ mod crash;
 mod engine;
 mod runs;
 mod state_machine;
+mod uploads;

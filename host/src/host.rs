@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::engine::{BUNDLED, Engine, EngineConfig};
+use crate::engine::{BUNDLED, Engine, EngineConfig, Plugin};
+use crate::plugins::{PluginError, Uploads};
 use crate::runner::{Catalog, Runner, RunnerConfig, database_path};
 use crate::store::{Store, Synchronous};
 
@@ -18,7 +19,12 @@ pub struct HostConfig {
     pub synchronous: Synchronous,
     pub engine: EngineConfig,
     pub runner: RunnerConfig,
+    /// The largest plugin a tenant may upload.
+    pub max_plugin_bytes: usize,
 }
+
+/// The default for [`HostConfig::max_plugin_bytes`].
+pub const MAX_PLUGIN_BYTES: usize = 32 << 20;
 
 impl HostConfig {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
@@ -32,6 +38,7 @@ impl HostConfig {
             plugins_dir: None,
             synchronous: Synchronous::Full,
             runner: RunnerConfig::default(),
+            max_plugin_bytes: MAX_PLUGIN_BYTES,
         }
     }
 }
@@ -41,6 +48,8 @@ pub struct Host {
     pub engine: Arc<Engine>,
     pub store: Arc<Store>,
     pub runner: Runner,
+    pub uploads: Uploads,
+    pub max_plugin_bytes: usize,
 }
 
 impl Host {
@@ -76,6 +85,8 @@ impl Host {
             &database_path(&config.data_dir),
             config.synchronous,
         )?);
+        let uploads = Uploads::new(&config.data_dir);
+        uploads.load(&engine, &store, &catalog).await?;
         let runner = Runner::start(
             Arc::clone(&engine),
             Arc::clone(&store),
@@ -87,7 +98,38 @@ impl Host {
             engine,
             store,
             runner,
+            uploads,
+            max_plugin_bytes: config.max_plugin_bytes,
         })
+    }
+
+    /// Adds `tenant`'s private plugin; see [`Uploads::upload`].
+    pub async fn upload_plugin(
+        &self,
+        tenant: &str,
+        wasm: &[u8],
+    ) -> Result<(Arc<Plugin>, bool), PluginError> {
+        self.uploads
+            .upload(
+                &self.engine,
+                &self.store,
+                self.runner.catalog(),
+                tenant,
+                wasm,
+            )
+            .await
+    }
+
+    /// Deletes `tenant`'s private plugin; see [`Uploads::delete`].
+    pub async fn delete_plugin(
+        &self,
+        tenant: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<Vec<String>, PluginError> {
+        self.uploads
+            .delete(&self.store, self.runner.catalog(), tenant, name, version)
+            .await
     }
 
     /// Stops the drivers; unfinished runs continue at the next start.

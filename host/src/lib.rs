@@ -10,6 +10,7 @@
 //! - [`store`]: SQLite schema and migrations, the group-committing writer.
 //! - [`runner`]: runs in motion: dispatch, retries, pauses, cancels, timeouts,
 //!   recovery. Knows nothing of HTTP.
+//! - [`plugins`]: tenants' uploaded plugins, stored by digest.
 //! - [`host`]: wires engine, plugins, store and runner together.
 //! - [`bench`]: the figures behind `cairn bench`.
 //!
@@ -21,6 +22,7 @@ pub mod bench;
 pub mod engine;
 pub mod host;
 pub mod model;
+pub mod plugins;
 pub mod runner;
 pub mod server;
 pub mod store;

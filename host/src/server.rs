@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{AppState, app};
 use crate::engine::SandboxLimits;
-use crate::host::{Host, HostConfig};
+use crate::host::{Host, HostConfig, MAX_PLUGIN_BYTES};
 use crate::store::Synchronous;
 use crate::tenants;
 use crate::workflow::parse_duration;
@@ -35,6 +35,8 @@ pub struct Settings {
     pub limits: SandboxLimits,
     /// Unfinished runs a tenant may have at once; more answer 429.
     pub max_active_runs_per_tenant: usize,
+    /// The largest component a tenant may upload, in bytes; larger answer 413.
+    pub max_plugin_bytes: usize,
 }
 
 impl Default for Settings {
@@ -48,6 +50,7 @@ impl Default for Settings {
             shutdown_grace: "30s".to_owned(),
             limits: SandboxLimits::default(),
             max_active_runs_per_tenant: 100_000,
+            max_plugin_bytes: MAX_PLUGIN_BYTES,
         }
     }
 }
@@ -62,6 +65,7 @@ const SETTING_NAMES: &[&str] = &[
     "shutdown_grace",
     "limits",
     "max_active_runs_per_tenant",
+    "max_plugin_bytes",
 ];
 
 impl Settings {
@@ -105,6 +109,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     config.runner.max_running_steps = settings.max_running_steps;
     config.runner.step_limits = settings.limits;
     config.runner.max_active_runs_per_tenant = settings.max_active_runs_per_tenant;
+    config.max_plugin_bytes = settings.max_plugin_bytes;
     let host = Arc::new(Host::start(config).await?);
     if let Some(path) = tenants::ensure_default(&host.store, &settings.data_dir).await? {
         eprintln!(

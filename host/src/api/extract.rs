@@ -57,6 +57,45 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A component upload: the raw body, sent as `application/wasm` (or
+/// `application/octet-stream`).
+pub struct WasmBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for WasmBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        if !matches!(
+            essence(&content_type).as_str(),
+            "application/wasm" | "application/octet-stream"
+        ) {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "send the component's bytes as 'Content-Type: application/wasm', not '{content_type}'"
+            )));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(body_error)?;
+        Ok(WasmBody(bytes))
+    }
+}
+
+/// A media type without its parameters, lowercased.
+fn essence(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 fn body_error(rejection: BytesRejection) -> ApiError {
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge(rejection.body_text())
@@ -75,12 +114,7 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resu
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = essence(content_type);
     if essence != "application/json" && !essence.ends_with("+json") {
         return Err(ApiError::UnsupportedMediaType(format!(
             "expected 'Content-Type: application/json', got '{content_type}'"

@@ -36,8 +36,16 @@ pub fn app(state: AppState) -> Router {
             "/healthz",
             get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
         )
-        .route("/v1/plugins", get(plugins::list))
-        .route("/v1/plugins/{name}", get(plugins::get))
+        .route(
+            "/v1/plugins",
+            get(plugins::list)
+                .post(plugins::upload)
+                .layer(DefaultBodyLimit::max(state.host.max_plugin_bytes)),
+        )
+        .route(
+            "/v1/plugins/{name}",
+            get(plugins::get).delete(plugins::delete),
+        )
         .route(
             "/v1/workflows",
             get(workflows::list).post(workflows::create),

@@ -1,5 +1,7 @@
-//! The step types available to workflows: loaded plugins by name and version,
-//! and by digest for runs pinned to the exact plugin they started with.
+//! The step types available to workflows: the shared plugins (bundled, or from
+//! the operator's plugins directory) plus each tenant's private uploads, by
+//! name and version, and by digest for runs pinned to the exact plugin they
+//! started with.
 
 use std::sync::{Arc, RwLock};
 
@@ -8,31 +10,95 @@ use serde_json::Value;
 use crate::engine::Plugin;
 use crate::workflow::StepCatalog;
 
+/// One plugin as the catalog holds it.
+#[derive(Clone)]
+pub struct Entry {
+    pub plugin: Arc<Plugin>,
+    /// The tenant that uploaded it; `None` for shared plugins.
+    pub owner: Option<String>,
+    /// Deleted by its owner: new workflows cannot use it, but runs pinned to
+    /// it still can.
+    pub retired: bool,
+}
+
+impl Entry {
+    fn visible_to(&self, tenant: &str) -> bool {
+        !self.retired && self.owner.as_deref().is_none_or(|owner| owner == tenant)
+    }
+}
+
 #[derive(Default)]
 pub struct Catalog {
-    plugins: RwLock<Vec<Arc<Plugin>>>,
+    entries: RwLock<Vec<Entry>>,
 }
 
 impl Catalog {
-    /// Adds a plugin; the same digest twice is kept once.
+    /// Adds a plugin shared by every tenant; the same digest twice is kept once.
     pub fn add(&self, plugin: Arc<Plugin>) {
-        if let Ok(mut plugins) = self.plugins.write()
-            && !plugins.iter().any(|known| known.digest == plugin.digest)
+        self.insert(Entry {
+            plugin,
+            owner: None,
+            retired: false,
+        });
+    }
+
+    /// Adds `owner`'s private plugin, or brings back one it had retired.
+    pub fn add_private(&self, owner: &str, plugin: Arc<Plugin>, retired: bool) {
+        self.insert(Entry {
+            plugin,
+            owner: Some(owner.to_owned()),
+            retired,
+        });
+    }
+
+    fn insert(&self, entry: Entry) {
+        let Ok(mut entries) = self.entries.write() else {
+            return;
+        };
+        match entries
+            .iter_mut()
+            .find(|known| known.plugin.digest == entry.plugin.digest && known.owner == entry.owner)
         {
-            plugins.push(plugin);
+            Some(known) => known.retired = entry.retired,
+            None => entries.push(entry),
         }
     }
 
-    pub fn all(&self) -> Vec<Arc<Plugin>> {
-        self.plugins
+    /// Retires (or, with `false`, restores) `owner`'s private plugin `digest`.
+    pub fn set_retired(&self, owner: &str, digest: &str, retired: bool) {
+        if let Ok(mut entries) = self.entries.write() {
+            for entry in entries
+                .iter_mut()
+                .filter(|e| e.plugin.digest == digest && e.owner.as_deref() == Some(owner))
+            {
+                entry.retired = retired;
+            }
+        }
+    }
+
+    /// Everything `tenant` can use, sorted by name and version.
+    pub fn visible(&self, tenant: &str) -> Vec<Entry> {
+        let mut visible: Vec<Entry> = self
+            .entries
             .read()
-            .map(|plugins| plugins.clone())
-            .unwrap_or_default()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e.visible_to(tenant))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        visible.sort_by(|a, b| {
+            let key = |e: &Entry| (e.plugin.info.name.clone(), version_of(&e.plugin));
+            key(a).cmp(&key(b))
+        });
+        visible
     }
 
     /// Resolves `name` or `name@requirement` (semver: `@0.1` means `^0.1`,
-    /// `@=0.1.2` exactly) to the highest matching version.
-    pub fn resolve(&self, step_type: &str) -> Result<Arc<Plugin>, String> {
+    /// `@=0.1.2` exactly) to the highest matching version `tenant` can use.
+    pub fn resolve(&self, tenant: &str, step_type: &str) -> Result<Arc<Plugin>, String> {
         let (name, requirement) = match step_type.split_once('@') {
             Some((name, requirement)) => {
                 let requirement = semver::VersionReq::parse(requirement).map_err(|e| {
@@ -42,22 +108,17 @@ impl Catalog {
             }
             None => (step_type, None),
         };
-        let plugins = self
-            .plugins
-            .read()
-            .map_err(|_| "plugin catalog unavailable".to_owned())?;
-        let mut candidates: Vec<(semver::Version, &Arc<Plugin>)> = plugins
+        let visible = self.visible(tenant);
+        let mut candidates: Vec<(semver::Version, &Arc<Plugin>)> = visible
             .iter()
-            .filter(|plugin| plugin.info.name == name)
-            .filter_map(|plugin| {
-                semver::Version::parse(&plugin.info.version)
-                    .ok()
-                    .map(|v| (v, plugin))
-            })
+            .filter(|e| e.plugin.info.name == name)
+            .filter_map(|e| version_of(&e.plugin).map(|v| (v, &e.plugin)))
             .collect();
         if candidates.is_empty() {
-            let mut names: Vec<&str> = plugins.iter().map(|p| p.info.name.as_str()).collect();
-            names.sort();
+            let mut names: Vec<&str> = visible
+                .iter()
+                .map(|e| e.plugin.info.name.as_str())
+                .collect();
             names.dedup();
             return Err(format!(
                 "unknown step type '{name}' (available: {})",
@@ -78,19 +139,40 @@ impl Catalog {
             })
     }
 
+    /// The plugin a run was pinned to. Runs keep their plugins even after the
+    /// tenant deletes them, so this does not look at owners.
     pub fn by_digest(&self, digest: &str) -> Option<Arc<Plugin>> {
-        self.plugins
+        self.entries
             .read()
             .ok()?
             .iter()
-            .find(|plugin| plugin.digest == digest)
-            .cloned()
+            .find(|e| e.plugin.digest == digest)
+            .map(|e| Arc::clone(&e.plugin))
+    }
+
+    /// The catalog as `tenant` sees it, for validating its workflows.
+    pub fn for_tenant<'a>(&'a self, tenant: &'a str) -> TenantCatalog<'a> {
+        TenantCatalog {
+            catalog: self,
+            tenant,
+        }
     }
 }
 
-impl StepCatalog for Catalog {
+fn version_of(plugin: &Plugin) -> Option<semver::Version> {
+    semver::Version::parse(&plugin.info.version).ok()
+}
+
+/// One tenant's view of the catalog.
+pub struct TenantCatalog<'a> {
+    catalog: &'a Catalog,
+    tenant: &'a str,
+}
+
+impl StepCatalog for TenantCatalog<'_> {
     fn config_schema(&self, step_type: &str) -> Result<Option<Value>, String> {
-        self.resolve(step_type)
+        self.catalog
+            .resolve(self.tenant, step_type)
             .map(|plugin| plugin.info.config_schema.clone())
     }
 }

@@ -32,7 +32,7 @@ use crate::workflow::{
     WorkflowDefinition, parse_duration, validate,
 };
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, Entry};
 pub use view::{Progress, RunView, StepView};
 
 /// Settings of the runner.
@@ -251,7 +251,7 @@ impl Runner {
         definition: Value,
         status: WorkflowStatus,
     ) -> Result<WorkflowRecord, RunError> {
-        let parsed = self.check_definition(definition.clone())?;
+        let parsed = self.check_definition(tenant, definition.clone())?;
         let now = now_ms();
         let workflow = WorkflowRecord {
             id: new_id(),
@@ -277,7 +277,7 @@ impl Runner {
         id: &str,
         definition: Value,
     ) -> Result<WorkflowRecord, RunError> {
-        let parsed = self.check_definition(definition.clone())?;
+        let parsed = self.check_definition(tenant, definition.clone())?;
         let (tenant, id) = (tenant.to_owned(), id.to_owned());
         let workflow = self
             .inner
@@ -335,10 +335,14 @@ impl Runner {
         })?)
     }
 
-    fn check_definition(&self, definition: Value) -> Result<WorkflowDefinition, RunError> {
+    fn check_definition(
+        &self,
+        tenant: &str,
+        definition: Value,
+    ) -> Result<WorkflowDefinition, RunError> {
         let parsed = WorkflowDefinition::from_value(definition)
             .map_err(|problem| RunError::Invalid(vec![problem]))?;
-        let problems = validate(&parsed, self.inner.catalog.as_ref());
+        let problems = validate(&parsed, &self.inner.catalog.for_tenant(tenant));
         if problems.is_empty() {
             Ok(parsed)
         } else {
@@ -371,6 +375,54 @@ impl Runner {
         input: Value,
         idempotency: Option<Idempotency>,
     ) -> Result<(RunView, bool), RunError> {
+        let workflow = self.active_workflow(tenant, workflow_id)?;
+        let new = self.new_run(&workflow, input)?;
+        let id = new.run.id.clone();
+        let quota = self.inner.max_active_runs_per_tenant as i64;
+        let existing = self
+            .inner
+            .store
+            .write(move |tx| {
+                if let Some(idempotency) = &idempotency {
+                    let previous = store::idempotent_run(tx, &new.run.tenant, &new.run.workflow_id, &idempotency.key)?;
+                    match previous {
+                        Some((run_id, hash)) if hash == idempotency.body_hash => return Ok(Ok(Some(run_id))),
+                        Some(_) => {
+                            return Ok(Err(RunError::Rejected(format!(
+                                "Idempotency-Key '{}' was used before with a different request body",
+                                idempotency.key
+                            ))));
+                        }
+                        None => {}
+                    }
+                }
+                if let Err(refused) = admit(tx, &workflow, &new.definition, 1, quota)? {
+                    return Ok(Err(refused));
+                }
+                new.insert(tx)?;
+                if let Some(idempotency) = &idempotency {
+                    store::insert_idempotency_key(
+                        tx,
+                        &new.run.tenant,
+                        &new.run.workflow_id,
+                        &idempotency.key,
+                        &idempotency.body_hash,
+                        &new.run.id,
+                        new.run.created_at,
+                    )?;
+                }
+                Ok(Ok(None))
+            })
+            .await??;
+        if let Some(existing) = existing {
+            return Ok((self.get_run(Some(tenant), &existing)?, false));
+        }
+        self.started(&id);
+        Ok((self.get_run(Some(tenant), &id)?, true))
+    }
+
+    /// The tenant's workflow, if it may start runs.
+    fn active_workflow(&self, tenant: &str, workflow_id: &str) -> Result<WorkflowRecord, RunError> {
         let workflow = self
             .inner
             .store
@@ -382,13 +434,19 @@ impl Runner {
                 workflow.status.as_str()
             )));
         }
-        let definition = self.inner.definition(workflow_id, workflow.version)?;
+        Ok(workflow)
+    }
+
+    /// A new pending run of the workflow's current version, its steps pinned to
+    /// the plugins they resolve to now; not yet saved.
+    fn new_run(&self, workflow: &WorkflowRecord, input: Value) -> Result<NewRun, RunError> {
+        let definition = self.inner.definition(&workflow.id, workflow.version)?;
         let mut pins = Vec::with_capacity(definition.steps.len());
         for step in &definition.steps {
             let plugin = self
                 .inner
                 .catalog
-                .resolve(&step.step_type)
+                .resolve(&workflow.tenant, &step.step_type)
                 .map_err(|e| RunError::Rejected(format!("step '{}': {e}", step.name)))?;
             pins.push(Value::String(plugin.digest.clone()));
         }
@@ -396,8 +454,8 @@ impl Runner {
         let id = new_id();
         let mut run = RunRecord {
             id: id.clone(),
-            tenant: tenant.to_owned(),
-            workflow_id: workflow_id.to_owned(),
+            tenant: workflow.tenant.clone(),
+            workflow_id: workflow.id.clone(),
             workflow_version: workflow.version,
             status: RunStatus::Pending,
             input: input.clone(),
@@ -439,58 +497,18 @@ impl Runner {
             "created",
             json!({ "workflow_version": workflow.version, "input": input }),
         );
-        let forbid = definition.concurrency == ConcurrencyPolicy::Forbid;
-        let workflow_name = workflow.name.clone();
-        let quota = self.inner.max_active_runs_per_tenant as i64;
-        let existing = self
-            .inner
-            .store
-            .write(move |tx| {
-                if let Some(idempotency) = &idempotency {
-                    let previous = store::idempotent_run(tx, &run.tenant, &run.workflow_id, &idempotency.key)?;
-                    match previous {
-                        Some((run_id, hash)) if hash == idempotency.body_hash => return Ok(Ok(Some(run_id))),
-                        Some(_) => {
-                            return Ok(Err(RunError::Rejected(format!(
-                                "Idempotency-Key '{}' was used before with a different request body",
-                                idempotency.key
-                            ))));
-                        }
-                        None => {}
-                    }
-                }
-                if store::active_runs_of_tenant(tx, &run.tenant)? >= quota {
-                    return Ok(Err(RunError::QuotaExceeded(format!(
-                        "the tenant has {quota} unfinished runs, its quota; finish or cancel some first"
-                    ))));
-                }
-                if forbid && store::active_runs_of(tx, &run.workflow_id)? > 0 {
-                    return Err(StoreError::Conflict(format!(
-                        "workflow '{workflow_name}' allows one active run at a time, and one is active"
-                    )));
-                }
-                store::insert_run(tx, &run, &steps)?;
-                store::append_event(tx, &run.id, &created)?;
-                if let Some(idempotency) = &idempotency {
-                    store::insert_idempotency_key(
-                        tx,
-                        &run.tenant,
-                        &run.workflow_id,
-                        &idempotency.key,
-                        &idempotency.body_hash,
-                        &run.id,
-                        run.created_at,
-                    )?;
-                }
-                Ok(Ok(None))
-            })
-            .await??;
-        if let Some(existing) = existing {
-            return Ok((self.get_run(Some(tenant), &existing)?, false));
-        }
-        let _ = self.inner.changes.send(id.clone());
-        self.spawn_driver(id.clone());
-        Ok((self.get_run(Some(tenant), &id)?, true))
+        Ok(NewRun {
+            run,
+            steps,
+            created,
+            definition,
+        })
+    }
+
+    /// Announces a saved new run and starts driving it.
+    fn started(&self, run_id: &str) {
+        let _ = self.inner.changes.send(run_id.to_owned());
+        self.spawn_driver(run_id.to_owned());
     }
 
     /// The run as clients see it; with `tenant`, only that tenant's run.
@@ -733,6 +751,54 @@ impl Runner {
     fn spawn_driver(&self, run_id: String) {
         spawn_driver(&self.inner, run_id);
     }
+}
+
+/// A run built by [`Runner::new_run`], ready to be saved.
+struct NewRun {
+    run: RunRecord,
+    steps: Vec<StepRecord>,
+    created: EventRecord,
+    definition: Arc<WorkflowDefinition>,
+}
+
+impl NewRun {
+    fn insert(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        store::insert_run(tx, &self.run, &self.steps)?;
+        store::append_event(tx, &self.run.id, &self.created)
+    }
+}
+
+/// Whether `count` more runs of `workflow` may start now: the tenant's quota
+/// of unfinished runs, and the workflow's concurrency policy.
+fn admit(
+    tx: &Transaction<'_>,
+    workflow: &WorkflowRecord,
+    definition: &WorkflowDefinition,
+    count: i64,
+    quota: i64,
+) -> Result<Result<(), RunError>, StoreError> {
+    let active = store::active_runs_of_tenant(tx, &workflow.tenant)?;
+    if active + count > quota {
+        return Ok(Err(RunError::QuotaExceeded(if count == 1 {
+            format!(
+                "the tenant has {quota} unfinished runs, its quota; finish or cancel some first"
+            )
+        } else {
+            format!(
+                "{count} more runs would exceed the tenant's quota of {quota} unfinished runs ({active} now)"
+            )
+        })));
+    }
+    if definition.concurrency == ConcurrencyPolicy::Forbid
+        && (count > 1 || store::active_runs_of(tx, &workflow.id)? > 0)
+    {
+        return Ok(Err(RunError::Conflict(format!(
+            "workflow '{}' allows one active run at a time{}",
+            workflow.name,
+            if count > 1 { "" } else { ", and one is active" }
+        ))));
+    }
+    Ok(Ok(()))
 }
 
 fn spawn_driver(inner: &Arc<Inner>, run_id: String) {

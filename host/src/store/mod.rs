@@ -17,6 +17,7 @@ pub use records::*;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_runs.sql"),
     include_str!("migrations/0002_tenants.sql"),
+    include_str!("migrations/0003_plugins.sql"),
 ];
 
 /// Most transitions committed in one transaction.

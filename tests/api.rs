@@ -54,8 +54,12 @@ pub(crate) fn start_run(server: &Server, workflow: &str, input: Value) -> String
 /// Long-polls the run until `done` holds.
 pub(crate) fn poll_until(server: &Server, run: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
+    // The first look does not wait: the run may be there already, and a long
+    // poll waits for a change.
+    let mut wait = "";
     loop {
-        let reply = server.get(&format!("/v1/runs/{run}?wait=5s"));
+        let reply = server.get(&format!("/v1/runs/{run}{wait}"));
+        wait = "?wait=5s";
         assert_eq!(reply.status, 200, "{}", reply.body);
         if done(&reply.body) {
             return reply.body;

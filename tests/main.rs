@@ -5,6 +5,7 @@
 mod common;
 
 mod api;
+mod batches;
 mod cli;
 mod crash;
 mod engine;

@@ -71,6 +71,11 @@ impl<S: Send + Sync> FromRequest<S> for WasmBody {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
+        // The body is read (up to the limit) before any answer, so that a
+        // client still sending it is not cut off mid-request.
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(body_error)?;
         if !matches!(
             essence(&content_type).as_str(),
             "application/wasm" | "application/octet-stream"
@@ -79,9 +84,6 @@ impl<S: Send + Sync> FromRequest<S> for WasmBody {
                 "send the component's bytes as 'Content-Type: application/wasm', not '{content_type}'"
             )));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(body_error)?;
         Ok(WasmBody(bytes))
     }
 }

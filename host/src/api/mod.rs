@@ -1,6 +1,7 @@
 //! The HTTP control API (`/v1`): axum routes, tenant authentication, problem+json
 //! errors. Knows nothing of SQL or wasmtime: it speaks to the runner.
 
+mod batches;
 mod error;
 mod extract;
 pub mod metrics;
@@ -57,6 +58,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/workflows/{id}/activate", post(workflows::activate))
         .route("/v1/workflows/{id}/archive", post(workflows::archive))
         .route("/v1/workflows/{id}/runs", post(runs::start))
+        .route("/v1/workflows/{id}/batches", post(batches::start))
+        .route("/v1/batches/{id}", get(batches::get))
+        .route("/v1/batches/{id}/cancel", post(batches::cancel))
         .route("/v1/runs", get(runs::list))
         .route("/v1/runs/{id}", get(runs::get))
         .route("/v1/runs/{id}/events", get(runs::events))

@@ -8,6 +8,7 @@
 //! run's `last_seq`); when a cancel or a resume got there first, the driver stops,
 //! and whoever changed the run starts a driver if the run needs one.
 
+mod batch;
 mod catalog;
 pub mod view;
 
@@ -32,6 +33,7 @@ use crate::workflow::{
     WorkflowDefinition, parse_duration, validate,
 };
 
+pub use batch::{BatchProgress, BatchStatus, BatchView, MAX_BATCH_INPUTS};
 pub use catalog::{Catalog, Entry};
 pub use view::{Progress, RunView, StepView};
 
@@ -708,33 +710,14 @@ impl Runner {
         let (tenant_owned, id) = (tenant.to_owned(), run_id.to_owned());
         self.inner
             .store
-            .write(move |tx| {
-                let mut run = store::get_run(tx, Some(&tenant_owned), &id)?;
-                if run.status.is_terminal() {
-                    return Ok(Err(RunError::Conflict(format!("run is already {}", run.status))));
-                }
-                let mut steps = store::get_steps(tx, &id)?;
-                let expected = run.last_seq;
-                let now = now_ms();
-                let mut changed = Vec::new();
-                for step in steps.iter_mut().filter(|s| !s.status.is_terminal()) {
-                    if let Err(illegal) = set_step(step, StepStatus::Cancelled) {
-                        return Ok(Err(illegal.into()));
-                    }
-                    step.finished_at = Some(now);
-                    changed.push(step.index);
-                }
-                if let Err(illegal) = set_run(&mut run, RunStatus::Cancelled) {
-                    return Ok(Err(illegal.into()));
-                }
-                finish_paused(&mut run);
-                run.error = Some(json!({ "reason": "cancelled", "message": format!("cancelled by {}", actor.name) }));
-                let cancelled = event(&mut run, "cancelled", json!({ "actor": actor.name, "channel": actor.channel }));
-                let changed: Vec<&StepRecord> = steps.iter().filter(|s| changed.contains(&s.index)).collect();
-                save(tx, &run, expected, &changed, &[cancelled])?;
-                Ok(Ok(()))
-            })
+            .write(move |tx| cancel_in(tx, &tenant_owned, &id, &actor))
             .await??;
+        self.cancelled(run_id);
+        self.get_run(Some(tenant), run_id)
+    }
+
+    /// After a cancel commits: interrupts the run's driver and announces it.
+    fn cancelled(&self, run_id: &str) {
         if let Some((_, token)) = self
             .inner
             .drivers
@@ -745,7 +728,6 @@ impl Runner {
             token.cancel();
         }
         let _ = self.inner.changes.send(run_id.to_owned());
-        self.get_run(Some(tenant), run_id)
     }
 
     fn spawn_driver(&self, run_id: String) {
@@ -829,6 +811,50 @@ fn spawn_driver(inner: &Arc<Inner>, run_id: String) {
 }
 
 /// Clears what a paused run carried.
+/// Cancels the tenant's run `id` within `tx`: its unfinished steps and the run.
+fn cancel_in(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    id: &str,
+    actor: &Actor,
+) -> Result<Result<(), RunError>, StoreError> {
+    let mut run = store::get_run(tx, Some(tenant), id)?;
+    if run.status.is_terminal() {
+        return Ok(Err(RunError::Conflict(format!(
+            "run is already {}",
+            run.status
+        ))));
+    }
+    let mut steps = store::get_steps(tx, id)?;
+    let expected = run.last_seq;
+    let now = now_ms();
+    let mut changed = Vec::new();
+    for step in steps.iter_mut().filter(|s| !s.status.is_terminal()) {
+        if let Err(illegal) = set_step(step, StepStatus::Cancelled) {
+            return Ok(Err(illegal.into()));
+        }
+        step.finished_at = Some(now);
+        changed.push(step.index);
+    }
+    if let Err(illegal) = set_run(&mut run, RunStatus::Cancelled) {
+        return Ok(Err(illegal.into()));
+    }
+    finish_paused(&mut run);
+    run.error =
+        Some(json!({ "reason": "cancelled", "message": format!("cancelled by {}", actor.name) }));
+    let cancelled = event(
+        &mut run,
+        "cancelled",
+        json!({ "actor": actor.name, "channel": actor.channel }),
+    );
+    let changed: Vec<&StepRecord> = steps
+        .iter()
+        .filter(|s| changed.contains(&s.index))
+        .collect();
+    save(tx, &run, expected, &changed, &[cancelled])?;
+    Ok(Ok(()))
+}
+
 fn finish_paused(run: &mut RunRecord) {
     run.pending_action = None;
     run.paused_step = None;

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_runs.sql"),
     include_str!("migrations/0002_tenants.sql"),
     include_str!("migrations/0003_plugins.sql"),
+    include_str!("migrations/0004_batches.sql"),
 ];
 
 /// Most transitions committed in one transaction.

@@ -1,0 +1,194 @@
+//! Batches: one run of a workflow per input, started in one transaction (all
+//! or none, within the tenant's quota), watched and cancelled as one.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::view::timestamp;
+use super::{Actor, RunError, Runner, admit, cancel_in, new_id, now_ms};
+use crate::model::RunStatus;
+use crate::store::{self, BatchRecord, StoreError};
+
+/// The most inputs one batch may have.
+pub const MAX_BATCH_INPUTS: usize = 10_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchStatus {
+    /// No run has started yet.
+    Pending,
+    /// Some runs are unfinished.
+    Running,
+    /// Every run completed.
+    Completed,
+    /// Every run ended, and some did not complete.
+    Failed,
+    /// Cancelled: its unfinished runs were cancelled with it.
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BatchProgress {
+    pub total: usize,
+    pub completed: usize,
+    /// Runs that ended without completing: failed, timed out or cancelled.
+    pub failed: usize,
+    /// Runs not yet ended (pending, running or paused).
+    pub unfinished: usize,
+}
+
+/// A batch as clients see it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BatchView {
+    pub id: String,
+    pub workflow_id: String,
+    pub status: BatchStatus,
+    pub progress: BatchProgress,
+    /// The run ids, in the order of the inputs.
+    pub runs: Vec<String>,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<String>,
+}
+
+impl BatchView {
+    fn new(batch: &BatchRecord, runs: Vec<(String, RunStatus)>) -> Self {
+        let count = |wanted: &dyn Fn(RunStatus) -> bool| {
+            runs.iter().filter(|(_, status)| wanted(*status)).count()
+        };
+        let completed = count(&|s| s == RunStatus::Completed);
+        let unfinished = count(&|s| !s.is_terminal());
+        let failed = runs.len() - completed - unfinished;
+        let status = if batch.cancelled_at.is_some() {
+            BatchStatus::Cancelled
+        } else if unfinished > 0 {
+            if count(&|s| s == RunStatus::Pending) == runs.len() {
+                BatchStatus::Pending
+            } else {
+                BatchStatus::Running
+            }
+        } else if failed > 0 {
+            BatchStatus::Failed
+        } else {
+            BatchStatus::Completed
+        };
+        BatchView {
+            id: batch.id.clone(),
+            workflow_id: batch.workflow_id.clone(),
+            status,
+            progress: BatchProgress {
+                total: runs.len(),
+                completed,
+                failed,
+                unfinished,
+            },
+            runs: runs.into_iter().map(|(id, _)| id).collect(),
+            created_at: timestamp(batch.created_at),
+            cancelled_at: batch.cancelled_at.map(timestamp),
+        }
+    }
+}
+
+impl Runner {
+    /// Starts one run of the workflow per input, all or none.
+    pub async fn start_batch(
+        &self,
+        tenant: &str,
+        workflow_id: &str,
+        inputs: Vec<Value>,
+    ) -> Result<BatchView, RunError> {
+        if inputs.is_empty() || inputs.len() > MAX_BATCH_INPUTS {
+            return Err(RunError::Rejected(format!(
+                "a batch has 1 to {MAX_BATCH_INPUTS} inputs, not {}",
+                inputs.len()
+            )));
+        }
+        let workflow = self.active_workflow(tenant, workflow_id)?;
+        let runs = inputs
+            .into_iter()
+            .map(|input| self.new_run(&workflow, input))
+            .collect::<Result<Vec<_>, _>>()?;
+        let batch = BatchRecord {
+            id: new_id(),
+            tenant: tenant.to_owned(),
+            workflow_id: workflow_id.to_owned(),
+            created_at: now_ms(),
+            cancelled_at: None,
+        };
+        let run_ids: Vec<String> = runs.iter().map(|new| new.run.id.clone()).collect();
+        let quota = self.inner.max_active_runs_per_tenant as i64;
+        let record = batch.clone();
+        self.inner
+            .store
+            .write(move |tx| {
+                let definition = &runs[0].definition;
+                if let Err(refused) = admit(tx, &workflow, definition, runs.len() as i64, quota)? {
+                    return Ok(Err(refused));
+                }
+                for new in &runs {
+                    new.insert(tx)?;
+                }
+                let ids: Vec<&str> = runs.iter().map(|new| new.run.id.as_str()).collect();
+                store::insert_batch(tx, &record, &ids)?;
+                Ok(Ok(()))
+            })
+            .await??;
+        for run_id in &run_ids {
+            self.started(run_id);
+        }
+        self.get_batch(tenant, &batch.id)
+    }
+
+    pub fn get_batch(&self, tenant: &str, id: &str) -> Result<BatchView, RunError> {
+        let (batch, runs) = self.inner.store.read(|c| {
+            let batch = store::get_batch(c, tenant, id)?;
+            let runs = store::batch_runs(c, id)?;
+            Ok((batch, runs))
+        })?;
+        Ok(BatchView::new(&batch, runs))
+    }
+
+    /// Cancels the batch and, in the same transaction, its unfinished runs.
+    /// Cancelling a cancelled batch changes nothing; a finished one is a
+    /// conflict.
+    pub async fn cancel_batch(
+        &self,
+        tenant: &str,
+        id: &str,
+        actor: Actor,
+    ) -> Result<BatchView, RunError> {
+        let (owner, batch_id) = (tenant.to_owned(), id.to_owned());
+        let cancelled = self
+            .inner
+            .store
+            .write(move |tx| {
+                let batch = store::get_batch(tx, &owner, &batch_id)?;
+                let runs = store::batch_runs(tx, &batch_id)?;
+                if batch.cancelled_at.is_some() {
+                    return Ok(Ok(Vec::new()));
+                }
+                let unfinished: Vec<String> = runs
+                    .into_iter()
+                    .filter(|(_, status)| !status.is_terminal())
+                    .map(|(run_id, _)| run_id)
+                    .collect();
+                if unfinished.is_empty() {
+                    return Ok(Err(RunError::Conflict(
+                        "every run of the batch has ended already".to_owned(),
+                    )));
+                }
+                for run_id in &unfinished {
+                    // One run refusing rolls back the whole batch's cancel.
+                    cancel_in(tx, &owner, run_id, &actor)?
+                        .map_err(|refused| StoreError::Conflict(refused.to_string()))?;
+                }
+                store::set_batch_cancelled(tx, &batch_id, now_ms())?;
+                Ok(Ok(unfinished))
+            })
+            .await??;
+        for run_id in &cancelled {
+            self.cancelled(run_id);
+        }
+        self.get_batch(tenant, id)
+    }
+}

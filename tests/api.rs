@@ -487,7 +487,12 @@ fn bad_input_gets_a_clear_problem_and_persists_nothing() {
         (
             server.call("GET", "/v1/nothing-here", Some(&key), None),
             404,
-            "not-found",
+            "no-such-route",
+        ),
+        (
+            server.call("PATCH", "/v1/runs", Some(&key), None),
+            405,
+            "method-not-allowed",
         ),
     ];
     for (reply, status, kind) in &cases {

@@ -9,6 +9,7 @@ mod batches;
 mod cli;
 mod crash;
 mod engine;
+mod openapi;
 mod runs;
 mod state_machine;
 mod uploads;

@@ -654,7 +654,7 @@ async fn load_bundled(engine: &Engine, name: &str) -> anyhow::Result<Plugin> {
 }
 
 fn describe(plugin: &Plugin, source: &str) -> Value {
-    let mut summary = plugin.summary();
+    let mut summary = json!(plugin.summary());
     summary["wit"] = json!(format!("cairn:step@{}", cairn::engine::WIT_VERSION));
     summary["source"] = json!(source);
     summary

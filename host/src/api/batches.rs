@@ -5,20 +5,31 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, Tenant};
 use crate::runner::{Actor, BatchView};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartBatch {
-    /// One run's `input` per item.
+    /// One run's `input` per item: 1 to 10,000 of them.
     inputs: Vec<Value>,
 }
 
-/// `POST /v1/workflows/{id}/batches`: starts every run or none.
+/// Start one run of the workflow per input: all of them, or none.
+#[utoipa::path(operation_id = "startBatch", post, path = "/v1/workflows/{id}/batches", tag = "batches",
+    params(("id" = String, Path, description = "Workflow id")),
+    request_body = StartBatch,
+    responses(
+        (status = 201, description = "Started", body = BatchView),
+        (status = 404, description = "No such workflow for this tenant"),
+        (status = 409, description = "The workflow's concurrency policy allows one run at a time"),
+        (status = 422, description = "The workflow is not active, or no inputs (or too many)"),
+        (status = 429, description = "The runs would exceed the tenant's quota of unfinished runs"),
+    ))]
 pub async fn start(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -33,6 +44,13 @@ pub async fn start(
     Ok((StatusCode::CREATED, Json(batch)))
 }
 
+/// A batch: status, progress and its runs.
+#[utoipa::path(operation_id = "getBatch", get, path = "/v1/batches/{id}", tag = "batches",
+    params(("id" = String, Path, description = "Batch id")),
+    responses(
+        (status = 200, description = "The batch", body = BatchView),
+        (status = 404, description = "No such batch for this tenant"),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -41,7 +59,14 @@ pub async fn get(
     Ok(Json(state.host.runner.get_batch(&tenant, &id)?))
 }
 
-/// `POST /v1/batches/{id}/cancel`: cancels the batch's unfinished runs.
+/// Cancel the batch's unfinished runs, all in one transaction.
+#[utoipa::path(operation_id = "cancelBatch", post, path = "/v1/batches/{id}/cancel", tag = "batches",
+    params(("id" = String, Path, description = "Batch id")),
+    responses(
+        (status = 200, description = "The batch, cancelled", body = BatchView),
+        (status = 404, description = "No such batch for this tenant"),
+        (status = 409, description = "Every run of the batch has ended already"),
+    ))]
 pub async fn cancel(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,

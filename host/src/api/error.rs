@@ -3,13 +3,29 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::runner::RunError;
 use crate::workflow::Problem;
 
 /// The prefix of every problem `type`.
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:cairn:problem:";
+
+/// An RFC 9457 problem, as every error answer carries it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ProblemDetails {
+    /// Stable per kind of error: `urn:cairn:problem:<kind>`.
+    #[serde(rename = "type")]
+    #[schema(example = "urn:cairn:problem:not-found")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Every problem with the request, each with its JSON pointer (422).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<Problem>,
+}
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -19,6 +35,10 @@ pub enum ApiError {
     Unauthorized(String),
     /// 404: no such resource for this tenant.
     NotFound,
+    /// 404: no such route.
+    NoRoute,
+    /// 405: the route exists, not with this method.
+    MethodNotAllowed,
     /// 409: the request conflicts with the resource's state.
     Conflict(String),
     /// 413.
@@ -55,6 +75,12 @@ impl ApiError {
                 "Missing or invalid API key",
             ),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::NoRoute => (StatusCode::NOT_FOUND, "no-such-route", "No such route"),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             ApiError::PayloadTooLarge(_) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -114,23 +140,21 @@ impl IntoResponse for ApiError {
             | ApiError::UnsupportedMediaType(detail)
             | ApiError::TooManyRequests(detail) => (Some(detail), Vec::new()),
             ApiError::Unprocessable { detail, errors, .. } => (Some(detail), errors),
-            ApiError::NotFound => (None, Vec::new()),
+            ApiError::NotFound | ApiError::NoRoute | ApiError::MethodNotAllowed => {
+                (None, Vec::new())
+            }
             ApiError::Internal(detail) => {
                 tracing::error!("internal error: {detail}");
                 (None, Vec::new())
             }
         };
-        let mut body = json!({
-            "type": format!("{PROBLEM_TYPE_PREFIX}{kind}"),
-            "title": title,
-            "status": status.as_u16(),
-        });
-        if let Some(detail) = detail {
-            body["detail"] = json!(detail);
-        }
-        if !errors.is_empty() {
-            body["errors"] = json!(errors);
-        }
+        let body = ProblemDetails {
+            kind: format!("{PROBLEM_TYPE_PREFIX}{kind}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors,
+        };
         let mut response = (status, axum::Json(body)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -57,6 +57,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// 400 for a query string that cannot be read.
+pub fn bad_query(detail: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        kind: "bad-query",
+        detail: detail.into(),
+    }
+}
+
 /// A component upload: the raw body, sent as `application/wasm` (or
 /// `application/octet-stream`).
 pub struct WasmBody(pub Bytes);

@@ -27,6 +27,11 @@ pub fn install() -> Option<PrometheusHandle> {
     builder.install_recorder().ok()
 }
 
+/// Prometheus metrics: runs by status, step durations, sandbox faults by kind,
+/// HTTP latency.
+#[utoipa::path(operation_id = "metrics", get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format",
+        content_type = "text/plain; version=0.0.4", body = String)))]
 pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError> {
     let Some(handle) = &state.metrics else {
         return Err(ApiError::NotFound);

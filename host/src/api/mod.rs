@@ -1,7 +1,9 @@
 //! The HTTP control API (`/v1`): axum routes, tenant authentication, problem+json
-//! errors. Knows nothing of SQL or wasmtime: it speaks to the runner.
+//! errors, and the OpenAPI description generated from the same routes. Knows
+//! nothing of SQL or wasmtime: it speaks to the runner.
 
 mod batches;
+mod doc;
 mod error;
 mod extract;
 pub mod metrics;
@@ -9,11 +11,14 @@ mod plugins;
 mod runs;
 mod workflows;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 pub use error::{ApiError, PROBLEM_TYPE_PREFIX};
 
@@ -27,49 +32,70 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
-/// Request bodies above this are refused with 413.
+/// Request bodies above this are refused with 413 (plugin uploads have their
+/// own limit).
 pub const MAX_BODY_BYTES: usize = 2 << 20;
+
+/// The API's routes, each with its description.
+fn routes(max_plugin_bytes: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(<doc::ApiDoc as utoipa::OpenApi>::openapi())
+        .routes(routes!(health))
+        .routes(
+            routes!(plugins::list, plugins::upload).layer(DefaultBodyLimit::max(max_plugin_bytes)),
+        )
+        .routes(routes!(plugins::get, plugins::delete))
+        .routes(routes!(workflows::list, workflows::create))
+        .routes(routes!(workflows::get, workflows::update))
+        .routes(routes!(workflows::activate))
+        .routes(routes!(workflows::archive))
+        .routes(routes!(runs::start))
+        .routes(routes!(batches::start))
+        .routes(routes!(batches::get))
+        .routes(routes!(batches::cancel))
+        .routes(routes!(runs::list))
+        .routes(routes!(runs::get))
+        .routes(routes!(runs::events))
+        .routes(routes!(runs::resume))
+        .routes(routes!(runs::cancel))
+        .routes(routes!(runs::approvals))
+        .routes(routes!(openapi_json))
+        .route_layer(axum::middleware::from_fn(metrics::track))
+        // Scrapes are not counted as API traffic.
+        .routes(routes!(metrics::render))
+}
+
+/// The API's description, as served at `/v1/openapi.json`.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static OPENAPI: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    OPENAPI.get_or_init(|| doc::complete(routes(MAX_BODY_BYTES).split_for_parts().1))
+}
 
 /// The API's routes.
 pub fn app(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/healthz",
-            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
-        )
-        .route(
-            "/v1/plugins",
-            get(plugins::list)
-                .post(plugins::upload)
-                .layer(DefaultBodyLimit::max(state.host.max_plugin_bytes)),
-        )
-        .route(
-            "/v1/plugins/{name}",
-            get(plugins::get).delete(plugins::delete),
-        )
-        .route(
-            "/v1/workflows",
-            get(workflows::list).post(workflows::create),
-        )
-        .route(
-            "/v1/workflows/{id}",
-            get(workflows::get).put(workflows::update),
-        )
-        .route("/v1/workflows/{id}/activate", post(workflows::activate))
-        .route("/v1/workflows/{id}/archive", post(workflows::archive))
-        .route("/v1/workflows/{id}/runs", post(runs::start))
-        .route("/v1/workflows/{id}/batches", post(batches::start))
-        .route("/v1/batches/{id}", get(batches::get))
-        .route("/v1/batches/{id}/cancel", post(batches::cancel))
-        .route("/v1/runs", get(runs::list))
-        .route("/v1/runs/{id}", get(runs::get))
-        .route("/v1/runs/{id}/events", get(runs::events))
-        .route("/v1/runs/{id}/resume", post(runs::resume))
-        .route("/v1/runs/{id}/cancel", post(runs::cancel))
-        .route("/v1/approvals", get(runs::approvals))
-        .route_layer(axum::middleware::from_fn(metrics::track))
-        .route("/metrics", get(metrics::render))
-        .fallback(|| async { ApiError::NotFound })
+    let (router, _) = routes(state.host.max_plugin_bytes).split_for_parts();
+    router
+        .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// `ok` while the server answers.
+    status: &'static str,
+}
+
+/// Liveness.
+#[utoipa::path(operation_id = "health", get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The server answers", body = Health)))]
+async fn health() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// This description of the API (OpenAPI 3.1).
+#[utoipa::path(operation_id = "openapi", get, path = "/v1/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
+async fn openapi_json() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(openapi())
 }

@@ -10,27 +10,47 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, Tenant};
+use super::extract::{ApiJson, Tenant, bad_query};
 use crate::model::RunStatus;
+use crate::runner::view::timestamp;
 use crate::runner::{Actor, Idempotency, RunView};
+use crate::store::EventRecord;
 use crate::workflow::parse_duration;
 
 /// The longest `?wait=` a client may ask for.
 const MAX_WAIT: Duration = Duration::from_secs(60);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartRun {
+    /// What the run's templates see as `input`.
     #[serde(default)]
     input: Value,
 }
 
+/// Start a run of the workflow's current version.
+#[utoipa::path(operation_id = "startRun", post, path = "/v1/workflows/{id}/runs", tag = "runs",
+    params(
+        ("id" = String, Path, description = "Workflow id"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "The same key and body return the run started the first time"),
+    ),
+    request_body = StartRun,
+    responses(
+        (status = 201, description = "Started", body = RunView),
+        (status = 200, description = "Started before with this Idempotency-Key and body", body = RunView),
+        (status = 404, description = "No such workflow for this tenant"),
+        (status = 409, description = "The workflow's concurrency policy forbids a second run"),
+        (status = 422, description = "The workflow is not active, or the Idempotency-Key was used with another body"),
+        (status = 429, description = "The tenant's quota of unfinished runs is full"),
+    ))]
 pub async fn start(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -70,26 +90,39 @@ pub async fn start(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only this workflow's runs.
     workflow_id: Option<String>,
+    /// Only runs with this status.
+    #[param(value_type = Option<RunStatus>)]
     status: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// 1 to 200; 50 when absent.
     limit: Option<usize>,
 }
 
-fn bad_query(detail: impl Into<String>) -> ApiError {
-    ApiError::BadRequest {
-        kind: "bad-query",
-        detail: detail.into(),
-    }
+#[derive(Serialize, ToSchema)]
+pub struct RunList {
+    /// Newest first.
+    runs: Vec<RunView>,
+    /// Where the next page starts; absent on the last page.
+    next_cursor: Option<String>,
 }
 
+/// The tenant's runs, newest first, a page at a time.
+#[utoipa::path(operation_id = "listRuns", get, path = "/v1/runs", tag = "runs", params(ListQuery),
+    responses(
+        (status = 200, description = "A page of runs", body = RunList),
+        (status = 400, description = "A bad cursor, status or limit"),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunList>, ApiError> {
     let Query(query) = query.map_err(|e| bad_query(e.body_text()))?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
@@ -119,7 +152,7 @@ pub async fn list(
     } else {
         None
     };
-    Ok(Json(json!({ "runs": runs, "next_cursor": next_cursor })))
+    Ok(Json(RunList { runs, next_cursor }))
 }
 
 /// Cursors are opaque to clients: the hex of the last run id of a page.
@@ -134,11 +167,21 @@ fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
         })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GetQuery {
+    /// Long-poll: answer when the run changes, or after this long (`30s`; at
+    /// most 60 s).
     wait: Option<String>,
 }
 
+/// A run: status, progress, steps, what it waits for, how it ended.
+#[utoipa::path(operation_id = "getRun", get, path = "/v1/runs/{id}", tag = "runs",
+    params(("id" = String, Path, description = "Run id"), GetQuery),
+    responses(
+        (status = 200, description = "The run", body = RunView),
+        (status = 404, description = "No such run for this tenant"),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -165,11 +208,55 @@ pub async fn get(
     Ok(Json(changed))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Only events with a greater sequence number.
     after: Option<i64>,
 }
 
+/// One entry of a run's event log.
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
+    /// The event's sequence number in its run, from 1.
+    seq: i64,
+    at: String,
+    /// `created`, `step_started`, `step_completed`, `paused`, `resumed`, ...
+    kind: String,
+    data: Value,
+}
+
+impl From<EventRecord> for EventView {
+    fn from(event: EventRecord) -> Self {
+        EventView {
+            seq: event.seq,
+            at: timestamp(event.at),
+            kind: event.kind,
+            data: event.data,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventList {
+    events: Vec<EventView>,
+}
+
+/// The run's event log, as JSON or (with `Accept: text/event-stream`) as
+/// server-sent events that follow the run until it ends.
+#[utoipa::path(operation_id = "listRunEvents", get, path = "/v1/runs/{id}/events", tag = "runs",
+    params(
+        ("id" = String, Path, description = "Run id"),
+        EventsQuery,
+        ("Last-Event-ID" = Option<i64>, Header, description = "Resume a stream after this event"),
+    ),
+    responses(
+        (status = 200, description = "The events", content(
+            (EventList = "application/json"),
+            (EventView = "text/event-stream"),
+        )),
+        (status = 404, description = "No such run for this tenant"),
+    ))]
 pub async fn events(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -194,7 +281,8 @@ pub async fn events(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/event-stream"));
     if !wants_stream {
-        return Ok(Json(json!({ "events": events })).into_response());
+        let events = events.into_iter().map(EventView::from).collect();
+        return Ok(Json(EventList { events }).into_response());
     }
     let stream = EventStream {
         state,
@@ -221,7 +309,7 @@ struct EventStream {
     tenant: String,
     run_id: String,
     after: i64,
-    pending: std::collections::VecDeque<crate::store::EventRecord>,
+    pending: std::collections::VecDeque<EventRecord>,
     changes: Option<tokio::sync::broadcast::Receiver<String>>,
     done: bool,
 }
@@ -231,13 +319,9 @@ impl EventStream {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 self.after = event.seq;
-                let data = json!({ "seq": event.seq, "at": crate::runner::view::timestamp(event.at), "kind": event.kind, "data": event.data });
-                return Some(
-                    Event::default()
-                        .id(event.seq.to_string())
-                        .event(event.kind)
-                        .data(data.to_string()),
-                );
+                let (id, kind) = (event.seq.to_string(), event.kind.clone());
+                let data = serde_json::to_string(&EventView::from(event)).ok()?;
+                return Some(Event::default().id(id).event(kind).data(data));
             }
             if self.done {
                 return None;
@@ -270,13 +354,26 @@ impl EventStream {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resume {
+    /// The step the run is paused at.
     step: String,
+    /// An option (`"approve"`, or `{"decision": "reject", "note": "..."}`) when
+    /// the pending action offers options, else a value its input schema accepts.
     input: Value,
 }
 
+/// Resume a paused run with a decision.
+#[utoipa::path(operation_id = "resumeRun", post, path = "/v1/runs/{id}/resume", tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    request_body = Resume,
+    responses(
+        (status = 200, description = "The run, resumed (or ended, on a rejection)", body = RunView),
+        (status = 404, description = "No such run for this tenant"),
+        (status = 409, description = "The run is not paused at that step"),
+        (status = 422, description = "The decision is not one the pending action allows"),
+    ))]
 pub async fn resume(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -294,6 +391,14 @@ pub async fn resume(
     ))
 }
 
+/// Cancel a pending, running or paused run.
+#[utoipa::path(operation_id = "cancelRun", post, path = "/v1/runs/{id}/cancel", tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    responses(
+        (status = 200, description = "The run, cancelled", body = RunView),
+        (status = 404, description = "No such run for this tenant"),
+        (status = 409, description = "The run has ended already"),
+    ))]
 pub async fn cancel(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
@@ -303,18 +408,46 @@ pub async fn cancel(
     Ok(Json(state.host.runner.cancel(&tenant, &id, actor).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ApprovalsQuery {
+    /// Only this workflow's runs.
     workflow_id: Option<String>,
+    /// 1 to 500; 100 when absent.
     limit: Option<usize>,
 }
 
-/// `GET /v1/approvals`: the tenant's runs waiting for a person, oldest first.
+/// A run waiting for a person.
+#[derive(Serialize, ToSchema)]
+pub struct Approval {
+    run_id: String,
+    workflow_id: String,
+    /// The step it is paused at.
+    step: Option<Value>,
+    /// What it waits for: `kind`, `message`, `options`, `data`.
+    pending_action: Option<Value>,
+    waiting_since: String,
+    /// When the pause times out, if it does.
+    deadline: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApprovalList {
+    /// Oldest first.
+    approvals: Vec<Approval>,
+}
+
+/// The tenant's runs waiting for a person, oldest first.
+#[utoipa::path(operation_id = "listApprovals", get, path = "/v1/approvals", tag = "approvals", params(ApprovalsQuery),
+    responses(
+        (status = 200, description = "The queue", body = ApprovalList),
+        (status = 400, description = "A bad limit"),
+    ))]
 pub async fn approvals(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     query: Result<Query<ApprovalsQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ApprovalList>, ApiError> {
     let Query(query) = query.map_err(|e| bad_query(e.body_text()))?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
@@ -324,18 +457,20 @@ pub async fn approvals(
         .host
         .runner
         .paused_runs(&tenant, query.workflow_id.as_deref(), limit)?;
-    let waiting: Vec<Value> = runs
-        .iter()
-        .map(|run| {
-            json!({
-                "run_id": run.id,
-                "workflow_id": run.workflow_id,
-                "step": run.pending_action.as_ref().and_then(|a| a.get("step")).cloned(),
-                "pending_action": run.pending_action,
-                "waiting_since": run.updated_at,
-                "deadline": run.pause_deadline,
-            })
+    let approvals = runs
+        .into_iter()
+        .map(|run| Approval {
+            step: run
+                .pending_action
+                .as_ref()
+                .and_then(|a| a.get("step"))
+                .cloned(),
+            run_id: run.id,
+            workflow_id: run.workflow_id,
+            pending_action: run.pending_action,
+            waiting_since: run.updated_at,
+            deadline: run.pause_deadline,
         })
         .collect();
-    Ok(Json(json!({ "approvals": waiting })))
+    Ok(Json(ApprovalList { approvals }))
 }

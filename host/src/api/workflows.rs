@@ -3,19 +3,24 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, Tenant};
+use crate::model::RunStatus;
 use crate::runner::view::timestamp;
 use crate::store::{WorkflowRecord, WorkflowStatus};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkflow {
+    /// The workflow definition: `name`, `steps`, and optionally `concurrency`
+    /// and `paused_lifetime` (see the README).
     definition: Value,
+    /// `draft` (the default) or `active`.
     #[serde(default = "draft")]
     status: WorkflowStatus,
 }
@@ -24,32 +29,66 @@ fn draft() -> WorkflowStatus {
     WorkflowStatus::Draft
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorkflow {
     definition: Value,
 }
 
-fn workflow_json(workflow: &WorkflowRecord, definition: Option<Value>) -> Value {
-    let mut body = json!({
-        "id": workflow.id,
-        "name": workflow.name,
-        "status": workflow.status,
-        "version": workflow.version,
-        "created_at": timestamp(workflow.created_at),
-        "updated_at": timestamp(workflow.updated_at),
-    });
-    if let Some(definition) = definition {
-        body["definition"] = definition;
-    }
-    body
+/// A workflow: its latest version, and (when one is asked for) its definition
+/// and recent runs.
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowBody {
+    id: String,
+    name: String,
+    status: WorkflowStatus,
+    version: i64,
+    created_at: String,
+    updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    definition: Option<Value>,
+    /// The ten newest runs (on `GET /v1/workflows/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recent_runs: Option<Vec<RecentRun>>,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct RecentRun {
+    id: String,
+    status: RunStatus,
+    created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WorkflowList {
+    workflows: Vec<WorkflowBody>,
+}
+
+fn workflow_json(workflow: &WorkflowRecord, definition: Option<Value>) -> WorkflowBody {
+    WorkflowBody {
+        id: workflow.id.clone(),
+        name: workflow.name.clone(),
+        status: workflow.status,
+        version: workflow.version,
+        created_at: timestamp(workflow.created_at),
+        updated_at: timestamp(workflow.updated_at),
+        definition,
+        recent_runs: None,
+    }
+}
+
+/// Create a workflow, validated against the step types' schemas.
+#[utoipa::path(operation_id = "createWorkflow", post, path = "/v1/workflows", tag = "workflows",
+    request_body = CreateWorkflow,
+    responses(
+        (status = 201, description = "Created", body = WorkflowBody),
+        (status = 422, description = "The definition is invalid; `errors` lists every problem"),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     body: ApiJson<CreateWorkflow>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<WorkflowBody>), ApiError> {
     let CreateWorkflow { definition, status } = body.value;
     if status == WorkflowStatus::Archived {
         return Err(ApiError::unprocessable(
@@ -68,41 +107,65 @@ pub async fn create(
     ))
 }
 
+/// The tenant's workflows.
+#[utoipa::path(operation_id = "listWorkflows", get, path = "/v1/workflows", tag = "workflows",
+    responses((status = 200, description = "The tenant's workflows", body = WorkflowList)))]
 pub async fn list(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkflowList>, ApiError> {
     let workflows = state.host.runner.list_workflows(&tenant)?;
-    Ok(Json(
-        json!({ "workflows": workflows.iter().map(|w| workflow_json(w, None)).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(WorkflowList {
+        workflows: workflows.iter().map(|w| workflow_json(w, None)).collect(),
+    }))
 }
 
+/// One workflow with its definition and recent runs.
+#[utoipa::path(operation_id = "getWorkflow", get, path = "/v1/workflows/{id}", tag = "workflows",
+    params(("id" = String, Path, description = "Workflow id")),
+    responses(
+        (status = 200, description = "The workflow", body = WorkflowBody),
+        (status = 404, description = "No such workflow for this tenant"),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkflowBody>, ApiError> {
     let (workflow, definition) = state.host.runner.get_workflow(&tenant, &id)?;
     let recent = state
         .host
         .runner
         .list_runs(&tenant, Some(&id), None, None, 10)?;
     let mut body = workflow_json(&workflow, Some(definition));
-    body["recent_runs"] =
-        json!(recent
-        .iter()
-        .map(|run| json!({ "id": run.id, "status": run.status, "created_at": run.created_at }))
-        .collect::<Vec<_>>());
+    body.recent_runs = Some(
+        recent
+            .into_iter()
+            .map(|run| RecentRun {
+                id: run.id,
+                status: run.status,
+                created_at: run.created_at,
+            })
+            .collect(),
+    );
     Ok(Json(body))
 }
 
+/// A new version of the workflow's definition; running runs keep theirs.
+#[utoipa::path(operation_id = "updateWorkflow", put, path = "/v1/workflows/{id}", tag = "workflows",
+    params(("id" = String, Path, description = "Workflow id")),
+    request_body = UpdateWorkflow,
+    responses(
+        (status = 200, description = "The new version", body = WorkflowBody),
+        (status = 404, description = "No such workflow for this tenant"),
+        (status = 422, description = "The definition is invalid; `errors` lists every problem"),
+    ))]
 pub async fn update(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
     body: ApiJson<UpdateWorkflow>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkflowBody>, ApiError> {
     let definition = body.value.definition;
     let workflow = state
         .host
@@ -117,7 +180,7 @@ async fn set_status(
     tenant: String,
     id: String,
     status: WorkflowStatus,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkflowBody>, ApiError> {
     let workflow = state
         .host
         .runner
@@ -126,18 +189,32 @@ async fn set_status(
     Ok(Json(workflow_json(&workflow, None)))
 }
 
+/// Let the workflow start runs.
+#[utoipa::path(operation_id = "activateWorkflow", post, path = "/v1/workflows/{id}/activate", tag = "workflows",
+    params(("id" = String, Path, description = "Workflow id")),
+    responses(
+        (status = 200, description = "The workflow, now active", body = WorkflowBody),
+        (status = 404, description = "No such workflow for this tenant"),
+    ))]
 pub async fn activate(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkflowBody>, ApiError> {
     set_status(state, tenant, id, WorkflowStatus::Active).await
 }
 
+/// Stop the workflow from starting runs; its runs carry on.
+#[utoipa::path(operation_id = "archiveWorkflow", post, path = "/v1/workflows/{id}/archive", tag = "workflows",
+    params(("id" = String, Path, description = "Workflow id")),
+    responses(
+        (status = 200, description = "The workflow, now archived", body = WorkflowBody),
+        (status = 404, description = "No such workflow for this tenant"),
+    ))]
 pub async fn archive(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WorkflowBody>, ApiError> {
     set_status(state, tenant, id, WorkflowStatus::Archived).await
 }

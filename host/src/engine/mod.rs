@@ -134,18 +134,35 @@ pub struct Plugin {
 impl Plugin {
     /// What clients and operators see of a plugin: its description, schemas,
     /// digest and size.
-    pub fn summary(&self) -> serde_json::Value {
-        serde_json::json!({
-            "name": self.info.name,
-            "version": self.info.version,
-            "description": self.info.description,
-            "config_schema": self.info.config_schema,
-            "input_schema": self.info.input_schema,
-            "output_schema": self.info.output_schema,
-            "digest": self.digest,
-            "size_bytes": self.size_bytes,
-        })
+    pub fn summary(&self) -> PluginSummary {
+        PluginSummary {
+            name: self.info.name.clone(),
+            version: self.info.version.clone(),
+            description: self.info.description.clone(),
+            config_schema: self.info.config_schema.clone(),
+            input_schema: self.info.input_schema.clone(),
+            output_schema: self.info.output_schema.clone(),
+            digest: self.digest.clone(),
+            size_bytes: self.size_bytes,
+        }
     }
+}
+
+/// What a plugin declares, and which bytes it is.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PluginSummary {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    /// JSON Schema of the step's `config`.
+    pub config_schema: Option<serde_json::Value>,
+    /// JSON Schema of the step's input.
+    pub input_schema: Option<serde_json::Value>,
+    /// JSON Schema of the step's output.
+    pub output_schema: Option<serde_json::Value>,
+    /// SHA-256 of the component, hex.
+    pub digest: String,
+    pub size_bytes: usize,
 }
 
 impl std::fmt::Debug for Plugin {

@@ -12,7 +12,7 @@ use crate::store::{self, BatchRecord, StoreError};
 /// The most inputs one batch may have.
 pub const MAX_BATCH_INPUTS: usize = 10_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchStatus {
     /// No run has started yet.
@@ -27,7 +27,7 @@ pub enum BatchStatus {
     Cancelled,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct BatchProgress {
     pub total: usize,
     pub completed: usize,
@@ -38,7 +38,7 @@ pub struct BatchProgress {
 }
 
 /// A batch as clients see it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct BatchView {
     pub id: String,
     pub workflow_id: String,

@@ -10,7 +10,7 @@ use crate::engine::StepProgress;
 use crate::model::{RunStatus, StepStatus};
 use crate::store::{RunRecord, StepRecord};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct RunView {
     pub id: String,
     pub workflow_id: String,
@@ -33,7 +33,7 @@ pub struct RunView {
     pub last_event: i64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Progress {
     pub percent: u8,
     pub current_action: Option<String>,
@@ -41,7 +41,7 @@ pub struct Progress {
     pub steps_total: i64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct StepView {
     pub name: String,
     pub status: StepStatus,

@@ -7,7 +7,9 @@ use super::StoreError;
 use crate::model::{RunStatus, StepStatus};
 
 /// A workflow's lifecycle status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum WorkflowStatus {
     Draft,

@@ -8,7 +8,7 @@ use super::template::Templates;
 use super::{WorkflowDefinition, parse_duration};
 
 /// One thing wrong with a definition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Problem {
     /// JSON pointer into the definition, e.g. `/steps/2/config/schema`.
     pub path: String,

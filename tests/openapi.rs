@@ -1,0 +1,124 @@
+//! The OpenAPI description served at /v1/openapi.json: snapshot-tested, and
+//! checked against the routes the server really answers.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::api::setup;
+
+/// Every route of the API, as DESIGN.md's table lists it.
+const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/metrics"),
+    ("GET", "/v1/openapi.json"),
+    ("GET", "/v1/plugins"),
+    ("POST", "/v1/plugins"),
+    ("GET", "/v1/plugins/{name}"),
+    ("DELETE", "/v1/plugins/{name}"),
+    ("GET", "/v1/workflows"),
+    ("POST", "/v1/workflows"),
+    ("GET", "/v1/workflows/{id}"),
+    ("PUT", "/v1/workflows/{id}"),
+    ("POST", "/v1/workflows/{id}/activate"),
+    ("POST", "/v1/workflows/{id}/archive"),
+    ("POST", "/v1/workflows/{id}/runs"),
+    ("POST", "/v1/workflows/{id}/batches"),
+    ("GET", "/v1/batches/{id}"),
+    ("POST", "/v1/batches/{id}/cancel"),
+    ("GET", "/v1/runs"),
+    ("GET", "/v1/runs/{id}"),
+    ("GET", "/v1/runs/{id}/events"),
+    ("POST", "/v1/runs/{id}/resume"),
+    ("POST", "/v1/runs/{id}/cancel"),
+    ("GET", "/v1/approvals"),
+];
+
+const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH"];
+
+fn described(document: &Value) -> BTreeSet<(String, String)> {
+    let mut operations = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("path item").keys() {
+            operations.insert((method.to_ascii_uppercase(), path.clone()));
+        }
+    }
+    operations
+}
+
+#[test]
+fn the_description_is_openapi_3_1_and_matches_its_snapshot() {
+    let (_dir, server) = setup();
+    let reply = server.call("GET", "/v1/openapi.json", None, None);
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.content_type, "application/json");
+    assert_eq!(reply.body["openapi"], "3.1.0");
+    // The version moves with every release; the rest must not move unseen.
+    let mut document = reply.body.clone();
+    document["info"]["version"] = Value::Null;
+    insta::assert_json_snapshot!("openapi", document);
+}
+
+#[test]
+fn every_route_is_described_and_every_description_is_a_route() {
+    let (_dir, server) = setup();
+    let document = server.call("GET", "/v1/openapi.json", None, None).body;
+    let described = described(&document);
+    let expected: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|(method, path)| ((*method).to_owned(), (*path).to_owned()))
+        .collect();
+    assert_eq!(described, expected);
+
+    // The server answers every described operation with a handler of its own,
+    // and no other method on those paths.
+    let paths: BTreeSet<&String> = described.iter().map(|(_, path)| path).collect();
+    for path in paths {
+        let concrete = path
+            .replace("{id}", "no-such-id")
+            .replace("{name}", "no-such-name");
+        for method in METHODS {
+            let body = matches!(*method, "POST" | "PUT").then(|| serde_json::json!({}));
+            let reply = server.call(method, &concrete, Some(&server.key), body.as_ref());
+            let kind = reply.body["type"].as_str().unwrap_or_default();
+            let is_described = described.contains(&((*method).to_owned(), path.clone()));
+            if is_described {
+                assert!(
+                    reply.status != 405 && !kind.ends_with(":no-such-route"),
+                    "{method} {path} is described but not served: {}",
+                    reply.body
+                );
+            } else {
+                assert_eq!(
+                    reply.status, 405,
+                    "{method} {path} is served but not described: {}",
+                    reply.body
+                );
+            }
+        }
+    }
+
+    // Every tenant route asks for the key, every error answer is a problem,
+    // and operation ids are unique.
+    let mut ids = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            let id = operation["operationId"].as_str().expect("operationId");
+            assert!(ids.insert(id.to_owned()), "{id} twice");
+            let public = ["/healthz", "/metrics", "/v1/openapi.json"].contains(&path.as_str());
+            assert_eq!(
+                operation["security"].is_array(),
+                !public,
+                "{method} {path}: security"
+            );
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                if status.as_str() >= "400" {
+                    assert!(
+                        response["content"]["application/problem+json"].is_object(),
+                        "{method} {path} {status} is not a problem"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -54,12 +54,12 @@ pub(crate) fn start_run(server: &Server, workflow: &str, input: Value) -> String
 /// Long-polls the run until `done` holds.
 pub(crate) fn poll_until(server: &Server, run: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
-    // The first look does not wait: the run may be there already, and a long
-    // poll waits for a change.
-    let mut wait = "";
+    // The first look does not wait: the run may be there already. Later
+    // looks wait for a change past the event seen last.
+    let mut wait = String::new();
     loop {
         let reply = server.get(&format!("/v1/runs/{run}{wait}"));
-        wait = "?wait=5s";
+        wait = format!("?wait=5s&after={}", reply.body["last_event"]);
         assert_eq!(reply.status, 200, "{}", reply.body);
         if done(&reply.body) {
             return reply.body;
@@ -148,6 +148,44 @@ fn start_poll_pause_resume_complete() {
     );
     let later = server.get(&format!("/v1/runs/{run}/events?after=7"));
     assert_eq!(later.body["events"].as_array().expect("events").len(), 2);
+}
+
+#[test]
+fn a_long_poll_answers_at_once_for_a_change_it_missed_and_waits_for_the_next() {
+    let (_dir, server) = setup();
+    let workflow = create_workflow(&server, gated(), "active");
+    let run = start_run(&server, &workflow, json!({"topic": "poll"}));
+    let paused = poll_until(&server, &run, status_is("paused"));
+    let seen = paused["last_event"].as_i64().expect("last_event");
+
+    // A client that last saw an earlier event is answered at once (a 30 s wait
+    // would fail the bound by far).
+    let began = Instant::now();
+    let caught_up = server.get(&format!("/v1/runs/{run}?wait=30s&after={}", seen - 2));
+    assert!(began.elapsed() < Duration::from_secs(15), "it waited");
+    assert_eq!(caught_up.body["last_event"], seen);
+
+    // One that saw the latest waits for the next change: the resume.
+    let url = server.url.clone();
+    let key = server.key.clone();
+    let resumer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        let response = Server::agent()
+            .post(format!("{url}/v1/runs/{run}/resume"))
+            .header("authorization", format!("Bearer {key}"))
+            .send_json(json!({"step": "review", "input": "approve"}))
+            .expect("resume");
+        assert_eq!(response.status(), 200);
+    });
+    let run = paused["id"].as_str().expect("id");
+    let changed = server.get(&format!("/v1/runs/{run}?wait=30s&after={seen}"));
+    resumer.join().expect("resumer");
+    assert!(
+        changed.body["last_event"].as_i64().expect("last_event") > seen,
+        "{}",
+        changed.body
+    );
+    assert_ne!(changed.body["status"], "paused");
 }
 
 #[test]

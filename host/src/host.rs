@@ -10,6 +10,7 @@ use crate::engine::{BUNDLED, Engine, EngineConfig, Plugin};
 use crate::plugins::{PluginError, Uploads};
 use crate::runner::{Catalog, Runner, RunnerConfig, database_path};
 use crate::store::{Store, Synchronous};
+use crate::tenants::KeyCache;
 
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -50,6 +51,7 @@ pub struct Host {
     pub runner: Runner,
     pub uploads: Uploads,
     pub max_plugin_bytes: usize,
+    pub keys: KeyCache,
 }
 
 impl Host {
@@ -100,6 +102,7 @@ impl Host {
             runner,
             uploads,
             max_plugin_bytes: config.max_plugin_bytes,
+            keys: KeyCache::default(),
         })
     }
 

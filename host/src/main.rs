@@ -197,6 +197,21 @@ enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         paused: usize,
     },
+    /// The HTTP API: status reads/s, runs started/s, resume-to-next-pause latency.
+    Http {
+        /// Concurrent keep-alive clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Seconds to measure reads, and then starts, for.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Resumes measured one at a time.
+        #[arg(long, default_value_t = 300)]
+        resumes: usize,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -448,6 +463,47 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     before as f64 / 1048576.0
                 );
                 host.stop();
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Http {
+            clients,
+            seconds,
+            resumes,
+            json,
+        }) => {
+            let dir = tempfile::tempdir()?;
+            let mut config = HostConfig::new(dir.path());
+            config.engine.cache_dir = cache_dir;
+            let host = Arc::new(Host::start(config).await?);
+            let f = cairn::bench::http::http(
+                Arc::clone(&host),
+                clients,
+                Duration::from_secs_f64(seconds),
+                resumes,
+            )
+            .await?;
+            host.stop();
+            if json {
+                print_json(&f)?;
+            } else {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                println!(
+                    "HTTP API, {} keep-alive clients in the same process, {cores} cores, synchronous=FULL",
+                    f.clients
+                );
+                println!(
+                    "  GET /v1/runs/{{id}}: {:.0} reads/s, p50 {:.0} µs, p99 {:.0} µs ({} in {:.1} s)",
+                    f.reads_per_second, f.read_p50_us, f.read_p99_us, f.reads, f.seconds
+                );
+                println!(
+                    "  POST /v1/workflows/{{id}}/runs: {:.0} runs started/s, p50 {:.0} µs, p99 {:.0} µs ({} in {:.1} s)",
+                    f.starts_per_second, f.start_p50_us, f.start_p99_us, f.starts, f.seconds
+                );
+                println!(
+                    "  resume -> next pause: p50 {:.0} µs, p99 {:.0} µs ({} resumes, one at a time)",
+                    f.resume_to_pause_p50_us, f.resume_to_pause_p99_us, f.resumes
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -47,10 +47,39 @@ pub async fn create_tenant(store: &Store, name: &str) -> Result<String, StoreErr
     Ok(key)
 }
 
-/// The tenant an API key belongs to.
-pub fn authenticate(store: &Store, key: &str) -> Result<Option<String>, StoreError> {
-    let hash = hash_key(key);
-    store.read(|c| store::tenant_for_key(c, &hash))
+/// Keys seen valid, by hash, so that a request needs no database read to
+/// authenticate. Keys are never revoked, so a remembered key stays valid;
+/// unknown keys are not remembered, so a key created by another process works
+/// at once.
+#[derive(Default)]
+pub struct KeyCache {
+    known: std::sync::RwLock<std::collections::HashMap<String, String>>,
+}
+
+impl KeyCache {
+    /// At most this many keys are remembered; past it the cache starts over.
+    const CAPACITY: usize = 100_000;
+
+    /// The tenant an API key belongs to.
+    pub fn authenticate(&self, store: &Store, key: &str) -> Result<Option<String>, StoreError> {
+        let hash = hash_key(key);
+        if let Some(tenant) = self
+            .known
+            .read()
+            .ok()
+            .and_then(|known| known.get(&hash).cloned())
+        {
+            return Ok(Some(tenant));
+        }
+        let tenant = store.read(|c| store::tenant_for_key(c, &hash))?;
+        if let (Some(tenant), Ok(mut known)) = (&tenant, self.known.write()) {
+            if known.len() >= Self::CAPACITY {
+                known.clear();
+            }
+            known.insert(hash, tenant.clone());
+        }
+        Ok(tenant)
+    }
 }
 
 /// On a database without tenants, creates the default tenant and writes its key

@@ -10,7 +10,6 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::tenants;
 
 /// The tenant that made the request.
 pub struct Tenant(pub String);
@@ -30,7 +29,7 @@ impl FromRequestParts<AppState> for Tenant {
             .ok_or_else(|| {
                 ApiError::Unauthorized("the Authorization header must be 'Bearer <key>'".into())
             })?;
-        match tenants::authenticate(&state.host.store, key) {
+        match state.host.keys.authenticate(&state.host.store, key) {
             Ok(Some(tenant)) => Ok(Tenant(tenant)),
             Ok(None) => Err(ApiError::Unauthorized("unknown API key".into())),
             Err(e) => Err(ApiError::Internal(e.to_string())),

@@ -173,6 +173,10 @@ pub struct GetQuery {
     /// Long-poll: answer when the run changes, or after this long (`30s`; at
     /// most 60 s).
     wait: Option<String>,
+    /// With `wait`: the `last_event` the client has seen. The answer comes at
+    /// once if the run has moved past it, so no change between two polls is
+    /// missed. Without it, the wait is for a change after the request arrives.
+    after: Option<i64>,
 }
 
 /// A run: status, progress, steps, what it waits for, how it ended.
@@ -196,10 +200,10 @@ pub async fn get(
     let wait = parse_duration(&wait)
         .map_err(|e| bad_query(format!("wait: {e}")))?
         .min(MAX_WAIT);
-    if run.status.is_terminal() {
+    let seen = query.after.unwrap_or(run.last_event);
+    if run.status.is_terminal() || run.last_event != seen {
         return Ok(Json(run));
     }
-    let seen = run.last_event;
     let changed = state
         .host
         .runner

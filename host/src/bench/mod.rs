@@ -1,6 +1,9 @@
-//! `cairn bench engine`: how fast a fresh sandbox runs the `noop` step.
+//! `cairn bench`: how fast a fresh sandbox runs the `noop` step (`engine`),
+//! durable runs (`runs`), and the HTTP API (`http`).
 //!
 //! Prints figures; nothing here asserts a speed.
+
+pub mod http;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,0 +1,317 @@
+//! `cairn bench http`: the real API server on 127.0.0.1:0, driven by
+//! keep-alive HTTP/1.1 clients in the same process (so on a 2-core machine the
+//! clients take CPU from the server too). Figures: run-status reads per second
+//! and their latency, runs started per second, and the latency from a resume
+//! to the run's next pause.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{Method, Request, StatusCode, header};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+use crate::api::{AppState, app};
+use crate::host::Host;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HttpFigures {
+    pub clients: usize,
+    pub seconds: f64,
+    pub reads: usize,
+    pub reads_per_second: f64,
+    pub read_p50_us: f64,
+    pub read_p99_us: f64,
+    pub starts: usize,
+    pub starts_per_second: f64,
+    pub start_p50_us: f64,
+    pub start_p99_us: f64,
+    pub resumes: usize,
+    pub resume_to_pause_p50_us: f64,
+    pub resume_to_pause_p99_us: f64,
+}
+
+/// One keep-alive connection to the server.
+struct Client {
+    sender: SendRequest<Full<Bytes>>,
+    key: String,
+}
+
+impl Client {
+    async fn connect(address: SocketAddr, key: &str) -> anyhow::Result<Client> {
+        let stream = tokio::net::TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(connection);
+        Ok(Client {
+            sender,
+            key: key.to_owned(),
+        })
+    }
+
+    async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> anyhow::Result<(StatusCode, Bytes)> {
+        self.sender.ready().await?;
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, "127.0.0.1")
+            .header(header::AUTHORIZATION, format!("Bearer {}", self.key));
+        let body = match body {
+            Some(body) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Full::new(Bytes::from(body.to_string()))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let response = self.sender.send_request(request.body(body)?).await?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await?.to_bytes();
+        Ok((status, bytes))
+    }
+
+    /// A JSON answer with the `expected` status.
+    async fn json(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        expected: StatusCode,
+    ) -> anyhow::Result<Value> {
+        let (status, bytes) = self.call(method.clone(), path, body).await?;
+        anyhow::ensure!(
+            status == expected,
+            "{method} {path}: {status} {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    sorted
+        .get(((sorted.len().max(1) - 1) as f64 * p).round() as usize)
+        .map_or(0.0, |d| d.as_secs_f64() * 1e6)
+}
+
+/// `clients` clients send `request` back to back for `duration`; returns every
+/// latency, sorted, and what the checks collected.
+async fn hammer<F, Fut>(
+    address: SocketAddr,
+    key: &str,
+    clients: usize,
+    duration: Duration,
+    request: F,
+) -> anyhow::Result<(Vec<Duration>, Vec<String>)>
+where
+    F: Fn(Client) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<(Client, Option<String>)>> + Send,
+{
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let mut client = Client::connect(address, key).await?;
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut collected = Vec::new();
+            while Instant::now() < deadline {
+                let began = Instant::now();
+                let (back, item) = request(client).await?;
+                latencies.push(began.elapsed());
+                client = back;
+                collected.extend(item);
+            }
+            anyhow::Ok((latencies, collected))
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut collected = Vec::new();
+    for task in tasks {
+        let (l, c) = task.await??;
+        latencies.extend(l);
+        collected.extend(c);
+    }
+    latencies.sort();
+    Ok((latencies, collected))
+}
+
+/// Runs the three measurements against a server over `host`.
+pub async fn http(
+    host: Arc<Host>,
+    clients: usize,
+    duration: Duration,
+    resumes: usize,
+) -> anyhow::Result<HttpFigures> {
+    let key = crate::tenants::create_tenant(&host.store, "bench").await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let state = AppState {
+        host: Arc::clone(&host),
+        metrics: crate::api::metrics::install(),
+    };
+    tokio::spawn(async move { axum::serve(listener, app(state)).await });
+    let mut setup = Client::connect(address, &key).await?;
+
+    // Reads: one paused run, polled by every client.
+    let gated = json!({"name": "gated", "steps": [
+        {"name": "review", "type": "noop", "approval": {"message": "Go on?"}}
+    ]});
+    let gated = create(&mut setup, gated).await?;
+    let run = setup
+        .json(
+            Method::POST,
+            &format!("/v1/workflows/{gated}/runs"),
+            Some(&json!({"input": {}})),
+            StatusCode::CREATED,
+        )
+        .await?;
+    let run_id = run["id"].as_str().context("run id")?.to_owned();
+    wait_for(&mut setup, &run_id, |r| r["status"] == "paused").await?;
+    let path: Arc<str> = format!("/v1/runs/{run_id}").into();
+    let (reads, _) = hammer(address, &key, clients, duration, move |mut client| {
+        let path = Arc::clone(&path);
+        async move {
+            let (status, _) = client.call(Method::GET, &path, None).await?;
+            anyhow::ensure!(status == StatusCode::OK, "read answered {status}");
+            Ok((client, None))
+        }
+    })
+    .await?;
+
+    // Starts: one-step runs, started as fast as the clients can.
+    let single = create(
+        &mut setup,
+        json!({"name": "single", "steps": [{"name": "s", "type": "noop"}]}),
+    )
+    .await?;
+    let path: Arc<str> = format!("/v1/workflows/{single}/runs").into();
+    let (starts, started) = hammer(address, &key, clients, duration, move |mut client| {
+        let path = Arc::clone(&path);
+        async move {
+            let run = client
+                .json(
+                    Method::POST,
+                    &path,
+                    Some(&json!({"input": {}})),
+                    StatusCode::CREATED,
+                )
+                .await?;
+            let id = run["id"].as_str().context("run id")?.to_owned();
+            Ok((client, Some(id)))
+        }
+    })
+    .await?;
+    for id in &started {
+        host.runner
+            .wait_until(Some("bench"), id, Duration::from_secs(600), |r| {
+                r.status.is_terminal()
+            })
+            .await?;
+    }
+
+    // Resume to next pause: a chain of gates, one resume at a time.
+    const CHAIN: usize = 50;
+    let steps: Vec<Value> = (0..CHAIN)
+        .map(|i| json!({"name": format!("g{i}"), "type": "noop", "approval": {"message": "Next?"}}))
+        .collect();
+    let chain = create(&mut setup, json!({"name": "chain", "steps": steps})).await?;
+    let mut gaps = Vec::with_capacity(resumes);
+    while gaps.len() < resumes {
+        let run = setup
+            .json(
+                Method::POST,
+                &format!("/v1/workflows/{chain}/runs"),
+                Some(&json!({"input": {}})),
+                StatusCode::CREATED,
+            )
+            .await?;
+        let id = run["id"].as_str().context("run id")?.to_owned();
+        wait_for(&mut setup, &id, |r| r["status"] == "paused").await?;
+        for i in 0..CHAIN - 1 {
+            if gaps.len() == resumes {
+                break;
+            }
+            let began = Instant::now();
+            let decision = json!({"step": format!("g{i}"), "input": "approve"});
+            setup
+                .json(
+                    Method::POST,
+                    &format!("/v1/runs/{id}/resume"),
+                    Some(&decision),
+                    StatusCode::OK,
+                )
+                .await?;
+            let next = format!("g{}", i + 1);
+            wait_for(&mut setup, &id, |r| {
+                r["status"] == "paused" && r["pending_action"]["step"] == next.as_str()
+            })
+            .await?;
+            gaps.push(began.elapsed());
+        }
+    }
+    gaps.sort();
+
+    let seconds = duration.as_secs_f64();
+    Ok(HttpFigures {
+        clients,
+        seconds,
+        reads: reads.len(),
+        reads_per_second: reads.len() as f64 / seconds,
+        read_p50_us: percentile(&reads, 0.5),
+        read_p99_us: percentile(&reads, 0.99),
+        starts: starts.len(),
+        starts_per_second: starts.len() as f64 / seconds,
+        start_p50_us: percentile(&starts, 0.5),
+        start_p99_us: percentile(&starts, 0.99),
+        resumes: gaps.len(),
+        resume_to_pause_p50_us: percentile(&gaps, 0.5),
+        resume_to_pause_p99_us: percentile(&gaps, 0.99),
+    })
+}
+
+/// Creates an active workflow; returns its id.
+async fn create(client: &mut Client, definition: Value) -> anyhow::Result<String> {
+    let workflow = client
+        .json(
+            Method::POST,
+            "/v1/workflows",
+            Some(&json!({"definition": definition, "status": "active"})),
+            StatusCode::CREATED,
+        )
+        .await?;
+    Ok(workflow["id"].as_str().context("workflow id")?.to_owned())
+}
+
+/// Long-polls the run until `done` holds.
+async fn wait_for(
+    client: &mut Client,
+    run: &str,
+    done: impl Fn(&Value) -> bool,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut path = format!("/v1/runs/{run}");
+    loop {
+        let view = client
+            .json(Method::GET, &path, None, StatusCode::OK)
+            .await?;
+        if done(&view) {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "run {run} never got there: {view}"
+        );
+        path = format!("/v1/runs/{run}?wait=5s&after={}", view["last_event"]);
+    }
+}

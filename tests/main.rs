@@ -11,5 +11,6 @@ mod crash;
 mod engine;
 mod openapi;
 mod runs;
+mod schedules;
 mod state_machine;
 mod uploads;

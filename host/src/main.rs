@@ -615,6 +615,8 @@ async fn recover(data_dir: &Path, plugins_dir: PathBuf, wait: &str) -> anyhow::R
 async fn local_host(data_dir: &Path, plugins_dir: PathBuf) -> anyhow::Result<Host> {
     let mut config = HostConfig::new(data_dir);
     config.plugins_dir = Some(plugins_dir);
+    // Schedules are the server's to run.
+    config.runner.schedules = false;
     Host::start(config).await
 }
 

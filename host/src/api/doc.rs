@@ -25,6 +25,7 @@ use super::error::ProblemDetails;
         (name = "workflows", description = "Workflow definitions and their versions"),
         (name = "runs", description = "Runs: start, watch, resume, cancel"),
         (name = "batches", description = "One run per input, as one"),
+        (name = "schedules", description = "Runs on a cron schedule"),
         (name = "approvals", description = "Runs waiting for a person"),
         (name = "operations", description = "Health, metrics and this description"),
     )

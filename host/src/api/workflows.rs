@@ -11,6 +11,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, Tenant};
 use crate::model::RunStatus;
+use crate::runner::ScheduleView;
 use crate::runner::view::timestamp;
 use crate::store::{WorkflowRecord, WorkflowStatus};
 
@@ -217,4 +218,62 @@ pub async fn archive(
     Path(id): Path<String>,
 ) -> Result<Json<WorkflowBody>, ApiError> {
     set_status(state, tenant, id, WorkflowStatus::Archived).await
+}
+
+/// The workflow's cron schedule: its next five slots and what its latest
+/// slots did.
+#[utoipa::path(get, operation_id = "getSchedule", path = "/v1/workflows/{id}/schedule", tag = "schedules",
+    params(("id" = String, Path, description = "Workflow id")),
+    responses(
+        (status = 200, description = "The schedule", body = ScheduleView),
+        (status = 404, description = "No such workflow for this tenant, or it has no schedule"),
+    ))]
+pub async fn schedule(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<ScheduleView>, ApiError> {
+    Ok(Json(state.host.runner.schedule(&tenant, &id)?))
+}
+
+/// Stop the schedule from starting runs.
+#[utoipa::path(post, operation_id = "pauseSchedule", path = "/v1/workflows/{id}/schedule/pause", tag = "schedules",
+    params(("id" = String, Path, description = "Workflow id")),
+    responses(
+        (status = 200, description = "The schedule, paused", body = ScheduleView),
+        (status = 404, description = "No such workflow for this tenant, or it has no schedule"),
+    ))]
+pub async fn pause_schedule(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<ScheduleView>, ApiError> {
+    Ok(Json(
+        state
+            .host
+            .runner
+            .set_schedule_paused(&tenant, &id, true)
+            .await?,
+    ))
+}
+
+/// Start the schedule again, from its next slot after now.
+#[utoipa::path(post, operation_id = "resumeSchedule", path = "/v1/workflows/{id}/schedule/resume", tag = "schedules",
+    params(("id" = String, Path, description = "Workflow id")),
+    responses(
+        (status = 200, description = "The schedule, running", body = ScheduleView),
+        (status = 404, description = "No such workflow for this tenant, or it has no schedule"),
+    ))]
+pub async fn resume_schedule(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<ScheduleView>, ApiError> {
+    Ok(Json(
+        state
+            .host
+            .runner
+            .set_schedule_paused(&tenant, &id, false)
+            .await?,
+    ))
 }

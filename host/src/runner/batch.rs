@@ -2,7 +2,7 @@
 //! or none, within the tenant's quota), watched and cancelled as one.
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::view::timestamp;
 use super::{Actor, RunError, Runner, admit, cancel_in, new_id, now_ms};
@@ -104,12 +104,14 @@ impl Runner {
             )));
         }
         let workflow = self.active_workflow(tenant, workflow_id)?;
+        let batch_id = new_id();
+        let trigger = json!({ "kind": "batch", "batch_id": batch_id });
         let runs = inputs
             .into_iter()
-            .map(|input| self.new_run(&workflow, input))
+            .map(|input| self.new_run(&workflow, input, trigger.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         let batch = BatchRecord {
-            id: new_id(),
+            id: batch_id,
             tenant: tenant.to_owned(),
             workflow_id: workflow_id.to_owned(),
             created_at: now_ms(),

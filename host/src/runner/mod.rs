@@ -10,6 +10,7 @@
 
 mod batch;
 mod catalog;
+mod scheduler;
 pub mod view;
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,6 +36,7 @@ use crate::workflow::{
 
 pub use batch::{BatchProgress, BatchStatus, BatchView, MAX_BATCH_INPUTS};
 pub use catalog::{Catalog, Entry};
+pub use scheduler::{FireView, ScheduleView};
 pub use view::{Progress, RunView, StepView};
 
 /// Settings of the runner.
@@ -46,6 +48,9 @@ pub struct RunnerConfig {
     pub step_limits: SandboxLimits,
     /// Unfinished (pending, running, paused) runs a tenant may have at once.
     pub max_active_runs_per_tenant: usize,
+    /// Whether this runner starts runs on the workflows' cron schedules (the
+    /// server does; the command line's local hosts do not).
+    pub schedules: bool,
 }
 
 impl Default for RunnerConfig {
@@ -54,6 +59,7 @@ impl Default for RunnerConfig {
             max_running_steps: 64,
             step_limits: SandboxLimits::default(),
             max_active_runs_per_tenant: 100_000,
+            schedules: true,
         }
     }
 }
@@ -133,6 +139,10 @@ struct Inner {
     definitions: Mutex<HashMap<(String, i64), Arc<WorkflowDefinition>>>,
     changes: broadcast::Sender<String>,
     shutdown: CancellationToken,
+    /// Wakes the scheduler when a schedule changed.
+    schedules_changed: tokio::sync::Notify,
+    /// When this runner started: slots due before it were missed while down.
+    up_since: i64,
 }
 
 pub fn now_ms() -> i64 {
@@ -213,6 +223,8 @@ impl Runner {
                 definitions: Mutex::new(HashMap::new()),
                 changes,
                 shutdown: CancellationToken::new(),
+                schedules_changed: tokio::sync::Notify::new(),
+                up_since: now_ms(),
             }),
         };
         let unfinished = runner
@@ -226,6 +238,9 @@ impl Runner {
             runner.spawn_driver(run_id);
         }
         tokio::spawn(Arc::clone(&runner.inner).deadline_loop());
+        if config.schedules {
+            tokio::spawn(runner.clone().schedule_loop());
+        }
         Ok(runner)
     }
 
@@ -267,8 +282,12 @@ impl Runner {
         let record = workflow.clone();
         self.inner
             .store
-            .write(move |tx| store::insert_workflow(tx, &record, &definition))
+            .write(move |tx| {
+                store::insert_workflow(tx, &record, &definition)?;
+                scheduler::sync_schedule(tx, &record, parsed.schedule.as_ref(), now)
+            })
             .await?;
+        self.inner.schedules_changed.notify_one();
         Ok(workflow)
     }
 
@@ -297,9 +316,16 @@ impl Runner {
                     workflow.updated_at,
                 )?;
                 store::update_workflow(tx, &workflow)?;
+                scheduler::sync_schedule(
+                    tx,
+                    &workflow,
+                    parsed.schedule.as_ref(),
+                    workflow.updated_at,
+                )?;
                 Ok(workflow)
             })
             .await?;
+        self.inner.schedules_changed.notify_one();
         Ok(workflow)
     }
 
@@ -315,12 +341,17 @@ impl Runner {
             .store
             .write(move |tx| {
                 let mut workflow = store::get_workflow(tx, &tenant, &id)?;
+                let activated = status == WorkflowStatus::Active && workflow.status != status;
                 workflow.status = status;
                 workflow.updated_at = now_ms();
                 store::update_workflow(tx, &workflow)?;
+                if activated {
+                    scheduler::restart_schedule(tx, &workflow, workflow.updated_at)?;
+                }
                 Ok(workflow)
             })
             .await?;
+        self.inner.schedules_changed.notify_one();
         Ok(workflow)
     }
 
@@ -378,7 +409,7 @@ impl Runner {
         idempotency: Option<Idempotency>,
     ) -> Result<(RunView, bool), RunError> {
         let workflow = self.active_workflow(tenant, workflow_id)?;
-        let new = self.new_run(&workflow, input)?;
+        let new = self.new_run(&workflow, input, json!({ "kind": "api" }))?;
         let id = new.run.id.clone();
         let quota = self.inner.max_active_runs_per_tenant as i64;
         let existing = self
@@ -441,7 +472,12 @@ impl Runner {
 
     /// A new pending run of the workflow's current version, its steps pinned to
     /// the plugins they resolve to now; not yet saved.
-    fn new_run(&self, workflow: &WorkflowRecord, input: Value) -> Result<NewRun, RunError> {
+    fn new_run(
+        &self,
+        workflow: &WorkflowRecord,
+        input: Value,
+        trigger: Value,
+    ) -> Result<NewRun, RunError> {
         let definition = self.inner.definition(&workflow.id, workflow.version)?;
         let mut pins = Vec::with_capacity(definition.steps.len());
         for step in &definition.steps {
@@ -474,6 +510,7 @@ impl Runner {
             last_seq: 0,
             created_at: now,
             updated_at: now,
+            trigger: Some(trigger.clone()),
         };
         let steps: Vec<StepRecord> = definition
             .steps
@@ -497,7 +534,7 @@ impl Runner {
         let created = event(
             &mut run,
             "created",
-            json!({ "workflow_version": workflow.version, "input": input }),
+            json!({ "workflow_version": workflow.version, "input": input, "trigger": trigger }),
         );
         Ok(NewRun {
             run,

@@ -31,6 +31,10 @@ pub struct RunView {
     pub updated_at: String,
     /// Sequence number of the run's latest event.
     pub last_event: i64,
+    /// What started the run: `{"kind": "api"}`, `{"kind": "batch", "batch_id"}`
+    /// or `{"kind": "schedule", "slot"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<Value>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -108,6 +112,7 @@ impl RunView {
             created_at: timestamp(run.created_at),
             updated_at: timestamp(run.updated_at),
             last_event: run.last_seq,
+            trigger: run.trigger.clone(),
         }
     }
 

@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_tenants.sql"),
     include_str!("migrations/0003_plugins.sql"),
     include_str!("migrations/0004_batches.sql"),
+    include_str!("migrations/0005_schedules.sql"),
 ];
 
 /// Most transitions committed in one transaction.

@@ -68,6 +68,8 @@ pub struct RunRecord {
     pub last_seq: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// What started the run: `{"kind": "api" | "batch" | "schedule", ...}`.
+    pub trigger: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -246,7 +248,7 @@ pub fn get_definition(
 // ---- runs ----
 
 const RUN_COLUMNS: &str = "id, tenant, workflow_id, workflow_version, status, input, result, error, pending_action, \
-     paused_step, pause_deadline, wake_at, current_action, steps_total, steps_done, plugins, last_seq, created_at, updated_at";
+     paused_step, pause_deadline, wake_at, current_action, steps_total, steps_done, plugins, last_seq, created_at, updated_at, trigger";
 
 fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     Ok(RunRecord {
@@ -269,6 +271,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         last_seq: row.get(16)?,
         created_at: row.get(17)?,
         updated_at: row.get(18)?,
+        trigger: opt_json_column(row, 19)?,
     })
 }
 
@@ -278,7 +281,7 @@ pub fn insert_run(
     steps: &[StepRecord],
 ) -> Result<(), StoreError> {
     tx.prepare_cached(
-        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"))?.execute(
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"))?.execute(
         params![
             run.id,
             run.tenant,
@@ -299,6 +302,7 @@ pub fn insert_run(
             run.last_seq,
             run.created_at,
             run.updated_at,
+            opt_json_text(&run.trigger),
         ],
     )?;
     for step in steps {
@@ -781,4 +785,148 @@ pub fn set_batch_cancelled(tx: &Transaction<'_>, id: &str, at: i64) -> Result<()
     )?
     .execute(params![id, at])?;
     Ok(())
+}
+
+// ---- schedules ----
+
+/// A scheduled workflow's state: the next slot not yet handled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleRecord {
+    pub workflow_id: String,
+    pub tenant: String,
+    pub next_fire: Option<i64>,
+    pub paused: bool,
+}
+
+pub fn upsert_schedule(
+    tx: &Transaction<'_>,
+    schedule: &ScheduleRecord,
+    at: i64,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO schedules (workflow_id, tenant, next_fire, paused, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (workflow_id) DO UPDATE SET next_fire = ?3, paused = ?4, updated_at = ?5",
+    )?
+    .execute(params![schedule.workflow_id, schedule.tenant, schedule.next_fire, schedule.paused, at])?;
+    Ok(())
+}
+
+pub fn delete_schedule(tx: &Transaction<'_>, workflow_id: &str) -> Result<(), StoreError> {
+    tx.prepare_cached("DELETE FROM schedules WHERE workflow_id = ?1")?
+        .execute(params![workflow_id])?;
+    Ok(())
+}
+
+pub fn get_schedule(
+    conn: &Connection,
+    workflow_id: &str,
+) -> Result<Option<ScheduleRecord>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT workflow_id, tenant, next_fire, paused FROM schedules WHERE workflow_id = ?1",
+        )?
+        .query_row(params![workflow_id], |row| {
+            Ok(ScheduleRecord {
+                workflow_id: row.get(0)?,
+                tenant: row.get(1)?,
+                next_fire: row.get(2)?,
+                paused: row.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Active, unpaused workflows whose next slot is due at `now`.
+pub fn due_schedules(conn: &Connection, now: i64) -> Result<Vec<String>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT s.workflow_id FROM schedules s JOIN workflows w ON w.id = s.workflow_id
+         WHERE s.paused = 0 AND s.next_fire <= ?1 AND w.status = 'active' ORDER BY s.next_fire",
+    )?;
+    let rows = statement.query_map(params![now], |row| row.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The earliest next slot of an active, unpaused schedule.
+pub fn next_schedule_slot(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT MIN(s.next_fire) FROM schedules s JOIN workflows w ON w.id = s.workflow_id
+             WHERE s.paused = 0 AND w.status = 'active'",
+        )?
+        .query_row([], |row| row.get(0))?)
+}
+
+/// What one slot did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FireRecord {
+    pub workflow_id: String,
+    pub slot: i64,
+    /// `started`, `skipped`, `queued` or `missed`.
+    pub outcome: String,
+    pub run_id: Option<String>,
+    pub detail: Option<Value>,
+    pub at: i64,
+}
+
+/// Records a slot; false if it was recorded before (a slot never fires twice).
+pub fn insert_fire(tx: &Transaction<'_>, fire: &FireRecord) -> Result<bool, StoreError> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO schedule_fires (workflow_id, slot, outcome, run_id, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![fire.workflow_id, fire.slot, fire.outcome, fire.run_id, opt_json_text(&fire.detail), fire.at])?;
+    Ok(inserted == 1)
+}
+
+/// A queued slot whose run has now started.
+pub fn set_fire_started(
+    tx: &Transaction<'_>,
+    workflow_id: &str,
+    slot: i64,
+    run_id: &str,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE schedule_fires SET outcome = 'started', run_id = ?3 WHERE workflow_id = ?1 AND slot = ?2",
+    )?
+    .execute(params![workflow_id, slot, run_id])?;
+    Ok(())
+}
+
+fn fire_from_row(row: &Row<'_>) -> rusqlite::Result<FireRecord> {
+    Ok(FireRecord {
+        workflow_id: row.get(0)?,
+        slot: row.get(1)?,
+        outcome: row.get(2)?,
+        run_id: row.get(3)?,
+        detail: opt_json_column(row, 4)?,
+        at: row.get(5)?,
+    })
+}
+
+/// The workflow's latest handled slots, newest first.
+pub fn recent_fires(
+    conn: &Connection,
+    workflow_id: &str,
+    limit: usize,
+) -> Result<Vec<FireRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT workflow_id, slot, outcome, run_id, detail, at FROM schedule_fires
+         WHERE workflow_id = ?1 ORDER BY slot DESC LIMIT ?2",
+    )?;
+    let rows = statement.query_map(params![workflow_id, limit as i64], fire_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Queued slots, oldest first (of every workflow, or of one).
+pub fn queued_fires(
+    conn: &Connection,
+    workflow_id: Option<&str>,
+) -> Result<Vec<FireRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT workflow_id, slot, outcome, run_id, detail, at FROM schedule_fires
+         WHERE outcome = 'queued' AND (?1 IS NULL OR workflow_id = ?1) ORDER BY slot",
+    )?;
+    let rows = statement.query_map(params![workflow_id], fire_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

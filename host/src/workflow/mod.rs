@@ -1,6 +1,7 @@
 //! Workflow definitions: the model, validation, input templates and conditions.
 //! Knows nothing of wasmtime, SQL or HTTP.
 
+mod schedule;
 mod template;
 mod validate;
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use schedule::{CatchUp, Missed, Overlap, Plan, Schedule, ScheduleSpec};
 pub use template::{TemplateContext, Templates};
 pub use validate::{Problem, StepCatalog, validate};
 
@@ -27,6 +29,9 @@ pub struct WorkflowDefinition {
     /// a gate's own `timeout` takes precedence. Unset: paused runs wait forever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_lifetime: Option<String>,
+    /// Runs started on a cron schedule, besides those started on demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleSpec>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::template::Templates;
-use super::{WorkflowDefinition, parse_duration};
+use super::{Schedule, WorkflowDefinition, parse_duration};
 
 /// One thing wrong with a definition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -35,6 +35,13 @@ pub fn validate(definition: &WorkflowDefinition, catalog: &dyn StepCatalog) -> V
     }
     if definition.steps.is_empty() {
         problem("/steps".into(), "a workflow needs at least one step".into());
+    }
+    if let Some(spec) = &definition.schedule
+        && let Err(schedule_problems) = Schedule::parse(spec)
+    {
+        for p in schedule_problems {
+            problem(p.path, p.message);
+        }
     }
     if let Some(lifetime) = &definition.paused_lifetime
         && let Err(e) = parse_duration(lifetime)

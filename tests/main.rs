@@ -5,6 +5,7 @@
 mod common;
 
 mod api;
+mod approvals;
 mod batches;
 mod cli;
 mod crash;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use crate::approvals::LinkSigner;
 use crate::engine::{BUNDLED, Engine, EngineConfig, Plugin};
 use crate::plugins::{PluginError, Uploads};
 use crate::runner::{Catalog, Runner, RunnerConfig, database_path};
@@ -22,6 +23,13 @@ pub struct HostConfig {
     pub runner: RunnerConfig,
     /// The largest plugin a tenant may upload.
     pub max_plugin_bytes: usize,
+    /// The key approval links are signed with; unset, one is generated into
+    /// the data directory.
+    pub approval_secret: Option<String>,
+    /// How long an approval link works after the pause that made it.
+    pub approval_link_ttl: std::time::Duration,
+    /// The server's address as reviewers reach it, for approval links.
+    pub public_url: String,
 }
 
 /// The default for [`HostConfig::max_plugin_bytes`].
@@ -40,6 +48,9 @@ impl HostConfig {
             synchronous: Synchronous::Full,
             runner: RunnerConfig::default(),
             max_plugin_bytes: MAX_PLUGIN_BYTES,
+            approval_secret: None,
+            approval_link_ttl: std::time::Duration::from_secs(24 * 3600),
+            public_url: "http://127.0.0.1:8080".to_owned(),
         }
     }
 }
@@ -52,6 +63,7 @@ pub struct Host {
     pub uploads: Uploads,
     pub max_plugin_bytes: usize,
     pub keys: KeyCache,
+    pub links: LinkSigner,
 }
 
 impl Host {
@@ -87,6 +99,12 @@ impl Host {
             &database_path(&config.data_dir),
             config.synchronous,
         )?);
+        let links = LinkSigner::load_or_create(
+            &config.data_dir,
+            config.approval_secret.as_deref(),
+            config.approval_link_ttl,
+            &config.public_url,
+        )?;
         let uploads = Uploads::new(&config.data_dir);
         uploads.load(&engine, &store, &catalog).await?;
         let runner = Runner::start(
@@ -103,6 +121,7 @@ impl Host {
             uploads,
             max_plugin_bytes: config.max_plugin_bytes,
             keys: KeyCache::default(),
+            links,
         })
     }
 

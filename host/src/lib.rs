@@ -10,6 +10,7 @@
 //! - [`store`]: SQLite schema and migrations, the group-committing writer.
 //! - [`runner`]: runs in motion: dispatch, retries, pauses, cancels, timeouts,
 //!   recovery. Knows nothing of HTTP.
+//! - [`approvals`]: signed, single-use approval links.
 //! - [`plugins`]: tenants' uploaded plugins, stored by digest.
 //! - [`host`]: wires engine, plugins, store and runner together.
 //! - [`bench`]: the figures behind `cairn bench`.
@@ -18,6 +19,7 @@
 //! an error or a panic; it becomes a failed [`engine::StepOutcome`] with a reason.
 
 pub mod api;
+pub mod approvals;
 pub mod bench;
 pub mod engine;
 pub mod host;

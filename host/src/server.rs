@@ -37,6 +37,14 @@ pub struct Settings {
     pub max_active_runs_per_tenant: usize,
     /// The largest component a tenant may upload, in bytes; larger answer 413.
     pub max_plugin_bytes: usize,
+    /// The address reviewers reach the server at, for approval links
+    /// (default: `http://` and the listening address).
+    pub public_url: Option<String>,
+    /// The key approval links are signed with (at least 16 bytes); unset, one
+    /// is generated into the data directory on first start.
+    pub approval_secret: Option<String>,
+    /// How long an approval link works after its pause.
+    pub approval_link_ttl: String,
 }
 
 impl Default for Settings {
@@ -51,6 +59,9 @@ impl Default for Settings {
             limits: SandboxLimits::default(),
             max_active_runs_per_tenant: 100_000,
             max_plugin_bytes: MAX_PLUGIN_BYTES,
+            public_url: None,
+            approval_secret: None,
+            approval_link_ttl: "24h".to_owned(),
         }
     }
 }
@@ -66,6 +77,9 @@ const SETTING_NAMES: &[&str] = &[
     "limits",
     "max_active_runs_per_tenant",
     "max_plugin_bytes",
+    "public_url",
+    "approval_secret",
+    "approval_link_ttl",
 ];
 
 impl Settings {
@@ -94,6 +108,8 @@ impl Settings {
             .context("invalid settings")?;
         parse_duration(&settings.shutdown_grace)
             .map_err(|e| anyhow::anyhow!("shutdown_grace: {e}"))?;
+        parse_duration(&settings.approval_link_ttl)
+            .map_err(|e| anyhow::anyhow!("approval_link_ttl: {e}"))?;
         Ok(settings)
     }
 }
@@ -110,6 +126,20 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     config.runner.step_limits = settings.limits;
     config.runner.max_active_runs_per_tenant = settings.max_active_runs_per_tenant;
     config.max_plugin_bytes = settings.max_plugin_bytes;
+    let address: SocketAddr = settings
+        .listen
+        .parse()
+        .with_context(|| format!("listen address '{}'", settings.listen))?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    config.public_url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", listener.local_addr().unwrap_or(address)));
+    config.approval_secret = settings.approval_secret.clone();
+    config.approval_link_ttl =
+        parse_duration(&settings.approval_link_ttl).map_err(anyhow::Error::msg)?;
     let host = Arc::new(Host::start(config).await?);
     if let Some(path) = tenants::ensure_default(&host.store, &settings.data_dir).await? {
         eprintln!(
@@ -118,13 +148,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let address: SocketAddr = settings
-        .listen
-        .parse()
-        .with_context(|| format!("listen address '{}'", settings.listen))?;
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .with_context(|| format!("cannot listen on {address}"))?;
     println!("cairn listening on http://{}", listener.local_addr()?);
     let state = AppState {
         host: Arc::clone(&host),

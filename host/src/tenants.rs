@@ -90,11 +90,16 @@ pub async fn ensure_default(store: &Store, data_dir: &Path) -> anyhow::Result<Op
     }
     let key = create_tenant(store, DEFAULT_TENANT).await?;
     let path = data_dir.join("default-api-key");
+    write_private(&path, &key)?;
+    Ok(Some(path))
+}
+
+/// Writes `text` and a newline to a new file only its owner can read.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&path)?;
-    writeln!(file, "{key}")?;
-    Ok(Some(path))
+    let mut file = options.open(path)?;
+    writeln!(file, "{text}")
 }

@@ -33,7 +33,12 @@ use super::error::ProblemDetails;
 pub struct ApiDoc;
 
 /// Routes that need no key.
-const PUBLIC: &[&str] = &["/healthz", "/metrics", "/v1/openapi.json"];
+const PUBLIC: &[&str] = &[
+    "/healthz",
+    "/metrics",
+    "/v1/openapi.json",
+    "/v1/approvals/{token}",
+];
 
 /// Adds what every operation shares: the Bearer key and its 401 on tenant
 /// routes, and the problem+json body of every error answer.

@@ -41,6 +41,8 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 409: the request conflicts with the resource's state.
     Conflict(String),
+    /// 410: an approval link that expired.
+    Gone(String),
     /// 413.
     PayloadTooLarge(String),
     /// 415.
@@ -82,6 +84,7 @@ impl ApiError {
                 "Method not allowed",
             ),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::Gone(_) => (StatusCode::GONE, "link-expired", "Expired"),
             ApiError::PayloadTooLarge(_) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload-too-large",
@@ -136,6 +139,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest { detail, .. }
             | ApiError::Unauthorized(detail)
             | ApiError::Conflict(detail)
+            | ApiError::Gone(detail)
             | ApiError::PayloadTooLarge(detail)
             | ApiError::UnsupportedMediaType(detail)
             | ApiError::TooManyRequests(detail) => (Some(detail), Vec::new()),

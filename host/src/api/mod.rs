@@ -6,6 +6,7 @@ mod batches;
 mod doc;
 mod error;
 mod extract;
+mod links;
 pub mod metrics;
 mod plugins;
 mod runs;
@@ -61,6 +62,7 @@ fn routes(max_plugin_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(runs::resume))
         .routes(routes!(runs::cancel))
         .routes(routes!(runs::approvals))
+        .routes(routes!(links::show, links::decide))
         .routes(routes!(openapi_json))
         .route_layer(axum::middleware::from_fn(metrics::track))
         // Scrapes are not counted as API traffic.

@@ -366,6 +366,9 @@ pub struct Resume {
     /// An option (`"approve"`, or `{"decision": "reject", "note": "..."}`) when
     /// the pending action offers options, else a value its input schema accepts.
     input: Value,
+    /// Who decides, for the audit trail and a gate's quorum (default: the API
+    /// key's tenant).
+    reviewer: Option<String>,
 }
 
 /// Resume a paused run with a decision.
@@ -384,8 +387,12 @@ pub async fn resume(
     Path(id): Path<String>,
     body: ApiJson<Resume>,
 ) -> Result<Json<RunView>, ApiError> {
-    let Resume { step, input } = body.value;
-    let actor = Actor::api(&format!("api:{tenant}"));
+    let Resume {
+        step,
+        input,
+        reviewer,
+    } = body.value;
+    let actor = Actor::api(&reviewer.unwrap_or_else(|| format!("api:{tenant}")));
     Ok(Json(
         state
             .host
@@ -417,6 +424,8 @@ pub async fn cancel(
 pub struct ApprovalsQuery {
     /// Only this workflow's runs.
     workflow_id: Option<String>,
+    /// Only runs waiting for this reviewer.
+    reviewer: Option<String>,
     /// 1 to 500; 100 when absent.
     limit: Option<usize>,
 }
@@ -433,6 +442,16 @@ pub struct Approval {
     waiting_since: String,
     /// When the pause times out, if it does.
     deadline: Option<String>,
+    /// The gate's reviewers and their approval links.
+    links: Vec<ApprovalLink>,
+}
+
+/// One reviewer's approval link: it works once, until `expires_at`.
+#[derive(Serialize, ToSchema)]
+pub struct ApprovalLink {
+    reviewer: String,
+    url: String,
+    expires_at: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -457,13 +476,16 @@ pub async fn approvals(
     if !(1..=500).contains(&limit) {
         return Err(bad_query("limit must be from 1 to 500"));
     }
-    let runs = state
-        .host
-        .runner
-        .paused_runs(&tenant, query.workflow_id.as_deref(), limit)?;
+    let runs = state.host.runner.paused_runs(
+        &tenant,
+        query.workflow_id.as_deref(),
+        query.reviewer.as_deref(),
+        limit,
+    )?;
     let approvals = runs
         .into_iter()
         .map(|run| Approval {
+            links: approval_links(&state, &tenant, &run),
             step: run
                 .pending_action
                 .as_ref()
@@ -477,4 +499,42 @@ pub async fn approvals(
         })
         .collect();
     Ok(Json(ApprovalList { approvals }))
+}
+
+/// The approval links of a run paused at a gate with reviewers.
+fn approval_links(state: &AppState, tenant: &str, run: &RunView) -> Vec<ApprovalLink> {
+    let Some(action) = &run.pending_action else {
+        return Vec::new();
+    };
+    let (Some(step), Some(reviewers)) = (action["step"].as_str(), action["reviewers"].as_array())
+    else {
+        return Vec::new();
+    };
+    let links = &state.host.links;
+    let paused_at = action["paused_at"]
+        .as_str()
+        .and_then(|t| humantime::parse_rfc3339(t).ok())
+        .unwrap_or_else(std::time::SystemTime::now);
+    let expires = paused_at + links.ttl();
+    let expires_s = expires
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    reviewers
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|reviewer| {
+            let token = links.token(&crate::approvals::Claims {
+                tenant: tenant.to_owned(),
+                run: run.id.clone(),
+                step: step.to_owned(),
+                reviewer: reviewer.to_owned(),
+                expires: expires_s,
+            });
+            ApprovalLink {
+                reviewer: reviewer.to_owned(),
+                url: links.url(&token),
+                expires_at: timestamp(expires_s * 1000),
+            }
+        })
+        .collect()
 }

@@ -529,6 +529,7 @@ impl Runner {
                 decision: None,
                 started_at: None,
                 finished_at: None,
+                decisions: None,
             })
             .collect();
         let created = event(
@@ -615,6 +616,42 @@ impl Runner {
         decision: Value,
         actor: Actor,
     ) -> Result<RunView, RunError> {
+        self.resume_once(tenant, run_id, step, decision, actor, None)
+            .await
+    }
+
+    /// Applies a reviewer's decision from an approval link; the link's token
+    /// id is recorded in the same transaction, so the link works once.
+    pub async fn resume_by_link(
+        &self,
+        claims: &crate::approvals::Claims,
+        token_id: String,
+        decision: Value,
+    ) -> Result<RunView, RunError> {
+        let actor = Actor {
+            name: claims.reviewer.clone(),
+            channel: "link".to_owned(),
+        };
+        self.resume_once(
+            &claims.tenant,
+            &claims.run,
+            &claims.step,
+            decision,
+            actor,
+            Some(token_id),
+        )
+        .await
+    }
+
+    async fn resume_once(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        step: &str,
+        decision: Value,
+        actor: Actor,
+        token: Option<String>,
+    ) -> Result<RunView, RunError> {
         let run = self
             .inner
             .store
@@ -654,6 +691,15 @@ impl Runner {
                     Err(message) => return Ok(Err(RunError::Rejected(message))),
                 };
                 let gate = definition.steps.get(index).and_then(|s| s.approval.clone());
+                if let (Some(gate), Some((option, _))) = (&gate, &choice)
+                    && !gate.reject.contains(option)
+                    && approvals(&steps[index]).any(|d| d["reviewer"] == actor.name.as_str())
+                {
+                    return Ok(Err(RunError::Conflict(format!(
+                        "{} has approved this step already; it needs another reviewer",
+                        actor.name
+                    ))));
+                }
                 let expected = run.last_seq;
                 match apply_decision(
                     &mut run,
@@ -664,6 +710,14 @@ impl Runner {
                     &actor,
                 ) {
                     Ok((events, needs_driver)) => {
+                        if let Some(token) = &token
+                            && !store::use_approval_token(tx, token, &run.id, now_ms())?
+                        {
+                            // Rolls the decision back with it.
+                            return Err(StoreError::Conflict(
+                                "this approval link was used already".to_owned(),
+                            ));
+                        }
                         save(tx, &run, expected, &[&steps[index]], &events)?;
                         Ok(Ok(needs_driver))
                     }
@@ -700,10 +754,11 @@ impl Runner {
         &self,
         tenant: &str,
         workflow_id: Option<&str>,
+        reviewer: Option<&str>,
         limit: usize,
     ) -> Result<Vec<RunView>, RunError> {
         Ok(self.inner.store.read(|c| {
-            let runs = store::paused_runs(c, tenant, workflow_id, limit)?;
+            let runs = store::paused_runs(c, tenant, workflow_id, reviewer, limit)?;
             runs.iter()
                 .map(|run| Ok(RunView::new(run, &store::get_steps(c, &run.id)?, None)))
                 .collect()
@@ -960,6 +1015,16 @@ fn check_decision(pending: Option<&Value>, decision: &Value) -> Result<Choice, S
 
 /// Applies a checked decision to a paused run and its paused step. Returns the
 /// events and whether the run needs a driver to go on.
+/// The approving decisions recorded on a gate's step.
+fn approvals(step: &StepRecord) -> impl Iterator<Item = &Value> {
+    step.decisions
+        .as_ref()
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|d| d["approving"] == true)
+}
+
 fn apply_decision(
     run: &mut RunRecord,
     step: &mut StepRecord,
@@ -978,6 +1043,32 @@ fn apply_decision(
     let mut events = Vec::new();
     match (gate, choice) {
         (Some(gate), Some((option, note))) => {
+            let mut decisions = step
+                .decisions
+                .as_ref()
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            decisions.push(json!({
+                "reviewer": actor.name, "option": option, "note": note,
+                "approving": !gate.reject.contains(&option),
+                "at": view::timestamp(now), "channel": actor.channel,
+            }));
+            step.decisions = Some(Value::Array(decisions));
+            let approved = approvals(step).count();
+            if !gate.reject.contains(&option) && approved < gate.required.max(1) as usize {
+                // More approvals are needed: the run stays paused.
+                if let Some(action) = run.pending_action.as_mut() {
+                    action["approvals"] = json!(approved);
+                }
+                events.push(event(
+                    run,
+                    "approval_recorded",
+                    json!({ "step": step.name, "reviewer": actor.name, "option": option, "note": note,
+                            "channel": actor.channel, "approvals": approved, "required": gate.required }),
+                ));
+                return Ok((events, false));
+            }
             set_step(step, StepStatus::Completed)?;
             step.finished_at = Some(now);
             events.push(event(run, "resumed", resumed));
@@ -1324,6 +1415,8 @@ impl Inner {
                         let action = json!({
                             "step": step.name, "kind": "approval", "message": gate.message,
                             "options": gate.options, "input_schema": null, "data": output,
+                            "reviewers": gate.reviewers, "required": gate.required, "approvals": 0,
+                            "paused_at": view::timestamp(now_ms()),
                         });
                         self.pause(
                             run,

@@ -58,6 +58,10 @@ pub struct StepView {
     pub started_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
+    /// A gate's decisions: who decided what, with which note, when and
+    /// through which channel (`api` or `link`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decisions: Option<Value>,
 }
 
 /// RFC 3339 with milliseconds, UTC.
@@ -102,6 +106,7 @@ impl RunView {
                     error: step.error.clone(),
                     started_at: step.started_at.map(timestamp),
                     finished_at: step.finished_at.map(timestamp),
+                    decisions: step.decisions.clone(),
                 })
                 .collect(),
             pending_action: run.pending_action.clone(),

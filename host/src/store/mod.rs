@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_plugins.sql"),
     include_str!("migrations/0004_batches.sql"),
     include_str!("migrations/0005_schedules.sql"),
+    include_str!("migrations/0006_approvals.sql"),
 ];
 
 /// Most transitions committed in one transaction.

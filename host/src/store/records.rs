@@ -86,6 +86,8 @@ pub struct StepRecord {
     pub decision: Option<Value>,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// A gate's decisions so far: `[{reviewer, option, note, at, channel}]`.
+    pub decisions: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -350,10 +352,10 @@ pub fn save_run(
 
 pub fn save_step(tx: &Transaction<'_>, step: &StepRecord) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "INSERT INTO steps (run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+        "INSERT INTO steps (run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
          ON CONFLICT (run_id, step_index) DO UPDATE SET status = ?4, attempts = ?5, input = ?6, output = ?7, error = ?8, \
-         checkpoint = ?9, decision = ?10, started_at = ?11, finished_at = ?12")?.execute(
+         checkpoint = ?9, decision = ?10, started_at = ?11, finished_at = ?12, decisions = ?13")?.execute(
         params![
             step.run_id,
             step.index,
@@ -367,6 +369,7 @@ pub fn save_step(tx: &Transaction<'_>, step: &StepRecord) -> Result<(), StoreErr
             opt_json_text(&step.decision),
             step.started_at,
             step.finished_at,
+            opt_json_text(&step.decisions),
         ],
     )?;
     Ok(())
@@ -408,7 +411,7 @@ pub fn get_run(conn: &Connection, tenant: Option<&str>, id: &str) -> Result<RunR
 
 pub fn get_steps(conn: &Connection, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
     let mut statement = conn.prepare_cached(
-        "SELECT run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at \
+        "SELECT run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions \
          FROM steps WHERE run_id = ?1 ORDER BY step_index",
     )?;
     let rows = statement.query_map(params![run_id], |row| {
@@ -425,6 +428,7 @@ pub fn get_steps(conn: &Connection, run_id: &str) -> Result<Vec<StepRecord>, Sto
             decision: opt_json_column(row, 9)?,
             started_at: row.get(10)?,
             finished_at: row.get(11)?,
+            decisions: opt_json_column(row, 12)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -604,13 +608,19 @@ pub fn paused_runs(
     conn: &Connection,
     tenant: &str,
     workflow_id: Option<&str>,
+    reviewer: Option<&str>,
     limit: usize,
 ) -> Result<Vec<RunRecord>, StoreError> {
     let mut statement = conn.prepare_cached(&format!(
         "SELECT {RUN_COLUMNS} FROM runs WHERE tenant = ?1 AND status = 'paused' \
-         AND (?2 IS NULL OR workflow_id = ?2) ORDER BY updated_at, id LIMIT ?3"
+         AND (?2 IS NULL OR workflow_id = ?2) \
+         AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(pending_action, '$.reviewers') WHERE value = ?4)) \
+         ORDER BY updated_at, id LIMIT ?3"
     ))?;
-    let rows = statement.query_map(params![tenant, workflow_id, limit as i64], run_from_row)?;
+    let rows = statement.query_map(
+        params![tenant, workflow_id, limit as i64, reviewer],
+        run_from_row,
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -929,4 +939,27 @@ pub fn queued_fires(
     )?;
     let rows = statement.query_map(params![workflow_id], fire_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Marks an approval-link token used; false if it was used before.
+pub fn use_approval_token(
+    tx: &Transaction<'_>,
+    token_id: &str,
+    run_id: &str,
+    at: i64,
+) -> Result<bool, StoreError> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO used_approval_tokens (token_id, run_id, used_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![token_id, run_id, at])?;
+    Ok(inserted == 1)
+}
+
+pub fn approval_token_used(conn: &Connection, token_id: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM used_approval_tokens WHERE token_id = ?1")?
+        .query_row(params![token_id], |_| Ok(()))
+        .optional()?
+        .is_some())
 }

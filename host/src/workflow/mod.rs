@@ -93,6 +93,17 @@ pub struct ApprovalGate {
     pub timeout: Option<String>,
     #[serde(default)]
     pub on_timeout: TimeoutAction,
+    /// Who decides (emails or names): each gets an approval link.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviewers: Vec<String>,
+    /// Approvals by different reviewers needed before the run goes on; one
+    /// rejection ends it.
+    #[serde(default = "one")]
+    pub required: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 fn default_gate_message() -> String {

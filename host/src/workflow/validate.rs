@@ -152,6 +152,28 @@ pub fn validate(definition: &WorkflowDefinition, catalog: &dyn StepCatalog) -> V
             {
                 problem(at("/approval/timeout"), e);
             }
+            if gate.required == 0 {
+                problem(at("/approval/required"), "must be at least 1".into());
+            } else if gate.required > 1 && (gate.required as usize) > gate.reviewers.len() {
+                problem(
+                    at("/approval/required"),
+                    format!(
+                        "{} approvals need at least {} reviewers, and {} are named",
+                        gate.required,
+                        gate.required,
+                        gate.reviewers.len()
+                    ),
+                );
+            }
+            let mut seen = std::collections::HashSet::new();
+            for reviewer in &gate.reviewers {
+                if reviewer.trim().is_empty() || !seen.insert(reviewer) {
+                    problem(
+                        at("/approval/reviewers"),
+                        format!("'{reviewer}' is empty or named twice"),
+                    );
+                }
+            }
         }
         if let Some(retry) = &step.retry {
             if !(1..=100).contains(&retry.max_attempts) {

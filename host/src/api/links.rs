@@ -1,0 +1,313 @@
+//! Approval links, for reviewers without an API key: `GET` (and `HEAD`)
+//! `/v1/approvals/{token}` shows what is asked and changes nothing, so a mail
+//! scanner that fetches the link does no harm; `POST` applies the reviewer's
+//! decision, once. Answers are HTML pages, or problem+json to clients that ask
+//! for JSON.
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::approvals::{Claims, LinkError, token_id};
+use crate::model::RunStatus;
+use crate::runner::{RunError, RunView};
+
+const PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{{ title }}</title>
+<style>
+body { font: 16px/1.5 system-ui, sans-serif; max-width: 44rem; margin: 2rem auto; padding: 0 1rem; color: #222 }
+pre { background: #f4f4f4; padding: 1rem; overflow: auto; border-radius: 6px }
+button { font-size: 1rem; padding: .5rem 1.25rem; margin-right: .5rem; border-radius: 6px; border: 1px solid #888; cursor: pointer }
+textarea { width: 100%; min-height: 5rem; font: inherit }
+.muted { color: #666; font-size: .9rem }
+</style></head>
+<body>
+<h1>{{ title }}</h1>
+{% if detail %}<p>{{ detail }}</p>{% endif %}
+{% if ask %}
+<p><strong>{{ ask.message }}</strong></p>
+<p class="muted">Step <code>{{ ask.step }}</code> of run <code>{{ ask.run }}</code>, asked of {{ ask.reviewer }}{% if ask.required > 1 %}; {{ ask.approvals }} of {{ ask.required }} approvals so far{% endif %}.</p>
+<h2>To review</h2>
+<pre>{{ ask.data }}</pre>
+<form method="post">
+<p><label for="note">Note (optional)</label><br><textarea id="note" name="note"></textarea></p>
+<p>{% for option in ask.options %}<button type="submit" name="decision" value="{{ option }}">{{ option | capitalize }}</button>{% endfor %}</p>
+</form>
+<p class="muted">Nothing changes until you press a button. This link works once.</p>
+{% endif %}
+</body></html>
+"#;
+
+fn render(title: &str, detail: Option<&str>, ask: Option<Value>) -> String {
+    static ENV: OnceLock<minijinja::Environment<'static>> = OnceLock::new();
+    let env = ENV.get_or_init(|| {
+        let mut env = minijinja::Environment::new();
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
+        env.add_template("page.html", PAGE)
+            .expect("the approval page template parses");
+        env
+    });
+    env.get_template("page.html")
+        .and_then(|t| {
+            let ask = ask.map(|a| minijinja::Value::from(minijinja::value::Serde(a)));
+            t.render(minijinja::context! { title, detail, ask })
+        })
+        .unwrap_or_else(|e| {
+            tracing::error!("approval page: {e}");
+            "Approval page unavailable".to_owned()
+        })
+}
+
+/// A refusal: an HTML page, or problem+json for a client that asks for JSON.
+struct Refusal {
+    status: StatusCode,
+    kind: &'static str,
+    title: &'static str,
+    detail: String,
+}
+
+impl Refusal {
+    fn new(
+        status: StatusCode,
+        kind: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Refusal {
+            status,
+            kind,
+            title,
+            detail: detail.into(),
+        }
+    }
+
+    fn invalid() -> Self {
+        Refusal::new(
+            StatusCode::NOT_FOUND,
+            "invalid-link",
+            "This approval link is not valid",
+            LinkError::Invalid.to_string(),
+        )
+    }
+
+    fn respond(self, json: bool) -> Response {
+        if json {
+            let error = match self.status {
+                StatusCode::NOT_FOUND => ApiError::NotFound,
+                StatusCode::CONFLICT => ApiError::Conflict(self.detail),
+                StatusCode::GONE => ApiError::Gone(self.detail),
+                _ => ApiError::unprocessable(self.kind, self.detail),
+            };
+            return error.into_response();
+        }
+        let page = render(self.title, Some(&self.detail), None);
+        (self.status, Html(page)).into_response()
+    }
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    let has = |name, what| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v: &str| v.contains(what))
+    };
+    has(header::ACCEPT, "application/json") || has(header::CONTENT_TYPE, "application/json")
+}
+
+/// Checks a token against the run, changing nothing.
+fn check(state: &AppState, token: &str, headers: &HeaderMap) -> Result<(Claims, RunView), Refusal> {
+    let now = crate::runner::now_ms() / 1000;
+    let claims = state.host.links.verify(token, now).map_err(|e| match e {
+        LinkError::Invalid => Refusal::invalid(),
+        LinkError::Expired => Refusal::new(
+            StatusCode::GONE,
+            "link-expired",
+            "This approval link has expired",
+            "Ask for a new link, or decide in the API.",
+        ),
+    })?;
+    // A request with another tenant's key is refused as if the link did not exist.
+    if let Some(key) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        let tenant = state.host.keys.authenticate(&state.host.store, key.trim());
+        if !matches!(tenant, Ok(Some(ref t)) if *t == claims.tenant) {
+            return Err(Refusal::invalid());
+        }
+    }
+    let used = state
+        .host
+        .store
+        .read(|c| crate::store::approval_token_used(c, &token_id(token)))
+        .map_err(|_| Refusal::invalid())?;
+    if used {
+        return Err(Refusal::new(
+            StatusCode::CONFLICT,
+            "link-used",
+            "This approval link was used already",
+            "Each link works once; the decision it carried is recorded on the run.",
+        ));
+    }
+    let run = state
+        .host
+        .runner
+        .get_run(Some(&claims.tenant), &claims.run)
+        .map_err(|_| Refusal::invalid())?;
+    let waiting = run.status == RunStatus::Paused
+        && run
+            .pending_action
+            .as_ref()
+            .is_some_and(|a| a["step"] == claims.step.as_str());
+    if !waiting {
+        return Err(Refusal::new(
+            StatusCode::CONFLICT,
+            "not-waiting",
+            "Nothing to decide any more",
+            format!(
+                "The run is {} and no longer waits at this step.",
+                run.status
+            ),
+        ));
+    }
+    Ok((claims, run))
+}
+
+/// What the page asks, from the run's pending action.
+fn ask(claims: &Claims, run: &RunView) -> Value {
+    let action = run.pending_action.clone().unwrap_or_default();
+    json!({
+        "message": action["message"],
+        "step": claims.step,
+        "run": run.id,
+        "reviewer": claims.reviewer,
+        "options": action["options"],
+        "required": action["required"],
+        "approvals": action["approvals"],
+        "data": serde_json::to_string_pretty(&action["data"]).unwrap_or_default(),
+    })
+}
+
+/// The page of an approval link: what is asked, the data to review, and the
+/// options. Changes nothing.
+#[utoipa::path(get, operation_id = "showApprovalLink", path = "/v1/approvals/{token}", tag = "approvals",
+    params(("token" = String, Path, description = "The token of an approval link")),
+    responses(
+        (status = 200, description = "What is asked (HTML, or JSON when asked for)", content_type = "text/html", body = String),
+        (status = 404, description = "Not a valid link"),
+        (status = 409, description = "Used already, or the run no longer waits"),
+        (status = 410, description = "Expired"),
+    ))]
+pub async fn show(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let json = wants_json(&headers);
+    match check(&state, &token, &headers) {
+        Err(refusal) => refusal.respond(json),
+        Ok((claims, run)) if json => Json(ask(&claims, &run)).into_response(),
+        Ok((claims, run)) => {
+            Html(render("Approval requested", None, Some(ask(&claims, &run)))).into_response()
+        }
+    }
+}
+
+/// A reviewer's decision, as a form or JSON.
+#[derive(Deserialize, ToSchema)]
+pub struct LinkDecision {
+    /// One of the options the page shows.
+    decision: String,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// Apply the reviewer's decision; the link works once.
+#[utoipa::path(post, operation_id = "decideApprovalLink", path = "/v1/approvals/{token}", tag = "approvals",
+    params(("token" = String, Path, description = "The token of an approval link")),
+    request_body(content(
+        (LinkDecision = "application/x-www-form-urlencoded"),
+        (LinkDecision = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "Recorded (HTML, or the run as JSON)", content_type = "text/html", body = String),
+        (status = 404, description = "Not a valid link"),
+        (status = 409, description = "Used already, or the run no longer waits"),
+        (status = 410, description = "Expired"),
+        (status = 422, description = "Not one of the options"),
+    ))]
+pub async fn decide(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    request: Request,
+) -> Response {
+    let headers = request.headers().clone();
+    let json = wants_json(&headers);
+    let (claims, _) = match check(&state, &token, &headers) {
+        Ok(checked) => checked,
+        Err(refusal) => return refusal.respond(json),
+    };
+    let decision = if json {
+        Bytes::from_request(request, &state)
+            .await
+            .ok()
+            .and_then(|body| serde_json::from_slice::<LinkDecision>(&body).ok())
+    } else {
+        axum::Form::<LinkDecision>::from_request(request, &state)
+            .await
+            .ok()
+            .map(|form| form.0)
+    };
+    let Some(decision) = decision else {
+        return Refusal::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            "No decision",
+            "Send the decision (one of the options) and an optional note.",
+        )
+        .respond(json);
+    };
+    let chosen = decision.decision.clone();
+    let value = json!({ "decision": decision.decision, "note": decision.note.filter(|n| !n.trim().is_empty()) });
+    match state
+        .host
+        .runner
+        .resume_by_link(&claims, token_id(&token), value)
+        .await
+    {
+        Ok(run) if json => Json(run).into_response(),
+        Ok(run) => {
+            let detail = format!(
+                "Your decision ({chosen}) is recorded. The run is now {}.",
+                run.status
+            );
+            Html(render("Thank you", Some(&detail), None)).into_response()
+        }
+        Err(RunError::Conflict(detail)) => {
+            Refusal::new(StatusCode::CONFLICT, "conflict", "Not recorded", detail).respond(json)
+        }
+        Err(RunError::Rejected(detail)) => Refusal::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "input-rejected",
+            "Not one of the options",
+            detail,
+        )
+        .respond(json),
+        Err(RunError::NotFound) => Refusal::invalid().respond(json),
+        Err(other) => ApiError::from(other).into_response(),
+    }
+}

@@ -10,6 +10,7 @@ mod batches;
 mod cli;
 mod crash;
 mod engine;
+mod notifications;
 mod openapi;
 mod runs;
 mod schedules;

@@ -125,6 +125,31 @@ impl Host {
         })
     }
 
+    /// A reviewer's approval link for the pause `action` (a run's pending
+    /// action) describes, and when it expires (Unix s). The same pause and
+    /// reviewer always give the same link.
+    pub fn approval_link(
+        &self,
+        tenant: &str,
+        run: &str,
+        action: &serde_json::Value,
+        reviewer: &str,
+    ) -> Option<(String, i64)> {
+        let paused_at = humantime::parse_rfc3339(action["paused_at"].as_str()?).ok()?;
+        let expires = (paused_at + self.links.ttl())
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs() as i64;
+        let token = self.links.token(&crate::approvals::Claims {
+            tenant: tenant.to_owned(),
+            run: run.to_owned(),
+            step: action["step"].as_str()?.to_owned(),
+            reviewer: reviewer.to_owned(),
+            expires,
+        });
+        Some((self.links.url(&token), expires))
+    }
+
     /// Adds `tenant`'s private plugin; see [`Uploads::upload`].
     pub async fn upload_plugin(
         &self,

@@ -11,6 +11,7 @@
 //! - [`runner`]: runs in motion: dispatch, retries, pauses, cancels, timeouts,
 //!   recovery. Knows nothing of HTTP.
 //! - [`approvals`]: signed, single-use approval links.
+//! - [`notify`]: the notification outbox, webhooks and email.
 //! - [`plugins`]: tenants' uploaded plugins, stored by digest.
 //! - [`host`]: wires engine, plugins, store and runner together.
 //! - [`bench`]: the figures behind `cairn bench`.
@@ -24,6 +25,7 @@ pub mod bench;
 pub mod engine;
 pub mod host;
 pub mod model;
+pub mod notify;
 pub mod plugins;
 pub mod runner;
 pub mod server;

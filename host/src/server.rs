@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::{AppState, app};
 use crate::engine::SandboxLimits;
 use crate::host::{Host, HostConfig, MAX_PLUGIN_BYTES};
+use crate::notify::{self, SmtpSettings};
 use crate::store::Synchronous;
 use crate::tenants;
 use crate::workflow::parse_duration;
@@ -45,6 +46,8 @@ pub struct Settings {
     pub approval_secret: Option<String>,
     /// How long an approval link works after its pause.
     pub approval_link_ttl: String,
+    /// The SMTP server notification emails go through; unset, none are sent.
+    pub smtp: Option<SmtpSettings>,
 }
 
 impl Default for Settings {
@@ -62,6 +65,7 @@ impl Default for Settings {
             public_url: None,
             approval_secret: None,
             approval_link_ttl: "24h".to_owned(),
+            smtp: None,
         }
     }
 }
@@ -80,6 +84,7 @@ const SETTING_NAMES: &[&str] = &[
     "public_url",
     "approval_secret",
     "approval_link_ttl",
+    "smtp",
 ];
 
 impl Settings {
@@ -148,6 +153,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
             path.display()
         );
     }
+    tokio::spawn(notify::deliver_loop(
+        Arc::clone(&host),
+        settings.smtp.clone(),
+    ));
     println!("cairn listening on http://{}", listener.local_addr()?);
     let state = AppState {
         host: Arc::clone(&host),

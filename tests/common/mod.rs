@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod receivers;
 pub mod server;
 
 use std::collections::HashMap;

@@ -506,35 +506,20 @@ fn approval_links(state: &AppState, tenant: &str, run: &RunView) -> Vec<Approval
     let Some(action) = &run.pending_action else {
         return Vec::new();
     };
-    let (Some(step), Some(reviewers)) = (action["step"].as_str(), action["reviewers"].as_array())
-    else {
-        return Vec::new();
-    };
-    let links = &state.host.links;
-    let paused_at = action["paused_at"]
-        .as_str()
-        .and_then(|t| humantime::parse_rfc3339(t).ok())
-        .unwrap_or_else(std::time::SystemTime::now);
-    let expires = paused_at + links.ttl();
-    let expires_s = expires
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    reviewers
-        .iter()
+    action["reviewers"]
+        .as_array()
+        .into_iter()
+        .flatten()
         .filter_map(Value::as_str)
-        .map(|reviewer| {
-            let token = links.token(&crate::approvals::Claims {
-                tenant: tenant.to_owned(),
-                run: run.id.clone(),
-                step: step.to_owned(),
+        .filter_map(|reviewer| {
+            let (url, expires) = state
+                .host
+                .approval_link(tenant, &run.id, action, reviewer)?;
+            Some(ApprovalLink {
                 reviewer: reviewer.to_owned(),
-                expires: expires_s,
-            });
-            ApprovalLink {
-                reviewer: reviewer.to_owned(),
-                url: links.url(&token),
-                expires_at: timestamp(expires_s * 1000),
-            }
+                url,
+                expires_at: timestamp(expires * 1000),
+            })
         })
         .collect()
 }

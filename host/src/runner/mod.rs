@@ -194,7 +194,7 @@ fn save(
     for event in events {
         store::append_event(tx, &run.id, event)?;
     }
-    Ok(())
+    crate::notify::enqueue(tx, run, events)
 }
 
 impl Runner {

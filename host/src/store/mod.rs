@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_batches.sql"),
     include_str!("migrations/0005_schedules.sql"),
     include_str!("migrations/0006_approvals.sql"),
+    include_str!("migrations/0007_outbox.sql"),
 ];
 
 /// Most transitions committed in one transaction.

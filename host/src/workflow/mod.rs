@@ -32,6 +32,77 @@ pub struct WorkflowDefinition {
     /// Runs started on a cron schedule, besides those started on demand.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleSpec>,
+    /// Who hears about the runs, and of what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<Notifications>,
+}
+
+/// Webhooks and emails sent when runs pause or end.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notifications {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<WebhookTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<EmailTarget>,
+}
+
+/// A webhook, signed the Standard Webhooks way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookTarget {
+    pub url: String,
+    /// `whsec_` and the base64 of the signing key, as Standard Webhooks has it.
+    pub secret: String,
+    #[serde(default = "paused_only")]
+    pub events: Vec<NotifyEvent>,
+}
+
+/// Emails: a paused gate's reviewers get their approval links, and `to` gets
+/// word of the events it asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailTarget {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<String>,
+    #[serde(default = "paused_only")]
+    pub events: Vec<NotifyEvent>,
+    /// Whether a gate's reviewers (those that are email addresses) are sent
+    /// their approval links when the run pauses there.
+    #[serde(default = "yes")]
+    pub reviewers: bool,
+}
+
+fn paused_only() -> Vec<NotifyEvent> {
+    vec![NotifyEvent::Paused]
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A run event notifications can follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    Paused,
+    Completed,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl NotifyEvent {
+    /// The event kind in the run's log.
+    pub fn kind(self) -> &'static str {
+        match self {
+            NotifyEvent::Paused => "paused",
+            NotifyEvent::Completed => "completed",
+            NotifyEvent::Failed => "failed",
+            NotifyEvent::Cancelled => "cancelled",
+            NotifyEvent::TimedOut => "timed_out",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -43,6 +43,34 @@ pub fn validate(definition: &WorkflowDefinition, catalog: &dyn StepCatalog) -> V
             problem(p.path, p.message);
         }
     }
+    if let Some(notifications) = &definition.notifications {
+        for (index, hook) in notifications.webhooks.iter().enumerate() {
+            let at = |field: &str| format!("/notifications/webhooks/{index}/{field}");
+            if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
+                problem(at("url"), format!("'{}' is not an http(s) URL", hook.url));
+            }
+            let key = hook
+                .secret
+                .strip_prefix("whsec_")
+                .map(|k| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, k));
+            if !matches!(key, Some(Ok(ref k)) if k.len() >= 16) {
+                problem(
+                    at("secret"),
+                    "must be 'whsec_' and the base64 of a key of at least 16 bytes".into(),
+                );
+            }
+        }
+        if let Some(email) = &notifications.email {
+            for (index, address) in email.to.iter().enumerate() {
+                if address.parse::<lettre::Address>().is_err() {
+                    problem(
+                        format!("/notifications/email/to/{index}"),
+                        format!("'{address}' is not an email address"),
+                    );
+                }
+            }
+        }
+    }
     if let Some(lifetime) = &definition.paused_lifetime
         && let Err(e) = parse_duration(lifetime)
     {

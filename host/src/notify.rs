@@ -1,0 +1,392 @@
+//! Notifications: when a run pauses or ends, its workflow's webhooks and
+//! emails are written to the outbox in the same transaction as the event, then
+//! delivered from there with retries and backoff, so a restart loses none.
+//! Webhooks are signed the Standard Webhooks way (`webhook-id`,
+//! `webhook-timestamp`, `webhook-signature`); a redelivery keeps its id, so
+//! receivers can deduplicate. Emails go over SMTP (lettre); a gate's reviewers
+//! get their approval links.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::{Hmac, Mac};
+use lettre::message::Mailbox;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rusqlite::Transaction;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::host::Host;
+use crate::runner::now_ms;
+use crate::runner::view::timestamp;
+use crate::store::{self, EventRecord, OutboxRecord, RunRecord, StoreError};
+use crate::workflow::{Notifications, NotifyEvent};
+
+/// Attempts before a notification is given up.
+const MAX_ATTEMPTS: i64 = 12;
+/// Notifications delivered per pass.
+const BATCH: usize = 32;
+
+/// The SMTP server emails go through.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// `none`, `starttls` or `tls`.
+    #[serde(default = "default_tls")]
+    pub tls: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// The sender, e.g. `Cairn <cairn@example.com>`.
+    pub from: String,
+}
+
+fn default_port() -> u16 {
+    587
+}
+
+fn default_tls() -> String {
+    "starttls".to_owned()
+}
+
+/// Only the part of a stored definition that says who hears what.
+#[derive(Deserialize)]
+struct NotificationsOnly {
+    #[serde(default)]
+    notifications: Option<Notifications>,
+}
+
+/// Writes the notifications `events` call for into the outbox, within the
+/// transaction that saves them.
+pub fn enqueue(
+    tx: &Transaction<'_>,
+    run: &RunRecord,
+    events: &[EventRecord],
+) -> Result<(), StoreError> {
+    let kinds = [
+        NotifyEvent::Paused,
+        NotifyEvent::Completed,
+        NotifyEvent::Failed,
+        NotifyEvent::Cancelled,
+        NotifyEvent::TimedOut,
+    ];
+    let notifiable: Vec<(NotifyEvent, &EventRecord)> = events
+        .iter()
+        .filter_map(|e| Some((*kinds.iter().find(|k| k.kind() == e.kind)?, e)))
+        .collect();
+    if notifiable.is_empty() {
+        return Ok(());
+    }
+    let definition = store::get_definition(tx, &run.workflow_id, run.workflow_version)?;
+    let Ok(NotificationsOnly {
+        notifications: Some(notifications),
+    }) = serde_json::from_value(definition)
+    else {
+        return Ok(());
+    };
+    for (kind, event) in notifiable {
+        let body = json!({
+            "type": format!("run.{}", kind.kind()),
+            "timestamp": timestamp(event.at),
+            "data": {
+                "run_id": run.id, "workflow_id": run.workflow_id, "status": run.status,
+                "event_seq": event.seq, "pending_action": run.pending_action,
+                "result": run.result, "error": run.error,
+            },
+        });
+        let add = |channel: &str, target: Value, payload: Value| {
+            store::insert_outbox(
+                tx,
+                &OutboxRecord {
+                    id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
+                    tenant: run.tenant.clone(),
+                    run_id: run.id.clone(),
+                    channel: channel.to_owned(),
+                    target,
+                    payload,
+                    attempts: 0,
+                    next_attempt: Some(event.at),
+                    delivered_at: None,
+                    last_error: None,
+                    created_at: event.at,
+                },
+            )
+        };
+        for hook in notifications
+            .webhooks
+            .iter()
+            .filter(|h| h.events.contains(&kind))
+        {
+            add(
+                "webhook",
+                json!({ "url": hook.url, "secret": hook.secret }),
+                body.clone(),
+            )?;
+        }
+        let Some(email) = &notifications.email else {
+            continue;
+        };
+        if email.events.contains(&kind) {
+            for to in &email.to {
+                add("email", json!({ "to": to }), body.clone())?;
+            }
+        }
+        let reviewers = run
+            .pending_action
+            .as_ref()
+            .and_then(|a| a["reviewers"].as_array())
+            .filter(|_| kind == NotifyEvent::Paused && email.reviewers);
+        for reviewer in reviewers.into_iter().flatten().filter_map(Value::as_str) {
+            if reviewer.parse::<lettre::Address>().is_ok() {
+                add(
+                    "email",
+                    json!({ "to": reviewer, "reviewer": true }),
+                    body.clone(),
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `webhook-signature` header of `body`: `v1,` and the base64 of
+/// HMAC-SHA256 over `id.timestamp.body` with the secret's key.
+pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String> {
+    let key = STANDARD.decode(secret.strip_prefix("whsec_")?).ok()?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
+    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
+    Some(format!(
+        "v1,{}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    ))
+}
+
+/// Delivers the outbox until the host stops.
+pub async fn deliver_loop(host: Arc<Host>, smtp: Option<SmtpSettings>) {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default();
+    let mailer = smtp.as_ref().and_then(|s| match mailer(s) {
+        Ok(mailer) => Some(mailer),
+        Err(e) => {
+            tracing::error!("SMTP settings: {e}; emails will not be sent");
+            None
+        }
+    });
+    let mut changes = host.runner.subscribe();
+    loop {
+        let due = host
+            .store
+            .read(|c| store::due_outbox(c, now_ms(), BATCH))
+            .unwrap_or_default();
+        for record in &due {
+            let outcome = match record.channel.as_str() {
+                "webhook" => webhook(&client, record).await,
+                _ => match (&mailer, &smtp) {
+                    (Some(mailer), Some(smtp)) => email(&host, mailer, smtp, record).await,
+                    _ => Err("no SMTP server is configured".to_owned()),
+                },
+            };
+            let attempts = record.attempts + 1;
+            let now = now_ms();
+            let (next, delivered, error) = match &outcome {
+                Ok(()) => (None, Some(now), None),
+                Err(e) if attempts >= MAX_ATTEMPTS => (None, None, Some(e.as_str())),
+                Err(e) => (
+                    Some(now + backoff(attempts).as_millis() as i64),
+                    None,
+                    Some(e.as_str()),
+                ),
+            };
+            if let Err(e) = &outcome {
+                tracing::warn!(id = %record.id, attempts, "notification not delivered: {e}");
+            }
+            let id = record.id.clone();
+            let error = error.map(str::to_owned);
+            let saved = host
+                .store
+                .write(move |tx| {
+                    store::outbox_attempted(tx, &id, attempts, next, delivered, error.as_deref())
+                })
+                .await;
+            if let Err(e) = saved {
+                tracing::error!("cannot record a delivery: {e}");
+            }
+        }
+        if due.len() == BATCH {
+            continue;
+        }
+        let next = host.store.read(store::next_outbox_attempt).ok().flatten();
+        let wait = next.map_or(5000, |at| (at - now_ms()).clamp(0, 5000)) as u64;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(wait)) => {}
+            _ = changes.recv() => {}
+        }
+    }
+}
+
+/// 1 s, 2 s, 4 s, ... at most an hour.
+fn backoff(attempts: i64) -> Duration {
+    Duration::from_secs(1u64 << attempts.clamp(0, 12) as u32).min(Duration::from_secs(3600))
+}
+
+async fn webhook(client: &reqwest::Client, record: &OutboxRecord) -> Result<(), String> {
+    let url = record.target["url"].as_str().unwrap_or_default();
+    let secret = record.target["secret"].as_str().unwrap_or_default();
+    let body = record.payload.to_string();
+    let now = now_ms() / 1000;
+    let signature = sign(secret, &record.id, now, &body).ok_or("the webhook secret is invalid")?;
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", &record.id)
+        .header("webhook-timestamp", now.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("POST {url}: {e}"))?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("POST {url}: {}", response.status()))
+    }
+}
+
+fn mailer(smtp: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    let tls = |required: bool| {
+        TlsParameters::new(smtp.host.clone())
+            .map(|p| {
+                if required {
+                    Tls::Required(p)
+                } else {
+                    Tls::Wrapper(p)
+                }
+            })
+            .map_err(|e| e.to_string())
+    };
+    let tls = match smtp.tls.as_str() {
+        "none" => Tls::None,
+        "starttls" => tls(true)?,
+        "tls" => tls(false)?,
+        other => return Err(format!("smtp.tls is none, starttls or tls, not '{other}'")),
+    };
+    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+        .port(smtp.port)
+        .tls(tls)
+        .timeout(Some(Duration::from_secs(10)));
+    if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
+        builder = builder.credentials((user.clone(), password.clone()).into());
+    }
+    Ok(builder.build())
+}
+
+async fn email(
+    host: &Host,
+    mailer: &AsyncSmtpTransport<Tokio1Executor>,
+    smtp: &SmtpSettings,
+    record: &OutboxRecord,
+) -> Result<(), String> {
+    let to = record.target["to"].as_str().unwrap_or_default();
+    let data = &record.payload["data"];
+    let kind = record.payload["type"].as_str().unwrap_or("run");
+    let run = data["run_id"].as_str().unwrap_or_default();
+    let action = &data["pending_action"];
+    let (subject, mut text) = if kind == "run.paused" {
+        (
+            format!(
+                "Waiting for you: {}",
+                action["message"].as_str().unwrap_or("a decision")
+            ),
+            format!(
+                "Run {run} is paused at step '{}' and asks:\n\n  {}\n\nTo review:\n\n{}\n",
+                action["step"].as_str().unwrap_or_default(),
+                action["message"].as_str().unwrap_or_default(),
+                serde_json::to_string_pretty(&action["data"]).unwrap_or_default(),
+            ),
+        )
+    } else {
+        (
+            format!("Run {run}: {}", kind.trim_start_matches("run.")),
+            format!(
+                "Run {run} is {}.\n\n{}\n",
+                data["status"].as_str().unwrap_or_default(),
+                serde_json::to_string_pretty(
+                    &json!({ "result": data["result"], "error": data["error"] })
+                )
+                .unwrap_or_default()
+            ),
+        )
+    };
+    if record.target["reviewer"] == true
+        && let Some((link, _)) = host.approval_link(&record.tenant, run, action, to)
+    {
+        let options = action["options"]
+            .as_array()
+            .map(|o| {
+                o.iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            })
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "\nDecide ({options}) here; the link works once:\n\n  {link}\n"
+        ));
+    }
+    let parse = |address: &str| {
+        address
+            .parse::<Mailbox>()
+            .map_err(|e| format!("'{address}': {e}"))
+    };
+    let message = Message::builder()
+        .from(parse(&smtp.from)?)
+        .to(parse(to)?)
+        .subject(subject)
+        .header(lettre::message::header::ContentType::TEXT_PLAIN)
+        .body(text)
+        .map_err(|e| e.to_string())?;
+    mailer
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("SMTP: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_match_the_standard_webhooks_example() {
+        // The example of the Standard Webhooks specification.
+        let signature = sign(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            r#"{"test": 2432232314}"#,
+        );
+        assert_eq!(
+            signature.as_deref(),
+            Some("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+        );
+        assert_eq!(sign("not-a-secret", "id", 1, "{}"), None);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(3), Duration::from_secs(8));
+        assert_eq!(backoff(40), Duration::from_secs(3600));
+    }
+}

@@ -1,0 +1,211 @@
+//! Real receivers on 127.0.0.1 for the notification tests: a webhook endpoint
+//! (HTTP/1.1) and an SMTP server, each on its own thread, recording what
+//! arrives.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One webhook request as received.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub headers: HashMap<String, String>,
+    pub body: String,
+    /// Whether the receiver answered 2xx.
+    pub accepted: bool,
+}
+
+/// Accepts webhooks, or (while `failing`) answers 500.
+pub struct WebhookReceiver {
+    pub url: String,
+    pub failing: Arc<AtomicBool>,
+    received: Arc<Mutex<Vec<Delivery>>>,
+}
+
+impl WebhookReceiver {
+    pub fn start() -> WebhookReceiver {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+        let failing = Arc::new(AtomicBool::new(false));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let (fail, log) = (Arc::clone(&failing), Arc::clone(&received));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let (fail, log) = (Arc::clone(&fail), Arc::clone(&log));
+                std::thread::spawn(move || serve_http(stream, &fail, &log));
+            }
+        });
+        WebhookReceiver {
+            url,
+            failing,
+            received,
+        }
+    }
+
+    pub fn received(&self) -> Vec<Delivery> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    /// Waits until a delivery satisfies `found`.
+    pub fn wait_for(&self, what: &str, found: impl Fn(&Delivery) -> bool) -> Delivery {
+        wait(what, || self.received().into_iter().find(|d| found(d)))
+    }
+}
+
+fn serve_http(stream: TcpStream, failing: &AtomicBool, log: &Mutex<Vec<Delivery>>) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut writer = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut headers = HashMap::new();
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+            }
+        }
+        let length: usize = headers
+            .get("content-length")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let accepted = !failing.load(Ordering::SeqCst);
+        log.lock().expect("lock").push(Delivery {
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            accepted,
+        });
+        let status = if accepted {
+            "200 OK"
+        } else {
+            "500 Internal Server Error"
+        };
+        let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+        if writer.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// One email as received.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    /// Headers and body, with quoted-printable soft breaks undone.
+    pub data: String,
+}
+
+/// A minimal SMTP server (no TLS, no auth).
+pub struct SmtpReceiver {
+    pub port: u16,
+    received: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl SmtpReceiver {
+    pub fn start() -> SmtpReceiver {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&received);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || serve_smtp(stream, &log));
+            }
+        });
+        SmtpReceiver { port, received }
+    }
+
+    pub fn received(&self) -> Vec<Mail> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    pub fn wait_for(&self, what: &str, found: impl Fn(&Mail) -> bool) -> Mail {
+        wait(what, || self.received().into_iter().find(|m| found(m)))
+    }
+}
+
+fn serve_smtp(stream: TcpStream, log: &Mutex<Vec<Mail>>) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut writer = stream;
+    let mut say = |text: &str| writer.write_all(format!("{text}\r\n").as_bytes()).is_ok();
+    if !say("220 receiver ESMTP") {
+        return;
+    }
+    let (mut from, mut to) = (String::new(), Vec::new());
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let command = line.trim_end().to_owned();
+        let upper = command.to_ascii_uppercase();
+        let ok = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            say("250-receiver") && say("250 8BITMIME")
+        } else if upper.starts_with("MAIL FROM:") {
+            from = command[10..].trim().to_owned();
+            say("250 OK")
+        } else if upper.starts_with("RCPT TO:") {
+            to.push(command[8..].trim().trim_matches(['<', '>']).to_owned());
+            say("250 OK")
+        } else if upper == "DATA" {
+            if !say("354 go ahead") {
+                return;
+            }
+            let mut data = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                if line == ".\r\n" {
+                    break;
+                }
+                data.push_str(&line);
+            }
+            let data = data.replace("=\r\n", "").replace("=3D", "=");
+            log.lock().expect("lock").push(Mail {
+                from: std::mem::take(&mut from),
+                to: std::mem::take(&mut to),
+                data,
+            });
+            say("250 queued")
+        } else if upper == "QUIT" {
+            let _ = say("221 bye");
+            return;
+        } else {
+            say("250 OK")
+        };
+        if !ok {
+            return;
+        }
+    }
+}
+
+fn wait<T>(what: &str, mut found: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(found) = found() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "never received: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,163 @@
+//! Notifications with a real webhook receiver and a real SMTP receiver on
+//! 127.0.0.1: a paused gate mails each reviewer a working link and posts a
+//! signed webhook; the end of the run is announced too; a delivery that fails
+//! across a restart is delivered with its one id.
+
+use std::sync::atomic::Ordering;
+
+use serde_json::{Value, json};
+
+use crate::api::{create_workflow, plugins_dir, poll_until, start_run, status_is};
+use crate::common::receivers::{Delivery, SmtpReceiver, WebhookReceiver};
+use crate::common::server::Server;
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn start(dir: &std::path::Path, smtp: &SmtpReceiver) -> Server {
+    let port = smtp.port.to_string();
+    Server::start_with(
+        &dir.join("data"),
+        &plugins_dir(dir),
+        &[
+            ("CAIRN_SMTP__HOST", "127.0.0.1"),
+            ("CAIRN_SMTP__PORT", &port),
+            ("CAIRN_SMTP__TLS", "none"),
+            ("CAIRN_SMTP__FROM", "Cairn <cairn@example.com>"),
+        ],
+    )
+}
+
+fn workflow(hook: &str) -> Value {
+    json!({"name": "notified", "steps": [
+        {"name": "draft", "type": "transform", "config": {"template": {"title": "{{ input.topic | title }}"}},
+         "approval": {"message": "Ship it?", "reviewers": ["ana@example.com", "Bo (no address)"]}},
+        {"name": "publish", "type": "noop"}
+    ], "notifications": {
+        "webhooks": [{"url": hook, "secret": SECRET, "events": ["paused", "completed"]}],
+        "email": {"to": ["ops@example.com"], "events": ["completed"]}
+    }})
+}
+
+/// Checks the Standard Webhooks headers and signature; returns the body.
+fn verified(delivery: &Delivery) -> Value {
+    let header = |name: &str| {
+        delivery
+            .headers
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} header"))
+            .clone()
+    };
+    let id = header("webhook-id");
+    let timestamp: i64 = header("webhook-timestamp").parse().expect("timestamp");
+    let expected = cairn::notify::sign(SECRET, &id, timestamp, &delivery.body).expect("sign");
+    assert_eq!(header("webhook-signature"), expected, "signature");
+    assert!(id.starts_with("msg_"), "{id}");
+    serde_json::from_str(&delivery.body).expect("JSON body")
+}
+
+fn of_run<'a>(delivery: &'a Delivery, run: &str, kind: &str) -> Option<&'a Delivery> {
+    let body: Value = serde_json::from_str(&delivery.body).ok()?;
+    (body["type"] == kind && body["data"]["run_id"] == run).then_some(delivery)
+}
+
+#[test]
+fn a_pause_mails_reviewers_their_link_and_posts_a_signed_webhook() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hooks = WebhookReceiver::start();
+    let smtp = SmtpReceiver::start();
+    let server = start(dir.path(), &smtp);
+    let workflow = create_workflow(&server, workflow(&hooks.url), "active");
+    let run = start_run(&server, &workflow, json!({"topic": "ferris"}));
+    let paused = poll_until(&server, &run, status_is("paused"));
+
+    let hook = hooks.wait_for("run.paused", |d| of_run(d, &run, "run.paused").is_some());
+    let body = verified(&hook);
+    assert_eq!(body["data"]["pending_action"]["message"], "Ship it?");
+    assert_eq!(
+        body["data"]["pending_action"]["data"],
+        json!({"title": "Ferris"})
+    );
+
+    let mail = smtp.wait_for("ana's email", |m| m.to == ["ana@example.com"]);
+    assert!(mail.from.contains("cairn@example.com"), "{}", mail.from);
+    assert!(
+        mail.data.contains("Ship it?") && mail.data.contains("Ferris"),
+        "{}",
+        mail.data
+    );
+    let link = mail
+        .data
+        .split_whitespace()
+        .find(|word| word.starts_with(&format!("{}/v1/approvals/", server.url)))
+        .unwrap_or_else(|| panic!("no link in {}", mail.data))
+        .strip_prefix(&server.url)
+        .expect("path")
+        .to_owned();
+    // Nobody without an address was mailed, and ops hears only of the end.
+    assert!(smtp.received().iter().all(|m| m.to == ["ana@example.com"]));
+
+    // The link works: looking changes nothing, deciding does.
+    let page = server.call_with("GET", &link, None, None, &[]);
+    assert_eq!(page.status, 200);
+    assert_eq!(server.get(&format!("/v1/runs/{run}")).body, paused);
+    let decided = server.call_with(
+        "POST",
+        &link,
+        None,
+        Some((
+            "application/x-www-form-urlencoded",
+            b"decision=approve".to_vec(),
+        )),
+        &[],
+    );
+    assert_eq!(decided.status, 200, "{}", decided.body);
+    poll_until(&server, &run, status_is("completed"));
+
+    let done = hooks.wait_for("run.completed", |d| {
+        of_run(d, &run, "run.completed").is_some()
+    });
+    assert_eq!(verified(&done)["data"]["status"], "completed");
+    let ops = smtp.wait_for("the ops email", |m| m.to == ["ops@example.com"]);
+    assert!(ops.data.contains("completed"), "{}", ops.data);
+}
+
+#[test]
+fn a_delivery_failing_across_a_restart_arrives_once_with_its_id() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hooks = WebhookReceiver::start();
+    let smtp = SmtpReceiver::start();
+    hooks.failing.store(true, Ordering::SeqCst);
+    let server = start(dir.path(), &smtp);
+    let workflow = create_workflow(&server, workflow(&hooks.url), "active");
+    let run = start_run(&server, &workflow, json!({"topic": "outbox"}));
+    poll_until(&server, &run, status_is("paused"));
+    hooks.wait_for("a refused attempt", |d| {
+        of_run(d, &run, "run.paused").is_some()
+    });
+    server.kill();
+
+    hooks.failing.store(false, Ordering::SeqCst);
+    let server = start(dir.path(), &smtp);
+    let accepted = hooks.wait_for("the delivery after the restart", |d| {
+        d.accepted && of_run(d, &run, "run.paused").is_some()
+    });
+    verified(&accepted);
+    let paused: Vec<Delivery> = hooks
+        .received()
+        .into_iter()
+        .filter(|d| of_run(d, &run, "run.paused").is_some())
+        .collect();
+    let ids: std::collections::BTreeSet<&String> =
+        paused.iter().map(|d| &d.headers["webhook-id"]).collect();
+    assert_eq!(ids.len(), 1, "one event, one id: {paused:?}");
+    assert!(paused.len() >= 2, "it was retried");
+    // Delivered: no more attempts for it.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let after = hooks
+        .received()
+        .into_iter()
+        .filter(|d| d.accepted && of_run(d, &run, "run.paused").is_some())
+        .count();
+    assert_eq!(after, 1, "delivered exactly once");
+    drop(server);
+}

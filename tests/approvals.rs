@@ -250,3 +250,19 @@ fn a_rejection_ends_the_run_and_bad_links_change_nothing() {
     // Bo's link now has nothing to decide.
     assert_eq!(open(&server, &links[1].1).status, 409);
 }
+
+#[test]
+fn a_gate_timeout_decides_whatever_the_quorum_and_says_so() {
+    let (_dir, server) = setup();
+    let mut definition = reviewed(2);
+    definition["steps"][0]["approval"]["timeout"] = json!("300ms");
+    definition["steps"][0]["approval"]["on_timeout"] = json!("approve");
+    let workflow = create_workflow(&server, definition, "active");
+    let run = start_run(&server, &workflow, json!({"topic": "late"}));
+    let done = poll_until(&server, &run, status_is("completed"));
+    let decisions = &done["steps"][0]["decisions"];
+    assert_eq!(decisions.as_array().map(Vec::len), Some(1), "{decisions}");
+    assert_eq!(decisions[0]["reviewer"], "timeout", "{decisions}");
+    assert_eq!(decisions[0]["channel"], "timer");
+    assert_eq!(decisions[0]["option"], "approve");
+}

@@ -1056,7 +1056,12 @@ fn apply_decision(
             }));
             step.decisions = Some(Value::Array(decisions));
             let approved = approvals(step).count();
-            if !gate.reject.contains(&option) && approved < gate.required.max(1) as usize {
+            // A timeout's decision is final; people's approvals count to the quorum.
+            let by_timer = actor.channel == "timer";
+            if !gate.reject.contains(&option)
+                && !by_timer
+                && approved < gate.required.max(1) as usize
+            {
                 // More approvals are needed: the run stays paused.
                 if let Some(action) = run.pending_action.as_mut() {
                     action["approvals"] = json!(approved);

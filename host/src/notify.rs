@@ -6,7 +6,8 @@
 //! receivers can deduplicate. Emails go over SMTP (lettre); a gate's reviewers
 //! get their approval links.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -64,6 +65,34 @@ struct NotificationsOnly {
     notifications: Option<Notifications>,
 }
 
+/// A workflow version's notification settings. Versions never change, so
+/// they are remembered (most runs end without a definition read).
+fn notifications_of(
+    tx: &Transaction<'_>,
+    workflow_id: &str,
+    version: i64,
+) -> Result<Option<Arc<Notifications>>, StoreError> {
+    type Known = Mutex<HashMap<(String, i64), Option<Arc<Notifications>>>>;
+    static KNOWN: OnceLock<Known> = OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    let key = (workflow_id.to_owned(), version);
+    if let Some(found) = known.lock().ok().and_then(|k| k.get(&key).cloned()) {
+        return Ok(found);
+    }
+    let definition = store::get_definition(tx, workflow_id, version)?;
+    let notifications = serde_json::from_value::<NotificationsOnly>(definition)
+        .ok()
+        .and_then(|d| d.notifications)
+        .map(Arc::new);
+    if let Ok(mut known) = known.lock() {
+        if known.len() >= 10_000 {
+            known.clear();
+        }
+        known.insert(key, notifications.clone());
+    }
+    Ok(notifications)
+}
+
 /// Writes the notifications `events` call for into the outbox, within the
 /// transaction that saves them.
 pub fn enqueue(
@@ -85,11 +114,7 @@ pub fn enqueue(
     if notifiable.is_empty() {
         return Ok(());
     }
-    let definition = store::get_definition(tx, &run.workflow_id, run.workflow_version)?;
-    let Ok(NotificationsOnly {
-        notifications: Some(notifications),
-    }) = serde_json::from_value(definition)
-    else {
+    let Some(notifications) = notifications_of(tx, &run.workflow_id, run.workflow_version)? else {
         return Ok(());
     };
     for (kind, event) in notifiable {

@@ -100,16 +100,9 @@ pub fn enqueue(
     run: &RunRecord,
     events: &[EventRecord],
 ) -> Result<(), StoreError> {
-    let kinds = [
-        NotifyEvent::Paused,
-        NotifyEvent::Completed,
-        NotifyEvent::Failed,
-        NotifyEvent::Cancelled,
-        NotifyEvent::TimedOut,
-    ];
     let notifiable: Vec<(NotifyEvent, &EventRecord)> = events
         .iter()
-        .filter_map(|e| Some((*kinds.iter().find(|k| k.kind() == e.kind)?, e)))
+        .filter_map(|e| Some((NotifyEvent::of_kind(&e.kind)?, e)))
         .collect();
     if notifiable.is_empty() {
         return Ok(());

@@ -61,9 +61,12 @@ impl Uploads {
         catalog: &Catalog,
     ) -> anyhow::Result<()> {
         for record in store.read(store::all_plugins)? {
-            let pinned = store
-                .read(|c| store::unfinished_runs_pinned_to(c, &record.tenant, &record.digest))?;
-            if record.deleted_at.is_some() && pinned == 0 {
+            // Only a deleted upload needs the (full-scan) count of runs pinned to it.
+            let unneeded = record.deleted_at.is_some()
+                && store.read(|c| {
+                    store::unfinished_runs_pinned_to(c, &record.tenant, &record.digest)
+                })? == 0;
+            if unneeded {
                 let (tenant, digest) = (record.tenant.clone(), record.digest.clone());
                 store
                     .write(move |tx| store::purge_plugin(tx, &tenant, &digest))

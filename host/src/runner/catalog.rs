@@ -89,10 +89,7 @@ impl Catalog {
                     .collect()
             })
             .unwrap_or_default();
-        visible.sort_by(|a, b| {
-            let key = |e: &Entry| (e.plugin.info.name.clone(), version_of(&e.plugin));
-            key(a).cmp(&key(b))
-        });
+        visible.sort_by_cached_key(|e| (e.plugin.info.name.clone(), version_of(&e.plugin)));
         visible
     }
 
@@ -108,17 +105,19 @@ impl Catalog {
             }
             None => (step_type, None),
         };
-        let visible = self.visible(tenant);
-        let mut candidates: Vec<(semver::Version, &Arc<Plugin>)> = visible
-            .iter()
+        // Every run start resolves each of its steps: read in place, no copies.
+        let entries = self
+            .entries
+            .read()
+            .map_err(|_| "plugin catalog unavailable".to_owned())?;
+        let visible = || entries.iter().filter(|e| e.visible_to(tenant));
+        let mut candidates: Vec<(semver::Version, &Arc<Plugin>)> = visible()
             .filter(|e| e.plugin.info.name == name)
             .filter_map(|e| version_of(&e.plugin).map(|v| (v, &e.plugin)))
             .collect();
         if candidates.is_empty() {
-            let mut names: Vec<&str> = visible
-                .iter()
-                .map(|e| e.plugin.info.name.as_str())
-                .collect();
+            let mut names: Vec<&str> = visible().map(|e| e.plugin.info.name.as_str()).collect();
+            names.sort_unstable();
             names.dedup();
             return Err(format!(
                 "unknown step type '{name}' (available: {})",

@@ -169,24 +169,21 @@ impl Runner {
             .collect();
         let quota = self.inner.max_active_runs_per_tenant as i64;
         let overlap = spec.overlap;
-        let local = |slot: i64| schedule.local(slot);
-        let missed: Vec<(Missed, &str)> = [
-            plan.missed_while_down.map(|m| (m, "the host was down")),
-            plan.overtaken
-                .map(|m| (m, "overtaken by a later slot before it was handled")),
+        let missed: Vec<(Missed, Value)> = [
+            (plan.missed_while_down, "the host was down"),
+            (
+                plan.overtaken,
+                "overtaken by a later slot before it was handled",
+            ),
         ]
         .into_iter()
-        .flatten()
+        .filter_map(|(m, reason)| {
+            let m = m?;
+            let detail =
+                json!({ "reason": reason, "count": m.count, "last": schedule.local(m.last) });
+            Some((m, detail))
+        })
         .collect();
-        let missed: Vec<(Missed, Value)> = missed
-            .into_iter()
-            .map(|(m, reason)| {
-                (
-                    m,
-                    json!({ "reason": reason, "count": m.count, "last": local(m.last) }),
-                )
-            })
-            .collect();
         let started = self
             .inner
             .store

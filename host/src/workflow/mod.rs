@@ -93,6 +93,19 @@ pub enum NotifyEvent {
 }
 
 impl NotifyEvent {
+    const ALL: [NotifyEvent; 5] = [
+        NotifyEvent::Paused,
+        NotifyEvent::Completed,
+        NotifyEvent::Failed,
+        NotifyEvent::Cancelled,
+        NotifyEvent::TimedOut,
+    ];
+
+    /// The notification event for a run event kind, if there is one.
+    pub fn of_kind(kind: &str) -> Option<NotifyEvent> {
+        Self::ALL.into_iter().find(|e| e.kind() == kind)
+    }
+
     /// The event kind in the run's log.
     pub fn kind(self) -> &'static str {
         match self {

@@ -120,7 +120,7 @@ pub fn token_id(token: &str) -> String {
     hex::encode(&Sha256::digest(token.as_bytes())[..16])
 }
 
-fn stored_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn stored_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
     match std::fs::read_to_string(path) {
         Ok(text) => hex::decode(text.trim())
             .with_context(|| format!("{} is not a hex secret", path.display())),

@@ -10,6 +10,7 @@ use crate::approvals::LinkSigner;
 use crate::engine::{BUNDLED, Engine, EngineConfig, Plugin};
 use crate::plugins::{PluginError, Uploads};
 use crate::runner::{Catalog, Runner, RunnerConfig, database_path};
+use crate::secrets::Secrets;
 use crate::store::{Store, Synchronous};
 use crate::tenants::KeyCache;
 
@@ -64,6 +65,7 @@ pub struct Host {
     pub max_plugin_bytes: usize,
     pub keys: KeyCache,
     pub links: LinkSigner,
+    pub secrets: Arc<Secrets>,
 }
 
 impl Host {
@@ -105,12 +107,14 @@ impl Host {
             config.approval_link_ttl,
             &config.public_url,
         )?;
+        let secrets = Arc::new(Secrets::open(Arc::clone(&store), &config.data_dir)?);
         let uploads = Uploads::new(&config.data_dir);
         uploads.load(&engine, &store, &catalog).await?;
         let runner = Runner::start(
             Arc::clone(&engine),
             Arc::clone(&store),
             catalog,
+            Arc::clone(&secrets),
             config.runner.clone(),
         )
         .await?;
@@ -122,6 +126,7 @@ impl Host {
             max_plugin_bytes: config.max_plugin_bytes,
             keys: KeyCache::default(),
             links,
+            secrets,
         })
     }
 

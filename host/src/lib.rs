@@ -22,12 +22,14 @@
 pub mod api;
 pub mod approvals;
 pub mod bench;
+pub mod egress;
 pub mod engine;
 pub mod host;
 pub mod model;
 pub mod notify;
 pub mod plugins;
 pub mod runner;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod tenants;

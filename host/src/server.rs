@@ -1,6 +1,7 @@
 //! `cairn serve`: settings (defaults, then a TOML file, then `CAIRN_*` environment
 //! variables, then flags), the host, the HTTP API, and graceful shutdown.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{AppState, app};
+use crate::egress::{HostPattern, TenantPolicy};
 use crate::engine::SandboxLimits;
 use crate::host::{Host, HostConfig, MAX_PLUGIN_BYTES};
 use crate::notify::{self, SmtpSettings};
@@ -48,6 +50,12 @@ pub struct Settings {
     pub approval_link_ttl: String,
     /// The SMTP server notification emails go through; unset, none are sent.
     pub smtp: Option<SmtpSettings>,
+    /// Hosts plugins may send HTTP requests to, as `[scheme://]host[:port]`
+    /// (`*.domain`, `:*` for any port); a step also needs its own grant. Empty:
+    /// no outbound HTTP at all.
+    pub http_allow: Vec<HostPattern>,
+    /// Per-tenant policies, by tenant name: `http_allow` narrows the list above.
+    pub tenants: HashMap<String, TenantPolicy>,
 }
 
 impl Default for Settings {
@@ -66,6 +74,8 @@ impl Default for Settings {
             approval_secret: None,
             approval_link_ttl: "24h".to_owned(),
             smtp: None,
+            http_allow: Vec::new(),
+            tenants: HashMap::new(),
         }
     }
 }
@@ -85,6 +95,8 @@ const SETTING_NAMES: &[&str] = &[
     "approval_secret",
     "approval_link_ttl",
     "smtp",
+    "http_allow",
+    "tenants",
 ];
 
 impl Settings {
@@ -130,6 +142,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     config.runner.max_running_steps = settings.max_running_steps;
     config.runner.step_limits = settings.limits;
     config.runner.max_active_runs_per_tenant = settings.max_active_runs_per_tenant;
+    config.runner.http_allow = settings.http_allow.clone();
+    config.runner.tenant_policies = settings.tenants.clone();
     config.max_plugin_bytes = settings.max_plugin_bytes;
     let address: SocketAddr = settings
         .listen

@@ -23,6 +23,13 @@ pub struct SandboxLimits {
     pub stdio_bytes: usize,
     /// Total bytes of `log` lines kept per attempt; later lines are dropped.
     pub log_bytes: usize,
+    /// Outgoing HTTP requests one attempt may send; later ones are refused.
+    pub http_requests: u32,
+    /// The largest HTTP response body one request may read, in bytes.
+    pub http_response_bytes: u64,
+    /// Time for one HTTP request to connect and to produce its first byte,
+    /// and the longest pause between bytes, in milliseconds.
+    pub http_timeout_ms: u64,
 }
 
 const MIB: u64 = 1 << 20;
@@ -37,6 +44,9 @@ impl Default for SandboxLimits {
             checkpoint_bytes: 1 << 20,
             stdio_bytes: 64 << 10,
             log_bytes: 64 << 10,
+            http_requests: 32,
+            http_response_bytes: 8 * MIB,
+            http_timeout_ms: 30_000,
         }
     }
 }
@@ -59,6 +69,9 @@ impl SandboxLimits {
             checkpoint_bytes: self.checkpoint_bytes.min(caps.checkpoint_bytes),
             stdio_bytes: self.stdio_bytes.min(caps.stdio_bytes),
             log_bytes: self.log_bytes.min(caps.log_bytes),
+            http_requests: self.http_requests.min(caps.http_requests),
+            http_response_bytes: self.http_response_bytes.min(caps.http_response_bytes),
+            http_timeout_ms: self.http_timeout_ms.min(caps.http_timeout_ms),
         }
     }
 }

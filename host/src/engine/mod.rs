@@ -11,6 +11,7 @@ mod bundled;
 mod cache;
 mod fault;
 mod limits;
+mod outbound;
 mod sandbox;
 mod types;
 
@@ -35,9 +36,10 @@ use sandbox::StepState;
 pub use bundled::BUNDLED;
 pub use fault::StepFault;
 pub use limits::SandboxLimits;
+pub use outbound::OutboundHttp;
 pub use sandbox::ProgressSink;
 pub use types::{
-    Call, FaultKind, Invocation, LogLevel, LogLine, PendingAction, StepError, StepInfo,
+    Call, FaultKind, Invocation, LogLevel, LogLine, LogSource, PendingAction, StepError, StepInfo,
     StepOutcome, StepProgress,
 };
 
@@ -253,6 +255,7 @@ impl Engine {
 
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
             .and_then(|()| {
                 PluginBindings::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
             })
@@ -314,7 +317,9 @@ impl Engine {
         })?;
 
         let limits = SandboxLimits::default().clamped_to(&self.caps);
-        let (result, _state, _) = self.execute(&pre, &limits, None, GuestCall::Describe).await;
+        let (result, _state, _) = self
+            .execute(&pre, &limits, None, None, GuestCall::Describe)
+            .await;
         let info = match result {
             Ok(GuestReturn::Info(info)) => parse_info(info)?,
             Ok(GuestReturn::Outcome(_)) => {
@@ -366,6 +371,21 @@ impl Engine {
         limits: &SandboxLimits,
         on_progress: Option<ProgressSink>,
     ) -> StepReport {
+        self.run_with_http(plugin, invocation, call, limits, on_progress, None)
+            .await
+    }
+
+    /// [`Engine::run`] for a step that may send HTTP requests under `outbound`.
+    /// Whatever the attempt produced is scrubbed of the secrets it could use.
+    pub async fn run_with_http(
+        &self,
+        plugin: &Plugin,
+        invocation: &Invocation,
+        call: &Call,
+        limits: &SandboxLimits,
+        on_progress: Option<ProgressSink>,
+        outbound: Option<Arc<OutboundHttp>>,
+    ) -> StepReport {
         let limits = limits.clamped_to(&self.caps);
         let wit_invocation = wit::Invocation {
             run_id: invocation.run_id.clone(),
@@ -386,8 +406,8 @@ impl Engine {
                 GuestCall::Resume(&wit_invocation, &resume_args.0, &resume_args.1)
             }
         };
-        let (result, state, duration) = self
-            .execute(&plugin.pre, &limits, on_progress, guest_call)
+        let (result, mut state, duration) = self
+            .execute(&plugin.pre, &limits, on_progress, outbound, guest_call)
             .await;
         let outcome = match result {
             Ok(GuestReturn::Outcome(outcome)) => check_outcome(outcome, &limits),
@@ -396,18 +416,33 @@ impl Engine {
             }),
             Err(fault) => Err(fault),
         };
-        let outcome = outcome.unwrap_or_else(|fault| StepOutcome::Fail {
+        let mut outcome = outcome.unwrap_or_else(|fault| StepOutcome::Fail {
             error: fault.into_step_error(),
         });
-        StepReport {
+        let notes = std::mem::take(&mut state.outbound.notes);
+        if let (StepOutcome::Fail { error }, Some(last)) = (&mut outcome, notes.last()) {
+            // The plugin saw only a typed error code: say what the host refused.
+            error.message = format!("{} ({last})", error.message);
+        }
+        let mut logs = state.logs;
+        logs.extend(notes.into_iter().map(|message| LogLine {
+            level: LogLevel::Warn,
+            message,
+            source: LogSource::Host,
+        }));
+        let mut report = StepReport {
             outcome,
-            logs: state.logs,
+            logs,
             logs_dropped: state.logs_dropped,
             stdout: String::from_utf8_lossy(&state.stdout.contents()).into_owned(),
             stderr: String::from_utf8_lossy(&state.stderr.contents()).into_owned(),
             progress: state.progress,
             duration,
+        };
+        if let Some(access) = state.outbound.access() {
+            scrub_report(access, &mut report);
         }
+        report
     }
 
     /// Instantiates `pre` in a new store under `limits` and makes one call.
@@ -416,10 +451,11 @@ impl Engine {
         pre: &PluginPre<StepState>,
         limits: &SandboxLimits,
         on_progress: Option<ProgressSink>,
+        outbound: Option<Arc<OutboundHttp>>,
         call: GuestCall<'_>,
     ) -> (Result<GuestReturn, StepFault>, StepState, Duration) {
         let started = Instant::now();
-        let mut store = Store::new(&self.engine, StepState::new(limits, on_progress));
+        let mut store = Store::new(&self.engine, StepState::new(limits, on_progress, outbound));
         store.limiter(|state| &mut state.limits);
         if self.fuel {
             // Fuel is only metered when the engine was built for it; the error
@@ -478,6 +514,39 @@ impl Engine {
             }),
         };
         (result, state, duration)
+    }
+}
+
+/// Takes every secret the step could use out of what it produced, whichever
+/// way a value got there (an echoing server, say).
+fn scrub_report(access: &OutboundHttp, report: &mut StepReport) {
+    match &mut report.outcome {
+        StepOutcome::Complete { output } => access.scrub_json(output),
+        StepOutcome::Pause {
+            pending_action,
+            checkpoint,
+        } => {
+            access.scrub(&mut pending_action.kind);
+            access.scrub(&mut pending_action.message);
+            pending_action
+                .options
+                .iter_mut()
+                .for_each(|o| access.scrub(o));
+            if let Some(schema) = &mut pending_action.input_schema {
+                access.scrub_json(schema);
+            }
+            access.scrub_json(&mut pending_action.data);
+            access.scrub_json(checkpoint);
+        }
+        StepOutcome::Fail { error } => access.scrub(&mut error.message),
+    }
+    for line in &mut report.logs {
+        access.scrub(&mut line.message);
+    }
+    access.scrub(&mut report.stdout);
+    access.scrub(&mut report.stderr);
+    if let Some(progress) = &mut report.progress {
+        access.scrub(&mut progress.action);
     }
 }
 

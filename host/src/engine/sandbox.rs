@@ -6,10 +6,12 @@ use std::sync::Arc;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::cairn::step::{host, types};
 use super::limits::SandboxLimits;
-use super::types::{LogLevel, LogLine, StepProgress};
+use super::outbound::{Outbound, OutboundHttp};
+use super::types::{LogLevel, LogLine, LogSource, StepProgress};
 
 /// Called with every progress report, as it happens.
 pub type ProgressSink = Arc<dyn Fn(&StepProgress) + Send + Sync>;
@@ -17,6 +19,8 @@ pub type ProgressSink = Arc<dyn Fn(&StepProgress) + Send + Sync>;
 /// Everything one step attempt's `Store` owns.
 pub struct StepState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    pub(super) outbound: Outbound,
     table: ResourceTable,
     pub(super) limits: StoreLimits,
     pub(super) stdout: MemoryOutputPipe,
@@ -29,7 +33,11 @@ pub struct StepState {
 }
 
 impl StepState {
-    pub fn new(limits: &SandboxLimits, on_progress: Option<ProgressSink>) -> Self {
+    pub fn new(
+        limits: &SandboxLimits,
+        on_progress: Option<ProgressSink>,
+        outbound: Option<Arc<OutboundHttp>>,
+    ) -> Self {
         let stdout = MemoryOutputPipe::new(limits.stdio_bytes);
         let stderr = MemoryOutputPipe::new(limits.stdio_bytes);
         // WasiCtxBuilder denies by default in wasmtime 48: no preopened
@@ -44,6 +52,8 @@ impl StepState {
         let memory = usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX);
         StepState {
             wasi,
+            http: WasiHttpCtx::new(),
+            outbound: Outbound::new(outbound, limits),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(memory)
@@ -69,6 +79,16 @@ impl WasiView for StepState {
     }
 }
 
+impl WasiHttpView for StepState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
 impl types::Host for StepState {}
 
 impl host::Host for StepState {
@@ -85,12 +105,19 @@ impl host::Host for StepState {
             host::Level::Warn => LogLevel::Warn,
             host::Level::Error => LogLevel::Error,
         };
-        self.logs.push(LogLine { level, message });
+        self.logs.push(LogLine {
+            level,
+            message,
+            source: LogSource::Plugin,
+        });
     }
 
     fn progress(&mut self, percent: u8, action: String) {
         let mut action = action;
         truncate_utf8(&mut action, 1024);
+        if let Some(access) = self.outbound.access() {
+            access.scrub(&mut action);
+        }
         let progress = StepProgress {
             percent: percent.min(100),
             action,

@@ -131,6 +131,18 @@ pub enum LogLevel {
 pub struct LogLine {
     pub level: LogLevel,
     pub message: String,
+    #[serde(default)]
+    pub source: LogSource,
+}
+
+/// Who wrote a log line: the plugin through `log`, or the host about the step
+/// (a refused request, say).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogSource {
+    #[default]
+    Plugin,
+    Host,
 }
 
 /// Progress reported by a plugin within its step.

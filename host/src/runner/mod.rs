@@ -24,8 +24,12 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::{Call, Engine, Invocation, SandboxLimits, StepOutcome, StepProgress};
+use crate::egress::{EgressPolicy, HostPattern, TenantPolicy};
+use crate::engine::{
+    Call, Engine, Invocation, OutboundHttp, SandboxLimits, StepOutcome, StepProgress, StepReport,
+};
 use crate::model::{IllegalTransition, RunStatus, StepStatus};
+use crate::secrets::Secrets;
 use crate::store::{
     self, EventRecord, RunRecord, StepRecord, Store, StoreError, WorkflowRecord, WorkflowStatus,
 };
@@ -51,6 +55,10 @@ pub struct RunnerConfig {
     /// Whether this runner starts runs on the workflows' cron schedules (the
     /// server does; the command line's local hosts do not).
     pub schedules: bool,
+    /// Hosts any step may send HTTP requests to (with a grant); empty: none.
+    pub http_allow: Vec<HostPattern>,
+    /// Per-tenant narrowing of `http_allow`.
+    pub tenant_policies: HashMap<String, TenantPolicy>,
 }
 
 impl Default for RunnerConfig {
@@ -60,6 +68,8 @@ impl Default for RunnerConfig {
             step_limits: SandboxLimits::default(),
             max_active_runs_per_tenant: 100_000,
             schedules: true,
+            http_allow: Vec::new(),
+            tenant_policies: HashMap::new(),
         }
     }
 }
@@ -143,6 +153,9 @@ struct Inner {
     schedules_changed: tokio::sync::Notify,
     /// When this runner started: slots due before it were missed while down.
     up_since: i64,
+    http_allow: Vec<HostPattern>,
+    tenant_policies: HashMap<String, TenantPolicy>,
+    secrets: Arc<Secrets>,
 }
 
 pub fn now_ms() -> i64 {
@@ -178,6 +191,42 @@ fn set_step(step: &mut StepRecord, status: StepStatus) -> Result<(), IllegalTran
     Ok(())
 }
 
+/// Bytes of log messages kept per step, across its attempts; older lines go first.
+const STEP_LOG_BYTES: usize = 64 << 10;
+
+/// Adds what an attempt logged (its `log` lines, the host's notes, and its
+/// stdout and stderr) to the step's log.
+fn keep_logs(step: &mut StepRecord, report: &StepReport) {
+    let attempt = step.attempts;
+    let mut lines: Vec<Value> = match step.logs.take() {
+        Some(Value::Array(lines)) => lines,
+        _ => Vec::new(),
+    };
+    for line in &report.logs {
+        lines.push(json!({ "attempt": attempt, "level": line.level, "source": line.source, "message": line.message }));
+    }
+    for (stream, text) in [("stdout", &report.stdout), ("stderr", &report.stderr)] {
+        if !text.is_empty() {
+            lines.push(
+                json!({ "attempt": attempt, "level": "info", "source": stream, "message": text }),
+            );
+        }
+    }
+    if report.logs_dropped > 0 {
+        lines.push(json!({ "attempt": attempt, "level": "warn", "source": "host",
+            "message": format!("{} log lines dropped past the attempt's budget", report.logs_dropped) }));
+    }
+    let size = |line: &Value| line["message"].as_str().map_or(0, str::len);
+    let mut total: usize = lines.iter().map(size).sum();
+    let mut first = 0;
+    while total > STEP_LOG_BYTES && first < lines.len() {
+        total -= size(&lines[first]);
+        first += 1;
+    }
+    lines.drain(..first);
+    step.logs = (!lines.is_empty()).then_some(Value::Array(lines));
+}
+
 /// Saves a transition: the run (if nobody changed it since `expected_seq`), the
 /// steps that changed, and the new events.
 fn save(
@@ -204,6 +253,7 @@ impl Runner {
         engine: Arc<Engine>,
         store: Arc<Store>,
         catalog: Arc<Catalog>,
+        secrets: Arc<Secrets>,
         config: RunnerConfig,
     ) -> Result<Runner, RunError> {
         let (changes, _) = broadcast::channel(4096);
@@ -225,6 +275,9 @@ impl Runner {
                 shutdown: CancellationToken::new(),
                 schedules_changed: tokio::sync::Notify::new(),
                 up_since: now_ms(),
+                http_allow: config.http_allow,
+                tenant_policies: config.tenant_policies,
+                secrets,
             }),
         };
         let unfinished = runner
@@ -530,6 +583,7 @@ impl Runner {
                 started_at: None,
                 finished_at: None,
                 decisions: None,
+                logs: None,
             })
             .collect();
         let created = event(
@@ -1355,8 +1409,9 @@ impl Inner {
             {
                 limits.wall_time_ms = timeout.as_millis().min(u128::from(u64::MAX)) as u64;
             }
+            let outbound = self.outbound_http(&run.tenant, step_definition)?;
             let report = tokio::select! {
-                report = self.engine.run(&plugin, &invocation, &call, &limits, Some(self.progress_sink(&run.id))) => report,
+                report = self.engine.run_with_http(&plugin, &invocation, &call, &limits, Some(self.progress_sink(&run.id)), outbound) => report,
                 () = stop.cancelled() => return Ok(()),
             };
             drop(permit);
@@ -1366,6 +1421,7 @@ impl Inner {
                 metrics::counter!("cairn_sandbox_faults_total", "kind" => fault.as_str())
                     .increment(1);
             }
+            keep_logs(&mut steps[index], &report);
             self.finish_attempt(
                 &mut run,
                 &mut deferred,
@@ -1378,6 +1434,42 @@ impl Inner {
             )
             .await?;
         }
+    }
+
+    /// What a step may reach over HTTP, with the secret values it may use.
+    fn outbound_http(
+        &self,
+        tenant: &str,
+        step: &crate::workflow::StepDefinition,
+    ) -> Result<Option<Arc<OutboundHttp>>, RunError> {
+        let Some(grant) = &step.http else {
+            return Ok(None);
+        };
+        let secrets = if grant.secrets.is_empty() {
+            HashMap::new()
+        } else {
+            let values = self
+                .secrets
+                .values(tenant)
+                .map_err(|e| RunError::Store(StoreError::Corrupt(e.to_string())))?;
+            grant
+                .secrets
+                .iter()
+                .filter_map(|name| Some((name.clone(), values.get(name)?.clone())))
+                .collect()
+        };
+        Ok(Some(Arc::new(OutboundHttp {
+            policy: EgressPolicy {
+                operator: self.http_allow.clone(),
+                tenant: self
+                    .tenant_policies
+                    .get(tenant)
+                    .and_then(|policy| policy.http_allow.clone()),
+                step: grant.allow.clone(),
+            },
+            secrets,
+            granted: grant.secrets.clone(),
+        })))
     }
 
     /// Keeps the latest in-step progress of a run, for views.

@@ -62,6 +62,10 @@ pub struct StepView {
     /// through which channel (`api` or `link`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decisions: Option<Value>,
+    /// What the step's attempts logged, latest lines kept:
+    /// `[{attempt, level, source: plugin|host|stdout|stderr, message}]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logs: Option<Value>,
 }
 
 /// RFC 3339 with milliseconds, UTC.
@@ -107,6 +111,7 @@ impl RunView {
                     started_at: step.started_at.map(timestamp),
                     finished_at: step.finished_at.map(timestamp),
                     decisions: step.decisions.clone(),
+                    logs: step.logs.clone(),
                 })
                 .collect(),
             pending_action: run.pending_action.clone(),

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0005_schedules.sql"),
     include_str!("migrations/0006_approvals.sql"),
     include_str!("migrations/0007_outbox.sql"),
+    include_str!("migrations/0008_secrets.sql"),
 ];
 
 /// Most transitions committed in one transaction.

@@ -88,6 +88,9 @@ pub struct StepRecord {
     pub finished_at: Option<i64>,
     /// A gate's decisions so far: `[{reviewer, option, note, at, channel}]`.
     pub decisions: Option<Value>,
+    /// What the step's attempts logged: `[{attempt, level, source, message}]`,
+    /// the latest lines kept.
+    pub logs: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -352,10 +355,10 @@ pub fn save_run(
 
 pub fn save_step(tx: &Transaction<'_>, step: &StepRecord) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "INSERT INTO steps (run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+        "INSERT INTO steps (run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions, logs) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
          ON CONFLICT (run_id, step_index) DO UPDATE SET status = ?4, attempts = ?5, input = ?6, output = ?7, error = ?8, \
-         checkpoint = ?9, decision = ?10, started_at = ?11, finished_at = ?12, decisions = ?13")?.execute(
+         checkpoint = ?9, decision = ?10, started_at = ?11, finished_at = ?12, decisions = ?13, logs = ?14")?.execute(
         params![
             step.run_id,
             step.index,
@@ -370,6 +373,7 @@ pub fn save_step(tx: &Transaction<'_>, step: &StepRecord) -> Result<(), StoreErr
             step.started_at,
             step.finished_at,
             opt_json_text(&step.decisions),
+            opt_json_text(&step.logs),
         ],
     )?;
     Ok(())
@@ -411,7 +415,7 @@ pub fn get_run(conn: &Connection, tenant: Option<&str>, id: &str) -> Result<RunR
 
 pub fn get_steps(conn: &Connection, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
     let mut statement = conn.prepare_cached(
-        "SELECT run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions \
+        "SELECT run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions, logs \
          FROM steps WHERE run_id = ?1 ORDER BY step_index",
     )?;
     let rows = statement.query_map(params![run_id], |row| {
@@ -429,6 +433,7 @@ pub fn get_steps(conn: &Connection, run_id: &str) -> Result<Vec<StepRecord>, Sto
             started_at: row.get(10)?,
             finished_at: row.get(11)?,
             decisions: opt_json_column(row, 12)?,
+            logs: opt_json_column(row, 13)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -1063,5 +1068,56 @@ pub fn run_outbox(conn: &Connection, run_id: &str) -> Result<Vec<OutboxRecord>, 
         "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE run_id = ?1 ORDER BY created_at, id"
     ))?;
     let rows = statement.query_map(params![run_id], outbox_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A tenant's secret, sealed.
+pub struct SecretRecord {
+    pub name: String,
+    pub sealed: Vec<u8>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Stores a secret; true when it is new.
+pub fn put_secret(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    name: &str,
+    sealed: &[u8],
+    at: i64,
+) -> Result<bool, StoreError> {
+    let existed: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM secrets WHERE tenant = ?1 AND name = ?2)")?
+        .query_row(params![tenant, name], |row| row.get(0))?;
+    tx.prepare_cached(
+        "INSERT INTO secrets (tenant, name, sealed, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) \
+         ON CONFLICT (tenant, name) DO UPDATE SET sealed = ?3, updated_at = ?4",
+    )?
+    .execute(params![tenant, name, sealed, at])?;
+    Ok(!existed)
+}
+
+/// Deletes a secret; false when there was none.
+pub fn delete_secret(tx: &Transaction<'_>, tenant: &str, name: &str) -> Result<bool, StoreError> {
+    let deleted = tx
+        .prepare_cached("DELETE FROM secrets WHERE tenant = ?1 AND name = ?2")?
+        .execute(params![tenant, name])?;
+    Ok(deleted == 1)
+}
+
+/// A tenant's secrets by name.
+pub fn list_secrets(conn: &Connection, tenant: &str) -> Result<Vec<SecretRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT name, sealed, created_at, updated_at FROM secrets WHERE tenant = ?1 ORDER BY name",
+    )?;
+    let rows = statement.query_map(params![tenant], |row| {
+        Ok(SecretRecord {
+            name: row.get(0)?,
+            sealed: row.get(1)?,
+            created_at: row.get(2)?,
+            updated_at: row.get(3)?,
+        })
+    })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

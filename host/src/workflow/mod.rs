@@ -155,6 +155,10 @@ pub struct StepDefinition {
     /// Wall-time limit of one attempt, e.g. `"10s"`; never above the operator's cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// Where the step may send HTTP requests, and which of the tenant's
+    /// secrets it may use there. Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<crate::egress::HttpGrant>,
 }
 
 fn empty_object() -> Value {

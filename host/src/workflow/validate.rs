@@ -231,6 +231,11 @@ pub fn validate(definition: &WorkflowDefinition, catalog: &dyn StepCatalog) -> V
                 Err(e) => problem(at("/timeout"), e),
             }
         }
+        if let Some(grant) = &step.http {
+            for (path, message) in grant.problems() {
+                problem(at(&format!("/http{path}")), message);
+            }
+        }
     }
     problems
 }

@@ -9,6 +9,7 @@ mod approvals;
 mod batches;
 mod cli;
 mod crash;
+mod egress;
 mod engine;
 mod notifications;
 mod openapi;

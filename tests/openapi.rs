@@ -37,6 +37,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/approvals"),
     ("GET", "/v1/approvals/{token}"),
     ("POST", "/v1/approvals/{token}"),
+    ("GET", "/v1/secrets"),
+    ("PUT", "/v1/secrets/{name}"),
+    ("DELETE", "/v1/secrets/{name}"),
 ];
 
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH"];

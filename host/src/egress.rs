@@ -411,13 +411,13 @@ mod tests {
     use super::*;
 
     fn target(method: &str, url: &str) -> Target {
-        let (scheme, rest) = url.split_once("://").unwrap();
+        let (scheme, rest) = url.split_once("://").expect("valid");
         let (authority, path) = match rest.find('/') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, "/"),
         };
         let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse().unwrap()),
+            Some((h, p)) => (h, p.parse().expect("valid")),
             None => (authority, default_port(scheme)),
         };
         Target {
@@ -430,7 +430,7 @@ mod tests {
     }
 
     fn check(pattern: &str, cases: &[(&str, bool)]) {
-        let pattern = HostPattern::parse(pattern).unwrap();
+        let pattern = HostPattern::parse(pattern).expect("valid");
         for (url, expected) in cases {
             assert_eq!(
                 pattern.matches(&target("GET", url)),
@@ -502,7 +502,7 @@ mod tests {
 
     #[test]
     fn every_layer_must_allow() {
-        let host = |s: &str| HostPattern::parse(s).unwrap();
+        let host = |s: &str| HostPattern::parse(s).expect("valid");
         let policy = EgressPolicy {
             operator: vec![host("*.example.com"), host("cms.local:8080")],
             tenant: Some(vec![host("api.example.com")]),
@@ -519,7 +519,7 @@ mod tests {
             )),
             Ok(())
         );
-        let denied = |method, url| policy.check(&target(method, url)).unwrap_err().0;
+        let denied = |method, url| policy.check(&target(method, url)).expect_err("denied").0;
         assert!(denied("GET", "https://api.example.com/v1/chat").contains("step's http grant"));
         assert!(denied("POST", "https://api.example.com/v1/chatter").contains("step's http grant"));
         assert!(denied("POST", "https://other.example.com/v1/chat").contains("tenant's policy"));
@@ -556,7 +556,7 @@ mod tests {
             "allow": ["api.example.com", {"host": "cms.local:*", "methods": ["POST"]}],
             "secrets": ["openai"]
         }))
-        .unwrap();
+        .expect("valid");
         assert_eq!(grant.allow.len(), 2);
         assert!(grant.problems().is_empty());
         let bad: Result<HttpGrant, _> =

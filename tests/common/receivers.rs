@@ -9,53 +9,98 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// One webhook request as received.
+/// One HTTP request as received.
 #[derive(Debug, Clone)]
 pub struct Delivery {
+    pub method: String,
+    pub path: String,
     pub headers: HashMap<String, String>,
     pub body: String,
     /// Whether the receiver answered 2xx.
     pub accepted: bool,
+    pub at: Instant,
 }
 
-/// Accepts webhooks, or (while `failing`) answers 500.
-pub struct WebhookReceiver {
-    pub url: String,
-    pub failing: Arc<AtomicBool>,
+/// What a stub answers: status, extra headers, body.
+pub type Answer = (u16, Vec<(String, String)>, String);
+type Handler = dyn Fn(&Delivery, usize) -> Answer + Send + Sync;
+
+/// A small HTTP/1.1 server that records every request and answers each with
+/// `handler(request, how many came before it)`.
+pub struct HttpStub {
+    /// `http://127.0.0.1:port`, no trailing slash.
+    pub base: String,
     received: Arc<Mutex<Vec<Delivery>>>,
 }
 
-impl WebhookReceiver {
-    pub fn start() -> WebhookReceiver {
+impl HttpStub {
+    pub fn start(handler: impl Fn(&Delivery, usize) -> Answer + Send + Sync + 'static) -> HttpStub {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let url = format!("http://{}/hook", listener.local_addr().expect("address"));
-        let failing = Arc::new(AtomicBool::new(false));
+        let base = format!("http://{}", listener.local_addr().expect("address"));
         let received = Arc::new(Mutex::new(Vec::new()));
-        let (fail, log) = (Arc::clone(&failing), Arc::clone(&received));
+        let log = Arc::clone(&received);
+        let handler: Arc<Handler> = Arc::new(handler);
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
-                let (fail, log) = (Arc::clone(&fail), Arc::clone(&log));
-                std::thread::spawn(move || serve_http(stream, &fail, &log));
+                let (handler, log) = (Arc::clone(&handler), Arc::clone(&log));
+                std::thread::spawn(move || serve_http(stream, &*handler, &log));
             }
         });
-        WebhookReceiver {
-            url,
-            failing,
-            received,
-        }
+        HttpStub { base, received }
+    }
+
+    /// `host:port`, as a grant or allow-list names it.
+    pub fn authority(&self) -> &str {
+        self.base.trim_start_matches("http://")
     }
 
     pub fn received(&self) -> Vec<Delivery> {
         self.received.lock().expect("lock").clone()
     }
 
-    /// Waits until a delivery satisfies `found`.
+    /// Waits until a request satisfies `found`.
     pub fn wait_for(&self, what: &str, found: impl Fn(&Delivery) -> bool) -> Delivery {
         wait(what, || self.received().into_iter().find(|d| found(d)))
     }
 }
 
-fn serve_http(stream: TcpStream, failing: &AtomicBool, log: &Mutex<Vec<Delivery>>) {
+/// Accepts webhooks at `/hook`, or (while `failing`) answers 500.
+pub struct WebhookReceiver {
+    pub url: String,
+    pub failing: Arc<AtomicBool>,
+    stub: HttpStub,
+}
+
+impl WebhookReceiver {
+    pub fn start() -> WebhookReceiver {
+        let failing = Arc::new(AtomicBool::new(false));
+        let fail = Arc::clone(&failing);
+        let stub = HttpStub::start(move |_, _| {
+            let status = if fail.load(Ordering::SeqCst) {
+                500
+            } else {
+                200
+            };
+            (status, Vec::new(), String::new())
+        });
+        WebhookReceiver {
+            url: format!("{}/hook", stub.base),
+            failing,
+            stub,
+        }
+    }
+
+    pub fn received(&self) -> Vec<Delivery> {
+        self.stub.received()
+    }
+
+    /// Waits until a delivery satisfies `found`.
+    pub fn wait_for(&self, what: &str, found: impl Fn(&Delivery) -> bool) -> Delivery {
+        self.stub.wait_for(what, found)
+    }
+}
+
+fn serve_http(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Delivery>>) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut writer = stream;
     loop {
@@ -63,6 +108,9 @@ fn serve_http(stream: TcpStream, failing: &AtomicBool, log: &Mutex<Vec<Delivery>
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
             return;
         }
+        let mut parts = line.split_whitespace();
+        let method = parts.next().unwrap_or_default().to_owned();
+        let path = parts.next().unwrap_or_default().to_owned();
         let mut headers = HashMap::new();
         loop {
             let mut header = String::new();
@@ -77,29 +125,65 @@ fn serve_http(stream: TcpStream, failing: &AtomicBool, log: &Mutex<Vec<Delivery>
                 headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
             }
         }
-        let length: usize = headers
-            .get("content-length")
-            .and_then(|l| l.parse().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let accepted = !failing.load(Ordering::SeqCst);
-        log.lock().expect("lock").push(Delivery {
+        let body = if headers
+            .get("transfer-encoding")
+            .is_some_and(|v| v.contains("chunked"))
+        {
+            match read_chunked(&mut reader) {
+                Some(body) => body,
+                None => return,
+            }
+        } else {
+            let length: usize = headers
+                .get("content-length")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+            body
+        };
+        let mut delivery = Delivery {
+            method,
+            path,
             headers,
             body: String::from_utf8_lossy(&body).into_owned(),
-            accepted,
-        });
-        let status = if accepted {
-            "200 OK"
-        } else {
-            "500 Internal Server Error"
+            accepted: false,
+            at: Instant::now(),
         };
-        let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+        let before = log.lock().expect("lock").len();
+        let (status, extra, text) = handler(&delivery, before);
+        delivery.accepted = (200..300).contains(&status);
+        log.lock().expect("lock").push(delivery);
+        let mut answer = format!(
+            "HTTP/1.1 {status} Stub\r\ncontent-length: {}\r\n",
+            text.len()
+        );
+        for (name, value) in extra {
+            answer.push_str(&format!("{name}: {value}\r\n"));
+        }
+        answer.push_str("\r\n");
+        answer.push_str(&text);
         if writer.write_all(answer.as_bytes()).is_err() {
             return;
         }
+    }
+}
+
+/// A chunked request body.
+fn read_chunked(reader: &mut impl BufRead) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size = String::new();
+        reader.read_line(&mut size).ok()?;
+        let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+        let mut chunk = vec![0; size + 2];
+        reader.read_exact(&mut chunk).ok()?;
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(&chunk[..size]);
     }
 }
 

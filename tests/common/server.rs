@@ -13,6 +13,8 @@ pub struct Server {
     pub url: String,
     pub key: String,
     pub data_dir: PathBuf,
+    /// The server's stderr: its log.
+    pub log: PathBuf,
 }
 
 pub struct Reply {
@@ -29,6 +31,12 @@ impl Server {
 
     /// The same, with more `CAIRN_*` settings in the environment.
     pub fn start_with(data_dir: &Path, plugins_dir: &Path, settings: &[(&str, &str)]) -> Server {
+        let log = data_dir.with_extension("log");
+        let log_file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
             .envs(settings.iter().copied())
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -36,7 +44,7 @@ impl Server {
             .env("CAIRN_PLUGINS_DIR", plugins_dir)
             .env("CAIRN_SHUTDOWN_GRACE", "5s")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log_file)
             .spawn()
             .expect("cairn serve starts");
         let stdout = child.stdout.take().expect("stdout");
@@ -60,6 +68,7 @@ impl Server {
             url,
             key,
             data_dir: data_dir.to_owned(),
+            log,
         }
     }
 

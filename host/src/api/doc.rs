@@ -27,6 +27,7 @@ use super::error::ProblemDetails;
         (name = "batches", description = "One run per input, as one"),
         (name = "schedules", description = "Runs on a cron schedule"),
         (name = "approvals", description = "Runs waiting for a person"),
+        (name = "secrets", description = "Write-only secrets that steps' HTTP requests may use"),
         (name = "operations", description = "Health, metrics and this description"),
     )
 )]

@@ -10,6 +10,7 @@ mod links;
 pub mod metrics;
 mod plugins;
 mod runs;
+mod secrets;
 mod workflows;
 
 use std::sync::{Arc, OnceLock};
@@ -63,6 +64,8 @@ fn routes(max_plugin_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(runs::cancel))
         .routes(routes!(runs::approvals))
         .routes(routes!(links::show, links::decide))
+        .routes(routes!(secrets::list))
+        .routes(routes!(secrets::put, secrets::delete))
         .routes(routes!(openapi_json))
         .route_layer(axum::middleware::from_fn(metrics::track))
         // Scrapes are not counted as API traffic.

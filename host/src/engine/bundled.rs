@@ -15,4 +15,9 @@ bundled! {
     "transform" => "cairn_plugin_transform.wasm",
     "validate" => "cairn_plugin_validate.wasm",
     "review" => "cairn_plugin_review.wasm",
+    "http-request" => "cairn_plugin_http_request.wasm",
+    "ai-generate" => "cairn_plugin_ai_generate.wasm",
+    "notify" => "cairn_plugin_notify.wasm",
+    "markdown" => "cairn_plugin_markdown.wasm",
+    "publish" => "cairn_plugin_publish.wasm",
 }

@@ -42,6 +42,10 @@ use serde::de::DeserializeOwned;
 
 pub use serde_json::{Value, json};
 
+pub mod http;
+#[cfg(feature = "templates")]
+pub mod template;
+
 /// The raw bindings of the `cairn:step` WIT world, for plugins that want to
 /// implement the WIT interface directly (see [`export_guest!`]).
 pub mod bindings {

@@ -695,7 +695,18 @@ fn plugins_and_health_are_served() {
         .collect();
     assert_eq!(
         names,
-        ["hostile", "noop", "review", "transform", "validate"]
+        [
+            "ai-generate",
+            "hostile",
+            "http-request",
+            "markdown",
+            "noop",
+            "notify",
+            "publish",
+            "review",
+            "transform",
+            "validate"
+        ]
     );
     let transform = server.get("/v1/plugins/transform");
     assert_eq!(

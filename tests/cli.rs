@@ -189,7 +189,8 @@ fn step_run_rejects_bad_arguments_clearly() {
         ),
         (
             &["step", "run", "no-such-plugin"],
-            "no bundled plugin of that name (bundled: noop, transform, validate, review)",
+            "no bundled plugin of that name (bundled: noop, transform, validate, review, http-request, \
+             ai-generate, notify, markdown, publish)",
         ),
     ];
     for (args, expected) in cases {
@@ -230,7 +231,21 @@ fn plugin_list_shows_bundled_plugins_and_explains_broken_ones() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert_eq!(names, ["noop", "transform", "validate", "review", "greet"]);
+    assert_eq!(
+        names,
+        [
+            "noop",
+            "transform",
+            "validate",
+            "review",
+            "http-request",
+            "ai-generate",
+            "notify",
+            "markdown",
+            "publish",
+            "greet"
+        ]
+    );
     let broken = listed
         .as_array()
         .expect("array")

@@ -264,6 +264,7 @@ fn http_step(name: &str, url: &str, grant: Value) -> Value {
 }
 
 fn failed_run(server: &Server, key: &str, definition: Value) -> Value {
+    let shown = definition.to_string();
     let created = server.call(
         "POST",
         "/v1/workflows",
@@ -286,14 +287,25 @@ fn failed_run(server: &Server, key: &str, definition: Value) -> Value {
         if reply.body["status"] == "failed" {
             return reply.body;
         }
-        assert!(reply.body["status"] != "completed", "{}", reply.body);
+        assert!(
+            reply.body["status"] != "completed",
+            "{shown}\n{}",
+            reply.body
+        );
         assert!(std::time::Instant::now() < deadline, "{}", reply.body);
     }
 }
 
 #[test]
 fn requests_outside_a_grant_the_tenant_policy_or_the_allow_list_are_denied_with_the_reason() {
-    let allowed = HttpStub::start(|_, _| (200, vec![], "{}".into()));
+    let allowed = HttpStub::start(|request, _| match request.path.as_str() {
+        "/big" => (200, vec![], "x".repeat(4096)),
+        "/slow" => {
+            std::thread::sleep(Duration::from_millis(1500));
+            (200, vec![], "{}".into())
+        }
+        _ => (200, vec![], "{}".into()),
+    });
     let outside = HttpStub::start(|_, _| (200, vec![], "{}".into()));
     let dir = tempfile::tempdir().expect("tempdir");
     let operator = format!("[\"{}\", \"{}\"]", allowed.authority(), outside.authority());
@@ -303,6 +315,8 @@ fn requests_outside_a_grant_the_tenant_policy_or_the_allow_list_are_denied_with_
         &[
             ("CAIRN_HTTP_ALLOW", &operator),
             ("CAIRN_TENANTS__NARROW__HTTP_ALLOW", &tenant),
+            ("CAIRN_LIMITS__HTTP_RESPONSE_BYTES", "1024"),
+            ("CAIRN_LIMITS__HTTP_TIMEOUT_MS", "300"),
         ],
     );
     let narrow = create_tenant(&server, "narrow");
@@ -378,6 +392,30 @@ fn requests_outside_a_grant_the_tenant_policy_or_the_allow_list_are_denied_with_
     assert!(outside.received().is_empty(), "{:?}", outside.received());
     assert!(allowed.received().is_empty(), "{:?}", allowed.received());
 
+    // Allowed, but past the caps on response size and waiting time.
+    let grant = json!({"allow": [allowed.authority()]});
+    for (path, reason) in [
+        ("/big", "the response body is larger than the host allows"),
+        ("/slow", "the server did not answer in time"),
+    ] {
+        let step = http_step("fetch", &format!("{}{path}", allowed.base), grant.clone());
+        let workflow = create_workflow(
+            &server,
+            json!({"name": "capped", "steps": [step]}),
+            "active",
+        );
+        let run = start_run(&server, &workflow, json!({}));
+        let run = poll_until(&server, &run, |run| {
+            run["status"] != "running" && run["status"] != "pending"
+        });
+        let error = run["error"]["message"].as_str().unwrap_or_default();
+        assert!(error.contains(reason), "{path}: {run}");
+    }
+    // The slow answer is recorded once the stub has given it.
+    allowed.wait_for("the slow request", |d| d.path == "/slow");
+    let sent = allowed.received().len();
+    assert_eq!(sent, 2);
+
     // The same host inside the grant works: the denials were the policy's doing.
     let created = create_workflow(
         &server,
@@ -388,7 +426,7 @@ fn requests_outside_a_grant_the_tenant_policy_or_the_allow_list_are_denied_with_
     let run = start_run(&server, &created, json!({}));
     let done = poll_until(&server, &run, status_is("completed"));
     assert_eq!(done["steps"][0]["output"]["status"], 200);
-    assert_eq!(allowed.received().len(), 1);
+    assert_eq!(allowed.received().len(), sent + 1);
 }
 
 #[test]

@@ -604,7 +604,8 @@ async fn invalid_workflows_are_refused_with_every_problem() {
         "{problems:#?}"
     );
     assert!(problems[0].message.contains(
-        "unknown step type 'nope' (available: hostile, noop, review, transform, validate)"
+        "unknown step type 'nope' (available: ai-generate, hostile, http-request, markdown, noop, \
+         notify, publish, review, transform, validate)"
     ));
     assert!(
         problems[4]

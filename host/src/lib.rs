@@ -13,6 +13,9 @@
 //! - [`approvals`]: signed, single-use approval links.
 //! - [`notify`]: the notification outbox, webhooks and email.
 //! - [`plugins`]: tenants' uploaded plugins, stored by digest.
+//! - [`egress`]: the allow-lists and grants outbound HTTP must pass, and the
+//!   `${secret:NAME}` placeholders.
+//! - [`secrets`]: tenants' write-only secrets, sealed at rest.
 //! - [`host`]: wires engine, plugins, store and runner together.
 //! - [`bench`]: the figures behind `cairn bench`.
 //!

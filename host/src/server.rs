@@ -29,6 +29,9 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Extra plugins (`*.wasm`) loaded at start, available to every tenant.
     pub plugins_dir: PathBuf,
+    /// Where compiled plugins are cached (default: `compiled/` in the data
+    /// directory). Native code: keep it where only the host can write.
+    pub cache_dir: Option<PathBuf>,
     pub synchronous: Synchronous,
     /// Steps executing at once.
     pub max_running_steps: usize,
@@ -64,6 +67,7 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".to_owned(),
             data_dir: PathBuf::from("cairn-data"),
             plugins_dir: PathBuf::from("plugins.d"),
+            cache_dir: None,
             synchronous: Synchronous::Full,
             max_running_steps: 64,
             shutdown_grace: "30s".to_owned(),
@@ -85,6 +89,7 @@ const SETTING_NAMES: &[&str] = &[
     "listen",
     "data_dir",
     "plugins_dir",
+    "cache_dir",
     "synchronous",
     "max_running_steps",
     "shutdown_grace",
@@ -137,6 +142,9 @@ impl Settings {
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let mut config = HostConfig::new(&settings.data_dir);
     config.plugins_dir = Some(settings.plugins_dir.clone());
+    if let Some(dir) = &settings.cache_dir {
+        config.engine.cache_dir = Some(dir.clone());
+    }
     config.synchronous = settings.synchronous;
     config.engine.caps = settings.limits;
     config.runner.max_running_steps = settings.max_running_steps;

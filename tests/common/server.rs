@@ -42,6 +42,11 @@ impl Server {
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("CAIRN_DATA_DIR", data_dir)
             .env("CAIRN_PLUGINS_DIR", plugins_dir)
+            // Compiled plugins are shared by every test's server.
+            .env(
+                "CAIRN_CACHE_DIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled"),
+            )
             .env("CAIRN_SHUTDOWN_GRACE", "5s")
             .stdout(Stdio::piped())
             .stderr(log_file)

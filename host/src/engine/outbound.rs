@@ -71,7 +71,7 @@ impl OutboundHttp {
 /// The per-attempt `wasi:http` hooks: the policy, the budget, and what happened.
 pub(super) struct Outbound {
     access: Option<std::sync::Arc<OutboundHttp>>,
-    requests_left: u32,
+    requests_sent: u32,
     requests_allowed: u32,
     response_bytes: u64,
     timeout: Duration,
@@ -86,7 +86,7 @@ impl Outbound {
     ) -> Outbound {
         Outbound {
             access,
-            requests_left: limits.http_requests,
+            requests_sent: 0,
             requests_allowed: limits.http_requests,
             response_bytes: limits.http_response_bytes,
             timeout: Duration::from_millis(limits.http_timeout_ms.max(1)),
@@ -112,7 +112,7 @@ impl Outbound {
         if let Err(denial) = access.policy.check(&target) {
             return Err(self.deny(denial.to_string()));
         }
-        if self.requests_left == 0 {
+        if self.requests_sent >= self.requests_allowed {
             self.notes.push(format!(
                 "http request refused: {target}: this attempt already sent {} requests \
                  (limits.http_requests)",
@@ -120,7 +120,7 @@ impl Outbound {
             ));
             return Err(Error::ConnectionLimitReached);
         }
-        self.requests_left -= 1;
+        self.requests_sent += 1;
 
         let lookup = |name: &str| -> Option<String> {
             if !access.granted.iter().any(|g| g == name) {
@@ -152,7 +152,7 @@ impl Outbound {
                 Ok(Some(filled)) => {
                     let mut parts = request.uri().clone().into_parts();
                     parts.path_and_query = Some(filled.parse().map_err(|_| {
-                        self.deny_silently(format!(
+                        self.deny(format!(
                             "{target}: a secret's value is not allowed in a URL; use a header"
                         ))
                     })?);
@@ -168,7 +168,7 @@ impl Outbound {
                 Ok(None) => {}
                 Ok(Some(filled)) => {
                     let mut filled = http::HeaderValue::from_str(&filled).map_err(|_| {
-                        self.deny_silently(format!(
+                        self.deny(format!(
                             "{target}: a secret's value is not a valid header value"
                         ))
                     })?;
@@ -183,11 +183,6 @@ impl Outbound {
 
     fn deny(&mut self, reason: String) -> Error {
         tracing::info!(%reason, "outbound request denied");
-        self.notes.push(format!("http request denied: {reason}"));
-        Error::HttpRequestDenied
-    }
-
-    fn deny_silently(&mut self, reason: String) -> Error {
         self.notes.push(format!("http request denied: {reason}"));
         Error::HttpRequestDenied
     }

@@ -53,12 +53,22 @@ pub(crate) fn start_run(server: &Server, workflow: &str, input: Value) -> String
 
 /// Long-polls the run until `done` holds.
 pub(crate) fn poll_until(server: &Server, run: &str, done: impl Fn(&Value) -> bool) -> Value {
+    poll_until_as(server, &server.key, run, done)
+}
+
+/// [`poll_until`] with another tenant's key.
+pub(crate) fn poll_until_as(
+    server: &Server,
+    key: &str,
+    run: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     // The first look does not wait: the run may be there already. Later
     // looks wait for a change past the event seen last.
     let mut wait = String::new();
     loop {
-        let reply = server.get(&format!("/v1/runs/{run}{wait}"));
+        let reply = server.call("GET", &format!("/v1/runs/{run}{wait}"), Some(key), None);
         wait = format!("?wait=5s&after={}", reply.body["last_event"]);
         assert_eq!(reply.status, 200, "{}", reply.body);
         if done(&reply.body) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::api::{
-    assert_problem, create_tenant, create_workflow, poll_until, start_run, status_is,
+    assert_problem, create_tenant, create_workflow, poll_until, poll_until_as, start_run, status_is,
 };
 use crate::common::receivers::{Delivery, HttpStub};
 use crate::common::server::{Reply, Server};
@@ -281,19 +281,11 @@ fn failed_run(server: &Server, key: &str, definition: Value) -> Value {
     );
     assert_eq!(started.status, 201, "{}", started.body);
     let run = started.body["id"].as_str().expect("id").to_owned();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let reply = server.call("GET", &format!("/v1/runs/{run}?wait=5s"), Some(key), None);
-        if reply.body["status"] == "failed" {
-            return reply.body;
-        }
-        assert!(
-            reply.body["status"] != "completed",
-            "{shown}\n{}",
-            reply.body
-        );
-        assert!(std::time::Instant::now() < deadline, "{}", reply.body);
-    }
+    let run = poll_until_as(server, key, &run, |run| {
+        run["status"] == "failed" || run["status"] == "completed"
+    });
+    assert_eq!(run["status"], "failed", "{shown}\n{run}");
+    run
 }
 
 #[test]

@@ -131,7 +131,8 @@ impl<'de> Deserialize<'de> for HostPattern {
     }
 }
 
-fn default_port(scheme: &str) -> u16 {
+/// 443 for `https`, 80 otherwise.
+pub fn default_port(scheme: &str) -> u16 {
     if scheme == "https" { 443 } else { 80 }
 }
 

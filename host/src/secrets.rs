@@ -82,7 +82,7 @@ impl Secrets {
         let created = self
             .store
             .write(move |tx| {
-                let count = store::list_secrets(tx, &tenant_owned)?.len();
+                let count = store::count_secrets(tx, &tenant_owned)?;
                 let created = store::put_secret(tx, &tenant_owned, &name, &sealed, now_ms())?;
                 if created && count >= MAX_SECRETS_PER_TENANT {
                     return Err(StoreError::Conflict(format!(

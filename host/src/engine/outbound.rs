@@ -243,7 +243,6 @@ impl WasiHttpHooks for Outbound {
 fn target_of(request: &http::Request<WasiBody>) -> Target {
     let uri = request.uri();
     let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
-    let default_port = if scheme == "https" { 443 } else { 80 };
     Target {
         method: request.method().as_str().to_owned(),
         host: uri
@@ -252,7 +251,9 @@ fn target_of(request: &http::Request<WasiBody>) -> Target {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_ascii_lowercase(),
-        port: uri.port_u16().unwrap_or(default_port),
+        port: uri
+            .port_u16()
+            .unwrap_or_else(|| egress::default_port(&scheme)),
         path: uri.path().to_owned(),
         scheme,
     }

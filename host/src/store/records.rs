@@ -1106,6 +1106,14 @@ pub fn delete_secret(tx: &Transaction<'_>, tenant: &str, name: &str) -> Result<b
     Ok(deleted == 1)
 }
 
+/// How many secrets a tenant keeps.
+pub fn count_secrets(conn: &Connection, tenant: &str) -> Result<usize, StoreError> {
+    let count: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM secrets WHERE tenant = ?1")?
+        .query_row(params![tenant], |row| row.get(0))?;
+    Ok(count as usize)
+}
+
 /// A tenant's secrets by name.
 pub fn list_secrets(conn: &Connection, tenant: &str) -> Result<Vec<SecretRecord>, StoreError> {
     let mut statement = conn.prepare_cached(

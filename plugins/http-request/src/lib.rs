@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use cairn_sdk::http::Request;
+use cairn_sdk::http::{Request, redact};
 use cairn_sdk::template::{render, render_json};
 use cairn_sdk::{Context, Error, Info, Outcome, Step, Value, export_step, json};
 use serde::Deserialize;
@@ -92,10 +92,10 @@ impl Step for HttpRequest {
         } else if let Some(body) = &config.json {
             request = request.json(&render_json(ctx, "json", body, &input)?)?;
         }
-        ctx.progress(10, &format!("{} {}", request.method, without_query(&url)));
+        ctx.progress(10, &format!("{} {}", request.method, redact(&url)));
         let response = request.send()?;
         if config.fail_on_status {
-            response.error_for_status(&format!("{} {}", config.method, without_query(&url)))?;
+            response.error_for_status(&format!("{} {}", config.method, redact(&url)))?;
         }
         let body = match config.response.as_str() {
             "text" => Value::String(response.text()),
@@ -110,10 +110,6 @@ impl Step for HttpRequest {
             .collect();
         Outcome::complete(json!({ "status": response.status, "headers": headers, "body": body }))
     }
-}
-
-fn without_query(url: &str) -> &str {
-    url.split('?').next().unwrap_or(url)
 }
 
 export_step!(HttpRequest);

@@ -188,8 +188,9 @@ impl From<HttpError> for crate::Error {
     }
 }
 
-/// The URL without its query, which may hold secrets' placeholders or tokens.
-fn redact(url: &str) -> &str {
+/// The URL without its query and fragment, which may hold secrets'
+/// placeholders or tokens: what to show in messages.
+pub fn redact(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
 }
 

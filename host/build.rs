@@ -11,6 +11,51 @@ use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
+#[path = "build_support/wasm_target.rs"]
+mod wasm_target;
+
+use wasm_target::{WASM_TARGET, has_target, missing_target_message, rustup_toolchain};
+
+/// Makes sure the active toolchain can build for `wasm32-wasip2`: installs the
+/// target with rustup when it is missing, or stops with the command to run.
+fn ensure_wasm_target() {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()));
+    let Some(sysroot) = sysroot else {
+        // Without a sysroot to look at, let the plugin build say what is wrong.
+        return;
+    };
+    if has_target(&sysroot, WASM_TARGET) {
+        return;
+    }
+    let toolchain = rustup_toolchain(&sysroot, env::var("RUSTUP_TOOLCHAIN").ok().as_deref());
+    if let Some(toolchain) = &toolchain
+        && add_target(toolchain)
+        && has_target(&sysroot, WASM_TARGET)
+    {
+        println!(
+            "cargo:warning=installed the {WASM_TARGET} target for toolchain {toolchain} (rustup target add), needed to build the plugins"
+        );
+        return;
+    }
+    eprintln!("error: {}", missing_target_message(toolchain.as_deref()));
+    std::process::exit(1);
+}
+
+/// `rustup target add` for `toolchain`; false when rustup is absent or failed.
+fn add_target(toolchain: &str) -> bool {
+    Command::new("rustup")
+        .args(["target", "add", WASM_TARGET, "--toolchain", toolchain])
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
 fn main() {
     let manifest_dir =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -27,6 +72,8 @@ fn main() {
     println!("cargo:rerun-if-changed={}", plugins.display());
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
+    println!("cargo:rerun-if-changed=build_support");
+    ensure_wasm_target();
 
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -37,7 +84,7 @@ fn main() {
             "--release",
             "--locked",
             "--target",
-            "wasm32-wasip2",
+            WASM_TARGET,
             "--workspace",
         ])
         .arg("--target-dir")
@@ -80,6 +127,6 @@ fn main() {
         "building the plugins workspace (plugins/) failed"
     );
 
-    let out = target_dir.join("wasm32-wasip2").join("release");
+    let out = target_dir.join(WASM_TARGET).join("release");
     println!("cargo:rustc-env=CAIRN_PLUGIN_DIR={}", out.display());
 }

@@ -827,3 +827,24 @@ fn metrics_count_runs_step_durations_faults_and_http_latency() {
         "{text}"
     );
 }
+
+#[test]
+fn a_workflow_body_that_is_not_json_is_refused_as_unsupported() {
+    let (_dir, server) = setup();
+    let body = br#"{"definition": {"name": "x", "steps": [{"name": "a", "type": "noop"}]}}"#;
+    for content_type in [
+        "text/plain",
+        "text/plain; charset=utf-8",
+        "application/x-www-form-urlencoded",
+    ] {
+        let reply = server.call_with(
+            "POST",
+            "/v1/workflows",
+            Some(&server.key),
+            Some((content_type, body.to_vec())),
+            &[],
+        );
+        assert_problem(&reply, 415, "unsupported-media-type");
+    }
+    assert_eq!(server.get("/v1/workflows").body["workflows"], json!([]));
+}

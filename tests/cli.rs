@@ -407,3 +407,24 @@ fn run_lists_every_problem_of_an_invalid_workflow() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_reader_that_went_away_ends_the_command_quietly() {
+    let data = tempfile::tempdir().expect("tempdir");
+    // The read end is closed before the command starts, as after `| head -1`
+    // has read its line: every write the command makes fails with EPIPE.
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["plugin", "inspect", &path(GREET)])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("cairn runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}: {stderr}", output.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}

@@ -161,3 +161,28 @@ fn a_delivery_failing_across_a_restart_arrives_once_with_its_id() {
     assert_eq!(after, 1, "delivered exactly once");
     drop(server);
 }
+
+#[test]
+fn a_gate_timeout_is_announced_as_timed_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hooks = WebhookReceiver::start();
+    let smtp = SmtpReceiver::start();
+    let server = start(dir.path(), &smtp);
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "expires", "steps": [
+            {"name": "review", "type": "noop",
+             "approval": {"message": "Ship it?", "timeout": "300ms", "on_timeout": "fail"}}
+        ], "notifications": {
+            "webhooks": [{"url": hooks.url, "secret": SECRET, "events": ["timed_out"]}]
+        }}),
+        "active",
+    );
+    let run = start_run(&server, &workflow, json!({}));
+    let failed = poll_until(&server, &run, status_is("failed"));
+    assert_eq!(failed["error"]["reason"], "timed_out", "{failed}");
+    let hook = hooks.wait_for("run.timed_out", |d| {
+        of_run(d, &run, "run.timed_out").is_some()
+    });
+    assert_eq!(verified(&hook)["data"]["status"], "failed");
+}

@@ -37,3 +37,8 @@ pub mod server;
 pub mod store;
 pub mod tenants;
 pub mod workflow;
+
+// The build script's check for the wasm target, included here for its tests.
+#[cfg(test)]
+#[path = "../build_support/wasm_target.rs"]
+mod wasm_target;

@@ -17,6 +17,26 @@ use cairn::store::{Store, Synchronous, WorkflowStatus};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
+/// `println!` for a command's output. A reader that went away (`cairn plugin
+/// inspect x | head`) ends the command quietly instead of with a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*).and_then(|()| out.flush()) {
+            stdout_failed(e)
+        }
+    }};
+}
+
+fn stdout_failed(error: std::io::Error) -> ! {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write the output: {error}");
+    std::process::exit(1);
+}
+
 /// Cairn runs workflows whose steps are sandboxed WebAssembly components.
 #[derive(Parser)]
 #[command(name = "cairn", version, about)]
@@ -211,6 +231,22 @@ enum BenchCommand {
         /// Print the figures as JSON.
         #[arg(long)]
         json: bool,
+        /// Finished runs to put in the store first (in bulk), to measure
+        /// starts against a long history beside an empty store.
+        #[arg(long, default_value_t = 0)]
+        history: usize,
+    },
+    /// The API while steps burn every core: status-read latency, idle and busy.
+    Isolation {
+        /// Steps looping in their sandboxes at once.
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// Seconds to measure each phase for.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -265,7 +301,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             std::fs::create_dir_all(&data_dir)?;
             let store = Store::open(&cairn::runner::database_path(&data_dir), Synchronous::Full)?;
             let key = cairn::tenants::create_tenant(&store, &name).await?;
-            println!("{key}");
+            say!("{key}");
             eprintln!("created tenant '{name}'; keep this key: it is not shown again");
             Ok(ExitCode::SUCCESS)
         }
@@ -411,12 +447,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&figures)?;
             } else {
-                println!("noop step, fresh sandbox per call ({cores} cores)");
-                println!(
+                say!("noop step, fresh sandbox per call ({cores} cores)");
+                say!(
                     "  instantiate + call latency: p50 {:.1} µs, p99 {:.1} µs, mean {:.1} µs ({} samples)",
-                    figures.p50_us, figures.p99_us, figures.mean_us, figures.samples
+                    figures.p50_us,
+                    figures.p99_us,
+                    figures.mean_us,
+                    figures.samples
                 );
-                println!(
+                say!(
                     "  throughput: {:.0} calls/s ({} calls by {} tasks in {:.1} s)",
                     figures.calls_per_second,
                     figures.calls,
@@ -439,8 +478,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let host = Host::start(config).await?;
                 let name = format!("{synchronous:?}").to_uppercase();
                 let f = cairn::bench::runs(&host, &name, runs, steps).await?;
-                println!("synchronous={name}: {runs} runs x {steps} noop steps");
-                println!(
+                say!("synchronous={name}: {runs} runs x {steps} noop steps");
+                say!(
                     "  {:.0} durable steps/s ({:.2} s); step-to-step p50 {:.0} µs, p99 {:.0} µs; 40 sequential steps {:.1} ms",
                     f.durable_steps_per_second,
                     f.seconds,
@@ -457,7 +496,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let host = Host::start(config).await?;
                 let before = cairn::bench::resident_bytes();
                 let (count, seconds, rss) = cairn::bench::paused(&host, paused).await?;
-                println!(
+                say!(
                     "{count} paused runs (started in {seconds:.1} s): host RSS {:.1} MiB (before: {:.1} MiB)",
                     rss as f64 / 1048576.0,
                     before as f64 / 1048576.0
@@ -471,16 +510,53 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seconds,
             resumes,
             json,
+            history,
+        }) => {
+            // With a history, the same phases on an empty store first, for
+            // the figures to stand beside each other.
+            let histories = if history > 0 {
+                vec![0, history]
+            } else {
+                vec![0]
+            };
+            let mut all = Vec::new();
+            for history in histories {
+                let dir = tempfile::tempdir()?;
+                let mut config = HostConfig::new(dir.path());
+                config.engine.cache_dir = cache_dir.clone();
+                let host = Arc::new(Host::start(config).await?);
+                let f = cairn::bench::http::http(
+                    Arc::clone(&host),
+                    clients,
+                    Duration::from_secs_f64(seconds),
+                    resumes,
+                    history,
+                )
+                .await?;
+                host.stop();
+                if !json {
+                    print_http_figures(&f);
+                }
+                all.push(f);
+            }
+            if json {
+                print_json(&all)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Isolation {
+            steps,
+            seconds,
+            json,
         }) => {
             let dir = tempfile::tempdir()?;
             let mut config = HostConfig::new(dir.path());
             config.engine.cache_dir = cache_dir;
             let host = Arc::new(Host::start(config).await?);
-            let f = cairn::bench::http::http(
+            let f = cairn::bench::isolation::isolation(
                 Arc::clone(&host),
-                clients,
+                steps,
                 Duration::from_secs_f64(seconds),
-                resumes,
             )
             .await?;
             host.stop();
@@ -488,26 +564,57 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 print_json(&f)?;
             } else {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                println!(
-                    "HTTP API, {} keep-alive clients in the same process, {cores} cores, synchronous=FULL",
-                    f.clients
-                );
-                println!(
-                    "  GET /v1/runs/{{id}}: {:.0} reads/s, p50 {:.0} µs, p99 {:.0} µs ({} in {:.1} s)",
-                    f.reads_per_second, f.read_p50_us, f.read_p99_us, f.reads, f.seconds
-                );
-                println!(
-                    "  POST /v1/workflows/{{id}}/runs: {:.0} runs started/s, p50 {:.0} µs, p99 {:.0} µs ({} in {:.1} s)",
-                    f.starts_per_second, f.start_p50_us, f.start_p99_us, f.starts, f.seconds
-                );
-                println!(
-                    "  resume -> next pause: p50 {:.0} µs, p99 {:.0} µs ({} resumes, one at a time)",
-                    f.resume_to_pause_p50_us, f.resume_to_pause_p99_us, f.resumes
-                );
+                say!("GET /v1/runs/{{id}} from one client on its own thread, {cores} cores");
+                for (phase, l) in [("idle", &f.idle), ("busy", &f.busy)] {
+                    let label = if phase == "busy" {
+                        format!("{} steps looping", f.busy_steps)
+                    } else {
+                        "no steps running".to_owned()
+                    };
+                    say!(
+                        "  {phase} ({label}): p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs ({} reads in {:.1} s)",
+                        l.p50_us,
+                        l.p99_us,
+                        l.max_us,
+                        l.reads,
+                        f.seconds
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn print_http_figures(f: &cairn::bench::http::HttpFigures) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    say!(
+        "HTTP API, {} keep-alive clients in the same process, {cores} cores, synchronous=FULL, {} finished runs in the store",
+        f.clients,
+        f.history
+    );
+    say!(
+        "  GET /v1/runs/{{id}}: {:.0} reads/s, p50 {:.0} µs, p99 {:.0} µs ({} in {:.1} s)",
+        f.reads_per_second,
+        f.read_p50_us,
+        f.read_p99_us,
+        f.reads,
+        f.seconds
+    );
+    say!(
+        "  POST /v1/workflows/{{id}}/runs: {:.0} runs started/s, p50 {:.0} µs, p99 {:.0} µs ({} in {:.1} s)",
+        f.starts_per_second,
+        f.start_p50_us,
+        f.start_p99_us,
+        f.starts,
+        f.seconds
+    );
+    say!(
+        "  resume -> next pause: p50 {:.0} µs, p99 {:.0} µs ({} resumes, one at a time)",
+        f.resume_to_pause_p50_us,
+        f.resume_to_pause_p99_us,
+        f.resumes
+    );
 }
 
 async fn run_workflow(
@@ -723,6 +830,6 @@ fn parse_json(flag: &str, text: &str) -> anyhow::Result<Value> {
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    say!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }

@@ -19,6 +19,7 @@ pub enum RunStatus {
 }
 
 /// `pending → running → (awaiting_input) → completed | failed | skipped | cancelled`
+// (a pending step that cannot be prepared fails without running)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
@@ -29,6 +30,33 @@ pub enum StepStatus {
     Failed,
     Skipped,
     Cancelled,
+}
+
+/// Why a run failed: the `reason` of its error and of its failed step's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailReason {
+    /// The plugin failed the step (or its sandbox stopped it).
+    StepFailed,
+    /// The step's input template or `when` condition could not be evaluated.
+    TemplateError,
+    /// Evaluating the step's templates went past a fuel, memory or size limit.
+    TemplateLimit,
+    /// The plugin the run is pinned to cannot be run on this host.
+    PluginUnavailable,
+    /// The host could not go on with the run (its store or definition failed).
+    HostError,
+}
+
+impl FailReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailReason::StepFailed => "step_failed",
+            FailReason::TemplateError => "template_error",
+            FailReason::TemplateLimit => "template_limit",
+            FailReason::PluginUnavailable => "plugin_unavailable",
+            FailReason::HostError => "host_error",
+        }
+    }
 }
 
 /// A transition the state machine does not allow.
@@ -106,7 +134,9 @@ impl StepStatus {
         use StepStatus::*;
         matches!(
             (self, next),
-            (Pending, Running | Skipped | Cancelled)
+            // Pending → Failed: a step that cannot be prepared (its input or `when`
+            // does not render, its plugin is gone) fails without starting.
+            (Pending, Running | Skipped | Failed | Cancelled)
                 // Running → Running: an attempt interrupted by a crash runs again;
                 // Running → Pending: a retry is scheduled.
                 | (Running, Running | Pending | Completed | Failed | AwaitingInput | Cancelled)

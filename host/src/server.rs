@@ -35,6 +35,9 @@ pub struct Settings {
     pub synchronous: Synchronous,
     /// Steps executing at once.
     pub max_running_steps: usize,
+    /// Threads that run steps, apart from the threads that serve the API
+    /// (0: one per core).
+    pub step_threads: usize,
     /// How long a shutdown waits for running steps to finish.
     pub shutdown_grace: String,
     /// Caps on every step's sandbox (memory, time, output).
@@ -59,6 +62,9 @@ pub struct Settings {
     pub http_allow: Vec<HostPattern>,
     /// Per-tenant policies, by tenant name: `http_allow` narrows the list above.
     pub tenants: HashMap<String, TenantPolicy>,
+    /// How long finished runs are kept, with their steps, events and outbox
+    /// rows (e.g. `30d`); unset, forever.
+    pub retention: Option<String>,
 }
 
 impl Default for Settings {
@@ -70,6 +76,7 @@ impl Default for Settings {
             cache_dir: None,
             synchronous: Synchronous::Full,
             max_running_steps: 64,
+            step_threads: 0,
             shutdown_grace: "30s".to_owned(),
             limits: SandboxLimits::default(),
             max_active_runs_per_tenant: 100_000,
@@ -80,6 +87,7 @@ impl Default for Settings {
             smtp: None,
             http_allow: Vec::new(),
             tenants: HashMap::new(),
+            retention: None,
         }
     }
 }
@@ -92,6 +100,7 @@ const SETTING_NAMES: &[&str] = &[
     "cache_dir",
     "synchronous",
     "max_running_steps",
+    "step_threads",
     "shutdown_grace",
     "limits",
     "max_active_runs_per_tenant",
@@ -102,6 +111,7 @@ const SETTING_NAMES: &[&str] = &[
     "smtp",
     "http_allow",
     "tenants",
+    "retention",
 ];
 
 impl Settings {
@@ -132,7 +142,16 @@ impl Settings {
             .map_err(|e| anyhow::anyhow!("shutdown_grace: {e}"))?;
         parse_duration(&settings.approval_link_ttl)
             .map_err(|e| anyhow::anyhow!("approval_link_ttl: {e}"))?;
+        settings.retention()?;
         Ok(settings)
+    }
+
+    /// The `retention` setting as a duration.
+    pub fn retention(&self) -> anyhow::Result<Option<std::time::Duration>> {
+        self.retention
+            .as_deref()
+            .map(|text| parse_duration(text).map_err(|e| anyhow::anyhow!("retention: {e}")))
+            .transpose()
     }
 }
 
@@ -147,11 +166,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     config.synchronous = settings.synchronous;
     config.engine.caps = settings.limits;
+    config.engine.step_threads = settings.step_threads;
     config.runner.max_running_steps = settings.max_running_steps;
     config.runner.step_limits = settings.limits;
     config.runner.max_active_runs_per_tenant = settings.max_active_runs_per_tenant;
     config.runner.http_allow = settings.http_allow.clone();
     config.runner.tenant_policies = settings.tenants.clone();
+    config.runner.retention = settings.retention()?;
     config.max_plugin_bytes = settings.max_plugin_bytes;
     let address: SocketAddr = settings
         .listen

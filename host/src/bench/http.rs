@@ -21,6 +21,8 @@ use crate::host::Host;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HttpFigures {
+    /// Finished runs in the store before the measurements.
+    pub history: usize,
     pub clients: usize,
     pub seconds: f64,
     pub reads: usize,
@@ -37,13 +39,13 @@ pub struct HttpFigures {
 }
 
 /// One keep-alive connection to the server.
-struct Client {
+pub(super) struct Client {
     sender: SendRequest<Full<Bytes>>,
     key: String,
 }
 
 impl Client {
-    async fn connect(address: SocketAddr, key: &str) -> anyhow::Result<Client> {
+    pub(super) async fn connect(address: SocketAddr, key: &str) -> anyhow::Result<Client> {
         let stream = tokio::net::TcpStream::connect(address).await?;
         stream.set_nodelay(true)?;
         let (sender, connection) =
@@ -55,7 +57,7 @@ impl Client {
         })
     }
 
-    async fn call(
+    pub(super) async fn call(
         &mut self,
         method: Method,
         path: &str,
@@ -81,7 +83,7 @@ impl Client {
     }
 
     /// A JSON answer with the `expected` status.
-    async fn json(
+    pub(super) async fn json(
         &mut self,
         method: Method,
         path: &str,
@@ -98,7 +100,7 @@ impl Client {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+pub(super) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted
         .get(((sorted.len().max(1) - 1) as f64 * p).round() as usize)
         .map_or(0.0, |d| d.as_secs_f64() * 1e6)
@@ -106,7 +108,7 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 
 /// `clients` clients send `request` back to back for `duration`; returns every
 /// latency, sorted, and what the checks collected.
-async fn hammer<F, Fut>(
+pub(super) async fn hammer<F, Fut>(
     address: SocketAddr,
     key: &str,
     clients: usize,
@@ -146,22 +148,47 @@ where
     Ok((latencies, collected))
 }
 
+/// `clients` clients GET `path` back to back for `duration`; every latency,
+/// sorted.
+pub(super) async fn read_back_to_back(
+    address: SocketAddr,
+    key: &str,
+    clients: usize,
+    duration: Duration,
+    path: &str,
+) -> anyhow::Result<Vec<Duration>> {
+    let path: Arc<str> = path.into();
+    let (reads, _) = hammer(address, key, clients, duration, move |mut client| {
+        let path = Arc::clone(&path);
+        async move {
+            let (status, _) = client.call(Method::GET, &path, None).await?;
+            anyhow::ensure!(status == StatusCode::OK, "read answered {status}");
+            Ok((client, None))
+        }
+    })
+    .await?;
+    Ok(reads)
+}
+
 /// Runs the three measurements against a server over `host`.
+/// `history` finished runs are put in the store first.
 pub async fn http(
     host: Arc<Host>,
     clients: usize,
     duration: Duration,
     resumes: usize,
+    history: usize,
 ) -> anyhow::Result<HttpFigures> {
-    let key = crate::tenants::create_tenant(&host.store, "bench").await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let address = listener.local_addr()?;
-    let state = AppState {
-        host: Arc::clone(&host),
-        metrics: crate::api::metrics::install(),
-    };
-    tokio::spawn(async move { axum::serve(listener, app(state)).await });
+    let (address, key) = serve(&host).await?;
     let mut setup = Client::connect(address, &key).await?;
+    if history > 0 {
+        let old = create(
+            &mut setup,
+            json!({"name": "history", "steps": [{"name": "s", "type": "noop"}]}),
+        )
+        .await?;
+        super::finished_history(&host.store, "bench", &old, history).await?;
+    }
 
     // Reads: one paused run, polled by every client.
     let gated = json!({"name": "gated", "steps": [
@@ -178,15 +205,13 @@ pub async fn http(
         .await?;
     let run_id = run["id"].as_str().context("run id")?.to_owned();
     wait_for(&mut setup, &run_id, |r| r["status"] == "paused").await?;
-    let path: Arc<str> = format!("/v1/runs/{run_id}").into();
-    let (reads, _) = hammer(address, &key, clients, duration, move |mut client| {
-        let path = Arc::clone(&path);
-        async move {
-            let (status, _) = client.call(Method::GET, &path, None).await?;
-            anyhow::ensure!(status == StatusCode::OK, "read answered {status}");
-            Ok((client, None))
-        }
-    })
+    let reads = read_back_to_back(
+        address,
+        &key,
+        clients,
+        duration,
+        &format!("/v1/runs/{run_id}"),
+    )
     .await?;
 
     // Starts: one-step runs, started as fast as the clients can.
@@ -264,6 +289,7 @@ pub async fn http(
 
     let seconds = duration.as_secs_f64();
     Ok(HttpFigures {
+        history,
         clients,
         seconds,
         reads: reads.len(),
@@ -280,8 +306,22 @@ pub async fn http(
     })
 }
 
+/// Serves the API over `host` on 127.0.0.1:0 with a tenant `bench`; returns
+/// the address and the tenant's key.
+pub(super) async fn serve(host: &Arc<Host>) -> anyhow::Result<(SocketAddr, String)> {
+    let key = crate::tenants::create_tenant(&host.store, "bench").await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let state = AppState {
+        host: Arc::clone(host),
+        metrics: crate::api::metrics::install(),
+    };
+    tokio::spawn(async move { axum::serve(listener, app(state)).await });
+    Ok((address, key))
+}
+
 /// Creates an active workflow; returns its id.
-async fn create(client: &mut Client, definition: Value) -> anyhow::Result<String> {
+pub(super) async fn create(client: &mut Client, definition: Value) -> anyhow::Result<String> {
     let workflow = client
         .json(
             Method::POST,
@@ -294,7 +334,7 @@ async fn create(client: &mut Client, definition: Value) -> anyhow::Result<String
 }
 
 /// Long-polls the run until `done` holds.
-async fn wait_for(
+pub(super) async fn wait_for(
     client: &mut Client,
     run: &str,
     done: impl Fn(&Value) -> bool,

@@ -1,9 +1,11 @@
 //! `cairn bench`: how fast a fresh sandbox runs the `noop` step (`engine`),
-//! durable runs (`runs`), and the HTTP API (`http`).
+//! durable runs (`runs`), the HTTP API (`http`), and the API while steps
+//! burn every core (`isolation`).
 //!
 //! Prints figures; nothing here asserts a speed.
 
 pub mod http;
+pub mod isolation;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -290,4 +292,84 @@ pub fn resident_bytes() -> u64 {
             })
         })
         .map_or(0, |kb| kb * 1024)
+}
+
+/// Puts `count` finished one-step runs of `workflow_id` (the tenant's) into the
+/// store, as long use leaves them: a run row, its step and three events each.
+/// Written in transactions of 10,000 runs.
+pub async fn finished_history(
+    store: &crate::store::Store,
+    tenant: &str,
+    workflow_id: &str,
+    count: usize,
+) -> anyhow::Result<()> {
+    use crate::model::{RunStatus, StepStatus};
+    use crate::store::{EventRecord, RunRecord, StepRecord};
+    const CHUNK: usize = 10_000;
+    let mut written = 0;
+    while written < count {
+        let chunk = CHUNK.min(count - written);
+        let (tenant, workflow_id) = (tenant.to_owned(), workflow_id.to_owned());
+        store
+            .write(move |tx| {
+                let at = crate::runner::now_ms() - 86_400_000;
+                for i in 0..chunk {
+                    let id = uuid::Uuid::now_v7().to_string();
+                    let output = json!({ "i": written + i });
+                    let run = RunRecord {
+                        id: id.clone(),
+                        tenant: tenant.clone(),
+                        workflow_id: workflow_id.clone(),
+                        workflow_version: 1,
+                        status: RunStatus::Completed,
+                        input: json!({}),
+                        result: Some(output.clone()),
+                        error: None,
+                        pending_action: None,
+                        paused_step: None,
+                        pause_deadline: None,
+                        wake_at: None,
+                        current_action: None,
+                        steps_total: 1,
+                        steps_done: 1,
+                        plugins: json!([]),
+                        last_seq: 4,
+                        created_at: at,
+                        updated_at: at,
+                        trigger: Some(json!({ "kind": "api" })),
+                    };
+                    let step = StepRecord {
+                        run_id: id.clone(),
+                        index: 0,
+                        name: "s".to_owned(),
+                        status: StepStatus::Completed,
+                        attempts: 1,
+                        input: Some(json!({})),
+                        output: Some(output.clone()),
+                        error: None,
+                        checkpoint: None,
+                        decision: None,
+                        started_at: Some(at),
+                        finished_at: Some(at),
+                        decisions: None,
+                        logs: None,
+                    };
+                    crate::store::insert_run(tx, &run, &[step])?;
+                    let kinds = ["created", "step_started", "step_completed", "completed"];
+                    for (seq, kind) in kinds.into_iter().enumerate() {
+                        let event = EventRecord {
+                            seq: seq as i64 + 1,
+                            at,
+                            kind: kind.to_owned(),
+                            data: json!({}),
+                        };
+                        crate::store::append_event(tx, &id, &event)?;
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        written += chunk;
+    }
+    Ok(())
 }

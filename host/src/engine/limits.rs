@@ -30,6 +30,13 @@ pub struct SandboxLimits {
     /// Time for one HTTP request to connect and to produce its first byte,
     /// and the longest pause between bytes, in milliseconds.
     pub http_timeout_ms: u64,
+    /// Template instructions (minijinja fuel) one evaluation of a step's
+    /// `when` and `input` may run.
+    pub template_fuel: u64,
+    /// Memory the sandbox that evaluates a step's templates may use.
+    pub template_memory_bytes: u64,
+    /// The largest rendered input of a step, in bytes of JSON.
+    pub template_output_bytes: usize,
 }
 
 const MIB: u64 = 1 << 20;
@@ -47,6 +54,9 @@ impl Default for SandboxLimits {
             http_requests: 32,
             http_response_bytes: 8 * MIB,
             http_timeout_ms: 30_000,
+            template_fuel: 1_000_000,
+            template_memory_bytes: 32 * MIB,
+            template_output_bytes: 4 << 20,
         }
     }
 }
@@ -72,6 +82,9 @@ impl SandboxLimits {
             http_requests: self.http_requests.min(caps.http_requests),
             http_response_bytes: self.http_response_bytes.min(caps.http_response_bytes),
             http_timeout_ms: self.http_timeout_ms.min(caps.http_timeout_ms),
+            template_fuel: self.template_fuel.min(caps.template_fuel),
+            template_memory_bytes: self.template_memory_bytes.min(caps.template_memory_bytes),
+            template_output_bytes: self.template_output_bytes.min(caps.template_output_bytes),
         }
     }
 }

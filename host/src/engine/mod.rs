@@ -13,6 +13,7 @@ mod fault;
 mod limits;
 mod outbound;
 mod sandbox;
+mod templates;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ pub use fault::StepFault;
 pub use limits::SandboxLimits;
 pub use outbound::OutboundHttp;
 pub use sandbox::ProgressSink;
+pub use templates::{Evaluation, TemplateFailure};
 pub use types::{
     Call, FaultKind, Invocation, LogLevel, LogLine, LogSource, PendingAction, StepError, StepInfo,
     StepOutcome, StepProgress,
@@ -69,6 +71,9 @@ pub struct EngineConfig {
     pub fuel: bool,
     /// Where compiled components are cached; `None` compiles on every load.
     pub cache_dir: Option<PathBuf>,
+    /// Threads that run step attempts, apart from the threads that serve the
+    /// API; 0: one per core.
+    pub step_threads: usize,
 }
 
 impl Default for EngineConfig {
@@ -78,6 +83,7 @@ impl Default for EngineConfig {
             max_instances: 1000,
             fuel: false,
             cache_dir: None,
+            step_threads: 0,
         }
     }
 }
@@ -206,14 +212,17 @@ pub struct Engine {
     cache: Arc<CompileCache>,
     caps: SandboxLimits,
     fuel: bool,
+    /// The sandbox for tenants' templates, loaded on first use.
+    templates: tokio::sync::OnceCell<Plugin>,
+    steps: StepRuntime,
     _ticker: EpochTicker,
 }
 
 /// One call into a guest, before its result is checked.
-enum GuestCall<'a> {
+enum GuestCall {
     Describe,
-    Run(&'a wit::Invocation),
-    Resume(&'a wit::Invocation, &'a String, &'a String),
+    Run(wit::Invocation),
+    Resume(wit::Invocation, String, String),
 }
 
 enum GuestReturn {
@@ -242,7 +251,11 @@ impl Engine {
             .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
             .table_keep_resident(64 << 10)
             .pagemap_scan(Enabled::Auto)
-            .decommit_batch_size(16);
+            // What lies past the resident pages is handed back as soon as its
+            // sandbox ends: a batch kept a plugin's (or a template's) tens of
+            // megabytes resident, and its slot unusable, until fifteen more
+            // had piled up. Small plugins never reach this path.
+            .decommit_batch_size(1);
 
         let mut wasm = Config::new();
         wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
@@ -266,6 +279,7 @@ impl Engine {
                 path: config.cache_dir.clone().unwrap_or_default(),
                 source,
             })?;
+        let steps = StepRuntime::start(config.step_threads)?;
         let ticker = EpochTicker::start(engine.clone());
         Ok(Engine {
             engine,
@@ -273,6 +287,8 @@ impl Engine {
             cache: Arc::new(cache),
             caps,
             fuel: config.fuel,
+            templates: tokio::sync::OnceCell::new(),
+            steps,
             _ticker: ticker,
         })
     }
@@ -387,6 +403,22 @@ impl Engine {
         outbound: Option<Arc<OutboundHttp>>,
     ) -> StepReport {
         let limits = limits.clamped_to(&self.caps);
+        self.run_within(plugin, invocation, call, &limits, on_progress, outbound)
+            .await
+    }
+
+    /// [`Engine::run_with_http`] under `limits` as they are: the caller keeps
+    /// them within the operator's caps.
+    async fn run_within(
+        &self,
+        plugin: &Plugin,
+        invocation: &Invocation,
+        call: &Call,
+        limits: &SandboxLimits,
+        on_progress: Option<ProgressSink>,
+        outbound: Option<Arc<OutboundHttp>>,
+    ) -> StepReport {
+        let limits = *limits;
         let wit_invocation = wit::Invocation {
             run_id: invocation.run_id.clone(),
             step: invocation.step.clone(),
@@ -395,16 +427,12 @@ impl Engine {
             config: invocation.config.to_string(),
             input: invocation.input.to_string(),
         };
-        let resume_args;
         let guest_call = match call {
-            Call::Run => GuestCall::Run(&wit_invocation),
+            Call::Run => GuestCall::Run(wit_invocation),
             Call::Resume {
                 checkpoint,
                 decision,
-            } => {
-                resume_args = (checkpoint.to_string(), decision.to_string());
-                GuestCall::Resume(&wit_invocation, &resume_args.0, &resume_args.1)
-            }
+            } => GuestCall::Resume(wit_invocation, checkpoint.to_string(), decision.to_string()),
         };
         let (result, mut state, duration) = self
             .execute(&plugin.pre, &limits, on_progress, outbound, guest_call)
@@ -452,12 +480,46 @@ impl Engine {
         limits: &SandboxLimits,
         on_progress: Option<ProgressSink>,
         outbound: Option<Arc<OutboundHttp>>,
-        call: GuestCall<'_>,
+        call: GuestCall,
     ) -> (Result<GuestReturn, StepFault>, StepState, Duration) {
+        let engine = self.engine.clone();
+        let pre = pre.clone();
+        let limits = *limits;
+        let fuel = self.fuel;
+        // Guests run on the step runtime's threads, never on the caller's: a
+        // tenant's busy step must not slow the threads that serve the API.
+        // Dropping this future (a cancel) aborts the attempt there.
+        let attempt = self.steps.spawn(async move {
+            attempt(&engine, &pre, &limits, fuel, on_progress, outbound, call).await
+        });
+        match tokio_util::task::AbortOnDropHandle::new(attempt).await {
+            Ok(done) => done,
+            Err(e) => (
+                Err(StepFault::Trap {
+                    message: format!("the host stopped the attempt: {e}"),
+                }),
+                StepState::new(&limits, None, None),
+                Duration::ZERO,
+            ),
+        }
+    }
+}
+
+/// Instantiates `pre` in a new store under `limits` and makes one call.
+async fn attempt(
+    engine: &wasmtime::Engine,
+    pre: &PluginPre<StepState>,
+    limits: &SandboxLimits,
+    fuel: bool,
+    on_progress: Option<ProgressSink>,
+    outbound: Option<Arc<OutboundHttp>>,
+    call: GuestCall,
+) -> (Result<GuestReturn, StepFault>, StepState, Duration) {
+    {
         let started = Instant::now();
-        let mut store = Store::new(&self.engine, StepState::new(limits, on_progress, outbound));
+        let mut store = Store::new(engine, StepState::new(limits, on_progress, outbound));
         store.limiter(|state| &mut state.limits);
-        if self.fuel {
+        if fuel {
             // Fuel is only metered when the engine was built for it; the error
             // case cannot happen then.
             let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
@@ -478,7 +540,7 @@ impl Engine {
                 .await
                 .map_err(|e| (e, true))?;
             let step = plugin.cairn_step_step();
-            match call {
+            match &call {
                 GuestCall::Describe => step.call_describe(&mut store).await.map(GuestReturn::Info),
                 GuestCall::Run(invocation) => step
                     .call_run(&mut store, invocation)
@@ -703,6 +765,50 @@ fn check_outcome(outcome: wit::Outcome, limits: &SandboxLimits) -> Result<StepOu
                     fault: None,
                 },
             })
+        }
+    }
+}
+
+/// The threads step attempts run on: a runtime of its own, so that guests
+/// burning CPU share the cores with the API's threads instead of taking them.
+struct StepRuntime {
+    handle: tokio::runtime::Handle,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl StepRuntime {
+    fn start(threads: usize) -> Result<StepRuntime, EngineError> {
+        let threads = match threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("cairn-step")
+            .enable_all()
+            .build()
+            .map_err(|e| EngineError::Config(format!("cannot start the step threads: {e}")))?;
+        Ok(StepRuntime {
+            handle: runtime.handle().clone(),
+            runtime: Some(runtime),
+        })
+    }
+
+    fn spawn<F>(&self, attempt: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(attempt)
+    }
+}
+
+impl Drop for StepRuntime {
+    fn drop(&mut self) {
+        // The engine may be dropped on an async thread, where a runtime may
+        // not block to shut down.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }

@@ -26,16 +26,17 @@ use tokio_util::sync::CancellationToken;
 
 use crate::egress::{EgressPolicy, HostPattern, TenantPolicy};
 use crate::engine::{
-    Call, Engine, Invocation, OutboundHttp, SandboxLimits, StepOutcome, StepProgress, StepReport,
+    Call, Engine, Evaluation, Invocation, OutboundHttp, SandboxLimits, StepOutcome, StepProgress,
+    StepReport, TemplateFailure,
 };
-use crate::model::{IllegalTransition, RunStatus, StepStatus};
+use crate::model::{FailReason, IllegalTransition, RunStatus, StepStatus};
 use crate::secrets::Secrets;
 use crate::store::{
     self, EventRecord, RunRecord, StepRecord, Store, StoreError, WorkflowRecord, WorkflowStatus,
 };
 use crate::workflow::{
-    ApprovalGate, ConcurrencyPolicy, Problem, TemplateContext, Templates, TimeoutAction,
-    WorkflowDefinition, parse_duration, validate,
+    ApprovalGate, ConcurrencyPolicy, NotifyEvent, Problem, TimeoutAction, WorkflowDefinition,
+    parse_duration, template_context, validate,
 };
 
 pub use batch::{BatchProgress, BatchStatus, BatchView, MAX_BATCH_INPUTS};
@@ -59,6 +60,8 @@ pub struct RunnerConfig {
     pub http_allow: Vec<HostPattern>,
     /// Per-tenant narrowing of `http_allow`.
     pub tenant_policies: HashMap<String, TenantPolicy>,
+    /// How long finished runs are kept; `None` keeps them forever.
+    pub retention: Option<Duration>,
 }
 
 impl Default for RunnerConfig {
@@ -70,6 +73,7 @@ impl Default for RunnerConfig {
             schedules: true,
             http_allow: Vec::new(),
             tenant_policies: HashMap::new(),
+            retention: None,
         }
     }
 }
@@ -138,7 +142,6 @@ struct Inner {
     engine: Arc<Engine>,
     store: Arc<Store>,
     catalog: Arc<Catalog>,
-    templates: Templates,
     slots: Arc<Semaphore>,
     slot_count: usize,
     step_limits: SandboxLimits,
@@ -190,6 +193,11 @@ fn set_step(step: &mut StepRecord, status: StepStatus) -> Result<(), IllegalTran
     step.status = status;
     Ok(())
 }
+
+/// Finished runs deleted in one transaction by the retention sweep.
+const RETENTION_BATCH: usize = 100;
+/// The longest pause between two retention sweeps.
+const RETENTION_PAUSE: Duration = Duration::from_secs(60);
 
 /// Bytes of log messages kept per step, across its attempts; older lines go first.
 const STEP_LOG_BYTES: usize = 64 << 10;
@@ -246,6 +254,39 @@ fn save(
     crate::notify::enqueue(tx, run, events)
 }
 
+/// Fails `step` and with it `run` (in memory), for `reason`; returns the events.
+fn fail_in(
+    run: &mut RunRecord,
+    step: &mut StepRecord,
+    reason: FailReason,
+    message: &str,
+    fault: Option<&str>,
+    error: Option<Value>,
+) -> Result<Vec<EventRecord>, IllegalTransition> {
+    set_step(step, StepStatus::Failed)?;
+    set_run(run, RunStatus::Failed)?;
+    let reason = reason.as_str();
+    step.error = Some(
+        error
+            .unwrap_or_else(|| json!({ "reason": reason, "message": message, "retryable": false })),
+    );
+    step.finished_at = Some(now_ms());
+    finish_paused(run);
+    run.error =
+        Some(json!({ "reason": reason, "message": message, "step": step.name, "fault": fault }));
+    let failed_step = event(
+        run,
+        "step_failed",
+        json!({ "step": step.name, "attempt": step.attempts, "error": step.error }),
+    );
+    let failed = event(
+        run,
+        "failed",
+        json!({ "reason": reason, "step": step.name, "message": message }),
+    );
+    Ok(vec![failed_step, failed])
+}
+
 impl Runner {
     /// Starts the runner over `store`: recovers unfinished runs and starts the
     /// timer for paused runs' deadlines.
@@ -262,7 +303,6 @@ impl Runner {
                 engine,
                 store,
                 catalog,
-                templates: Templates::new(),
                 slots: Arc::new(Semaphore::new(config.max_running_steps.max(1))),
                 slot_count: config.max_running_steps.max(1),
                 max_active_runs_per_tenant: config.max_active_runs_per_tenant,
@@ -291,6 +331,9 @@ impl Runner {
             runner.spawn_driver(run_id);
         }
         tokio::spawn(Arc::clone(&runner.inner).deadline_loop());
+        if let Some(retention) = config.retention {
+            tokio::spawn(Arc::clone(&runner.inner).retention_loop(retention));
+        }
         if config.schedules {
             tokio::spawn(runner.clone().schedule_loop());
         }
@@ -937,12 +980,16 @@ fn spawn_driver(inner: &Arc<Inner>, run_id: String) {
     }
     let inner = Arc::clone(inner);
     tokio::spawn(async move {
-        if let Err(error) = inner.drive(&run_id, &token).await {
+        let mut deferred = None;
+        if let Err(error) = inner.drive(&run_id, &token, &mut deferred).await {
             match error {
                 RunError::Conflict(_) => {
                     tracing::debug!(run = %run_id, "driver stopped: the run changed under it")
                 }
-                other => tracing::error!(run = %run_id, "driver stopped: {other}"),
+                other => {
+                    tracing::error!(run = %run_id, "driver stopped: {other}");
+                    inner.abandon(&run_id, deferred.take(), &other).await;
+                }
             }
         }
         if let Ok(mut drivers) = inner.drivers.lock()
@@ -1240,7 +1287,16 @@ impl Inner {
     }
 
     /// Drives one run until it finishes, pauses, or is cancelled or shut down.
-    async fn drive(&self, run_id: &str, stop: &CancellationToken) -> Result<(), RunError> {
+    ///
+    /// A step's completion waits in `deferred` to be committed with the next
+    /// step's start, one transaction for both, unless the driver must wait first;
+    /// when the driver fails, its caller commits what is left there.
+    async fn drive(
+        &self,
+        run_id: &str,
+        stop: &CancellationToken,
+        deferred: &mut Option<Deferred>,
+    ) -> Result<(), RunError> {
         let (mut run, mut steps) = self.store.read(|c| {
             Ok((
                 store::get_run(c, None, run_id)?,
@@ -1248,23 +1304,25 @@ impl Inner {
             ))
         })?;
         let definition = self.definition(&run.workflow_id, run.workflow_version)?;
-        // A step's completion waits to be committed with the next step's start,
-        // one transaction for both, unless the driver must wait first.
-        let mut deferred: Option<Deferred> = None;
         loop {
             if run.status.is_terminal() || run.status == RunStatus::Paused {
-                return self.flush(&mut run, &mut deferred).await;
+                return self.flush(&mut run, deferred).await;
             }
             let Some(index) = steps.iter().position(|s| !s.status.is_terminal()) else {
-                return self.complete_run(&mut run, &mut deferred, &steps).await;
+                return self.complete_run(&mut run, deferred, &steps).await;
             };
-            let step_definition = &definition.steps[index];
+            let Some(step_definition) = definition.steps.get(index) else {
+                return Err(RunError::Store(StoreError::Corrupt(format!(
+                    "run {} has a step {index} that its workflow version does not define",
+                    run.id
+                ))));
+            };
             if steps[index].status == StepStatus::AwaitingInput {
-                return self.flush(&mut run, &mut deferred).await;
+                return self.flush(&mut run, deferred).await;
             }
             if steps[index].status == StepStatus::Pending {
                 if let Some(wake_at) = run.wake_at {
-                    self.flush(&mut run, &mut deferred).await?;
+                    self.flush(&mut run, deferred).await?;
                     let wait =
                         Duration::from_millis(wake_at.saturating_sub(now_ms()).max(0) as u64);
                     tokio::select! {
@@ -1273,60 +1331,42 @@ impl Inner {
                     }
                 }
                 if steps[index].decision.is_none() {
-                    let outputs: BTreeMap<String, Value> = steps
-                        .iter()
-                        .filter(|s| s.status == StepStatus::Completed)
-                        .filter_map(|s| s.output.clone().map(|o| (s.name.clone(), o)))
-                        .collect();
-                    let context = TemplateContext::new(&run.id, &run.input, &outputs);
-                    if let Some(when) = &step_definition.when {
-                        match self.templates.condition(when, &context) {
-                            Ok(true) => {}
-                            Ok(false) => {
-                                let expected = run.last_seq;
-                                let step = &mut steps[index];
-                                set_step(step, StepStatus::Skipped)?;
-                                step.finished_at = Some(now_ms());
-                                run.steps_done += 1;
-                                let skipped = event(
-                                    &mut run,
-                                    "step_skipped",
-                                    json!({ "step": step.name, "when": when }),
-                                );
-                                self.commit(
-                                    &mut run,
-                                    &mut deferred,
-                                    expected,
-                                    vec![step.clone()],
-                                    vec![skipped],
-                                )
-                                .await?;
-                                continue;
-                            }
-                            Err(e) => {
-                                let message =
-                                    format!("condition of step '{}': {e}", step_definition.name);
-                                return self
-                                    .fail_step(&mut run, &mut deferred, &mut steps[index], &message)
-                                    .await;
-                            }
+                    match self.prepare(&run, &steps, index, step_definition).await {
+                        Ok(Some(input)) => steps[index].input = Some(input),
+                        Ok(None) => {
+                            let expected = run.last_seq;
+                            let step = &mut steps[index];
+                            set_step(step, StepStatus::Skipped)?;
+                            step.finished_at = Some(now_ms());
+                            run.steps_done += 1;
+                            let skipped = event(
+                                &mut run,
+                                "step_skipped",
+                                json!({ "step": step.name, "when": step_definition.when }),
+                            );
+                            self.commit(
+                                &mut run,
+                                deferred,
+                                expected,
+                                vec![step.clone()],
+                                vec![skipped],
+                            )
+                            .await?;
+                            continue;
                         }
-                    }
-                    let input = match &step_definition.input {
-                        Some(template) => self.templates.render(template, &context),
-                        None => Ok(steps[..index]
-                            .iter()
-                            .rev()
-                            .find(|s| s.status == StepStatus::Completed)
-                            .and_then(|s| s.output.clone())
-                            .unwrap_or_else(|| run.input.clone())),
-                    };
-                    match input {
-                        Ok(input) => steps[index].input = Some(input),
-                        Err(e) => {
-                            let message = format!("input of step '{}': {e}", step_definition.name);
+                        Err(failure) => {
+                            let reason = match failure {
+                                TemplateFailure::Error(_) => FailReason::TemplateError,
+                                TemplateFailure::Limit(_) => FailReason::TemplateLimit,
+                            };
                             return self
-                                .fail_step(&mut run, &mut deferred, &mut steps[index], &message)
+                                .fail_step(
+                                    &mut run,
+                                    deferred,
+                                    &mut steps[index],
+                                    reason,
+                                    &failure.to_string(),
+                                )
                                 .await;
                         }
                     }
@@ -1341,16 +1381,23 @@ impl Inner {
                 .to_owned();
             let Some(plugin) = self.catalog.by_digest(&digest) else {
                 let message = format!(
-                    "the plugin this run is pinned to ({digest}) is not loaded on this host"
+                    "the plugin that step '{}' is pinned to ({digest}) is not loaded on this host",
+                    step_definition.name
                 );
                 return self
-                    .fail_step(&mut run, &mut deferred, &mut steps[index], &message)
+                    .fail_step(
+                        &mut run,
+                        deferred,
+                        &mut steps[index],
+                        FailReason::PluginUnavailable,
+                        &message,
+                    )
                     .await;
             };
             let permit = match Arc::clone(&self.slots).try_acquire_owned() {
                 Ok(permit) => permit,
                 Err(_) => {
-                    self.flush(&mut run, &mut deferred).await?;
+                    self.flush(&mut run, deferred).await?;
                     tokio::select! {
                         permit = Arc::clone(&self.slots).acquire_owned() => permit.map_err(|_| RunError::Conflict("runner stopped".into()))?,
                         () = stop.cancelled() => return Ok(()),
@@ -1378,7 +1425,7 @@ impl Inner {
             );
             self.commit(
                 &mut run,
-                &mut deferred,
+                deferred,
                 expected,
                 vec![steps[index].clone()],
                 vec![started],
@@ -1424,7 +1471,7 @@ impl Inner {
             keep_logs(&mut steps[index], &report);
             self.finish_attempt(
                 &mut run,
-                &mut deferred,
+                deferred,
                 &mut steps,
                 index,
                 step_definition.approval.as_ref(),
@@ -1434,6 +1481,50 @@ impl Inner {
             )
             .await?;
         }
+    }
+
+    /// Evaluates step `index`'s `when` and `input` templates in the template
+    /// sandbox: `None` when the step is to be skipped, else its input. Without
+    /// an input template a step takes the latest completed output, or the
+    /// run's input; a step with no templates needs no sandbox.
+    async fn prepare(
+        &self,
+        run: &RunRecord,
+        steps: &[StepRecord],
+        index: usize,
+        step: &crate::workflow::StepDefinition,
+    ) -> Result<Option<Value>, TemplateFailure> {
+        let default_input = || {
+            steps[..index]
+                .iter()
+                .rev()
+                .find(|s| s.status == StepStatus::Completed)
+                .and_then(|s| s.output.clone())
+                .unwrap_or_else(|| run.input.clone())
+        };
+        if step.when.is_none() && step.input.is_none() {
+            return Ok(Some(default_input()));
+        }
+        let outputs: BTreeMap<String, Value> = steps
+            .iter()
+            .filter(|s| s.status == StepStatus::Completed)
+            .filter_map(|s| s.output.clone().map(|o| (s.name.clone(), o)))
+            .collect();
+        let context = template_context(&run.id, &run.input, &outputs);
+        let evaluation = self
+            .engine
+            .evaluate_templates(
+                &step.name,
+                context,
+                step.when.as_deref(),
+                step.input.as_ref(),
+                &self.step_limits,
+            )
+            .await?;
+        Ok(match evaluation {
+            Evaluation::Skip => None,
+            Evaluation::Run { input } => Some(input.unwrap_or_else(default_input)),
+        })
     }
 
     /// What a step may reach over HTTP, with the secret values it may use.
@@ -1537,8 +1628,10 @@ impl Inner {
                         run.steps_done += 1;
                         events.push(event(run, "step_completed", json!({ "step": step.name, "attempt": step.attempts, "output": output })));
                         // Committed with whatever the driver does next.
+                        run.updated_at = now;
                         *deferred = Some(Deferred {
                             expected,
+                            run: run.clone(),
                             steps: vec![step.clone()],
                             events,
                         });
@@ -1592,6 +1685,7 @@ impl Inner {
                             run,
                             deferred,
                             step,
+                            FailReason::StepFailed,
                             &message,
                             fault.map(|f| f.as_str()),
                             serde_json::to_value(&error).ok(),
@@ -1619,51 +1713,83 @@ impl Inner {
         run: &mut RunRecord,
         deferred: &mut Option<Deferred>,
         step: &mut StepRecord,
+        reason: FailReason,
         message: &str,
     ) -> Result<(), RunError> {
-        self.fail_step_with(run, deferred, step, message, None, None)
+        self.fail_step_with(run, deferred, step, reason, message, None, None)
             .await
     }
 
     /// Fails the step and with it the run.
+    #[allow(clippy::too_many_arguments)]
     async fn fail_step_with(
         &self,
         run: &mut RunRecord,
         deferred: &mut Option<Deferred>,
         step: &mut StepRecord,
+        reason: FailReason,
         message: &str,
         fault: Option<&str>,
         error: Option<Value>,
     ) -> Result<(), RunError> {
         let expected = run.last_seq;
-        let now = now_ms();
-        set_step(step, StepStatus::Failed)?;
-        step.error =
-            Some(error.unwrap_or_else(|| json!({ "message": message, "retryable": false })));
-        step.finished_at = Some(now);
-        set_run(run, RunStatus::Failed)?;
-        finish_paused(run);
-        run.error = Some(
-            json!({ "reason": "step_failed", "message": message, "step": step.name, "fault": fault }),
-        );
-        let failed_step = event(
-            run,
-            "step_failed",
-            json!({ "step": step.name, "attempt": step.attempts, "error": step.error }),
-        );
-        let failed = event(
-            run,
-            "failed",
-            json!({ "reason": "step_failed", "step": step.name, "message": message }),
-        );
-        self.commit(
-            run,
-            deferred,
-            expected,
-            vec![step.clone()],
-            vec![failed_step, failed],
-        )
-        .await
+        let events = fail_in(run, step, reason, message, fault, error)?;
+        self.commit(run, deferred, expected, vec![step.clone()], events)
+            .await
+    }
+
+    /// Ends a run whose driver stopped on an error that is not a conflict: commits
+    /// the completion the driver still held, then fails the step it was at and
+    /// the run, so that no run is left unfinished without a driver.
+    async fn abandon(&self, run_id: &str, deferred: Option<Deferred>, error: &RunError) {
+        let id = run_id.to_owned();
+        let message = format!("the host could not go on with the run: {error}");
+        let written = self
+            .store
+            .write(move |tx| {
+                if let Some(held) = deferred {
+                    let steps: Vec<&StepRecord> = held.steps.iter().collect();
+                    match save(tx, &held.run, held.expected, &steps, &held.events) {
+                        Ok(()) | Err(StoreError::Conflict(_)) => {}
+                        Err(other) => return Err(other),
+                    }
+                }
+                let mut run = store::get_run(tx, None, &id)?;
+                if run.status.is_terminal() {
+                    return Ok(());
+                }
+                let mut steps = store::get_steps(tx, &id)?;
+                let expected = run.last_seq;
+                let corrupt = |e: IllegalTransition| StoreError::Corrupt(e.to_string());
+                run.updated_at = now_ms();
+                match steps.iter_mut().find(|s| !s.status.is_terminal()) {
+                    Some(step) => {
+                        let events =
+                            fail_in(&mut run, step, FailReason::HostError, &message, None, None)
+                                .map_err(corrupt)?;
+                        save(tx, &run, expected, &[step], &events)
+                    }
+                    None => {
+                        set_run(&mut run, RunStatus::Failed).map_err(corrupt)?;
+                        finish_paused(&mut run);
+                        let reason = FailReason::HostError.as_str();
+                        run.error = Some(json!({ "reason": reason, "message": message }));
+                        let failed = event(
+                            &mut run,
+                            "failed",
+                            json!({ "reason": reason, "message": message }),
+                        );
+                        save(tx, &run, expected, &[], &[failed])
+                    }
+                }
+            })
+            .await;
+        match written {
+            Ok(()) => {
+                let _ = self.changes.send(run_id.to_owned());
+            }
+            Err(e) => tracing::error!(run = %run_id, "cannot fail the abandoned run: {e}"),
+        }
     }
 
     async fn complete_run(
@@ -1710,6 +1836,59 @@ impl Inner {
         }
     }
 
+    /// Deletes runs that finished more than `retention` ago, in small
+    /// transactions so that the writer is never held for long; then waits a
+    /// while and looks again.
+    async fn retention_loop(self: Arc<Self>, retention: Duration) {
+        loop {
+            let before = now_ms() - retention.as_millis().min(i64::MAX as u128) as i64;
+            let mut deleted = 0;
+            loop {
+                let ids = match self
+                    .store
+                    .read(|c| store::finished_runs_before(c, before, RETENTION_BATCH))
+                {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        tracing::error!("cannot look for runs past their retention: {e}");
+                        break;
+                    }
+                };
+                let full = ids.len() == RETENTION_BATCH;
+                let written = self
+                    .store
+                    .write(move |tx| {
+                        let mut count = 0;
+                        for id in &ids {
+                            count += usize::from(store::delete_finished_run(tx, id)?);
+                        }
+                        Ok(count)
+                    })
+                    .await;
+                match written {
+                    Ok(count) => deleted += count,
+                    Err(e) => {
+                        tracing::error!("cannot delete runs past their retention: {e}");
+                        break;
+                    }
+                }
+                if !full || self.shutdown.is_cancelled() {
+                    break;
+                }
+                // Let other writers in between batches.
+                tokio::task::yield_now().await;
+            }
+            if deleted > 0 {
+                tracing::info!(runs = deleted, "deleted finished runs past their retention");
+            }
+            let pause = (retention / 10).clamp(Duration::from_millis(100), RETENTION_PAUSE);
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = self.shutdown.cancelled() => return,
+            }
+        }
+    }
+
     async fn expire(self: &Arc<Self>, run_id: &str) -> Result<(), RunError> {
         let run = self.store.read(|c| store::get_run(c, None, run_id))?;
         let definition = self.definition(&run.workflow_id, run.workflow_version)?;
@@ -1748,7 +1927,7 @@ impl Inner {
                         finish_paused(&mut run);
                         let message = format!("step '{}' timed out waiting for a decision", step.name);
                         run.error = Some(json!({ "reason": "timed_out", "message": message, "step": step.name }));
-                        let events = vec![event(&mut run, "failed", json!({ "reason": "timed_out", "step": step.name }))];
+                        let events = vec![event(&mut run, NotifyEvent::TimedOut.kind(), json!({ "reason": "timed_out", "step": step.name }))];
                         Ok((events, false))
                     })(),
                 };
@@ -1772,6 +1951,8 @@ impl Inner {
 /// A driver's transition not yet committed: it joins the next commit.
 struct Deferred {
     expected: i64,
+    /// The run as this transition left it, for committing it alone.
+    run: RunRecord,
     steps: Vec<StepRecord>,
     events: Vec<EventRecord>,
 }

@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0006_approvals.sql"),
     include_str!("migrations/0007_outbox.sql"),
     include_str!("migrations/0008_secrets.sql"),
+    include_str!("migrations/0009_history.sql"),
 ];
 
 /// Most transitions committed in one transaction.

@@ -6,6 +6,30 @@ use serde_json::Value;
 use super::StoreError;
 use crate::model::{RunStatus, StepStatus};
 
+// Queries on hot paths (starting, resuming and driving runs, long polls, the
+// approval queue, /metrics), named so that a test can read their plans: none
+// may scan finished history.
+const ACTIVE_RUNS_OF_TENANT: &str =
+    "SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND status IN ('pending', 'running', 'paused')";
+const ACTIVE_RUNS_OF_WORKFLOW: &str = "SELECT COUNT(*) FROM runs WHERE workflow_id = ?1 AND status IN ('pending', 'running', 'paused')";
+const RUN_COUNTS: &str = "SELECT status, count FROM run_counts WHERE count > 0 ORDER BY status";
+const EXPIRED_PAUSES: &str = "SELECT id FROM runs WHERE status = 'paused' AND pause_deadline IS NOT NULL AND pause_deadline <= ?1 ORDER BY pause_deadline";
+const NEXT_PAUSE_DEADLINE: &str =
+    "SELECT MIN(pause_deadline) FROM runs WHERE status = 'paused' AND pause_deadline IS NOT NULL";
+const UNFINISHED_RUNS_PINNED_TO: &str = "SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND status IN ('pending', 'running', 'paused') \
+     AND EXISTS (SELECT 1 FROM json_each(runs.plugins) WHERE value = ?2)";
+const FINISHED_RUNS_BEFORE: &str = "SELECT id FROM runs INDEXED BY runs_finished WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1 \
+     ORDER BY updated_at LIMIT ?2";
+
+fn paused_runs_sql() -> String {
+    format!(
+        "SELECT {RUN_COLUMNS} FROM runs WHERE tenant = ?1 AND status = 'paused' \
+         AND (?2 IS NULL OR workflow_id = ?2) \
+         AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(pending_action, '$.reviewers') WHERE value = ?4)) \
+         ORDER BY updated_at, id LIMIT ?3"
+    )
+}
+
 /// A workflow's lifecycle status.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
@@ -474,37 +498,80 @@ pub fn run_ids_in(conn: &Connection, statuses: &[RunStatus]) -> Result<Vec<Strin
 
 /// Paused runs whose deadline is at or before `now`.
 pub fn expired_pauses(conn: &Connection, now: i64) -> Result<Vec<String>, StoreError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT id FROM runs WHERE status = 'paused' AND pause_deadline IS NOT NULL AND pause_deadline <= ?1 ORDER BY pause_deadline",
-    )?;
+    let mut statement = conn.prepare_cached(EXPIRED_PAUSES)?;
     let rows = statement.query_map(params![now], |row| row.get::<_, String>(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The earliest deadline of any paused run.
 pub fn next_pause_deadline(conn: &Connection) -> Result<Option<i64>, StoreError> {
-    Ok(conn.query_row(
-        "SELECT MIN(pause_deadline) FROM runs WHERE status = 'paused' AND pause_deadline IS NOT NULL",
-        [],
-        |row| row.get(0),
-    )?)
+    Ok(conn.query_row(NEXT_PAUSE_DEADLINE, [], |row| row.get(0))?)
 }
 
 /// Runs of a workflow that are not finished.
 pub fn active_runs_of(tx: &Connection, workflow_id: &str) -> Result<i64, StoreError> {
-    Ok(tx.query_row(
-        "SELECT COUNT(*) FROM runs WHERE workflow_id = ?1 AND status IN ('pending', 'running', 'paused')",
-        params![workflow_id],
-        |row| row.get(0),
-    )?)
+    Ok(
+        tx.query_row(ACTIVE_RUNS_OF_WORKFLOW, params![workflow_id], |row| {
+            row.get(0)
+        })?,
+    )
 }
 
-/// How many runs are in each status.
+/// How many runs are in each status (kept by triggers: no scan of the runs).
 pub fn count_runs_by_status(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut statement =
-        conn.prepare_cached("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status")?;
+    let mut statement = conn.prepare_cached(RUN_COUNTS)?;
     let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Up to `limit` runs that finished before `before`, oldest first.
+pub fn finished_runs_before(
+    conn: &Connection,
+    before: i64,
+    limit: usize,
+) -> Result<Vec<String>, StoreError> {
+    let mut statement = conn.prepare_cached(FINISHED_RUNS_BEFORE)?;
+    let rows = statement.query_map(params![before, limit as i64], |row| row.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Deletes finished run `id` with everything that belongs to it: steps,
+/// events, outbox rows, idempotency keys, used approval tokens and its place
+/// in a batch (a batch left without runs goes too). A schedule's record of the
+/// slot that started it keeps the id. False when the run is not there or not
+/// finished.
+pub fn delete_finished_run(tx: &Transaction<'_>, id: &str) -> Result<bool, StoreError> {
+    let finished: Option<String> = tx
+        .prepare_cached(
+            "SELECT id FROM runs WHERE id = ?1 AND status IN ('completed', 'failed', 'cancelled')",
+        )?
+        .query_row(params![id], |row| row.get(0))
+        .optional()?;
+    if finished.is_none() {
+        return Ok(false);
+    }
+    let batches: Vec<String> = tx
+        .prepare_cached("SELECT batch_id FROM batch_runs WHERE run_id = ?1")?
+        .query_map(params![id], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for sql in [
+        "DELETE FROM steps WHERE run_id = ?1",
+        "DELETE FROM run_events WHERE run_id = ?1",
+        "DELETE FROM outbox WHERE run_id = ?1",
+        "DELETE FROM idempotency_keys WHERE run_id = ?1",
+        "DELETE FROM used_approval_tokens WHERE run_id = ?1",
+        "DELETE FROM batch_runs WHERE run_id = ?1",
+        "DELETE FROM runs WHERE id = ?1",
+    ] {
+        tx.prepare_cached(sql)?.execute(params![id])?;
+    }
+    for batch in batches {
+        tx.prepare_cached(
+            "DELETE FROM batches WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM batch_runs WHERE batch_id = ?1)",
+        )?
+        .execute(params![batch])?;
+    }
+    Ok(true)
 }
 
 // ---- tenants and keys ----
@@ -616,12 +683,7 @@ pub fn paused_runs(
     reviewer: Option<&str>,
     limit: usize,
 ) -> Result<Vec<RunRecord>, StoreError> {
-    let mut statement = conn.prepare_cached(&format!(
-        "SELECT {RUN_COLUMNS} FROM runs WHERE tenant = ?1 AND status = 'paused' \
-         AND (?2 IS NULL OR workflow_id = ?2) \
-         AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(pending_action, '$.reviewers') WHERE value = ?4)) \
-         ORDER BY updated_at, id LIMIT ?3"
-    ))?;
+    let mut statement = conn.prepare_cached(&paused_runs_sql())?;
     let rows = statement.query_map(
         params![tenant, workflow_id, limit as i64, reviewer],
         run_from_row,
@@ -632,7 +694,7 @@ pub fn paused_runs(
 /// Runs of a tenant that are not finished.
 pub fn active_runs_of_tenant(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND status IN ('pending', 'running', 'paused')")?
+        .prepare_cached(ACTIVE_RUNS_OF_TENANT)?
         .query_row(params![tenant], |row| row.get(0))?)
 }
 
@@ -711,10 +773,7 @@ pub fn unfinished_runs_pinned_to(
     digest: &str,
 ) -> Result<i64, StoreError> {
     Ok(conn
-        .prepare_cached(
-            "SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND status IN ('pending', 'running', 'paused')
-             AND EXISTS (SELECT 1 FROM json_each(runs.plugins) WHERE value = ?2)",
-        )?
+        .prepare_cached(UNFINISHED_RUNS_PINNED_TO)?
         .query_row(params![tenant, digest], |row| row.get(0))?)
 }
 
@@ -1128,4 +1187,57 @@ pub fn list_secrets(conn: &Connection, tenant: &str) -> Result<Vec<SecretRecord>
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `EXPLAIN QUERY PLAN` of `sql`, one line per step.
+    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut statement = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("explain");
+        let nulls = std::iter::repeat_n(rusqlite::types::Null, statement.parameter_count());
+        statement
+            .query_map(rusqlite::params_from_iter(nulls), |row| {
+                row.get::<_, String>(3)
+            })
+            .expect("plan")
+            .collect::<Result<_, _>>()
+            .expect("plan rows")
+    }
+
+    #[test]
+    fn hot_queries_never_scan_finished_history() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store =
+            crate::store::Store::open(&dir.path().join("db"), Default::default()).expect("open");
+        let hot = [
+            (ACTIVE_RUNS_OF_TENANT, "runs_by_tenant_status"),
+            (ACTIVE_RUNS_OF_WORKFLOW, "runs_by_workflow"),
+            (RUN_COUNTS, "run_counts"),
+            (EXPIRED_PAUSES, "runs_by_status"),
+            (NEXT_PAUSE_DEADLINE, "runs_by_status"),
+            (UNFINISHED_RUNS_PINNED_TO, "runs_by_tenant_status"),
+            (FINISHED_RUNS_BEFORE, "runs_finished"),
+            (&paused_runs_sql(), "runs_by_tenant_status"),
+        ];
+        store
+            .read(|conn| {
+                for (sql, index) in hot {
+                    let plan = plan(conn, sql);
+                    assert!(
+                        plan.iter().all(|line| !line.starts_with("SCAN runs")),
+                        "{sql}: {plan:?}"
+                    );
+                    assert!(
+                        plan.iter().any(|line| line.contains(index)),
+                        "{sql} should use {index}: {plan:?}"
+                    );
+                }
+                Ok(())
+            })
+            .expect("read");
+    }
 }

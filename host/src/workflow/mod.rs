@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use schedule::{CatchUp, Missed, Overlap, Plan, Schedule, ScheduleSpec};
-pub use template::{TemplateContext, Templates};
+pub use template::{Templates, template_context};
 pub use validate::{Problem, StepCatalog, validate};
 
 /// A workflow as its author writes it (JSON).

@@ -1,35 +1,38 @@
 //! Step input templates and `when` conditions, on minijinja.
 //!
-//! Templates see `input` (the run's input), `steps.<name>.output` for every step
-//! that completed before, and `run.id`. Undefined values are errors: a typo in a
-//! template fails the step instead of passing an empty value along.
+//! At run time they are evaluated in a sandbox (`engine::templates`), by the
+//! language in `plugins/templates/src/render.rs`, which this module includes
+//! too: here it checks templates when a workflow is saved (syntax, and which
+//! variables they use), and its tests run without a sandbox.
 
 use std::collections::{BTreeMap, HashSet};
 
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::Environment;
 use serde_json::{Value, json};
 
-/// The compiled-template environment, shared by all runs.
+// The run-time half of this file runs in the sandbox; here only its tests call it.
+#[allow(dead_code)]
+#[path = "../../../plugins/templates/src/render.rs"]
+mod render;
+
+use render::{escape_pointer, one_line, single_expression};
+
+/// What a step's templates see: `input` (the run's input), `steps.<name>.output`
+/// for every step that completed before, and `run.id`.
+pub fn template_context(run_id: &str, input: &Value, outputs: &BTreeMap<String, Value>) -> Value {
+    let steps: serde_json::Map<String, Value> = outputs
+        .iter()
+        .map(|(name, output)| (name.clone(), json!({ "output": output })))
+        .collect();
+    json!({ "input": input, "steps": steps, "run": { "id": run_id } })
+}
+
+/// Checks templates when a workflow is saved.
 pub struct Templates {
     env: Environment<'static>,
-}
-
-/// What templates of one step can see.
-pub struct TemplateContext {
-    value: minijinja::Value,
-}
-
-impl TemplateContext {
-    pub fn new(run_id: &str, input: &Value, outputs: &BTreeMap<String, Value>) -> Self {
-        let steps: serde_json::Map<String, Value> = outputs
-            .iter()
-            .map(|(name, output)| (name.clone(), json!({ "output": output })))
-            .collect();
-        let context = json!({ "input": input, "steps": steps, "run": { "id": run_id } });
-        TemplateContext {
-            value: minijinja::Value::from(minijinja::value::Serde(context)),
-        }
-    }
+    /// The language's own globals (`range`, `dict`, `namespace`, ...): a
+    /// template that uses one does not refer to a variable.
+    globals: HashSet<String>,
 }
 
 impl Default for Templates {
@@ -40,76 +43,20 @@ impl Default for Templates {
 
 impl Templates {
     pub fn new() -> Self {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        Templates { env }
+        let env = render::environment(None);
+        let globals = env.globals().map(|(name, _)| name.to_owned()).collect();
+        Templates { env, globals }
     }
 
-    /// Renders every string in `template`, keeping the JSON shape.
-    pub fn render(&self, template: &Value, context: &TemplateContext) -> Result<Value, String> {
-        self.render_at(template, context, "")
-    }
-
-    fn render_at(
-        &self,
-        template: &Value,
-        context: &TemplateContext,
-        path: &str,
-    ) -> Result<Value, String> {
-        match template {
-            Value::String(source) => self.render_string(source, context).map_err(|e| at(path, e)),
-            Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| self.render_at(item, context, &format!("{path}/{i}")))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::Array),
-            Value::Object(fields) => fields
-                .iter()
-                .map(|(key, item)| {
-                    Ok((
-                        key.clone(),
-                        self.render_at(item, context, &format!("{path}/{key}"))?,
-                    ))
-                })
-                .collect::<Result<serde_json::Map<_, _>, String>>()
-                .map(Value::Object),
-            other => Ok(other.clone()),
-        }
-    }
-
-    fn render_string(&self, source: &str, context: &TemplateContext) -> Result<Value, String> {
-        if let Some(expression) = single_expression(source) {
-            let value = self
-                .env
-                .compile_expression(expression)
-                .and_then(|compiled| compiled.eval(context.value.clone()))
-                .map_err(|e| format!("{e:#}"))?;
-            if value.is_undefined() {
-                return Err(format!("undefined value: '{expression}'"));
-            }
-            return serde_json::to_value(&value).map_err(|e| e.to_string());
-        }
-        self.env
-            .render_str(source, context.value.clone())
-            .map(Value::String)
-            .map_err(|e| format!("{e:#}"))
-    }
-
-    /// Evaluates a `when` condition.
-    pub fn condition(&self, expression: &str, context: &TemplateContext) -> Result<bool, String> {
-        self.env
-            .compile_expression(expression)
-            .and_then(|compiled| compiled.eval(context.value.clone()))
-            .map_err(|e| format!("{e:#}"))
-            .and_then(|value| {
-                // Strict, as in templates: write `x is defined and x` for an optional flag.
-                if value.is_undefined() {
-                    Err(format!("undefined value: '{expression}'"))
-                } else {
-                    Ok(value.is_true())
-                }
+    /// `variables` without the language's globals.
+    fn without_globals(&self, variables: HashSet<String>) -> HashSet<String> {
+        variables
+            .into_iter()
+            .filter(|variable| {
+                let root = variable.split('.').next().unwrap_or_default();
+                !self.globals.contains(root)
             })
+            .collect()
     }
 
     /// Checks the syntax of every template string in `template` and returns the
@@ -127,8 +74,8 @@ impl Templates {
                     None => self
                         .env
                         .template_from_str(source)
-                        .map(|compiled| compiled.undeclared_variables(true))
-                        .map_err(|e| format!("{e:#}")),
+                        .map(|compiled| self.without_globals(compiled.undeclared_variables(true)))
+                        .map_err(|e| one_line(&e)),
                 };
                 found.push((path.to_owned(), result));
             }
@@ -156,48 +103,34 @@ impl Templates {
     ) -> Result<HashSet<String>, String> {
         self.env
             .compile_expression(expression)
-            .map(|compiled| compiled.undeclared_variables(true))
-            .map_err(|e| format!("{e:#}"))
+            .map(|compiled| self.without_globals(compiled.undeclared_variables(true)))
+            .map_err(|e| one_line(&e))
     }
-}
-
-/// `{{ expr }}` alone (surrounding spaces allowed): the expression inside.
-fn single_expression(source: &str) -> Option<&str> {
-    let inner = source.trim().strip_prefix("{{")?.strip_suffix("}}")?;
-    let nested = ["{{", "}}", "{%", "%}", "{#"]
-        .iter()
-        .any(|marker| inner.contains(marker));
-    (!nested).then(|| inner.trim_matches(|c: char| c.is_whitespace() || c == '-'))
-}
-
-fn at(path: &str, error: String) -> String {
-    format!(
-        "template at '{}': {error}",
-        if path.is_empty() { "/" } else { path }
-    )
-}
-
-fn escape_pointer(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]
 mod tests {
+    use super::render::{Failure, condition, environment, render};
     use super::*;
 
-    fn check(template: Value, expected: Result<Value, &str>) {
+    fn context() -> minijinja::Value {
         let outputs = BTreeMap::from([("draft".to_owned(), json!({"title": "Hi", "words": 120}))]);
-        let context = TemplateContext::new(
+        let context = template_context(
             "run-7",
             &json!({"topic": "wasm", "tags": ["a", "b"]}),
             &outputs,
         );
-        let got = Templates::new().render(&template, &context);
+        minijinja::Value::from(minijinja::value::Serde(&context))
+    }
+
+    fn check(template: Value, expected: Result<Value, &str>) {
+        let got = render(&environment(Some(100_000)), &template, &context());
         match expected {
             Ok(value) => assert_eq!(got, Ok(value), "{template}"),
             Err(words) => {
                 let error = got.expect_err("should fail");
-                assert!(error.contains(words), "{template}: {error}");
+                assert!(matches!(error, Failure::Error(_)), "{template}: {error:?}");
+                assert!(error.message().contains(words), "{template}: {error:?}");
             }
         }
     }
@@ -225,24 +158,67 @@ mod tests {
         check(json!(42), Ok(json!(42)));
         check(json!({"x": "{{ input.nope }}"}), Err("template at '/x'"));
         check(json!("{{ steps.later.output }}"), Err("undefined"));
+        check(json!({"a/b": "{{ 1 / 0 }}"}), Err("template at '/a~1b'"));
+    }
+
+    #[test]
+    fn bounds_are_limits_and_mistakes_are_errors() {
+        let env = environment(Some(10_000));
+        let limited = [
+            "{% for i in range(100000) %}{{ i }}{% endfor %}",
+            "{{ range(10**9) | length }}",
+            "{{ 'x' * 1000000000 }}",
+        ];
+        for source in limited {
+            let got = render(&env, &json!(source), &context());
+            assert!(matches!(got, Err(Failure::Limit(_))), "{source}: {got:?}");
+        }
+        let got = render(&env, &json!("{{ input.topic + 1 }}"), &context());
+        assert!(matches!(got, Err(Failure::Error(_))), "{got:?}");
     }
 
     #[test]
     fn conditions_are_truthy_expressions() {
-        let context =
-            TemplateContext::new("r", &json!({"score": 0.7, "skip": false}), &BTreeMap::new());
+        let context = minijinja::Value::from(minijinja::value::Serde(template_context(
+            "r",
+            &json!({"score": 0.7, "skip": false}),
+            &BTreeMap::new(),
+        )));
+        let env = environment(None);
+        let check = |expression: &str| condition(&env, expression, &context);
+        assert_eq!(check("input.score > 0.5"), Ok(true));
+        assert_eq!(check("input.skip"), Ok(false));
+        assert_eq!(check("not input.skip and input.score < 0.5"), Ok(false));
+        assert!(check("input.missing > 1").is_err());
+        assert!(check("input.missing").is_err());
+        assert_eq!(
+            check("input.missing is defined and input.missing"),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn the_languages_globals_are_not_variables() {
         let templates = Templates::new();
-        assert_eq!(templates.condition("input.score > 0.5", &context), Ok(true));
-        assert_eq!(templates.condition("input.skip", &context), Ok(false));
-        assert_eq!(
-            templates.condition("not input.skip and input.score < 0.5", &context),
-            Ok(false)
+        let used = templates
+            .variables_of_expression("range(3) | map('string') | join(input.sep)")
+            .expect("compiles");
+        assert_eq!(used, HashSet::from(["input.sep".to_owned()]));
+    }
+
+    #[test]
+    fn syntax_errors_are_one_line() {
+        let templates = Templates::new();
+        let mut found = Vec::new();
+        templates.variables_of_template(
+            &json!({"x": "{{ input.a +  }}\n{% if %}"}),
+            "",
+            &mut found,
         );
-        assert!(templates.condition("input.missing > 1", &context).is_err());
-        assert!(templates.condition("input.missing", &context).is_err());
-        assert_eq!(
-            templates.condition("input.missing is defined and input.missing", &context),
-            Ok(false)
-        );
+        let (path, result) = &found[0];
+        assert_eq!(path, "/x");
+        let error = result.as_ref().expect_err("a syntax error");
+        assert!(!error.contains('\n'), "{error}");
+        assert!(error.contains("syntax error"), "{error}");
     }
 }

@@ -1,0 +1,35 @@
+-- Nothing on a hot path reads finished history: runs are counted by status in
+-- a table that triggers keep, a tenant's unfinished runs are found by index,
+-- and the retention sweep finds old finished runs by a partial index. The
+-- indexes by run id let it delete a run's rows without scanning.
+
+CREATE INDEX runs_by_tenant_status ON runs (tenant, status);
+
+CREATE TABLE run_counts (
+    status TEXT PRIMARY KEY,
+    count  INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO run_counts (status, count)
+    SELECT s.status, (SELECT COUNT(*) FROM runs WHERE runs.status = s.status)
+    FROM (SELECT 'pending' AS status UNION ALL SELECT 'running' UNION ALL SELECT 'paused'
+          UNION ALL SELECT 'completed' UNION ALL SELECT 'failed' UNION ALL SELECT 'cancelled') s;
+
+CREATE TRIGGER run_counts_on_insert AFTER INSERT ON runs BEGIN
+    UPDATE run_counts SET count = count + 1 WHERE status = new.status;
+END;
+CREATE TRIGGER run_counts_on_update AFTER UPDATE OF status ON runs
+WHEN old.status <> new.status BEGIN
+    UPDATE run_counts SET count = count - 1 WHERE status = old.status;
+    UPDATE run_counts SET count = count + 1 WHERE status = new.status;
+END;
+CREATE TRIGGER run_counts_on_delete AFTER DELETE ON runs BEGIN
+    UPDATE run_counts SET count = count - 1 WHERE status = old.status;
+END;
+
+CREATE INDEX runs_finished ON runs (updated_at)
+    WHERE status IN ('completed', 'failed', 'cancelled');
+
+CREATE INDEX idempotency_keys_by_run ON idempotency_keys (run_id);
+CREATE INDEX batch_runs_by_run ON batch_runs (run_id);
+CREATE INDEX used_approval_tokens_by_run ON used_approval_tokens (run_id);
+CREATE INDEX outbox_by_run ON outbox (run_id);

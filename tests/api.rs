@@ -847,4 +847,29 @@ fn a_workflow_body_that_is_not_json_is_refused_as_unsupported() {
         assert_problem(&reply, 415, "unsupported-media-type");
     }
     assert_eq!(server.get("/v1/workflows").body["workflows"], json!([]));
+
+    // A template syntax error is one line with its pointer, not a debug dump.
+    let reply = server.post(
+        "/v1/workflows",
+        &json!({"definition": {"name": "x", "steps": [
+            {"name": "a", "type": "noop", "input": {"t": "{{ input.a + }}", "u": "{% if %}\n{{ x }}"},
+             "when": "input.b >"}
+        ]}}),
+    );
+    assert_problem(&reply, 422, "invalid-workflow");
+    let errors = reply.body["errors"].as_array().expect("errors");
+    let paths: Vec<&str> = errors
+        .iter()
+        .map(|e| e["path"].as_str().expect("path"))
+        .collect();
+    assert_eq!(
+        paths,
+        ["/steps/0/input/t", "/steps/0/input/u", "/steps/0/when"],
+        "{errors:?}"
+    );
+    for error in errors {
+        let message = error["message"].as_str().expect("message");
+        assert!(message.starts_with("template syntax error"), "{message}");
+        assert!(!message.contains('\n'), "{message}");
+    }
 }

@@ -409,6 +409,43 @@ fn run_lists_every_problem_of_an_invalid_workflow() {
 }
 
 #[test]
+fn bench_isolation_reads_while_steps_loop_and_prints_figures() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let args = [
+        "bench",
+        "isolation",
+        "--steps",
+        "2",
+        "--seconds",
+        "0.3",
+        "--json",
+    ];
+    let output = cairn(data.path(), &args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let figures = stdout_json(&output);
+    assert_eq!(figures["busy_steps"], 2);
+    for phase in ["idle", "busy"] {
+        let latency = &figures[phase];
+        assert!(
+            latency["reads"].as_u64().is_some_and(|n| n > 0),
+            "{figures}"
+        );
+        assert!(
+            latency["p99_us"].as_f64() >= latency["p50_us"].as_f64(),
+            "{figures}"
+        );
+        assert!(
+            latency["max_us"].as_f64() >= latency["p99_us"].as_f64(),
+            "{figures}"
+        );
+    }
+}
+
+#[test]
 fn a_reader_that_went_away_ends_the_command_quietly() {
     let data = tempfile::tempdir().expect("tempdir");
     // The read end is closed before the command starts, as after `| head -1`

@@ -218,29 +218,28 @@ fn runs_an_older_build_left_without_a_driver_are_ended_on_start() {
     let plugins = plugins_dir(dir.path());
     let data = dir.path().join("data");
     let server = Server::start(&data, &plugins);
-    let fault = &faults()[0];
     // (steps whose completion was saved, the faulty step): a run stuck `pending`
     // before its first step, and runs stuck `running` at the step before the
-    // faulty one, whose completion the old driver never saved.
+    // faulty one, whose completion the old driver never saved; for each fault.
     let shapes = [(0, 0), (0, 1), (1, 2)];
+    let faults = faults();
     let mut runs = Vec::new();
-    for (i, (done, at)) in shapes.iter().enumerate() {
-        let workflow = create_workflow(
-            &server,
-            faulty_workflow(&format!("wedged-{i}"), fault, *at),
-            "active",
-        );
-        let run = start_run(&server, &workflow, json!({"n": 1}));
-        poll_until(&server, &run, status_is("failed"));
-        runs.push((run, *done, *at));
+    for (f, fault) in faults.iter().enumerate() {
+        for (done, at) in shapes {
+            let name = format!("wedged-{f}-{at}");
+            let workflow = create_workflow(&server, faulty_workflow(&name, fault, at), "active");
+            let run = start_run(&server, &workflow, json!({"n": 1}));
+            poll_until(&server, &run, status_is("failed"));
+            runs.push((run, done, at, fault));
+        }
     }
     assert!(server.terminate().success());
-    for (run, done, at) in &runs {
+    for (run, done, at, _) in &runs {
         wedge(&data, run, *done, *at);
     }
 
     let server = Server::start(&data, &plugins);
-    for (run, done, at) in &runs {
+    for (run, done, at, fault) in &runs {
         let ended = poll_until(&server, run, status_is("failed"));
         assert_failed_at(&server, &ended, *at, "template_error", fault.says);
         let steps = ended["steps"].as_array().expect("steps");

@@ -470,6 +470,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             steps,
             paused,
         }) => {
+            // Memory first, while the process has done nothing else: the
+            // throughput phases leave their own garbage in the allocator.
+            if paused > 0 {
+                let dir = tempfile::tempdir()?;
+                let mut config = HostConfig::new(dir.path());
+                config.engine.cache_dir = cache_dir.clone();
+                let host = Host::start(config).await?;
+                let before = cairn::bench::resident_bytes();
+                let (count, seconds, rss) = cairn::bench::paused(&host, paused).await?;
+                say!(
+                    "{count} paused runs (started in {seconds:.1} s, {:.0} runs/s): host RSS {:.1} MiB (idle before: {:.1} MiB)",
+                    count as f64 / seconds,
+                    rss as f64 / 1048576.0,
+                    before as f64 / 1048576.0
+                );
+                host.stop();
+            }
             for synchronous in [Synchronous::Full, Synchronous::Normal] {
                 let dir = tempfile::tempdir()?;
                 let mut config = HostConfig::new(dir.path());
@@ -486,20 +503,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     f.step_to_step_p50_us,
                     f.step_to_step_p99_us,
                     f.sequential_40_steps_ms
-                );
-                host.stop();
-            }
-            if paused > 0 {
-                let dir = tempfile::tempdir()?;
-                let mut config = HostConfig::new(dir.path());
-                config.engine.cache_dir = cache_dir;
-                let host = Host::start(config).await?;
-                let before = cairn::bench::resident_bytes();
-                let (count, seconds, rss) = cairn::bench::paused(&host, paused).await?;
-                say!(
-                    "{count} paused runs (started in {seconds:.1} s): host RSS {:.1} MiB (before: {:.1} MiB)",
-                    rss as f64 / 1048576.0,
-                    before as f64 / 1048576.0
                 );
                 host.stop();
             }

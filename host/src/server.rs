@@ -35,9 +35,9 @@ pub struct Settings {
     pub synchronous: Synchronous,
     /// Steps executing at once.
     pub max_running_steps: usize,
-    /// Threads that run steps, apart from the threads that serve the API
-    /// (0: one per core).
-    pub step_threads: usize,
+    /// Threads that serve the API, apart from the ones that drive runs and run
+    /// their steps.
+    pub api_threads: usize,
     /// How long a shutdown waits for running steps to finish.
     pub shutdown_grace: String,
     /// Caps on every step's sandbox (memory, time, output).
@@ -76,7 +76,7 @@ impl Default for Settings {
             cache_dir: None,
             synchronous: Synchronous::Full,
             max_running_steps: 64,
-            step_threads: 0,
+            api_threads: 2,
             shutdown_grace: "30s".to_owned(),
             limits: SandboxLimits::default(),
             max_active_runs_per_tenant: 100_000,
@@ -100,7 +100,7 @@ const SETTING_NAMES: &[&str] = &[
     "cache_dir",
     "synchronous",
     "max_running_steps",
-    "step_threads",
+    "api_threads",
     "shutdown_grace",
     "limits",
     "max_active_runs_per_tenant",
@@ -166,7 +166,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     config.synchronous = settings.synchronous;
     config.engine.caps = settings.limits;
-    config.engine.step_threads = settings.step_threads;
     config.runner.max_running_steps = settings.max_running_steps;
     config.runner.step_limits = settings.limits;
     config.runner.max_active_runs_per_tenant = settings.max_active_runs_per_tenant;
@@ -178,8 +177,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .listen
         .parse()
         .with_context(|| format!("listen address '{}'", settings.listen))?;
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
+    let listener = std::net::TcpListener::bind(address)
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
         .with_context(|| format!("cannot listen on {address}"))?;
     config.public_url = settings
         .public_url
@@ -205,14 +204,62 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         host: Arc::clone(&host),
         metrics: crate::api::metrics::install(),
     };
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    // The API has threads of its own. Runs are driven, and their steps run, on
+    // the runtime this function runs on; when tenants' steps keep those
+    // threads busy, requests are still answered at once.
+    let api = ApiRuntime::start(settings.api_threads)?;
+    api.serve(listener, app(state), shutdown_signal())
+        .await
+        .context("the API server stopped")??;
+    drop(api);
     let grace = parse_duration(&settings.shutdown_grace).unwrap_or_default();
     eprintln!("shutting down: waiting up to {grace:?} for running steps");
     host.runner.drain(grace).await;
     host.store.close();
     Ok(())
+}
+
+/// The threads that serve the API, apart from the runtime that drives runs
+/// and runs their steps. Shut down without blocking when dropped (it is
+/// dropped on an async thread).
+pub struct ApiRuntime(Option<tokio::runtime::Runtime>);
+
+impl ApiRuntime {
+    pub fn start(threads: usize) -> anyhow::Result<ApiRuntime> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("cairn-api")
+            .enable_all()
+            .build()
+            .context("cannot start the API threads")?;
+        Ok(ApiRuntime(Some(runtime)))
+    }
+
+    /// Serves `router` on `listener` (non-blocking) from the API threads
+    /// until `shutdown` completes.
+    pub fn serve(
+        &self,
+        listener: std::net::TcpListener,
+        router: axum::Router,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        // Taken out only by `drop`.
+        let runtime = self.0.as_ref().expect("the API runtime runs until dropped");
+        runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+        })
+    }
+}
+
+impl Drop for ApiRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 async fn shutdown_signal() {

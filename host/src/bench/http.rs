@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::api::{AppState, app};
 use crate::host::Host;
+use crate::server::ApiRuntime;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct HttpFigures {
@@ -179,7 +180,8 @@ pub async fn http(
     resumes: usize,
     history: usize,
 ) -> anyhow::Result<HttpFigures> {
-    let (address, key) = serve(&host).await?;
+    let server = serve(&host).await?;
+    let (address, key) = (server.address, server.key.clone());
     let mut setup = Client::connect(address, &key).await?;
     if history > 0 {
         let old = create(
@@ -306,18 +308,31 @@ pub async fn http(
     })
 }
 
-/// Serves the API over `host` on 127.0.0.1:0 with a tenant `bench`; returns
-/// the address and the tenant's key.
-pub(super) async fn serve(host: &Arc<Host>) -> anyhow::Result<(SocketAddr, String)> {
+/// A server over a host, as `cairn serve` runs it: the API on threads of its
+/// own, 127.0.0.1:0, a tenant `bench`. Serves until dropped.
+pub(super) struct BenchServer {
+    pub address: SocketAddr,
+    pub key: String,
+    _api: ApiRuntime,
+}
+
+pub(super) async fn serve(host: &Arc<Host>) -> anyhow::Result<BenchServer> {
     let key = crate::tenants::create_tenant(&host.store, "bench").await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
     let state = AppState {
         host: Arc::clone(host),
         metrics: crate::api::metrics::install(),
     };
-    tokio::spawn(async move { axum::serve(listener, app(state)).await });
-    Ok((address, key))
+    let api = ApiRuntime::start(2)?;
+    // Ends when the runtime is dropped with the server.
+    drop(api.serve(listener, app(state), std::future::pending()));
+    Ok(BenchServer {
+        address,
+        key,
+        _api: api,
+    })
 }
 
 /// Creates an active workflow; returns its id.

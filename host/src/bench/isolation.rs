@@ -92,7 +92,8 @@ pub async fn isolation(
     busy_steps: usize,
     duration: Duration,
 ) -> anyhow::Result<IsolationFigures> {
-    let (address, key) = serve(&host).await?;
+    let server = serve(&host).await?;
+    let (address, key) = (server.address, server.key.clone());
     let mut setup = Client::connect(address, &key).await?;
     let gated = create(
         &mut setup,

@@ -13,16 +13,18 @@ use wasmtime::component::Component;
 
 pub(super) struct CompileCache {
     dir: Option<PathBuf>,
+    /// The engine's configuration, for the short-lived engines that compile.
+    config: wasmtime::Config,
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl CompileCache {
-    pub fn new(dir: Option<PathBuf>) -> std::io::Result<Self> {
+    pub fn new(dir: Option<PathBuf>, config: wasmtime::Config) -> std::io::Result<Self> {
         if let Some(dir) = &dir {
             std::fs::create_dir_all(dir)?;
         }
-        Ok(CompileCache { dir })
+        Ok(CompileCache { dir, config })
     }
 
     /// Returns the compiled component for `wasm`, whose sha256 is `digest`,
@@ -50,20 +52,31 @@ impl CompileCache {
                 }
             }
         }
-        let compiled = Component::new(engine, wasm)?;
+        let compiled = self.compile_apart(wasm)?;
         let component = match store(&path, &compiled) {
             // Mapped from the file, the code is clean file-backed memory
             // (shared, and dropped first under pressure) instead of a private
             // copy on the heap.
-            // SAFETY: as above: `store` just wrote this file from this engine.
-            Ok(()) => unsafe { Component::deserialize_file(engine, &path) }.unwrap_or(compiled),
+            // SAFETY: as above: `store` just wrote this file, compiled by an
+            // engine of this very configuration.
+            Ok(()) => unsafe { Component::deserialize_file(engine, &path) },
             Err(error) => {
                 tracing::warn!(path = %path.display(), "could not cache a compiled component: {error:#}");
-                compiled
+                // SAFETY: the bytes were compiled a moment ago, in this
+                // process, by an engine of this very configuration.
+                unsafe { Component::deserialize(engine, &compiled) }
             }
         };
         release_freed_heap();
-        Ok(component)
+        component
+    }
+
+    /// Compiles `wasm` on an engine of its own, dropped right after: an
+    /// engine's compiler keeps its per-thread compilation contexts (tens of
+    /// megabytes) for as long as it lives, which the host's engine does.
+    fn compile_apart(&self, wasm: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        let compiler = wasmtime::Engine::new(&self.config)?;
+        compiler.precompile_component(wasm)
     }
 }
 
@@ -80,8 +93,7 @@ fn release_freed_heap() {
     }
 }
 
-fn store(path: &Path, component: &Component) -> anyhow::Result<()> {
-    let bytes = component.serialize()?;
+fn store(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let temp = path.with_extension(format!(
         "tmp.{}.{}",
         std::process::id(),

@@ -71,9 +71,6 @@ pub struct EngineConfig {
     pub fuel: bool,
     /// Where compiled components are cached; `None` compiles on every load.
     pub cache_dir: Option<PathBuf>,
-    /// Threads that run step attempts, apart from the threads that serve the
-    /// API; 0: one per core.
-    pub step_threads: usize,
 }
 
 impl Default for EngineConfig {
@@ -83,7 +80,6 @@ impl Default for EngineConfig {
             max_instances: 1000,
             fuel: false,
             cache_dir: None,
-            step_threads: 0,
         }
     }
 }
@@ -214,7 +210,6 @@ pub struct Engine {
     fuel: bool,
     /// The sandbox for tenants' templates, loaded on first use.
     templates: tokio::sync::OnceCell<Plugin>,
-    steps: StepRuntime,
     _ticker: EpochTicker,
 }
 
@@ -275,11 +270,12 @@ impl Engine {
             .map_err(|e| EngineError::Config(format!("{e:#}")))?;
 
         let cache =
-            CompileCache::new(config.cache_dir.clone()).map_err(|source| EngineError::Cache {
-                path: config.cache_dir.clone().unwrap_or_default(),
-                source,
+            CompileCache::new(config.cache_dir.clone(), wasm.clone()).map_err(|source| {
+                EngineError::Cache {
+                    path: config.cache_dir.clone().unwrap_or_default(),
+                    source,
+                }
             })?;
-        let steps = StepRuntime::start(config.step_threads)?;
         let ticker = EpochTicker::start(engine.clone());
         Ok(Engine {
             engine,
@@ -288,7 +284,6 @@ impl Engine {
             caps,
             fuel: config.fuel,
             templates: tokio::sync::OnceCell::new(),
-            steps,
             _ticker: ticker,
         })
     }
@@ -482,26 +477,16 @@ impl Engine {
         outbound: Option<Arc<OutboundHttp>>,
         call: GuestCall,
     ) -> (Result<GuestReturn, StepFault>, StepState, Duration) {
-        let engine = self.engine.clone();
-        let pre = pre.clone();
-        let limits = *limits;
-        let fuel = self.fuel;
-        // Guests run on the step runtime's threads, never on the caller's: a
-        // tenant's busy step must not slow the threads that serve the API.
-        // Dropping this future (a cancel) aborts the attempt there.
-        let attempt = self.steps.spawn(async move {
-            attempt(&engine, &pre, &limits, fuel, on_progress, outbound, call).await
-        });
-        match tokio_util::task::AbortOnDropHandle::new(attempt).await {
-            Ok(done) => done,
-            Err(e) => (
-                Err(StepFault::Trap {
-                    message: format!("the host stopped the attempt: {e}"),
-                }),
-                StepState::new(&limits, None, None),
-                Duration::ZERO,
-            ),
-        }
+        attempt(
+            &self.engine,
+            pre,
+            limits,
+            self.fuel,
+            on_progress,
+            outbound,
+            call,
+        )
+        .await
     }
 }
 
@@ -515,68 +500,66 @@ async fn attempt(
     outbound: Option<Arc<OutboundHttp>>,
     call: GuestCall,
 ) -> (Result<GuestReturn, StepFault>, StepState, Duration) {
-    {
-        let started = Instant::now();
-        let mut store = Store::new(engine, StepState::new(limits, on_progress, outbound));
-        store.limiter(|state| &mut state.limits);
-        if fuel {
-            // Fuel is only metered when the engine was built for it; the error
-            // case cannot happen then.
-            let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
-        }
-        let deadline = started + limits.wall_time();
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            Ok(if Instant::now() >= deadline {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(1)
-            })
-        });
-
-        let outcome = tokio::time::timeout(limits.wall_time() + TIMEOUT_GRACE, async {
-            let plugin = pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(|e| (e, true))?;
-            let step = plugin.cairn_step_step();
-            match &call {
-                GuestCall::Describe => step.call_describe(&mut store).await.map(GuestReturn::Info),
-                GuestCall::Run(invocation) => step
-                    .call_run(&mut store, invocation)
-                    .await
-                    .map(GuestReturn::Outcome),
-                GuestCall::Resume(invocation, checkpoint, decision) => step
-                    .call_resume(&mut store, invocation, checkpoint, decision)
-                    .await
-                    .map(GuestReturn::Outcome),
-            }
-            .map_err(|e| (e, false))
-        })
-        .await;
-        let duration = started.elapsed();
-        let state = store.into_data();
-        let result = match outcome {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err((error, instantiating))) => {
-                let evidence = Evidence {
-                    stdout_len: state.stdout.contents().len(),
-                    stderr: &state.stderr.contents(),
-                };
-                let fault = fault::classify(&error, limits, &evidence);
-                Err(match fault {
-                    StepFault::Trap { message } if instantiating => {
-                        StepFault::Capacity { detail: message }
-                    }
-                    other => other,
-                })
-            }
-            Err(_elapsed) => Err(StepFault::Timeout {
-                limit_ms: limits.wall_time_ms,
-            }),
-        };
-        (result, state, duration)
+    let started = Instant::now();
+    let mut store = Store::new(engine, StepState::new(limits, on_progress, outbound));
+    store.limiter(|state| &mut state.limits);
+    if fuel {
+        // Fuel is only metered when the engine was built for it; the error
+        // case cannot happen then.
+        let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
     }
+    let deadline = started + limits.wall_time();
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        Ok(if Instant::now() >= deadline {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Yield(1)
+        })
+    });
+
+    let outcome = tokio::time::timeout(limits.wall_time() + TIMEOUT_GRACE, async {
+        let plugin = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| (e, true))?;
+        let step = plugin.cairn_step_step();
+        match &call {
+            GuestCall::Describe => step.call_describe(&mut store).await.map(GuestReturn::Info),
+            GuestCall::Run(invocation) => step
+                .call_run(&mut store, invocation)
+                .await
+                .map(GuestReturn::Outcome),
+            GuestCall::Resume(invocation, checkpoint, decision) => step
+                .call_resume(&mut store, invocation, checkpoint, decision)
+                .await
+                .map(GuestReturn::Outcome),
+        }
+        .map_err(|e| (e, false))
+    })
+    .await;
+    let duration = started.elapsed();
+    let state = store.into_data();
+    let result = match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err((error, instantiating))) => {
+            let evidence = Evidence {
+                stdout_len: state.stdout.contents().len(),
+                stderr: &state.stderr.contents(),
+            };
+            let fault = fault::classify(&error, limits, &evidence);
+            Err(match fault {
+                StepFault::Trap { message } if instantiating => {
+                    StepFault::Capacity { detail: message }
+                }
+                other => other,
+            })
+        }
+        Err(_elapsed) => Err(StepFault::Timeout {
+            limit_ms: limits.wall_time_ms,
+        }),
+    };
+    (result, state, duration)
 }
 
 /// Takes every secret the step could use out of what it produced, whichever
@@ -765,50 +748,6 @@ fn check_outcome(outcome: wit::Outcome, limits: &SandboxLimits) -> Result<StepOu
                     fault: None,
                 },
             })
-        }
-    }
-}
-
-/// The threads step attempts run on: a runtime of its own, so that guests
-/// burning CPU share the cores with the API's threads instead of taking them.
-struct StepRuntime {
-    handle: tokio::runtime::Handle,
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl StepRuntime {
-    fn start(threads: usize) -> Result<StepRuntime, EngineError> {
-        let threads = match threads {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
-            n => n,
-        };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads)
-            .thread_name("cairn-step")
-            .enable_all()
-            .build()
-            .map_err(|e| EngineError::Config(format!("cannot start the step threads: {e}")))?;
-        Ok(StepRuntime {
-            handle: runtime.handle().clone(),
-            runtime: Some(runtime),
-        })
-    }
-
-    fn spawn<F>(&self, attempt: F) -> tokio::task::JoinHandle<F::Output>
-    where
-        F: std::future::Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.handle.spawn(attempt)
-    }
-}
-
-impl Drop for StepRuntime {
-    fn drop(&mut self) {
-        // The engine may be dropped on an async thread, where a runtime may
-        // not block to shut down.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
         }
     }
 }

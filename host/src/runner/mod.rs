@@ -159,6 +159,10 @@ struct Inner {
     http_allow: Vec<HostPattern>,
     tenant_policies: HashMap<String, TenantPolicy>,
     secrets: Arc<Secrets>,
+    /// The runtime drivers (and so steps) run on: the one the runner started
+    /// on, wherever a start or a resume comes from (the API has threads of
+    /// its own).
+    runtime: tokio::runtime::Handle,
 }
 
 pub fn now_ms() -> i64 {
@@ -318,6 +322,7 @@ impl Runner {
                 http_allow: config.http_allow,
                 tenant_policies: config.tenant_policies,
                 secrets,
+                runtime: tokio::runtime::Handle::current(),
             }),
         };
         let unfinished = runner
@@ -330,12 +335,13 @@ impl Runner {
         for run_id in unfinished {
             runner.spawn_driver(run_id);
         }
-        tokio::spawn(Arc::clone(&runner.inner).deadline_loop());
+        let runtime = &runner.inner.runtime;
+        runtime.spawn(Arc::clone(&runner.inner).deadline_loop());
         if let Some(retention) = config.retention {
-            tokio::spawn(Arc::clone(&runner.inner).retention_loop(retention));
+            runtime.spawn(Arc::clone(&runner.inner).retention_loop(retention));
         }
         if config.schedules {
-            tokio::spawn(runner.clone().schedule_loop());
+            runtime.spawn(runner.clone().schedule_loop());
         }
         Ok(runner)
     }
@@ -979,7 +985,8 @@ fn spawn_driver(inner: &Arc<Inner>, run_id: String) {
         drivers.insert(run_id.clone(), (generation, token.clone()));
     }
     let inner = Arc::clone(inner);
-    tokio::spawn(async move {
+    let runtime = inner.runtime.clone();
+    runtime.spawn(async move {
         let mut deferred = None;
         if let Err(error) = inner.drive(&run_id, &token, &mut deferred).await {
             match error {

@@ -10,7 +10,7 @@ use crate::model::{RunStatus, StepStatus};
 // approval queue, /metrics), named so that a test can read their plans: none
 // may scan finished history.
 const ACTIVE_RUNS_OF_TENANT: &str =
-    "SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND status IN ('pending', 'running', 'paused')";
+    "SELECT COALESCE((SELECT count FROM tenant_active_runs WHERE tenant = ?1), 0)";
 const ACTIVE_RUNS_OF_WORKFLOW: &str = "SELECT COUNT(*) FROM runs WHERE workflow_id = ?1 AND status IN ('pending', 'running', 'paused')";
 const RUN_COUNTS: &str = "SELECT status, count FROM run_counts WHERE count > 0 ORDER BY status";
 const EXPIRED_PAUSES: &str = "SELECT id FROM runs WHERE status = 'paused' AND pause_deadline IS NOT NULL AND pause_deadline <= ?1 ORDER BY pause_deadline";
@@ -691,7 +691,7 @@ pub fn paused_runs(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Runs of a tenant that are not finished.
+/// Runs of a tenant that are not finished (kept by triggers: no count of rows).
 pub fn active_runs_of_tenant(conn: &Connection, tenant: &str) -> Result<i64, StoreError> {
     Ok(conn
         .prepare_cached(ACTIVE_RUNS_OF_TENANT)?
@@ -1208,13 +1208,114 @@ mod tests {
             .expect("plan rows")
     }
 
+    fn run(id: &str, tenant: &str, status: RunStatus) -> RunRecord {
+        RunRecord {
+            id: id.to_owned(),
+            tenant: tenant.to_owned(),
+            workflow_id: "w".to_owned(),
+            workflow_version: 1,
+            status,
+            input: Value::Null,
+            result: None,
+            error: None,
+            pending_action: None,
+            paused_step: None,
+            pause_deadline: None,
+            wake_at: None,
+            current_action: None,
+            steps_total: 0,
+            steps_done: 0,
+            plugins: Value::Array(Vec::new()),
+            last_seq: 0,
+            created_at: 0,
+            updated_at: 0,
+            trigger: None,
+        }
+    }
+
+    #[test]
+    fn counts_kept_by_triggers_match_the_rows() {
+        use RunStatus::*;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db")).expect("open");
+        crate::store::migrate(&mut conn).expect("migrate");
+        let tx = conn.transaction().expect("tx");
+        let workflow = WorkflowRecord {
+            id: "w".to_owned(),
+            tenant: "a".to_owned(),
+            name: "w".to_owned(),
+            status: crate::store::WorkflowStatus::Active,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        };
+        insert_workflow(&tx, &workflow, &Value::Null).expect("workflow");
+        let check = |tx: &Transaction<'_>| {
+            let counted: Vec<(String, i64)> = tx
+                .prepare("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status")
+                .expect("prepare")
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            assert_eq!(count_runs_by_status(tx).expect("counts"), counted);
+            for tenant in ["a", "b", "c"] {
+                let counted: i64 = tx
+                    .query_row(
+                        "SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND status IN ('pending', 'running', 'paused')",
+                        params![tenant],
+                        |row| row.get(0),
+                    )
+                    .expect("count");
+                assert_eq!(
+                    active_runs_of_tenant(tx, tenant).expect("active"),
+                    counted,
+                    "{tenant}"
+                );
+            }
+        };
+        let runs = [
+            ("1", "a", Pending),
+            ("2", "a", Paused),
+            ("3", "b", Completed),
+            ("4", "b", Running),
+        ];
+        for (id, tenant, status) in runs {
+            insert_run(&tx, &run(id, tenant, status), &[]).expect("insert");
+        }
+        check(&tx);
+        let moves = [
+            ("1", "a", Running),
+            ("1", "a", Paused),
+            ("2", "a", Failed),
+            ("4", "b", Completed),
+            ("1", "a", Cancelled),
+        ];
+        for (seq, (id, tenant, status)) in moves.into_iter().enumerate() {
+            let mut moved = run(id, tenant, status);
+            moved.last_seq = seq as i64 + 1;
+            let expected = tx
+                .query_row(
+                    "SELECT last_seq FROM runs WHERE id = ?1",
+                    params![id],
+                    |row| row.get(0),
+                )
+                .expect("seq");
+            save_run(&tx, &moved, expected).expect("save");
+            check(&tx);
+        }
+        assert!(delete_finished_run(&tx, "3").expect("delete"));
+        assert!(!delete_finished_run(&tx, "nope").expect("delete"));
+        check(&tx);
+    }
+
     #[test]
     fn hot_queries_never_scan_finished_history() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store =
             crate::store::Store::open(&dir.path().join("db"), Default::default()).expect("open");
         let hot = [
-            (ACTIVE_RUNS_OF_TENANT, "runs_by_tenant_status"),
+            (ACTIVE_RUNS_OF_TENANT, "tenant_active_runs"),
             (ACTIVE_RUNS_OF_WORKFLOW, "runs_by_workflow"),
             (RUN_COUNTS, "run_counts"),
             (EXPIRED_PAUSES, "runs_by_status"),

@@ -1,6 +1,7 @@
--- Nothing on a hot path reads finished history: runs are counted by status in
--- a table that triggers keep, a tenant's unfinished runs are found by index,
--- and the retention sweep finds old finished runs by a partial index. The
+-- Nothing on a hot path reads finished history, nor counts runs one by one:
+-- runs are counted by status, and each tenant's unfinished runs (its quota),
+-- in tables that triggers keep; a tenant's runs by status are found by index;
+-- the retention sweep finds old finished runs by a partial index, and the
 -- indexes by run id let it delete a run's rows without scanning.
 
 CREATE INDEX runs_by_tenant_status ON runs (tenant, status);
@@ -24,6 +25,31 @@ WHEN old.status <> new.status BEGIN
 END;
 CREATE TRIGGER run_counts_on_delete AFTER DELETE ON runs BEGIN
     UPDATE run_counts SET count = count - 1 WHERE status = old.status;
+END;
+
+CREATE TABLE tenant_active_runs (
+    tenant TEXT PRIMARY KEY,
+    count  INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO tenant_active_runs (tenant, count)
+    SELECT tenant, COUNT(*) FROM runs WHERE status IN ('pending', 'running', 'paused') GROUP BY tenant;
+
+CREATE TRIGGER tenant_active_on_insert AFTER INSERT ON runs
+WHEN new.status IN ('pending', 'running', 'paused') BEGIN
+    INSERT INTO tenant_active_runs (tenant, count) VALUES (new.tenant, 1)
+        ON CONFLICT (tenant) DO UPDATE SET count = count + 1;
+END;
+CREATE TRIGGER tenant_active_on_update AFTER UPDATE OF status ON runs
+WHEN (old.status IN ('pending', 'running', 'paused')) <> (new.status IN ('pending', 'running', 'paused')) BEGIN
+    UPDATE tenant_active_runs SET count = count - 1
+        WHERE tenant = old.tenant AND old.status IN ('pending', 'running', 'paused');
+    INSERT INTO tenant_active_runs (tenant, count)
+        SELECT new.tenant, 1 WHERE new.status IN ('pending', 'running', 'paused')
+        ON CONFLICT (tenant) DO UPDATE SET count = count + 1;
+END;
+CREATE TRIGGER tenant_active_on_delete AFTER DELETE ON runs
+WHEN old.status IN ('pending', 'running', 'paused') BEGIN
+    UPDATE tenant_active_runs SET count = count - 1 WHERE tenant = old.tenant;
 END;
 
 CREATE INDEX runs_finished ON runs (updated_at)

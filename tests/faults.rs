@@ -311,3 +311,47 @@ fn templates_past_their_bounds_fail_the_step_and_the_server_keeps_its_memory() {
     assert_eq!(after["status"], "completed", "{after}");
     assert_eq!(after["result"], json!({"v": 2}));
 }
+
+#[test]
+fn a_run_the_host_cannot_go_on_with_ends_failed_and_keeps_its_completions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugins_dir(dir.path());
+    let data = dir.path().join("data");
+    let server = Server::start(&data, &plugins);
+    let steps: Vec<Value> = (0..3)
+        .map(|i| json!({"name": format!("s{i}"), "type": "noop"}))
+        .collect();
+    let workflow = create_workflow(&server, json!({"name": "plain", "steps": steps}), "active");
+    let run = start_run(&server, &workflow, json!({}));
+    poll_until(&server, &run, status_is("completed"));
+    assert!(server.terminate().success());
+    // Left mid-run at s1, with a stored definition this build cannot read.
+    wedge(&data, &run, 1, 2);
+    let db = rusqlite::Connection::open(data.join("cairn.db")).expect("open");
+    db.execute(
+        "UPDATE workflow_versions SET definition = '{\"name\": 7}' WHERE workflow_id = ?1",
+        [&workflow],
+    )
+    .expect("corrupt the definition");
+    drop(db);
+
+    let server = Server::start(&data, &plugins);
+    let ended = poll_until(&server, &run, status_is("failed"));
+    assert_eq!(ended["error"]["reason"], "host_error", "{ended}");
+    let message = ended["error"]["message"].as_str().expect("message");
+    assert!(message.contains("could not go on"), "{message}");
+    let steps = ended["steps"].as_array().expect("steps");
+    assert_eq!(steps[0]["status"], "completed");
+    assert_eq!(steps[0]["attempts"], 1);
+    assert_eq!(steps[1]["status"], "failed");
+    assert_eq!(steps[1]["error"]["reason"], "host_error");
+    let kinds: Vec<String> = events_of(&server, &run)
+        .iter()
+        .map(|e| e["kind"].as_str().expect("kind").to_owned())
+        .collect();
+    assert_eq!(
+        kinds[kinds.len() - 2..],
+        ["step_failed", "failed"],
+        "{kinds:?}"
+    );
+}

@@ -22,7 +22,7 @@ fn reviewed(required: u32) -> Value {
 }
 
 /// The run's approval links, by reviewer, from the tenant's queue.
-fn links(server: &Server, run: &str) -> Vec<(String, String)> {
+pub(crate) fn links(server: &Server, run: &str) -> Vec<(String, String)> {
     let queue = server.get("/v1/approvals");
     let entry = queue.body["approvals"]
         .as_array()

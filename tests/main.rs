@@ -12,6 +12,7 @@ mod crash;
 mod egress;
 mod engine;
 mod faults;
+mod hardening;
 mod notifications;
 mod openapi;
 mod retention;

@@ -56,6 +56,38 @@ impl HostConfig {
     }
 }
 
+/// Files of the data directory that only the host's user may read: the
+/// database (with its WAL and shared-memory files) and the key files.
+const PRIVATE_FILES: &[&str] = &[
+    "cairn.db",
+    "cairn.db-wal",
+    "cairn.db-shm",
+    "default-api-key",
+    "approval-secret",
+    "secrets-key",
+];
+
+/// Makes the data directory `0700` and its private files `0600`, whatever the
+/// umask they were created under, and tightens what an older build left.
+pub fn owner_only(data_dir: &std::path::Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let set = |path: &std::path::Path, mode: u32| {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("cannot restrict {} to its owner", path.display()))
+        };
+        set(data_dir, 0o700)?;
+        for name in PRIVATE_FILES {
+            let path = data_dir.join(name);
+            if path.exists() {
+                set(&path, 0o600)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A started host.
 pub struct Host {
     pub engine: Arc<Engine>,
@@ -108,6 +140,7 @@ impl Host {
             &config.public_url,
         )?;
         let secrets = Arc::new(Secrets::open(Arc::clone(&store), &config.data_dir)?);
+        owner_only(&config.data_dir)?;
         let uploads = Uploads::new(&config.data_dir);
         uploads.load(&engine, &store, &catalog).await?;
         let runner = Runner::start(

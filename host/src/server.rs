@@ -199,6 +199,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         Arc::clone(&host),
         settings.smtp.clone(),
     ));
+    let shutdown = shutdown_signal()?;
     println!("cairn listening on http://{}", listener.local_addr()?);
     let state = AppState {
         host: Arc::clone(&host),
@@ -208,7 +209,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // the runtime this function runs on; when tenants' steps keep those
     // threads busy, requests are still answered at once.
     let api = ApiRuntime::start(settings.api_threads)?;
-    api.serve(listener, app(state), shutdown_signal())
+    api.serve(listener, app(state), shutdown)
         .await
         .context("the API server stopped")??;
     drop(api);
@@ -262,23 +263,26 @@ impl Drop for ApiRuntime {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed before this
+/// returns, so that a signal sent as soon as the address is printed is not
+/// taken by the default action (which would kill the process mid-write).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

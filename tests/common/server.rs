@@ -21,6 +21,8 @@ pub struct Reply {
     pub status: u16,
     pub content_type: String,
     pub body: Value,
+    /// Every response header, by lowercase name.
+    pub headers: std::collections::HashMap<String, String>,
 }
 
 impl Server {
@@ -130,6 +132,14 @@ impl Server {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let value = value.to_str().unwrap_or_default().to_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let body = if text.is_empty() {
             Value::Null
@@ -140,6 +150,7 @@ impl Server {
             status,
             content_type,
             body,
+            headers,
         }
     }
 

@@ -21,20 +21,33 @@ impl FromRequestParts<AppState> for Tenant {
         let header = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
             ApiError::Unauthorized("send an API key as 'Authorization: Bearer <key>'".into())
         })?;
-        let key = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::Unauthorized("the Authorization header must be 'Bearer <key>'".into())
-            })?;
+        let key = header.to_str().ok().and_then(bearer_key).ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must be 'Bearer <key>'".into())
+        })?;
         match state.host.keys.authenticate(&state.host.store, key) {
             Ok(Some(tenant)) => Ok(Tenant(tenant)),
             Ok(None) => Err(ApiError::Unauthorized("unknown API key".into())),
             Err(e) => Err(ApiError::Internal(e.to_string())),
         }
     }
+}
+
+/// The key of an `Authorization: Bearer <key>` value: the scheme in any case
+/// (RFC 9110), then exactly one space, then the key.
+fn bearer_key(value: &str) -> Option<&str> {
+    let (scheme, key) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty() && !key.contains(' ')).then_some(key)
+}
+
+/// The SHA-256 of a JSON body in canonical form (objects' keys sorted, no
+/// insignificant white space), so that the same body, however it is written,
+/// hashes the same; for `Idempotency-Key`.
+pub fn canonical_hash(raw: &[u8]) -> String {
+    use sha2::Digest as _;
+    let canonical = serde_json::from_slice::<serde_json::Value>(raw)
+        .and_then(|value| serde_json::to_vec(&value))
+        .unwrap_or_else(|_| raw.to_vec());
+    hex::encode(sha2::Sha256::digest(canonical))
 }
 
 /// A JSON body; its raw bytes are kept for hashing (idempotency).
@@ -148,4 +161,37 @@ pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Resu
             },
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_with_one_space() {
+        let cases = [
+            ("Bearer k1", Some("k1")),
+            ("bearer k1", Some("k1")),
+            ("BEARER k1", Some("k1")),
+            ("Bearer  k1", None),
+            ("Bearer", None),
+            ("Bearer ", None),
+            ("Basic k1", None),
+            ("Bearerk1", None),
+            ("Bearer k1 k2", None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(bearer_key(value), expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn canonical_hashes_ignore_key_order_and_spacing() {
+        let a = canonical_hash(br#"{"a":1,"b":{"c":[1,2],"d":"x"}}"#);
+        assert_eq!(
+            a,
+            canonical_hash(br#"{ "b": {"d": "x", "c": [1, 2]}, "a": 1 }"#)
+        );
+        assert_ne!(a, canonical_hash(br#"{"a":1,"b":{"c":[2,1],"d":"x"}}"#));
+    }
 }

@@ -63,7 +63,10 @@ fn routes(max_plugin_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(runs::resume))
         .routes(routes!(runs::cancel))
         .routes(routes!(runs::approvals))
-        .routes(routes!(links::show, links::decide))
+        .routes(
+            routes!(links::show, links::decide)
+                .layer(axum::middleware::map_response(links::harden)),
+        )
         .routes(routes!(secrets::list))
         .routes(routes!(secrets::put, secrets::delete))
         .routes(routes!(openapi_json))

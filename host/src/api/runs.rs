@@ -12,12 +12,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, Tenant, bad_query};
+use super::extract::{ApiJson, Tenant, bad_query, canonical_hash};
 use crate::model::RunStatus;
 use crate::runner::view::timestamp;
 use crate::runner::{Actor, Idempotency, RunView};
@@ -71,7 +70,7 @@ pub async fn start(
                 })?;
             Some(Idempotency {
                 key: key.to_owned(),
-                body_hash: hex::encode(Sha256::digest(&body.raw)),
+                body_hash: canonical_hash(&body.raw),
             })
         }
     };

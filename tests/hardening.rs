@@ -134,3 +134,36 @@ fn the_data_directory_and_its_secrets_are_its_owners_alone() {
     check();
     drop(server);
 }
+
+#[test]
+fn an_idempotency_key_starts_a_batch_once() {
+    let (_dir, server) = setup();
+    let workflow = create_workflow(&server, gated(), "active");
+    let path = format!("/v1/workflows/{workflow}/batches");
+    let send = |body: &str| {
+        server.call_with(
+            "POST",
+            &path,
+            Some(&server.key),
+            Some(("application/json", body.as_bytes().to_vec())),
+            &[("idempotency-key", "batch-1")],
+        )
+    };
+    let first = send(r#"{"inputs": [{"topic": "a"}, {"topic": "b"}]}"#);
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = send(r#"{ "inputs": [ {"topic": "a"}, {"topic": "b"} ] }"#);
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["id"], first.body["id"]);
+    assert_eq!(again.body["runs"], first.body["runs"]);
+    assert_problem(
+        &send(r#"{"inputs": [{"topic": "c"}]}"#),
+        422,
+        "input-rejected",
+    );
+    let runs = server.get(&format!("/v1/runs?workflow_id={workflow}"));
+    assert_eq!(
+        runs.body["runs"].as_array().expect("runs").len(),
+        2,
+        "one batch of two"
+    );
+}

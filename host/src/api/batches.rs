@@ -2,14 +2,14 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, Tenant};
+use super::extract::{ApiJson, Tenant, idempotency};
 use crate::runner::{Actor, BatchView};
 
 #[derive(Deserialize, ToSchema)]
@@ -21,27 +21,37 @@ pub struct StartBatch {
 
 /// Start one run of the workflow per input: all of them, or none.
 #[utoipa::path(operation_id = "startBatch", post, path = "/v1/workflows/{id}/batches", tag = "batches",
-    params(("id" = String, Path, description = "Workflow id")),
+    params(("id" = String, Path, description = "Workflow id"),
+        ("Idempotency-Key" = Option<String>, Header,
+         description = "Starts the batch at most once: the same key with the same body answers the same batch")),
     request_body = StartBatch,
     responses(
         (status = 201, description = "Started", body = BatchView),
+        (status = 200, description = "Started before with this Idempotency-Key and body", body = BatchView),
         (status = 404, description = "No such workflow for this tenant"),
         (status = 409, description = "The workflow's concurrency policy allows one run at a time"),
-        (status = 422, description = "The workflow is not active, or no inputs (or too many)"),
+        (status = 422, description = "The workflow is not active, no inputs (or too many), or the Idempotency-Key was used with another body"),
         (status = 429, description = "The runs would exceed the tenant's quota of unfinished runs"),
     ))]
 pub async fn start(
     State(state): State<AppState>,
     Tenant(tenant): Tenant,
     Path(workflow_id): Path<String>,
+    headers: HeaderMap,
     body: ApiJson<StartBatch>,
 ) -> Result<(StatusCode, Json<BatchView>), ApiError> {
-    let batch = state
+    let idempotency = idempotency(&headers, &body.raw)?;
+    let (batch, created) = state
         .host
         .runner
-        .start_batch(&tenant, &workflow_id, body.value.inputs)
+        .start_batch(&tenant, &workflow_id, body.value.inputs, idempotency)
         .await?;
-    Ok((StatusCode::CREATED, Json(batch)))
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(batch)))
 }
 
 /// A batch: status, progress and its runs.

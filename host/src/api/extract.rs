@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::AppState;
 use super::error::ApiError;
+use crate::runner::Idempotency;
 
 /// The tenant that made the request.
 pub struct Tenant(pub String);
@@ -48,6 +49,26 @@ pub fn canonical_hash(raw: &[u8]) -> String {
         .and_then(|value| serde_json::to_vec(&value))
         .unwrap_or_else(|_| raw.to_vec());
     hex::encode(sha2::Sha256::digest(canonical))
+}
+
+/// The request's `Idempotency-Key` with its body's canonical hash, if it has
+/// one; 400 for a key that is empty, too long or not visible ASCII.
+pub fn idempotency(headers: &HeaderMap, raw: &[u8]) -> Result<Option<Idempotency>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|key| !key.is_empty() && key.len() <= 255)
+        .ok_or_else(|| ApiError::BadRequest {
+            kind: "bad-idempotency-key",
+            detail: "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+        })?;
+    Ok(Some(Idempotency {
+        key: key.to_owned(),
+        body_hash: canonical_hash(raw),
+    }))
 }
 
 /// A JSON body; its raw bytes are kept for hashing (idempotency).

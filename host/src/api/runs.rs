@@ -16,10 +16,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, Tenant, bad_query, canonical_hash};
+use super::extract::{ApiJson, Tenant, bad_query, idempotency};
 use crate::model::RunStatus;
 use crate::runner::view::timestamp;
-use crate::runner::{Actor, Idempotency, RunView};
+use crate::runner::{Actor, RunView};
 use crate::store::EventRecord;
 use crate::workflow::parse_duration;
 
@@ -57,23 +57,7 @@ pub async fn start(
     headers: HeaderMap,
     body: ApiJson<StartRun>,
 ) -> Result<(StatusCode, Json<RunView>), ApiError> {
-    let idempotency = match headers.get("idempotency-key") {
-        None => None,
-        Some(value) => {
-            let key = value
-                .to_str()
-                .ok()
-                .filter(|key| !key.is_empty() && key.len() <= 255)
-                .ok_or_else(|| ApiError::BadRequest {
-                    kind: "bad-idempotency-key",
-                    detail: "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
-                })?;
-            Some(Idempotency {
-                key: key.to_owned(),
-                body_hash: canonical_hash(&body.raw),
-            })
-        }
-    };
+    let idempotency = idempotency(&headers, &body.raw)?;
     let (run, created) = state
         .host
         .runner

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::view::timestamp;
-use super::{Actor, RunError, Runner, admit, cancel_in, new_id, now_ms};
+use super::{Actor, Idempotency, RunError, Runner, admit, cancel_in, new_id, now_ms};
 use crate::model::RunStatus;
 use crate::store::{self, BatchRecord, StoreError};
 
@@ -91,12 +91,15 @@ impl BatchView {
 
 impl Runner {
     /// Starts one run of the workflow per input, all or none.
+    /// Starts one run per input, all or none; at most once per idempotency
+    /// key: the same key and body answer the batch it started (and `false`).
     pub async fn start_batch(
         &self,
         tenant: &str,
         workflow_id: &str,
         inputs: Vec<Value>,
-    ) -> Result<BatchView, RunError> {
+        idempotency: Option<Idempotency>,
+    ) -> Result<(BatchView, bool), RunError> {
         if inputs.is_empty() || inputs.len() > MAX_BATCH_INPUTS {
             return Err(RunError::Rejected(format!(
                 "a batch has 1 to {MAX_BATCH_INPUTS} inputs, not {}",
@@ -120,9 +123,25 @@ impl Runner {
         let run_ids: Vec<String> = runs.iter().map(|new| new.run.id.clone()).collect();
         let quota = self.inner.max_active_runs_per_tenant as i64;
         let record = batch.clone();
-        self.inner
+        let existing = self
+            .inner
             .store
             .write(move |tx| {
+                if let Some(idempotency) = &idempotency {
+                    let previous = store::idempotent_batch(
+                        tx,
+                        &record.tenant,
+                        &record.workflow_id,
+                        &idempotency.key,
+                    )?;
+                    if let Some((batch_id, hash)) = previous {
+                        return Ok(if hash == idempotency.body_hash {
+                            Ok(Some(batch_id))
+                        } else {
+                            Err(idempotency.reused())
+                        });
+                    }
+                }
                 let definition = &runs[0].definition;
                 if let Err(refused) = admit(tx, &workflow, definition, runs.len() as i64, quota)? {
                     return Ok(Err(refused));
@@ -132,13 +151,27 @@ impl Runner {
                 }
                 let ids: Vec<&str> = runs.iter().map(|new| new.run.id.as_str()).collect();
                 store::insert_batch(tx, &record, &ids)?;
-                Ok(Ok(()))
+                if let Some(idempotency) = &idempotency {
+                    store::insert_batch_idempotency_key(
+                        tx,
+                        &record.tenant,
+                        &record.workflow_id,
+                        &idempotency.key,
+                        &idempotency.body_hash,
+                        &record.id,
+                        record.created_at,
+                    )?;
+                }
+                Ok(Ok(None))
             })
             .await??;
+        if let Some(existing) = existing {
+            return Ok((self.get_batch(tenant, &existing)?, false));
+        }
         for run_id in &run_ids {
             self.started(run_id);
         }
-        self.get_batch(tenant, &batch.id)
+        Ok((self.get_batch(tenant, &batch.id)?, true))
     }
 
     pub fn get_batch(&self, tenant: &str, id: &str) -> Result<BatchView, RunError> {

@@ -116,6 +116,16 @@ pub struct Idempotency {
     pub body_hash: String,
 }
 
+impl Idempotency {
+    /// The refusal of a key that came before with another body.
+    fn reused(&self) -> RunError {
+        RunError::Rejected(format!(
+            "Idempotency-Key '{}' was used before with a different request body",
+            self.key
+        ))
+    }
+}
+
 /// Who decided, and through which channel.
 #[derive(Debug, Clone)]
 pub struct Actor {
@@ -519,15 +529,17 @@ impl Runner {
             .store
             .write(move |tx| {
                 if let Some(idempotency) = &idempotency {
-                    let previous = store::idempotent_run(tx, &new.run.tenant, &new.run.workflow_id, &idempotency.key)?;
+                    let previous = store::idempotent_run(
+                        tx,
+                        &new.run.tenant,
+                        &new.run.workflow_id,
+                        &idempotency.key,
+                    )?;
                     match previous {
-                        Some((run_id, hash)) if hash == idempotency.body_hash => return Ok(Ok(Some(run_id))),
-                        Some(_) => {
-                            return Ok(Err(RunError::Rejected(format!(
-                                "Idempotency-Key '{}' was used before with a different request body",
-                                idempotency.key
-                            ))));
+                        Some((run_id, hash)) if hash == idempotency.body_hash => {
+                            return Ok(Ok(Some(run_id)));
                         }
+                        Some(_) => return Ok(Err(idempotency.reused())),
                         None => {}
                     }
                 }

@@ -566,10 +566,13 @@ pub fn delete_finished_run(tx: &Transaction<'_>, id: &str) -> Result<bool, Store
         tx.prepare_cached(sql)?.execute(params![id])?;
     }
     for batch in batches {
-        tx.prepare_cached(
-            "DELETE FROM batches WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM batch_runs WHERE batch_id = ?1)",
-        )?
+        let emptied = "NOT EXISTS (SELECT 1 FROM batch_runs WHERE batch_id = ?1)";
+        tx.prepare_cached(&format!(
+            "DELETE FROM batch_idempotency_keys WHERE batch_id = ?1 AND {emptied}"
+        ))?
         .execute(params![batch])?;
+        tx.prepare_cached(&format!("DELETE FROM batches WHERE id = ?1 AND {emptied}"))?
+            .execute(params![batch])?;
     }
     Ok(true)
 }
@@ -643,6 +646,37 @@ pub fn insert_idempotency_key(
         "INSERT INTO idempotency_keys (tenant, workflow_id, key, body_hash, run_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute(params![tenant, workflow_id, key, body_hash, run_id, at])?;
+    Ok(())
+}
+
+/// The batch an `Idempotency-Key` started, with its request's body hash.
+pub fn idempotent_batch(
+    conn: &Connection,
+    tenant: &str,
+    workflow_id: &str,
+    key: &str,
+) -> Result<Option<(String, String)>, StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT batch_id, body_hash FROM batch_idempotency_keys WHERE tenant = ?1 AND workflow_id = ?2 AND key = ?3",
+        )?
+        .query_row(params![tenant, workflow_id, key], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?)
+}
+
+pub fn insert_batch_idempotency_key(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    workflow_id: &str,
+    key: &str,
+    body_hash: &str,
+    batch_id: &str,
+    at: i64,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO batch_idempotency_keys (tenant, workflow_id, key, body_hash, batch_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![tenant, workflow_id, key, body_hash, batch_id, at])?;
     Ok(())
 }
 

@@ -59,3 +59,16 @@ CREATE INDEX idempotency_keys_by_run ON idempotency_keys (run_id);
 CREATE INDEX batch_runs_by_run ON batch_runs (run_id);
 CREATE INDEX used_approval_tokens_by_run ON used_approval_tokens (run_id);
 CREATE INDEX outbox_by_run ON outbox (run_id);
+
+-- A batch started with an Idempotency-Key: the same key and body answer the
+-- same batch, as for runs.
+CREATE TABLE batch_idempotency_keys (
+    tenant      TEXT NOT NULL,
+    workflow_id TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    body_hash   TEXT NOT NULL,
+    batch_id    TEXT NOT NULL REFERENCES batches (id),
+    created_at  INTEGER NOT NULL,
+    PRIMARY KEY (tenant, workflow_id, key)
+) WITHOUT ROWID;
+CREATE INDEX batch_idempotency_keys_by_batch ON batch_idempotency_keys (batch_id);

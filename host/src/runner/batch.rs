@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::view::timestamp;
 use super::{Actor, Idempotency, RunError, Runner, admit, cancel_in, new_id, now_ms};
 use crate::model::RunStatus;
-use crate::store::{self, BatchRecord, StoreError};
+use crate::store::{self, BatchRecord, Started, StoreError};
 
 /// The most inputs one batch may have.
 pub const MAX_BATCH_INPUTS: usize = 10_000;
@@ -128,8 +128,9 @@ impl Runner {
             .store
             .write(move |tx| {
                 if let Some(idempotency) = &idempotency {
-                    let previous = store::idempotent_batch(
+                    let previous = store::idempotent(
                         tx,
+                        Started::Batch,
                         &record.tenant,
                         &record.workflow_id,
                         &idempotency.key,
@@ -152,8 +153,9 @@ impl Runner {
                 let ids: Vec<&str> = runs.iter().map(|new| new.run.id.as_str()).collect();
                 store::insert_batch(tx, &record, &ids)?;
                 if let Some(idempotency) = &idempotency {
-                    store::insert_batch_idempotency_key(
+                    store::insert_idempotency_key(
                         tx,
+                        Started::Batch,
                         &record.tenant,
                         &record.workflow_id,
                         &idempotency.key,

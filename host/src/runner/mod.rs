@@ -32,7 +32,8 @@ use crate::engine::{
 use crate::model::{FailReason, IllegalTransition, RunStatus, StepStatus};
 use crate::secrets::Secrets;
 use crate::store::{
-    self, EventRecord, RunRecord, StepRecord, Store, StoreError, WorkflowRecord, WorkflowStatus,
+    self, EventRecord, RunRecord, Started, StepRecord, Store, StoreError, WorkflowRecord,
+    WorkflowStatus,
 };
 use crate::workflow::{
     ApprovalGate, ConcurrencyPolicy, NotifyEvent, Problem, TimeoutAction, WorkflowDefinition,
@@ -529,8 +530,9 @@ impl Runner {
             .store
             .write(move |tx| {
                 if let Some(idempotency) = &idempotency {
-                    let previous = store::idempotent_run(
+                    let previous = store::idempotent(
                         tx,
+                        Started::Run,
                         &new.run.tenant,
                         &new.run.workflow_id,
                         &idempotency.key,
@@ -550,6 +552,7 @@ impl Runner {
                 if let Some(idempotency) = &idempotency {
                     store::insert_idempotency_key(
                         tx,
+                        Started::Run,
                         &new.run.tenant,
                         &new.run.workflow_id,
                         &idempotency.key,

@@ -619,64 +619,57 @@ pub fn count_tenants(conn: &Connection) -> Result<i64, StoreError> {
 // ---- idempotency ----
 
 /// The run a previous start with this key made, and the hash of its body.
-pub fn idempotent_run(
+/// What an `Idempotency-Key` started: a run or a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    Run,
+    Batch,
+}
+
+impl Started {
+    /// The table that remembers keys, and its column for what they started.
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            Started::Run => ("idempotency_keys", "run_id"),
+            Started::Batch => ("batch_idempotency_keys", "batch_id"),
+        }
+    }
+}
+
+/// What `key` started before, with its request's body hash.
+pub fn idempotent(
     conn: &Connection,
+    started: Started,
     tenant: &str,
     workflow_id: &str,
     key: &str,
 ) -> Result<Option<(String, String)>, StoreError> {
+    let (table, id) = started.table();
     Ok(conn
-        .prepare_cached(
-            "SELECT run_id, body_hash FROM idempotency_keys WHERE tenant = ?1 AND workflow_id = ?2 AND key = ?3",
-        )?
+        .prepare_cached(&format!(
+            "SELECT {id}, body_hash FROM {table} WHERE tenant = ?1 AND workflow_id = ?2 AND key = ?3"
+        ))?
         .query_row(params![tenant, workflow_id, key], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?)
 }
 
+/// Remembers that `key`, with a body hashing to `body_hash`, started `id`.
+#[allow(clippy::too_many_arguments)]
 pub fn insert_idempotency_key(
     tx: &Transaction<'_>,
+    started: Started,
     tenant: &str,
     workflow_id: &str,
     key: &str,
     body_hash: &str,
-    run_id: &str,
+    id: &str,
     at: i64,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO idempotency_keys (tenant, workflow_id, key, body_hash, run_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![tenant, workflow_id, key, body_hash, run_id, at])?;
-    Ok(())
-}
-
-/// The batch an `Idempotency-Key` started, with its request's body hash.
-pub fn idempotent_batch(
-    conn: &Connection,
-    tenant: &str,
-    workflow_id: &str,
-    key: &str,
-) -> Result<Option<(String, String)>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT batch_id, body_hash FROM batch_idempotency_keys WHERE tenant = ?1 AND workflow_id = ?2 AND key = ?3",
-        )?
-        .query_row(params![tenant, workflow_id, key], |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()?)
-}
-
-pub fn insert_batch_idempotency_key(
-    tx: &Transaction<'_>,
-    tenant: &str,
-    workflow_id: &str,
-    key: &str,
-    body_hash: &str,
-    batch_id: &str,
-    at: i64,
-) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO batch_idempotency_keys (tenant, workflow_id, key, body_hash, batch_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![tenant, workflow_id, key, body_hash, batch_id, at])?;
+    let (table, column) = started.table();
+    tx.prepare_cached(&format!(
+        "INSERT INTO {table} (tenant, workflow_id, key, body_hash, {column}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    ))?
+    .execute(params![tenant, workflow_id, key, body_hash, id, at])?;
     Ok(())
 }
 

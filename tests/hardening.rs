@@ -72,20 +72,23 @@ fn the_authorization_scheme_is_case_insensitive_with_exactly_one_space() {
     }
 }
 
+/// POSTs `body`, as written, with the `Idempotency-Key` `key`.
+fn post_keyed(server: &Server, path: &str, key: &str, body: &str) -> crate::common::server::Reply {
+    server.call_with(
+        "POST",
+        path,
+        Some(&server.key),
+        Some(("application/json", body.as_bytes().to_vec())),
+        &[("idempotency-key", key)],
+    )
+}
+
 #[test]
 fn an_idempotency_key_matches_the_same_body_in_any_key_order() {
     let (_dir, server) = setup();
     let workflow = create_workflow(&server, gated(), "active");
     let path = format!("/v1/workflows/{workflow}/runs");
-    let send = |body: &str| {
-        server.call_with(
-            "POST",
-            &path,
-            Some(&server.key),
-            Some(("application/json", body.as_bytes().to_vec())),
-            &[("idempotency-key", "order-1")],
-        )
-    };
+    let send = |body: &str| post_keyed(&server, &path, "order-1", body);
     let first = send(r#"{"input": {"a": 1, "b": 2}}"#);
     assert_eq!(first.status, 201, "{}", first.body);
     let again = send(r#"{ "input" : { "b" : 2, "a" : 1 } }"#);
@@ -140,15 +143,7 @@ fn an_idempotency_key_starts_a_batch_once() {
     let (_dir, server) = setup();
     let workflow = create_workflow(&server, gated(), "active");
     let path = format!("/v1/workflows/{workflow}/batches");
-    let send = |body: &str| {
-        server.call_with(
-            "POST",
-            &path,
-            Some(&server.key),
-            Some(("application/json", body.as_bytes().to_vec())),
-            &[("idempotency-key", "batch-1")],
-        )
-    };
+    let send = |body: &str| post_keyed(&server, &path, "batch-1", body);
     let first = send(r#"{"inputs": [{"topic": "a"}, {"topic": "b"}]}"#);
     assert_eq!(first.status, 201, "{}", first.body);
     let again = send(r#"{ "inputs": [ {"topic": "a"}, {"topic": "b"} ] }"#);

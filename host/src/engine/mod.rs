@@ -477,89 +477,67 @@ impl Engine {
         outbound: Option<Arc<OutboundHttp>>,
         call: GuestCall,
     ) -> (Result<GuestReturn, StepFault>, StepState, Duration) {
-        attempt(
-            &self.engine,
-            pre,
-            limits,
-            self.fuel,
-            on_progress,
-            outbound,
-            call,
-        )
-        .await
-    }
-}
-
-/// Instantiates `pre` in a new store under `limits` and makes one call.
-async fn attempt(
-    engine: &wasmtime::Engine,
-    pre: &PluginPre<StepState>,
-    limits: &SandboxLimits,
-    fuel: bool,
-    on_progress: Option<ProgressSink>,
-    outbound: Option<Arc<OutboundHttp>>,
-    call: GuestCall,
-) -> (Result<GuestReturn, StepFault>, StepState, Duration) {
-    let started = Instant::now();
-    let mut store = Store::new(engine, StepState::new(limits, on_progress, outbound));
-    store.limiter(|state| &mut state.limits);
-    if fuel {
-        // Fuel is only metered when the engine was built for it; the error
-        // case cannot happen then.
-        let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
-    }
-    let deadline = started + limits.wall_time();
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        Ok(if Instant::now() >= deadline {
-            UpdateDeadline::Interrupt
-        } else {
-            UpdateDeadline::Yield(1)
-        })
-    });
-
-    let outcome = tokio::time::timeout(limits.wall_time() + TIMEOUT_GRACE, async {
-        let plugin = pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| (e, true))?;
-        let step = plugin.cairn_step_step();
-        match &call {
-            GuestCall::Describe => step.call_describe(&mut store).await.map(GuestReturn::Info),
-            GuestCall::Run(invocation) => step
-                .call_run(&mut store, invocation)
-                .await
-                .map(GuestReturn::Outcome),
-            GuestCall::Resume(invocation, checkpoint, decision) => step
-                .call_resume(&mut store, invocation, checkpoint, decision)
-                .await
-                .map(GuestReturn::Outcome),
+        let started = Instant::now();
+        let mut store = Store::new(&self.engine, StepState::new(limits, on_progress, outbound));
+        store.limiter(|state| &mut state.limits);
+        if self.fuel {
+            // Fuel is only metered when the engine was built for it; the error
+            // case cannot happen then.
+            let _ = store.set_fuel(limits.fuel.unwrap_or(u64::MAX));
         }
-        .map_err(|e| (e, false))
-    })
-    .await;
-    let duration = started.elapsed();
-    let state = store.into_data();
-    let result = match outcome {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err((error, instantiating))) => {
-            let evidence = Evidence {
-                stdout_len: state.stdout.contents().len(),
-                stderr: &state.stderr.contents(),
-            };
-            let fault = fault::classify(&error, limits, &evidence);
-            Err(match fault {
-                StepFault::Trap { message } if instantiating => {
-                    StepFault::Capacity { detail: message }
-                }
-                other => other,
+        let deadline = started + limits.wall_time();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
             })
-        }
-        Err(_elapsed) => Err(StepFault::Timeout {
-            limit_ms: limits.wall_time_ms,
-        }),
-    };
-    (result, state, duration)
+        });
+
+        let outcome = tokio::time::timeout(limits.wall_time() + TIMEOUT_GRACE, async {
+            let plugin = pre
+                .instantiate_async(&mut store)
+                .await
+                .map_err(|e| (e, true))?;
+            let step = plugin.cairn_step_step();
+            match &call {
+                GuestCall::Describe => step.call_describe(&mut store).await.map(GuestReturn::Info),
+                GuestCall::Run(invocation) => step
+                    .call_run(&mut store, invocation)
+                    .await
+                    .map(GuestReturn::Outcome),
+                GuestCall::Resume(invocation, checkpoint, decision) => step
+                    .call_resume(&mut store, invocation, checkpoint, decision)
+                    .await
+                    .map(GuestReturn::Outcome),
+            }
+            .map_err(|e| (e, false))
+        })
+        .await;
+        let duration = started.elapsed();
+        let state = store.into_data();
+        let result = match outcome {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err((error, instantiating))) => {
+                let evidence = Evidence {
+                    stdout_len: state.stdout.contents().len(),
+                    stderr: &state.stderr.contents(),
+                };
+                let fault = fault::classify(&error, limits, &evidence);
+                Err(match fault {
+                    StepFault::Trap { message } if instantiating => {
+                        StepFault::Capacity { detail: message }
+                    }
+                    other => other,
+                })
+            }
+            Err(_elapsed) => Err(StepFault::Timeout {
+                limit_ms: limits.wall_time_ms,
+            }),
+        };
+        (result, state, duration)
+    }
 }
 
 /// Takes every secret the step could use out of what it produced, whichever

@@ -338,20 +338,7 @@ fn runs_are_listed_newest_first_with_a_cursor() {
 
 /// Creates a tenant with `cairn tenant create`; returns its key.
 pub(crate) fn create_tenant(server: &Server, name: &str) -> String {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(["tenant", "create", name])
-        .env("CAIRN_DATA_DIR", &server.data_dir)
-        .output()
-        .expect("tenant create");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let key = String::from_utf8(output.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned();
+    let key = crate::common::server::operator(server, &["tenant", "create", name]);
     assert!(key.starts_with("cairn_") && key.len() == 70, "{key}");
     key
 }

@@ -112,9 +112,12 @@ fn two_reviewers_approve_through_single_use_links_and_the_page_changes_nothing()
     // Her link is spent; nor may she approve again through the API.
     assert_eq!(open(&server, ana).status, 409);
     assert_eq!(form(&server, ana, "decision=approve").status, 409);
-    let again = server.post(
+    let ana_key = crate::common::server::create_key(&server, "default", "Ana@Example.com");
+    let again = server.call(
+        "POST",
         &format!("/v1/runs/{run}/resume"),
-        &json!({"step": "draft", "input": "approve", "reviewer": "ana@example.com"}),
+        Some(&ana_key),
+        Some(&json!({"step": "draft", "input": "approve"})),
     );
     assert_problem(&again, 409, "conflict");
 

@@ -16,12 +16,12 @@ const OPENAI_KEY: &str = "sk-test-7f3a9c1e5b2d4f60a8e1";
 const CMS_TOKEN: &str = "cms-token-91b2c3d4e5f6a7b8";
 const SLACK_PATH: &str = "T0001/B0002/xoxb9q8w7e6r5t4y";
 
-fn serve(dir: &std::path::Path, settings: &[(&str, &str)]) -> Server {
+pub(crate) fn serve(dir: &std::path::Path, settings: &[(&str, &str)]) -> Server {
     let plugins = crate::api::plugins_dir(dir);
     Server::start_with(&dir.join("data"), &plugins, settings)
 }
 
-fn put_secret(server: &Server, key: &str, name: &str, value: &str) -> Reply {
+pub(crate) fn put_secret(server: &Server, key: &str, name: &str, value: &str) -> Reply {
     server.call(
         "PUT",
         &format!("/v1/secrets/{name}"),
@@ -259,11 +259,11 @@ fn assert_secrets_absent(server: &Server, run: &str, workflow: &str, secrets: &[
     }
 }
 
-fn http_step(name: &str, url: &str, grant: Value) -> Value {
+pub(crate) fn http_step(name: &str, url: &str, grant: Value) -> Value {
     json!({"name": name, "type": "http-request", "config": {"url": url}, "http": grant})
 }
 
-fn failed_run(server: &Server, key: &str, definition: Value) -> Value {
+pub(crate) fn failed_run(server: &Server, key: &str, definition: Value) -> Value {
     let shown = definition.to_string();
     let created = server.call(
         "POST",

@@ -18,5 +18,6 @@ mod openapi;
 mod retention;
 mod runs;
 mod schedules;
+mod security;
 mod state_machine;
 mod uploads;

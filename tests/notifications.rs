@@ -11,11 +11,13 @@ use crate::api::{create_workflow, plugins_dir, poll_until, start_run, status_is}
 use crate::common::receivers::{Delivery, SmtpReceiver, WebhookReceiver};
 use crate::common::server::Server;
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
+/// A server whose egress policy lets webhooks reach the receivers on
+/// 127.0.0.1, with the signing key stored as the tenant secret `hooks`.
 fn start(dir: &std::path::Path, smtp: &SmtpReceiver) -> Server {
     let port = smtp.port.to_string();
-    Server::start_with(
+    let server = Server::start_with(
         &dir.join("data"),
         &plugins_dir(dir),
         &[
@@ -23,8 +25,21 @@ fn start(dir: &std::path::Path, smtp: &SmtpReceiver) -> Server {
             ("CAIRN_SMTP__PORT", &port),
             ("CAIRN_SMTP__TLS", "none"),
             ("CAIRN_SMTP__FROM", "Cairn <cairn@example.com>"),
+            ("CAIRN_HTTP_ALLOW", r#"["127.0.0.1:*"]"#),
         ],
-    )
+    );
+    let stored = server.call(
+        "PUT",
+        "/v1/secrets/hooks",
+        Some(&server.key),
+        Some(&json!({ "value": SECRET })),
+    );
+    assert!(
+        stored.status == 200 || stored.status == 201,
+        "{}",
+        stored.body
+    );
+    server
 }
 
 fn workflow(hook: &str) -> Value {
@@ -33,13 +48,13 @@ fn workflow(hook: &str) -> Value {
          "approval": {"message": "Ship it?", "reviewers": ["ana@example.com", "Bo (no address)"]}},
         {"name": "publish", "type": "noop"}
     ], "notifications": {
-        "webhooks": [{"url": hook, "secret": SECRET, "events": ["paused", "completed"]}],
+        "webhooks": [{"url": hook, "secret": "${secret:hooks}", "events": ["paused", "completed"]}],
         "email": {"to": ["ops@example.com"], "events": ["completed"]}
     }})
 }
 
 /// Checks the Standard Webhooks headers and signature; returns the body.
-fn verified(delivery: &Delivery) -> Value {
+pub fn verified(delivery: &Delivery) -> Value {
     let header = |name: &str| {
         delivery
             .headers
@@ -55,7 +70,7 @@ fn verified(delivery: &Delivery) -> Value {
     serde_json::from_str(&delivery.body).expect("JSON body")
 }
 
-fn of_run<'a>(delivery: &'a Delivery, run: &str, kind: &str) -> Option<&'a Delivery> {
+pub fn of_run<'a>(delivery: &'a Delivery, run: &str, kind: &str) -> Option<&'a Delivery> {
     let body: Value = serde_json::from_str(&delivery.body).ok()?;
     (body["type"] == kind && body["data"]["run_id"] == run).then_some(delivery)
 }
@@ -174,7 +189,7 @@ fn a_gate_timeout_is_announced_as_timed_out() {
             {"name": "review", "type": "noop",
              "approval": {"message": "Ship it?", "timeout": "300ms", "on_timeout": "fail"}}
         ], "notifications": {
-            "webhooks": [{"url": hooks.url, "secret": SECRET, "events": ["timed_out"]}]
+            "webhooks": [{"url": hooks.url, "secret": "${secret:hooks}", "events": ["timed_out"]}]
         }}),
         "active",
     );

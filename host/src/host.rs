@@ -141,6 +141,9 @@ impl Host {
         )?;
         let secrets = Arc::new(Secrets::open(Arc::clone(&store), &config.data_dir)?);
         owner_only(&config.data_dir)?;
+        crate::notify::migrate_webhook_secrets(&store, &secrets)
+            .await
+            .context("cannot move webhook secrets into sealed storage")?;
         let uploads = Uploads::new(&config.data_dir);
         uploads.load(&engine, &store, &catalog).await?;
         let runner = Runner::start(

@@ -62,6 +62,9 @@ enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Manage a tenant's API keys: each key's name is its holder's identity.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Inspect and list step plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -128,6 +131,35 @@ enum TenantCommand {
     /// Create a tenant and print its API key (shown this once).
     Create {
         /// Lowercase letters, digits, '-' and '_'.
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Create a named API key and print it (shown this once).
+    Create {
+        /// The tenant the key belongs to.
+        #[arg(long)]
+        tenant: String,
+        /// The holder's identity, e.g. `alice@example.com`: approvals made with
+        /// the key count for this name.
+        #[arg(long)]
+        name: String,
+        /// Let the key list and revoke the tenant's keys through the API.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List a tenant's keys (names, never keys).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke a key by name.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
         name: String,
     },
 }
@@ -303,6 +335,38 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let key = cairn::tenants::create_tenant(&store, &name).await?;
             say!("{key}");
             eprintln!("created tenant '{name}'; keep this key: it is not shown again");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Key(command) => {
+            std::fs::create_dir_all(&data_dir)?;
+            let store = Store::open(&cairn::runner::database_path(&data_dir), Synchronous::Full)?;
+            let keys = cairn::tenants::KeyCache::default();
+            match command {
+                KeyCommand::Create {
+                    tenant,
+                    name,
+                    admin,
+                } => {
+                    let key = cairn::tenants::create_key(&store, &tenant, &name, admin).await?;
+                    say!("{key}");
+                    eprintln!(
+                        "created key '{}' for tenant '{tenant}'; keep it: it is not shown again",
+                        name.to_ascii_lowercase()
+                    );
+                }
+                KeyCommand::List { tenant } => {
+                    for key in keys.list(&store, &tenant)? {
+                        let role = if key.admin { "admin" } else { "member" };
+                        say!("{}\t{role}", key.name);
+                    }
+                }
+                KeyCommand::Revoke { tenant, name } => {
+                    keys.revoke(&store, &tenant, &name)
+                        .await
+                        .with_context(|| format!("tenant '{tenant}' has no key named '{name}'"))?;
+                    eprintln!("revoked key '{name}' of tenant '{tenant}'");
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Plugin(PluginCommand::Inspect { file }) => {

@@ -21,10 +21,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use crate::egress::{Target, client};
 use crate::host::Host;
 use crate::runner::now_ms;
 use crate::runner::view::timestamp;
-use crate::store::{self, EventRecord, OutboxRecord, RunRecord, StoreError};
+use crate::secrets::Secrets;
+use crate::store::{self, EventRecord, OutboxRecord, RunRecord, Store, StoreError};
 use crate::workflow::{Notifications, NotifyEvent};
 
 /// Attempts before a notification is given up.
@@ -143,9 +145,10 @@ pub fn enqueue(
             .iter()
             .filter(|h| h.events.contains(&kind))
         {
+            // The outbox names the signing secret; its value stays sealed.
             add(
                 "webhook",
-                json!({ "url": hook.url, "secret": hook.secret }),
+                json!({ "url": hook.url, "secret_name": hook.secret_name() }),
                 body.clone(),
             )?;
         }
@@ -175,6 +178,79 @@ pub fn enqueue(
     Ok(())
 }
 
+/// Moves webhook signing secrets that older builds kept in clear, in
+/// definitions and outbox rows, into the tenants' sealed secrets (named
+/// `webhook-` and a digest of the value, so equal secrets share one) and
+/// leaves a `${secret:NAME}` reference in their place. Returns how many
+/// definitions and outbox rows changed. Safe to run again after a crash.
+pub async fn migrate_webhook_secrets(store: &Store, secrets: &Secrets) -> anyhow::Result<usize> {
+    let name_of = |value: &str| {
+        use sha2::Digest as _;
+        format!(
+            "webhook-{}",
+            &hex::encode(Sha256::digest(value.as_bytes()))[..16]
+        )
+    };
+    let definitions = store.read(|c| store::definitions_containing(c, "whsec_"))?;
+    let outbox = store.read(|c| store::outbox_targets_containing(c, "whsec_"))?;
+    let mut definitions_changed = Vec::new();
+    for (tenant, workflow_id, version, mut definition) in definitions {
+        let hooks = definition
+            .pointer_mut("/notifications/webhooks")
+            .and_then(Value::as_array_mut);
+        let mut changed = false;
+        for hook in hooks.into_iter().flatten() {
+            let Some(value) = hook["secret"].as_str().filter(|s| s.starts_with("whsec_")) else {
+                continue;
+            };
+            let (value, name) = (value.to_owned(), name_of(value));
+            secrets.put(&tenant, &name, &value).await?;
+            hook["secret"] = json!(crate::egress::placeholder(&name));
+            changed = true;
+        }
+        if changed {
+            definitions_changed.push((workflow_id, version, definition));
+        }
+    }
+    let mut outbox_changed = Vec::new();
+    for (id, tenant, target) in outbox {
+        let Some(value) = target["secret"].as_str() else {
+            continue;
+        };
+        let name = name_of(value);
+        secrets.put(&tenant, &name, value).await?;
+        outbox_changed.push((id, json!({ "url": target["url"], "secret_name": name })));
+    }
+    let changed = definitions_changed.len() + outbox_changed.len();
+    if changed > 0 {
+        store
+            .write(move |tx| {
+                for (workflow_id, version, definition) in &definitions_changed {
+                    store::replace_definition(tx, workflow_id, *version, definition)?;
+                }
+                for (id, target) in &outbox_changed {
+                    store::set_outbox_target(tx, id, target)?;
+                }
+                Ok(())
+            })
+            .await?;
+        tracing::info!(
+            changed,
+            "moved webhook signing secrets into the tenants' sealed secrets"
+        );
+    }
+    Ok(changed)
+}
+
+/// Whether `secret` is a Standard Webhooks signing key: `whsec_` and the
+/// base64 of at least 16 bytes.
+pub fn is_signing_key(secret: &str) -> bool {
+    secret
+        .strip_prefix("whsec_")
+        .and_then(|key| STANDARD.decode(key).ok())
+        .is_some_and(|key| key.len() >= 16)
+}
+
 /// The `webhook-signature` header of `body`: `v1,` and the base64 of
 /// HMAC-SHA256 over `id.timestamp.body` with the secret's key.
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String> {
@@ -189,11 +265,6 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String
 
 /// Delivers the outbox until the host stops.
 pub async fn deliver_loop(host: Arc<Host>, smtp: Option<SmtpSettings>) {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default();
     let mailer = smtp.as_ref().and_then(|s| match mailer(s) {
         Ok(mailer) => Some(mailer),
         Err(e) => {
@@ -209,7 +280,7 @@ pub async fn deliver_loop(host: Arc<Host>, smtp: Option<SmtpSettings>) {
             .unwrap_or_default();
         for record in &due {
             let outcome = match record.channel.as_str() {
-                "webhook" => webhook(&client, record).await,
+                "webhook" => webhook(&host, record).await,
                 _ => match (&mailer, &smtp) {
                     (Some(mailer), Some(smtp)) => email(&host, mailer, smtp, record).await,
                     _ => Err("no SMTP server is configured".to_owned()),
@@ -258,20 +329,39 @@ fn backoff(attempts: i64) -> Duration {
     Duration::from_secs(1u64 << attempts.clamp(0, 12) as u32).min(Duration::from_secs(3600))
 }
 
-async fn webhook(client: &reqwest::Client, record: &OutboxRecord) -> Result<(), String> {
+/// Longest wait for a webhook receiver: to connect, and then to answer.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Posts a webhook, signed with the tenant's secret, if the egress policy
+/// (as it is now, not as it was when the workflow was saved) allows its URL.
+async fn webhook(host: &Host, record: &OutboxRecord) -> Result<(), String> {
     let url = record.target["url"].as_str().unwrap_or_default();
-    let secret = record.target["secret"].as_str().unwrap_or_default();
+    let name = record.target["secret_name"].as_str().unwrap_or_default();
+    let secrets = host
+        .secrets
+        .values(&record.tenant)
+        .map_err(|e| e.to_string())?;
+    let secret = secrets
+        .get(name)
+        .ok_or_else(|| format!("the tenant has no secret named '{name}' to sign webhooks with"))?;
     let body = record.payload.to_string();
     let now = now_ms() / 1000;
-    let signature = sign(secret, &record.id, now, &body).ok_or("the webhook secret is invalid")?;
-    let response = client
-        .post(url)
+    let signature = sign(secret, &record.id, now, &body)
+        .ok_or_else(|| format!("secret '{name}' is not a whsec_ signing key"))?;
+    let target = Target::parse("POST", url)?;
+    let policy = host.runner.egress().policy(&record.tenant, None);
+    let request = http::Request::post(url)
         .header("content-type", "application/json")
         .header("webhook-id", &record.id)
         .header("webhook-timestamp", now.to_string())
         .header("webhook-signature", signature)
-        .body(body)
-        .send()
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .map_err(|e| format!("POST {url}: {e}"))?;
+    let timeouts = client::Timeouts {
+        connect: WEBHOOK_TIMEOUT,
+        first_byte: WEBHOOK_TIMEOUT,
+    };
+    let (response, _connection) = client::send(&policy, &target, request, timeouts)
         .await
         .map_err(|e| format!("POST {url}: {e}"))?;
     if response.status().is_success() {

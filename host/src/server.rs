@@ -169,8 +169,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     config.runner.max_running_steps = settings.max_running_steps;
     config.runner.step_limits = settings.limits;
     config.runner.max_active_runs_per_tenant = settings.max_active_runs_per_tenant;
-    config.runner.http_allow = settings.http_allow.clone();
-    config.runner.tenant_policies = settings.tenants.clone();
+    config.runner.egress = std::sync::Arc::new(crate::egress::Rules {
+        operator: settings.http_allow.clone(),
+        tenants: settings.tenants.clone(),
+    });
     config.runner.retention = settings.retention()?;
     config.max_plugin_bytes = settings.max_plugin_bytes;
     let address: SocketAddr = settings

@@ -1,16 +1,26 @@
 //! Tenants and their API keys. A key is shown once when it is made; only its
-//! SHA-256 hash is stored.
+//! SHA-256 hash is stored. Every key has a name, unique in its tenant, which
+//! is the identity of whoever holds it: approvals through the API count for
+//! that name. Keys are made by the operator (`cairn tenant create`, `cairn
+//! key create`), so that no API caller can mint a second identity; admin keys
+//! may list and revoke their tenant's keys through the API.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
 use crate::runner::now_ms;
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, KeyHolder, KeyRecord, Store, StoreError};
 
 /// The tenant made on the first start with an empty data directory.
 pub const DEFAULT_TENANT: &str = "default";
+
+/// The name of a tenant's first key.
+pub const FIRST_KEY: &str = "admin";
 
 pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
@@ -23,7 +33,25 @@ fn new_key() -> Result<String, StoreError> {
     Ok(format!("cairn_{}", hex::encode(bytes)))
 }
 
-/// Creates a tenant and returns its first API key.
+/// A key's name, lowercased: 1 to 254 letters, digits and `.`, `_`, `-`, `+`,
+/// `@`, so that a person's email address can name their key (and then their
+/// link approvals and API approvals are one identity).
+pub fn key_name(name: &str) -> Result<String, String> {
+    let valid = !name.is_empty()
+        && name.len() <= 254
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".@_+-".contains(&b));
+    if valid {
+        Ok(name.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "'{name}' is not a valid key name: use 1 to 254 letters, digits, '.', '@', '_', '+' and '-'"
+        ))
+    }
+}
+
+/// Creates a tenant and returns its first API key, an admin key named `admin`.
 pub async fn create_tenant(store: &Store, name: &str) -> Result<String, StoreError> {
     let valid = !name.is_empty()
         && name.len() <= 64
@@ -36,49 +64,109 @@ pub async fn create_tenant(store: &Store, name: &str) -> Result<String, StoreErr
         )));
     }
     let key = new_key()?;
-    let (name, hash) = (name.to_owned(), hash_key(&key));
+    let holder = KeyHolder {
+        tenant: name.to_owned(),
+        name: FIRST_KEY.to_owned(),
+        admin: true,
+    };
+    let hash = hash_key(&key);
     store
         .write(move |tx| {
             let now = now_ms();
-            store::insert_tenant(tx, &name, now)?;
-            store::insert_api_key(tx, &hash, &name, now)
+            store::insert_tenant(tx, &holder.tenant, now)?;
+            store::insert_api_key(tx, &hash, &holder, now)
         })
         .await?;
     Ok(key)
 }
 
-/// Keys seen valid, by hash, so that a request needs no database read to
-/// authenticate. Keys are never revoked, so a remembered key stays valid;
-/// unknown keys are not remembered, so a key created by another process works
-/// at once.
+/// Creates a named key for an existing tenant and returns it.
+pub async fn create_key(
+    store: &Store,
+    tenant: &str,
+    name: &str,
+    admin: bool,
+) -> Result<String, StoreError> {
+    let name = key_name(name).map_err(StoreError::Conflict)?;
+    let key = new_key()?;
+    let holder = KeyHolder {
+        tenant: tenant.to_owned(),
+        name,
+        admin,
+    };
+    let hash = hash_key(&key);
+    store
+        .write(move |tx| {
+            if !store::tenant_exists(tx, &holder.tenant)? {
+                return Err(StoreError::Conflict(format!(
+                    "there is no tenant '{}'",
+                    holder.tenant
+                )));
+            }
+            store::insert_api_key(tx, &hash, &holder, now_ms())
+        })
+        .await?;
+    Ok(key)
+}
+
+/// Keys seen valid, by hash, so that most requests need no database read to
+/// authenticate. A key is remembered for [`KeyCache::TTL`]: a key revoked
+/// through this process stops working at once, one revoked elsewhere (the
+/// command line, another server) within that time.
 #[derive(Default)]
 pub struct KeyCache {
-    known: std::sync::RwLock<std::collections::HashMap<String, String>>,
+    known: RwLock<HashMap<String, (KeyHolder, Instant)>>,
 }
 
 impl KeyCache {
     /// At most this many keys are remembered; past it the cache starts over.
     const CAPACITY: usize = 100_000;
+    const TTL: Duration = Duration::from_secs(10);
 
-    /// The tenant an API key belongs to.
-    pub fn authenticate(&self, store: &Store, key: &str) -> Result<Option<String>, StoreError> {
+    /// Who holds an API key.
+    pub fn authenticate(&self, store: &Store, key: &str) -> Result<Option<KeyHolder>, StoreError> {
         let hash = hash_key(key);
-        if let Some(tenant) = self
-            .known
-            .read()
-            .ok()
-            .and_then(|known| known.get(&hash).cloned())
-        {
-            return Ok(Some(tenant));
+        if let Some(holder) = self.known.read().ok().and_then(|known| {
+            known
+                .get(&hash)
+                .filter(|(_, seen)| seen.elapsed() < Self::TTL)
+                .map(|(holder, _)| holder.clone())
+        }) {
+            return Ok(Some(holder));
         }
-        let tenant = store.read(|c| store::tenant_for_key(c, &hash))?;
-        if let (Some(tenant), Ok(mut known)) = (&tenant, self.known.write()) {
-            if known.len() >= Self::CAPACITY {
-                known.clear();
+        let holder = store.read(|c| store::key_holder(c, &hash))?;
+        if let Ok(mut known) = self.known.write() {
+            match &holder {
+                Some(holder) => {
+                    if known.len() >= Self::CAPACITY {
+                        known.clear();
+                    }
+                    known.insert(hash, (holder.clone(), Instant::now()));
+                }
+                None => {
+                    known.remove(&hash);
+                }
             }
-            known.insert(hash, tenant.clone());
         }
-        Ok(tenant)
+        Ok(holder)
+    }
+
+    /// The tenant's keys: names, never hashes.
+    pub fn list(&self, store: &Store, tenant: &str) -> Result<Vec<KeyRecord>, StoreError> {
+        store.read(|c| store::list_api_keys(c, tenant))
+    }
+
+    /// Revokes a key by name; it stops working at once in this process.
+    pub async fn revoke(&self, store: &Store, tenant: &str, name: &str) -> Result<(), StoreError> {
+        let (tenant, name) = (tenant.to_owned(), name.to_ascii_lowercase());
+        let hash = store
+            .write(move |tx| store::delete_api_key(tx, &tenant, &name))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if let Ok(mut known) = self.known.write() {
+            known.remove(&hash);
+        }
+        Ok(())
     }
 }
 

@@ -35,7 +35,15 @@ pub struct HttpStub {
 
 impl HttpStub {
     pub fn start(handler: impl Fn(&Delivery, usize) -> Answer + Send + Sync + 'static) -> HttpStub {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        Self::start_on("127.0.0.1:0", handler)
+    }
+
+    /// The same on another loopback address, e.g. `[::1]:0`.
+    pub fn start_on(
+        address: &str,
+        handler: impl Fn(&Delivery, usize) -> Answer + Send + Sync + 'static,
+    ) -> HttpStub {
+        let listener = TcpListener::bind(address).expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let received = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&received);

@@ -201,3 +201,46 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Runs the `cairn` command line on the server's data directory (as the
+/// operator would, beside the running server); its output, trimmed.
+pub fn operator(server: &Server, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(args)
+        .env("CAIRN_DATA_DIR", &server.data_dir)
+        .output()
+        .expect("cairn runs");
+    assert!(
+        output.status.success(),
+        "cairn {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+/// Makes a named key with `cairn key create` and returns it.
+pub fn create_key(server: &Server, tenant: &str, name: &str) -> String {
+    operator(
+        server,
+        &["key", "create", "--tenant", tenant, "--name", name],
+    )
+}
+
+/// Waits until the server's log holds `text`; returns the log.
+pub fn wait_for_log(server: &Server, text: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+        if log.contains(text) {
+            return log;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log never said {text:?}:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,7 +1,7 @@
 //! Batch routes: one run of a workflow per input, watched and cancelled as one.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
@@ -9,13 +9,14 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, Tenant, idempotency};
+use super::extract::{ApiJson, Caller, Path, Tenant, idempotency};
 use crate::runner::{Actor, BatchView};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartBatch {
     /// One run's `input` per item: 1 to 10,000 of them.
+    #[schema(min_items = 1, max_items = 10000)]
     inputs: Vec<Value>,
 }
 
@@ -79,10 +80,10 @@ pub async fn get(
     ))]
 pub async fn cancel(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    Caller(holder): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<BatchView>, ApiError> {
-    let actor = Actor::api(&format!("api:{tenant}"));
+    let (tenant, actor) = (holder.tenant, Actor::api(&holder.name));
     Ok(Json(
         state.host.runner.cancel_batch(&tenant, &id, actor).await?,
     ))

@@ -33,6 +33,8 @@ pub enum ApiError {
     BadRequest { kind: &'static str, detail: String },
     /// 401: no key, or an unknown one.
     Unauthorized(String),
+    /// 403: the key is valid, but may not do this.
+    Forbidden(String),
     /// 404: no such resource for this tenant.
     NotFound,
     /// 404: no such route.
@@ -76,6 +78,7 @@ impl ApiError {
                 "unauthorized",
                 "Missing or invalid API key",
             ),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::NoRoute => (StatusCode::NOT_FOUND, "no-such-route", "No such route"),
             ApiError::MethodNotAllowed => (
@@ -138,6 +141,7 @@ impl IntoResponse for ApiError {
         let (detail, errors) = match self {
             ApiError::BadRequest { detail, .. }
             | ApiError::Unauthorized(detail)
+            | ApiError::Forbidden(detail)
             | ApiError::Conflict(detail)
             | ApiError::Gone(detail)
             | ApiError::PayloadTooLarge(detail)

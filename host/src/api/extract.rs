@@ -11,11 +11,24 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::error::ApiError;
 use crate::runner::Idempotency;
+use crate::store::KeyHolder;
 
 /// The tenant that made the request.
 pub struct Tenant(pub String);
 
 impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Caller(holder) = Caller::from_request_parts(parts, state).await?;
+        Ok(Tenant(holder.tenant))
+    }
+}
+
+/// Who made the request: the tenant, and the name (identity) of the key.
+pub struct Caller(pub KeyHolder);
+
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
@@ -26,7 +39,7 @@ impl FromRequestParts<AppState> for Tenant {
             ApiError::Unauthorized("the Authorization header must be 'Bearer <key>'".into())
         })?;
         match state.host.keys.authenticate(&state.host.store, key) {
-            Ok(Some(tenant)) => Ok(Tenant(tenant)),
+            Ok(Some(holder)) => Ok(Caller(holder)),
             Ok(None) => Err(ApiError::Unauthorized("unknown API key".into())),
             Err(e) => Err(ApiError::Internal(e.to_string())),
         }
@@ -69,6 +82,24 @@ pub fn idempotency(headers: &HeaderMap, raw: &[u8]) -> Result<Option<Idempotency
         key: key.to_owned(),
         body_hash: canonical_hash(raw),
     }))
+}
+
+/// Path parameters; a segment that cannot be read (not UTF-8, say) is a
+/// problem+json 400 rather than axum's plain-text one.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|path| Path(path.0))
+            .map_err(|rejection| ApiError::BadRequest {
+                kind: "bad-path",
+                detail: rejection.body_text(),
+            })
+    }
 }
 
 /// A JSON body; its raw bytes are kept for hashing (idempotency).

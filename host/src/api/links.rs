@@ -8,7 +8,9 @@ use std::sync::OnceLock;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Request, State};
+
+use super::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
@@ -185,7 +187,7 @@ fn check(state: &AppState, token: &str, headers: &HeaderMap) -> Result<(Claims, 
         .and_then(|v| v.strip_prefix("Bearer "))
     {
         let tenant = state.host.keys.authenticate(&state.host.store, key.trim());
-        if !matches!(tenant, Ok(Some(ref t)) if *t == claims.tenant) {
+        if !matches!(tenant, Ok(Some(ref holder)) if holder.tenant == claims.tenant) {
             return Err(Refusal::invalid());
         }
     }

@@ -6,6 +6,7 @@ mod batches;
 mod doc;
 mod error;
 mod extract;
+mod keys;
 mod links;
 pub mod metrics;
 mod plugins;
@@ -69,6 +70,8 @@ fn routes(max_plugin_bytes: usize) -> OpenApiRouter<AppState> {
         )
         .routes(routes!(secrets::list))
         .routes(routes!(secrets::put, secrets::delete))
+        .routes(routes!(keys::list))
+        .routes(routes!(keys::revoke))
         .routes(routes!(openapi_json))
         .route_layer(axum::middleware::from_fn(metrics::track))
         // Scrapes are not counted as API traffic.

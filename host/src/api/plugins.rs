@@ -3,14 +3,14 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Tenant, WasmBody, bad_query};
+use super::extract::{Path, Tenant, WasmBody, bad_query};
 use crate::engine::{Plugin, PluginSummary};
 use crate::plugins::PluginError;
 use crate::runner::Entry;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, Tenant, bad_query, idempotency};
+use super::extract::{ApiJson, Caller, Path, Tenant, bad_query, idempotency};
 use crate::model::RunStatus;
 use crate::runner::view::timestamp;
 use crate::runner::{Actor, RunView};
@@ -82,8 +82,12 @@ pub struct ListQuery {
     #[param(value_type = Option<RunStatus>)]
     status: Option<String>,
     /// `next_cursor` of the previous page.
+    #[param(
+        pattern = "^(3[0-9]|[46][1-6]){8}2[dD]((3[0-9]|[46][1-6]){4}2[dD]){3}(3[0-9]|[46][1-6]){12}$"
+    )]
     cursor: Option<String>,
     /// 1 to 200; 50 when absent.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
 }
 
@@ -349,8 +353,9 @@ pub struct Resume {
     /// An option (`"approve"`, or `{"decision": "reject", "note": "..."}`) when
     /// the pending action offers options, else a value its input schema accepts.
     input: Value,
-    /// Who decides, for the audit trail and a gate's quorum (default: the API
-    /// key's tenant).
+    /// A label for the audit trail, recorded beside the decision. The decision
+    /// counts for the API key's name (its holder's identity), whatever this
+    /// says: a label never counts as a second reviewer in a quorum.
     reviewer: Option<String>,
 }
 
@@ -361,12 +366,12 @@ pub struct Resume {
     responses(
         (status = 200, description = "The run, resumed (or ended, on a rejection)", body = RunView),
         (status = 404, description = "No such run for this tenant"),
-        (status = 409, description = "The run is not paused at that step"),
+        (status = 409, description = "The run is not paused at that step, or this key's holder approved it already"),
         (status = 422, description = "The decision is not one the pending action allows"),
     ))]
 pub async fn resume(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    Caller(holder): Caller,
     Path(id): Path<String>,
     body: ApiJson<Resume>,
 ) -> Result<Json<RunView>, ApiError> {
@@ -375,7 +380,11 @@ pub async fn resume(
         input,
         reviewer,
     } = body.value;
-    let actor = Actor::api(&reviewer.unwrap_or_else(|| format!("api:{tenant}")));
+    let tenant = holder.tenant;
+    let actor = Actor {
+        label: reviewer.filter(|label| !label.eq_ignore_ascii_case(&holder.name)),
+        ..Actor::api(&holder.name)
+    };
     Ok(Json(
         state
             .host
@@ -395,10 +404,10 @@ pub async fn resume(
     ))]
 pub async fn cancel(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    Caller(holder): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RunView>, ApiError> {
-    let actor = Actor::api(&format!("api:{tenant}"));
+    let (tenant, actor) = (holder.tenant, Actor::api(&holder.name));
     Ok(Json(state.host.runner.cancel(&tenant, &id, actor).await?))
 }
 
@@ -410,6 +419,7 @@ pub struct ApprovalsQuery {
     /// Only runs waiting for this reviewer.
     reviewer: Option<String>,
     /// 1 to 500; 100 when absent.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
 }
 

@@ -2,14 +2,14 @@
 //! ever returns a value. Plugins refer to a secret as `${secret:NAME}`.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, Tenant};
+use super::extract::{ApiJson, Path, Tenant};
 use crate::secrets::{SecretError, SecretInfo};
 
 /// A secret's value. Deliberately not `Debug`: it must not reach a log.
@@ -17,6 +17,11 @@ use crate::secrets::{SecretError, SecretInfo};
 #[serde(deny_unknown_fields)]
 pub struct SecretValue {
     /// 1 to 16 KiB of text without control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 16384,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"
+    )]
     value: String,
 }
 
@@ -28,7 +33,8 @@ pub struct SecretList {
 
 /// Store a secret, or replace its value. The value is never returned.
 #[utoipa::path(operation_id = "putSecret", put, path = "/v1/secrets/{name}", tag = "secrets",
-    params(("name" = String, Path, description = "1 to 64 ASCII letters, digits, '_', '-' or '.'")),
+    params(("name" = String, Path, description = "1 to 64 ASCII letters, digits, '_', '-' or '.'",
+        pattern = "^[A-Za-z0-9_.-]{1,64}$")),
     request_body = SecretValue,
     responses(
         (status = 201, description = "Stored", body = SecretInfo),

@@ -1,7 +1,7 @@
 //! Workflow routes: create, list, get, new version, activate, archive.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, Tenant};
+use super::extract::{ApiJson, Path, Tenant};
 use crate::model::RunStatus;
 use crate::runner::ScheduleView;
 use crate::runner::view::timestamp;
@@ -20,19 +20,26 @@ use crate::store::{WorkflowRecord, WorkflowStatus};
 pub struct CreateWorkflow {
     /// The workflow definition: `name`, `steps`, and optionally `concurrency`
     /// and `paused_lifetime` (see the README).
+    #[schema(value_type = Object)]
     definition: Value,
     /// `draft` (the default) or `active`.
-    #[serde(default = "draft")]
-    status: WorkflowStatus,
+    #[serde(default)]
+    status: NewStatus,
 }
 
-fn draft() -> WorkflowStatus {
-    WorkflowStatus::Draft
+/// The status a workflow is created in.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NewStatus {
+    #[default]
+    Draft,
+    Active,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorkflow {
+    #[schema(value_type = Object)]
     definition: Value,
 }
 
@@ -91,12 +98,10 @@ pub async fn create(
     body: ApiJson<CreateWorkflow>,
 ) -> Result<(StatusCode, Json<WorkflowBody>), ApiError> {
     let CreateWorkflow { definition, status } = body.value;
-    if status == WorkflowStatus::Archived {
-        return Err(ApiError::unprocessable(
-            "invalid-body",
-            "a new workflow is draft or active",
-        ));
-    }
+    let status = match status {
+        NewStatus::Draft => WorkflowStatus::Draft,
+        NewStatus::Active => WorkflowStatus::Active,
+    };
     let workflow = state
         .host
         .runner

@@ -429,7 +429,7 @@ impl Engine {
                 decision,
             } => GuestCall::Resume(wit_invocation, checkpoint.to_string(), decision.to_string()),
         };
-        let (result, mut state, duration) = self
+        let (result, state, duration) = self
             .execute(&plugin.pre, &limits, on_progress, outbound, guest_call)
             .await;
         let outcome = match result {
@@ -442,7 +442,7 @@ impl Engine {
         let mut outcome = outcome.unwrap_or_else(|fault| StepOutcome::Fail {
             error: fault.into_step_error(),
         });
-        let notes = std::mem::take(&mut state.outbound.notes);
+        let notes = state.outbound.take_notes();
         if let (StepOutcome::Fail { error }, Some(last)) = (&mut outcome, notes.last()) {
             // The plugin saw only a typed error code: say what the host refused.
             error.message = format!("{} ({last})", error.message);
@@ -543,6 +543,7 @@ impl Engine {
 /// Takes every secret the step could use out of what it produced, whichever
 /// way a value got there (an echoing server, say).
 fn scrub_report(access: &OutboundHttp, report: &mut StepReport) {
+    let access = &access.scrubber;
     match &mut report.outcome {
         StepOutcome::Complete { output } => access.scrub_json(output),
         StepOutcome::Pause {

@@ -10,15 +10,17 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::body::{Body, Frame, SizeHint};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
-use crate::egress::{self, EgressPolicy, Target, Unfilled};
+use crate::egress::client::{self, SendError, Timeouts};
+use crate::egress::{self, EgressPolicy, Scrubber, Target, Unfilled};
 
 use super::limits::SandboxLimits;
 
@@ -27,70 +29,64 @@ use super::limits::SandboxLimits;
 pub struct OutboundHttp {
     pub policy: EgressPolicy,
     /// The step's granted secrets that the tenant has, by name.
-    pub secrets: HashMap<String, String>,
+    secrets: HashMap<String, String>,
     /// Every secret name the step was granted, whether the tenant has it or not.
-    pub granted: Vec<String>,
+    granted: Vec<String>,
+    /// Finds those values in what the step produces.
+    pub scrubber: Scrubber,
 }
 
 impl OutboundHttp {
-    /// Replaces every granted secret's value in `text` by `[secret:NAME]`.
-    pub fn scrub(&self, text: &mut String) {
-        for (name, value) in &self.secrets {
-            if !value.is_empty() && text.contains(value.as_str()) {
-                *text = text.replace(value.as_str(), &format!("[secret:{name}]"));
-            }
-        }
-    }
-
-    /// [`OutboundHttp::scrub`] on every string, and every key, of a JSON value.
-    pub fn scrub_json(&self, value: &mut serde_json::Value) {
-        use serde_json::Value;
-        match value {
-            Value::String(text) => self.scrub(text),
-            Value::Array(items) => items.iter_mut().for_each(|v| self.scrub_json(v)),
-            Value::Object(map) => {
-                let leaks = map.keys().any(|key| {
-                    self.secrets
-                        .values()
-                        .any(|v| !v.is_empty() && key.contains(v))
-                });
-                if leaks {
-                    let entries = std::mem::take(map);
-                    for (mut key, value) in entries {
-                        self.scrub(&mut key);
-                        map.insert(key, value);
-                    }
-                }
-                map.values_mut().for_each(|v| self.scrub_json(v));
-            }
-            _ => {}
+    pub fn new(
+        policy: EgressPolicy,
+        secrets: HashMap<String, String>,
+        granted: Vec<String>,
+    ) -> OutboundHttp {
+        let scrubber = Scrubber::new(secrets.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        OutboundHttp {
+            policy,
+            secrets,
+            granted,
+            scrubber,
         }
     }
 }
 
 /// The per-attempt `wasi:http` hooks: the policy, the budget, and what happened.
 pub(super) struct Outbound {
-    access: Option<std::sync::Arc<OutboundHttp>>,
+    access: Option<Arc<OutboundHttp>>,
     requests_sent: u32,
     requests_allowed: u32,
     response_bytes: u64,
     timeout: Duration,
-    /// Why requests were refused, for the step's log.
-    pub(super) notes: Vec<String>,
+    /// Why requests were refused, for the step's log (some are refused
+    /// after DNS, inside a send that outlives the call that began it).
+    notes: Arc<Mutex<Vec<String>>>,
 }
 
 impl Outbound {
-    pub(super) fn new(
-        access: Option<std::sync::Arc<OutboundHttp>>,
-        limits: &SandboxLimits,
-    ) -> Outbound {
+    pub(super) fn new(access: Option<Arc<OutboundHttp>>, limits: &SandboxLimits) -> Outbound {
         Outbound {
             access,
             requests_sent: 0,
             requests_allowed: limits.http_requests,
             response_bytes: limits.http_response_bytes,
             timeout: Duration::from_millis(limits.http_timeout_ms.max(1)),
-            notes: Vec::new(),
+            notes: Arc::default(),
+        }
+    }
+
+    /// The notes taken so far, leaving none.
+    pub(super) fn take_notes(&self) -> Vec<String> {
+        self.notes
+            .lock()
+            .map(|mut notes| std::mem::take(&mut *notes))
+            .unwrap_or_default()
+    }
+
+    fn note(&self, note: String) {
+        if let Ok(mut notes) = self.notes.lock() {
+            notes.push(note);
         }
     }
 
@@ -102,8 +98,14 @@ impl Outbound {
     fn admit(
         &mut self,
         mut request: http::Request<WasiBody>,
-    ) -> Result<http::Request<WasiBody>, Error> {
-        let target = target_of(&request);
+    ) -> Result<(Target, Arc<OutboundHttp>, http::Request<WasiBody>), Error> {
+        let target = match Target::of(request.method().as_str(), request.uri()) {
+            Ok(target) => target,
+            Err(reason) => {
+                self.note(format!("http request refused: {reason}"));
+                return Err(Error::HttpRequestUriInvalid);
+            }
+        };
         let Some(access) = self.access.clone() else {
             return Err(self.deny(format!(
                 "{target}: this step has no http grant, so it may not send requests"
@@ -113,7 +115,7 @@ impl Outbound {
             return Err(self.deny(denial.to_string()));
         }
         if self.requests_sent >= self.requests_allowed {
-            self.notes.push(format!(
+            self.note(format!(
                 "http request refused: {target}: this attempt already sent {} requests \
                  (limits.http_requests)",
                 self.requests_allowed
@@ -178,24 +180,26 @@ impl Outbound {
                 Err(name) => return Err(self.deny(refused(name))),
             }
         }
-        Ok(request)
+        Ok((target, access, request))
     }
 
     fn deny(&mut self, reason: String) -> Error {
         tracing::info!(%reason, "outbound request denied");
-        self.notes.push(format!("http request denied: {reason}"));
+        self.note(format!("http request denied: {reason}"));
         Error::HttpRequestDenied
     }
 
-    fn options(&self, asked: Option<RequestOptions>) -> RequestOptions {
-        let cap =
-            |asked: Option<Duration>| Some(asked.map_or(self.timeout, |t| t.min(self.timeout)));
+    /// The plugin's timeouts, never above the step's `http_timeout_ms`.
+    fn timeouts(&self, asked: Option<RequestOptions>) -> (Timeouts, Duration) {
         let asked = asked.unwrap_or_default();
-        RequestOptions {
-            connect_timeout: cap(asked.connect_timeout),
-            first_byte_timeout: cap(asked.first_byte_timeout),
-            between_bytes_timeout: cap(asked.between_bytes_timeout),
-        }
+        let cap = |asked: Option<Duration>| asked.map_or(self.timeout, |t| t.min(self.timeout));
+        (
+            Timeouts {
+                connect: cap(asked.connect_timeout),
+                first_byte: cap(asked.first_byte_timeout),
+            },
+            cap(asked.between_bytes_timeout),
+        )
     }
 }
 
@@ -210,63 +214,90 @@ impl WasiHttpHooks for Outbound {
     ) -> BoxedFuture<Result<(http::Response<WasiBody>, BoxedFuture<Result<(), Error>>), Error>>
     {
         drop(fut);
-        let options = self.options(options);
+        let (timeouts, between_bytes) = self.timeouts(options);
         let limit = self.response_bytes;
-        match self.admit(request) {
-            Err(error) => Box::new(async move { Err(error) }),
-            Ok(request) => Box::new(async move {
-                let (response, io) =
-                    wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-                let declared = response
-                    .headers()
-                    .get(http::header::CONTENT_LENGTH)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
-                if declared.is_some_and(|len| len > limit) {
-                    return Err(Error::HttpResponseBodySize(declared));
-                }
-                let response = response.map(|body| {
-                    CappedBody {
-                        inner: body.boxed_unsync(),
-                        left: limit,
-                        limit,
+        let (target, access, request) = match self.admit(request) {
+            Ok(admitted) => admitted,
+            Err(error) => return Box::new(async move { Err(error) }),
+        };
+        let notes = Arc::clone(&self.notes);
+        Box::new(async move {
+            let (response, connection) =
+                match client::send(&access.policy, &target, request, timeouts).await {
+                    Ok(sent) => sent,
+                    Err(error) => {
+                        // Refusals after DNS are the step's business too.
+                        if let SendError::Denied(denial) = &error
+                            && let Ok(mut notes) = notes.lock()
+                        {
+                            tracing::info!(reason = %denial, "outbound request denied");
+                            notes.push(format!("http request denied: {denial}"));
+                        }
+                        return Err(wasi_error(error));
                     }
-                    .boxed_unsync()
-                });
-                Ok((response, Box::new(io) as BoxedFuture<Result<(), Error>>))
-            }),
+                };
+            let declared = response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|len| len > limit) {
+                return Err(Error::HttpResponseBodySize(declared));
+            }
+            let response = response.map(|body| {
+                GuardedBody {
+                    inner: body,
+                    left: limit,
+                    limit,
+                    between_bytes,
+                    idle: Box::pin(tokio::time::sleep(between_bytes)),
+                }
+                .boxed_unsync()
+            });
+            let io: BoxedFuture<Result<(), Error>> = Box::new(async move {
+                match connection {
+                    Some(connection) => connection.await.map_err(Error::from),
+                    None => Ok(()),
+                }
+            });
+            Ok((response, io))
+        })
+    }
+}
+
+/// The `wasi:http` error code a plugin sees for a failed send.
+fn wasi_error(error: SendError) -> Error {
+    match error {
+        SendError::Denied(_) => Error::HttpRequestDenied,
+        SendError::Dns { reason, .. } => Error::DnsError {
+            rcode: Some(reason),
+            info_code: None,
+        },
+        SendError::Connect { error, .. }
+            if error.kind() == std::io::ErrorKind::ConnectionRefused =>
+        {
+            Error::ConnectionRefused
         }
+        SendError::Connect { error, .. } => Error::Connect(error),
+        SendError::ConnectTimeout(_) => Error::ConnectionTimeout,
+        SendError::Tls { error, .. } => Error::Tls(error),
+        SendError::TlsName(_) => Error::TlsProtocolError,
+        SendError::ResponseTimeout(_) => Error::ConnectionReadTimeout,
+        SendError::Http(error) => Error::from(error),
     }
 }
 
-/// Where a request goes, for the policy: scheme, host, port, path and method.
-fn target_of(request: &http::Request<WasiBody>) -> Target {
-    let uri = request.uri();
-    let scheme = uri.scheme_str().unwrap_or("https").to_ascii_lowercase();
-    Target {
-        method: request.method().as_str().to_owned(),
-        host: uri
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase(),
-        port: uri
-            .port_u16()
-            .unwrap_or_else(|| egress::default_port(&scheme)),
-        path: uri.path().to_owned(),
-        scheme,
-    }
-}
-
-/// A response body that fails once it has yielded more than `limit` bytes.
-struct CappedBody {
-    inner: WasiBody,
+/// A response body that fails once it has yielded more than `limit` bytes,
+/// or when no data came for `between_bytes`.
+struct GuardedBody {
+    inner: Incoming,
     left: u64,
     limit: u64,
+    between_bytes: Duration,
+    idle: Pin<Box<tokio::time::Sleep>>,
 }
 
-impl Body for CappedBody {
+impl Body for GuardedBody {
     type Data = Bytes;
     type Error = Error;
 
@@ -274,18 +305,31 @@ impl Body for CappedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            let len = data.len() as u64;
-            if len > self.left {
-                self.left = 0;
-                return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(self.limit)))));
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Pending => {
+                if self.idle.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Some(Err(Error::ConnectionReadTimeout)));
+                }
+                Poll::Pending
             }
-            self.left -= len;
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(Error::from(error)))),
+            Poll::Ready(Some(Ok(frame))) => {
+                let deadline = tokio::time::Instant::now() + self.between_bytes;
+                self.idle.as_mut().reset(deadline);
+                if let Some(data) = frame.data_ref() {
+                    let len = data.len() as u64;
+                    if len > self.left {
+                        self.left = 0;
+                        return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(
+                            self.limit,
+                        )))));
+                    }
+                    self.left -= len;
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {

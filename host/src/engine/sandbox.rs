@@ -116,7 +116,7 @@ impl host::Host for StepState {
         let mut action = action;
         truncate_utf8(&mut action, 1024);
         if let Some(access) = self.outbound.access() {
-            access.scrub(&mut action);
+            access.scrubber.scrub(&mut action);
         }
         let progress = StepProgress {
             percent: percent.min(100),

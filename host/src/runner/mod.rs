@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
-use crate::egress::{EgressPolicy, HostPattern, TenantPolicy};
+use crate::egress::Rules;
 use crate::engine::{
     Call, Engine, Evaluation, Invocation, OutboundHttp, SandboxLimits, StepOutcome, StepProgress,
     StepReport, TemplateFailure,
@@ -57,10 +57,9 @@ pub struct RunnerConfig {
     /// Whether this runner starts runs on the workflows' cron schedules (the
     /// server does; the command line's local hosts do not).
     pub schedules: bool,
-    /// Hosts any step may send HTTP requests to (with a grant); empty: none.
-    pub http_allow: Vec<HostPattern>,
-    /// Per-tenant narrowing of `http_allow`.
-    pub tenant_policies: HashMap<String, TenantPolicy>,
+    /// Where steps (with a grant) and webhooks may send HTTP requests: the
+    /// operator's allow-list (empty: nowhere) and tenants' narrowings.
+    pub egress: Arc<Rules>,
     /// How long finished runs are kept; `None` keeps them forever.
     pub retention: Option<Duration>,
 }
@@ -72,8 +71,7 @@ impl Default for RunnerConfig {
             step_limits: SandboxLimits::default(),
             max_active_runs_per_tenant: 100_000,
             schedules: true,
-            http_allow: Vec::new(),
-            tenant_policies: HashMap::new(),
+            egress: Arc::default(),
             retention: None,
         }
     }
@@ -130,8 +128,14 @@ impl Idempotency {
 /// Who decided, and through which channel.
 #[derive(Debug, Clone)]
 pub struct Actor {
+    /// A verified identity: an API key's name, the reviewer a link was made
+    /// for, or `timeout`. A gate's quorum counts distinct identities, compared
+    /// without regard to case.
     pub name: String,
     pub channel: String,
+    /// What the caller said about itself (the API's free-text `reviewer`):
+    /// recorded for the audit trail, never counted.
+    pub label: Option<String>,
 }
 
 impl Actor {
@@ -139,6 +143,7 @@ impl Actor {
         Actor {
             name: name.to_owned(),
             channel: "api".to_owned(),
+            label: None,
         }
     }
 }
@@ -167,8 +172,7 @@ struct Inner {
     schedules_changed: tokio::sync::Notify,
     /// When this runner started: slots due before it were missed while down.
     up_since: i64,
-    http_allow: Vec<HostPattern>,
-    tenant_policies: HashMap<String, TenantPolicy>,
+    egress: Arc<Rules>,
     secrets: Arc<Secrets>,
     /// The runtime drivers (and so steps) run on: the one the runner started
     /// on, wherever a start or a resume comes from (the API has threads of
@@ -330,8 +334,7 @@ impl Runner {
                 shutdown: CancellationToken::new(),
                 schedules_changed: tokio::sync::Notify::new(),
                 up_since: now_ms(),
-                http_allow: config.http_allow,
-                tenant_policies: config.tenant_policies,
+                egress: config.egress,
                 secrets,
                 runtime: tokio::runtime::Handle::current(),
             }),
@@ -363,6 +366,11 @@ impl Runner {
 
     /// Stops every driver where it is, leaving runs to be recovered by the next
     /// start. Steps in flight are abandoned, and run again after the restart.
+    /// Where outbound requests may go.
+    pub fn egress(&self) -> &Arc<Rules> {
+        &self.inner.egress
+    }
+
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();
     }
@@ -488,12 +496,73 @@ impl Runner {
     ) -> Result<WorkflowDefinition, RunError> {
         let parsed = WorkflowDefinition::from_value(definition)
             .map_err(|problem| RunError::Invalid(vec![problem]))?;
-        let problems = validate(&parsed, &self.inner.catalog.for_tenant(tenant));
+        let mut problems = validate(&parsed, &self.inner.catalog.for_tenant(tenant));
+        problems.extend(self.webhook_problems(tenant, &parsed)?);
         if problems.is_empty() {
             Ok(parsed)
         } else {
             Err(RunError::Invalid(problems))
         }
+    }
+
+    /// Webhooks whose URL the egress policy refuses, or whose signing secret
+    /// the tenant does not have. Delivery checks both again, as settings and
+    /// secrets may change.
+    fn webhook_problems(
+        &self,
+        tenant: &str,
+        definition: &WorkflowDefinition,
+    ) -> Result<Vec<Problem>, RunError> {
+        let hooks = definition
+            .notifications
+            .as_ref()
+            .map_or(&[][..], |n| n.webhooks.as_slice());
+        if hooks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let policy = self.inner.egress.policy(tenant, None);
+        let secrets = self
+            .inner
+            .secrets
+            .values(tenant)
+            .map_err(|e| RunError::Store(StoreError::Corrupt(e.to_string())))?;
+        let mut problems = Vec::new();
+        for (index, hook) in hooks.iter().enumerate() {
+            let at = |field: &str| format!("/notifications/webhooks/{index}/{field}");
+            if let Ok(target) = crate::egress::Target::parse("POST", &hook.url) {
+                let literal = target.host.parse::<std::net::IpAddr>().ok();
+                let checked = policy.check(&target).and_then(|()| match literal {
+                    Some(ip) => policy.check_address(&target, ip),
+                    None => Ok(()),
+                });
+                if let Err(denial) = checked {
+                    problems.push(Problem {
+                        path: at("url"),
+                        message: format!("webhooks go out under the egress policy: {denial}"),
+                    });
+                }
+            }
+            if let Some(name) = hook.secret_name() {
+                let message = match secrets.get(name) {
+                    None => Some(format!(
+                        "the tenant has no secret named '{name}': store the signing key first \
+                         (PUT /v1/secrets/{name})"
+                    )),
+                    Some(value) if !crate::notify::is_signing_key(value) => Some(format!(
+                        "secret '{name}' is not a signing key: 'whsec_' and the base64 of at \
+                         least 16 bytes"
+                    )),
+                    Some(_) => None,
+                };
+                if let Some(message) = message {
+                    problems.push(Problem {
+                        path: at("secret"),
+                        message,
+                    });
+                }
+            }
+        }
+        Ok(problems)
     }
 
     // ---- runs ----
@@ -749,6 +818,7 @@ impl Runner {
         let actor = Actor {
             name: claims.reviewer.clone(),
             channel: "link".to_owned(),
+            label: None,
         };
         self.resume_once(
             &claims.tenant,
@@ -811,10 +881,15 @@ impl Runner {
                 let gate = definition.steps.get(index).and_then(|s| s.approval.clone());
                 if let (Some(gate), Some((option, _))) = (&gate, &choice)
                     && !gate.reject.contains(option)
-                    && approvals(&steps[index]).any(|d| d["reviewer"] == actor.name.as_str())
+                    && approvals(&steps[index]).any(|d| {
+                        d["reviewer"]
+                            .as_str()
+                            .is_some_and(|r| r.eq_ignore_ascii_case(&actor.name))
+                    })
                 {
                     return Ok(Err(RunError::Conflict(format!(
-                        "{} has approved this step already; it needs another reviewer",
+                        "{} has approved this step already; it needs another reviewer \
+                         (a quorum counts distinct API keys and link reviewers, not labels)",
                         actor.name
                     ))));
                 }
@@ -1148,6 +1223,17 @@ fn approvals(step: &StepRecord) -> impl Iterator<Item = &Value> {
         .filter(|d| d["approving"] == true)
 }
 
+/// How many distinct identities approved a gate's step.
+fn distinct_approvers(step: &StepRecord) -> usize {
+    let mut who: Vec<String> = approvals(step)
+        .filter_map(|d| d["reviewer"].as_str())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    who.sort();
+    who.dedup();
+    who.len()
+}
+
 fn apply_decision(
     run: &mut RunRecord,
     step: &mut StepRecord,
@@ -1172,13 +1258,17 @@ fn apply_decision(
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
-            decisions.push(json!({
+            let mut decided = json!({
                 "reviewer": actor.name, "option": option, "note": note,
                 "approving": !gate.reject.contains(&option),
                 "at": view::timestamp(now), "channel": actor.channel,
-            }));
+            });
+            if let Some(label) = &actor.label {
+                decided["label"] = json!(label);
+            }
+            decisions.push(decided);
             step.decisions = Some(Value::Array(decisions));
-            let approved = approvals(step).count();
+            let approved = distinct_approvers(step);
             // A timeout's decision is final; people's approvals count to the quorum.
             let by_timer = actor.channel == "timer";
             if !gate.reject.contains(&option)
@@ -1571,18 +1661,11 @@ impl Inner {
                 .filter_map(|name| Some((name.clone(), values.get(name)?.clone())))
                 .collect()
         };
-        Ok(Some(Arc::new(OutboundHttp {
-            policy: EgressPolicy {
-                operator: self.http_allow.clone(),
-                tenant: self
-                    .tenant_policies
-                    .get(tenant)
-                    .and_then(|policy| policy.http_allow.clone()),
-                step: grant.allow.clone(),
-            },
+        Ok(Some(Arc::new(OutboundHttp::new(
+            self.egress.policy(tenant, Some(grant.allow.clone())),
             secrets,
-            granted: grant.secrets.clone(),
-        })))
+            grant.secrets.clone(),
+        ))))
     }
 
     /// Keeps the latest in-step progress of a run, for views.
@@ -1926,7 +2009,7 @@ impl Inner {
                 let index = run.paused_step.unwrap_or_default() as usize;
                 let gate = definition.steps.get(index).and_then(|s| s.approval.clone());
                 let expected = run.last_seq;
-                let actor = Actor { name: "timeout".to_owned(), channel: "timer".to_owned() };
+                let actor = Actor { name: "timeout".to_owned(), channel: "timer".to_owned(), label: None };
                 let Some(step) = steps.get_mut(index) else {
                     return Err(StoreError::Corrupt(format!("run {id} paused at missing step {index}")));
                 };

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0007_outbox.sql"),
     include_str!("migrations/0008_secrets.sql"),
     include_str!("migrations/0009_history.sql"),
+    include_str!("migrations/0010_keys.sql"),
 ];
 
 /// Most transitions committed in one transaction.

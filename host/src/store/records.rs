@@ -184,6 +184,37 @@ pub fn insert_workflow(
     )
 }
 
+/// Stored definitions (tenant, workflow, version, definition) whose text
+/// holds `needle`: for migrations of their content.
+pub fn definitions_containing(
+    conn: &Connection,
+    needle: &str,
+) -> Result<Vec<(String, String, i64, Value)>, StoreError> {
+    let mut statement = conn.prepare(
+        "SELECT w.tenant, v.workflow_id, v.version, v.definition FROM workflow_versions v \
+         JOIN workflows w ON w.id = v.workflow_id WHERE instr(v.definition, ?1) > 0",
+    )?;
+    let rows = statement.query_map(params![needle], |row| {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?, json_column(row, 3)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Rewrites a stored definition in place (a migration; versions are otherwise
+/// never changed).
+pub fn replace_definition(
+    tx: &Transaction<'_>,
+    workflow_id: &str,
+    version: i64,
+    definition: &Value,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE workflow_versions SET definition = ?3 WHERE workflow_id = ?1 AND version = ?2",
+        params![workflow_id, version, json_text(definition)],
+    )?;
+    Ok(())
+}
+
 pub fn insert_workflow_version(
     tx: &Transaction<'_>,
     workflow_id: &str,
@@ -594,22 +625,95 @@ pub fn insert_tenant(tx: &Transaction<'_>, name: &str, at: i64) -> Result<(), St
     }
 }
 
+/// An API key's holder, as a request authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyHolder {
+    pub tenant: String,
+    /// The key's name: its holder's identity.
+    pub name: String,
+    pub admin: bool,
+}
+
+/// A key as listed: never its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub name: String,
+    pub admin: bool,
+    pub created_at: i64,
+}
+
+/// Stores a key's hash; a conflict when the tenant has a key of that name.
 pub fn insert_api_key(
     tx: &Transaction<'_>,
     key_hash: &str,
-    tenant: &str,
+    holder: &KeyHolder,
     at: i64,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached("INSERT INTO api_keys (key_hash, tenant, created_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![key_hash, tenant, at])?;
+    let taken: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM api_keys WHERE tenant = ?1 AND name = ?2)")?
+        .query_row(params![holder.tenant, holder.name], |row| row.get(0))?;
+    if taken {
+        return Err(StoreError::Conflict(format!(
+            "tenant '{}' has a key named '{}' already",
+            holder.tenant, holder.name
+        )));
+    }
+    tx.prepare_cached(
+        "INSERT INTO api_keys (key_hash, tenant, name, admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        key_hash,
+        holder.tenant,
+        holder.name,
+        holder.admin,
+        at
+    ])?;
     Ok(())
 }
 
-pub fn tenant_for_key(conn: &Connection, key_hash: &str) -> Result<Option<String>, StoreError> {
+pub fn key_holder(conn: &Connection, key_hash: &str) -> Result<Option<KeyHolder>, StoreError> {
     Ok(conn
-        .prepare_cached("SELECT tenant FROM api_keys WHERE key_hash = ?1")?
-        .query_row(params![key_hash], |row| row.get(0))
+        .prepare_cached("SELECT tenant, name, admin FROM api_keys WHERE key_hash = ?1")?
+        .query_row(params![key_hash], |row| {
+            Ok(KeyHolder {
+                tenant: row.get(0)?,
+                name: row.get(1)?,
+                admin: row.get(2)?,
+            })
+        })
         .optional()?)
+}
+
+pub fn list_api_keys(conn: &Connection, tenant: &str) -> Result<Vec<KeyRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT name, admin, created_at FROM api_keys WHERE tenant = ?1 ORDER BY name",
+    )?;
+    let rows = statement.query_map(params![tenant], |row| {
+        Ok(KeyRecord {
+            name: row.get(0)?,
+            admin: row.get(1)?,
+            created_at: row.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Deletes a tenant's key by name; returns its hash, if there was one.
+pub fn delete_api_key(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(tx
+        .prepare_cached("DELETE FROM api_keys WHERE tenant = ?1 AND name = ?2 RETURNING key_hash")?
+        .query_row(params![tenant, name], |row| row.get(0))
+        .optional()?)
+}
+
+pub fn tenant_exists(conn: &Connection, tenant: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM tenants WHERE name = ?1)")?
+        .query_row(params![tenant], |row| row.get(0))?)
 }
 
 pub fn count_tenants(conn: &Connection) -> Result<i64, StoreError> {
@@ -1109,6 +1213,27 @@ pub fn insert_outbox(tx: &Transaction<'_>, record: &OutboxRecord) -> Result<(), 
         record.last_error,
         record.created_at
     ])?;
+    Ok(())
+}
+
+/// Outbox rows (id, tenant, target) whose target holds `needle`.
+pub fn outbox_targets_containing(
+    conn: &Connection,
+    needle: &str,
+) -> Result<Vec<(String, String, Value)>, StoreError> {
+    let mut statement =
+        conn.prepare("SELECT id, tenant, target FROM outbox WHERE instr(target, ?1) > 0")?;
+    let rows = statement.query_map(params![needle], |row| {
+        Ok((row.get(0)?, row.get(1)?, json_column(row, 2)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn set_outbox_target(tx: &Transaction<'_>, id: &str, target: &Value) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE outbox SET target = ?2 WHERE id = ?1",
+        params![id, json_text(target)],
+    )?;
     Ok(())
 }
 

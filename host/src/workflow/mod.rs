@@ -52,10 +52,20 @@ pub struct Notifications {
 #[serde(deny_unknown_fields)]
 pub struct WebhookTarget {
     pub url: String,
-    /// `whsec_` and the base64 of the signing key, as Standard Webhooks has it.
+    /// The tenant secret that signs the deliveries, as `${secret:NAME}`; its
+    /// value is `whsec_` and the base64 of the key, as Standard Webhooks has
+    /// it, and never appears in the definition.
     pub secret: String,
     #[serde(default = "paused_only")]
     pub events: Vec<NotifyEvent>,
+}
+
+impl WebhookTarget {
+    /// The name in `secret` when it is one `${secret:NAME}` placeholder.
+    pub fn secret_name(&self) -> Option<&str> {
+        let name = self.secret.strip_prefix("${secret:")?.strip_suffix('}')?;
+        crate::egress::check_secret_name(name).ok().map(|()| name)
+    }
 }
 
 /// Emails: a paused gate's reviewers get their approval links, and `to` gets

@@ -46,17 +46,25 @@ pub fn validate(definition: &WorkflowDefinition, catalog: &dyn StepCatalog) -> V
     if let Some(notifications) = &definition.notifications {
         for (index, hook) in notifications.webhooks.iter().enumerate() {
             let at = |field: &str| format!("/notifications/webhooks/{index}/{field}");
-            if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
-                problem(at("url"), format!("'{}' is not an http(s) URL", hook.url));
+            if let Err(message) = crate::egress::Target::parse("POST", &hook.url) {
+                problem(at("url"), message);
             }
-            let key = hook
-                .secret
-                .strip_prefix("whsec_")
-                .map(|k| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, k));
-            if !matches!(key, Some(Ok(ref k)) if k.len() >= 16) {
+            if hook.secret.starts_with("whsec_") {
                 problem(
                     at("secret"),
-                    "must be 'whsec_' and the base64 of a key of at least 16 bytes".into(),
+                    "signing secrets are not kept in definitions: store it as a tenant secret \
+                     (PUT /v1/secrets/NAME with {\"value\": \"whsec_...\"}) and write \
+                     \"secret\": \"${secret:NAME}\""
+                        .into(),
+                );
+            } else if hook.secret_name().is_none() {
+                problem(
+                    at("secret"),
+                    format!(
+                        "'{}' is not a secret reference: write \"${{secret:NAME}}\", naming a \
+                         tenant secret that holds the whsec_ signing key",
+                        hook.secret
+                    ),
                 );
             }
         }

@@ -351,38 +351,80 @@ fn another_tenants_ids_are_not_found_on_every_route() {
     let workflow = create_workflow(&server, gated(), "active");
     let run = start_run(&server, &workflow, json!({"topic": "secret"}));
     let before = poll_until(&server, &run, status_is("paused"));
-    let definition = json!({"definition": gated()});
-    let routes: Vec<(&str, String, Option<Value>)> = vec![
-        ("GET", format!("/v1/workflows/{workflow}"), None),
-        ("PUT", format!("/v1/workflows/{workflow}"), Some(definition)),
-        (
-            "POST",
-            format!("/v1/workflows/{workflow}/activate"),
-            Some(json!({})),
-        ),
-        (
-            "POST",
-            format!("/v1/workflows/{workflow}/archive"),
-            Some(json!({})),
-        ),
-        (
-            "POST",
-            format!("/v1/workflows/{workflow}/runs"),
-            Some(json!({"input": {}})),
-        ),
-        ("GET", format!("/v1/runs/{run}"), None),
-        ("GET", format!("/v1/runs/{run}/events"), None),
-        (
-            "POST",
-            format!("/v1/runs/{run}/resume"),
-            Some(json!({"step": "review", "input": "approve"})),
-        ),
-        ("POST", format!("/v1/runs/{run}/cancel"), Some(json!({}))),
-    ];
-    for (method, path, body) in &routes {
-        let reply = server.call(method, path, Some(&globex), body.as_ref());
-        assert_problem(&reply, 404, "not-found");
+    // Every other tenant's resource the default tenant has, one of each kind.
+    let batch = server.post(
+        &format!("/v1/workflows/{workflow}/batches"),
+        &json!({"inputs": [{"topic": "a"}]}),
+    );
+    assert_eq!(batch.status, 201, "{}", batch.body);
+    let batch = batch.body["id"].as_str().expect("batch id").to_owned();
+    let uploaded = server.call_with(
+        "POST",
+        "/v1/plugins",
+        Some(&server.key),
+        Some((
+            "application/wasm",
+            crate::common::component_bytes(crate::common::GREET),
+        )),
+        &[],
+    );
+    assert_eq!(uploaded.status, 201, "{}", uploaded.body);
+    let plugin = uploaded.body["name"]
+        .as_str()
+        .expect("plugin name")
+        .to_owned();
+    let stored = server.call(
+        "PUT",
+        "/v1/secrets/api",
+        Some(&server.key),
+        Some(&json!({"value": "v"})),
+    );
+    assert_eq!(stored.status, 201, "{}", stored.body);
+    crate::common::server::create_key(&server, "default", "alice@example.com");
+
+    // The table comes from the OpenAPI document, so a new route cannot be
+    // left out: each tenant route with an id or a name, filled with the
+    // default tenant's, and a body its handler would take.
+    let document = server.call("GET", "/v1/openapi.json", None, None).body;
+    let mut checked = 0;
+    for (template, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("item") {
+            let method = method.to_ascii_uppercase();
+            if !operation["security"].is_array() || !template.contains('{') {
+                continue;
+            }
+            // Names of secrets are the caller's own: a PUT makes globex one.
+            if (method.as_str(), template.as_str()) == ("PUT", "/v1/secrets/{name}") {
+                continue;
+            }
+            let resource = template.split('/').nth(2).expect("a resource");
+            let value = match resource {
+                "workflows" => workflow.as_str(),
+                "runs" => run.as_str(),
+                "batches" => batch.as_str(),
+                "plugins" => plugin.as_str(),
+                "secrets" => "api",
+                "keys" => "alice@example.com",
+                other => panic!("no id of kind {other} for {method} {template}: add one"),
+            };
+            let path = template.replace("{id}", value).replace("{name}", value);
+            let body = match (method.as_str(), template.as_str()) {
+                ("PUT", "/v1/workflows/{id}") => Some(json!({"definition": gated()})),
+                ("POST", "/v1/workflows/{id}/runs") => Some(json!({"input": {}})),
+                ("POST", "/v1/workflows/{id}/batches") => Some(json!({"inputs": [{}]})),
+                ("POST", "/v1/runs/{id}/resume") => {
+                    Some(json!({"step": "review", "input": "approve"}))
+                }
+                ("POST", _) | ("PUT", _) => Some(json!({})),
+                _ => None,
+            };
+            let reply = server.call(&method, &path, Some(&globex), body.as_ref());
+            assert_eq!(reply.status, 404, "{method} {path}: {}", reply.body);
+            assert_problem(&reply, 404, "not-found");
+            checked += 1;
+        }
     }
+    assert!(checked >= 19, "only {checked} routes checked");
     for (path, field) in [
         ("/v1/workflows", "workflows"),
         ("/v1/runs", "runs"),

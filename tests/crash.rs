@@ -134,7 +134,7 @@ fn runs_survive_sigkill_at_several_points() {
             let completions: Vec<usize> = events
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| e.kind == "step_completed" && e.data["step"] == step.name)
+                .filter(|(_, e)| e.kind.as_str() == "step_completed" && e.data["step"] == step.name)
                 .map(|(i, _)| i)
                 .collect();
             assert_eq!(
@@ -146,7 +146,7 @@ fn runs_survive_sigkill_at_several_points() {
             );
             let started_after = events[completions[0]..]
                 .iter()
-                .any(|e| e.kind == "step_started" && e.data["step"] == step.name);
+                .any(|e| e.kind.as_str() == "step_started" && e.data["step"] == step.name);
             assert!(
                 !started_after,
                 "run {run_id} step {} ran again after it completed",
@@ -165,7 +165,7 @@ fn runs_survive_sigkill_at_several_points() {
         }
         recovered_attempts += events
             .iter()
-            .filter(|e| e.kind == "step_started" && e.data["recovered"] == true)
+            .filter(|e| e.kind.as_str() == "step_started" && e.data["recovered"] == true)
             .count();
     }
     assert!(

@@ -518,8 +518,11 @@ fn secrets_are_write_only_and_per_tenant() {
         404,
         "not-found",
     );
+    // Both files exist while the server runs (the database is in WAL mode).
     for file in ["cairn.db", "cairn.db-wal"] {
-        let bytes = std::fs::read(server.data_dir.join(file)).unwrap_or_default();
+        let bytes =
+            std::fs::read(server.data_dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(!bytes.is_empty(), "{file} is empty");
         assert!(
             !String::from_utf8_lossy(&bytes).contains("v-replaced"),
             "{file} holds a value in clear"

@@ -6,6 +6,7 @@ mod common;
 
 mod api;
 mod approvals;
+mod architecture;
 mod batches;
 mod cli;
 mod crash;

@@ -166,8 +166,25 @@ fn a_delivery_failing_across_a_restart_arrives_once_with_its_id() {
         paused.iter().map(|d| &d.headers["webhook-id"]).collect();
     assert_eq!(ids.len(), 1, "one event, one id: {paused:?}");
     assert!(paused.len() >= 2, "it was retried");
-    // Delivered: no more attempts for it.
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    // Delivered: the outbox row says so and has no attempt left to make,
+    // which is what the delivery loop picks rows by.
+    let id = &accepted.headers["webhook-id"];
+    let (delivered, next): (Option<i64>, Option<i64>) =
+        crate::common::eventually("the delivery recorded", || {
+            let db = rusqlite::Connection::open(server.data_dir.join("cairn.db")).ok()?;
+            let row: (Option<i64>, Option<i64>) = db
+                .query_row(
+                    "SELECT delivered_at, next_attempt FROM outbox WHERE id = ?1",
+                    [id],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .ok()?;
+            row.0.is_some().then_some(row)
+        });
+    assert!(
+        delivered.is_some() && next.is_none(),
+        "{delivered:?} {next:?}"
+    );
     let after = hooks
         .received()
         .into_iter()

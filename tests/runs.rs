@@ -57,7 +57,10 @@ fn event_kinds(host: &Host, run_id: &str) -> Vec<String> {
         (1..=events.len() as i64).collect::<Vec<_>>(),
         "event log has gaps"
     );
-    events.into_iter().map(|e| e.kind).collect()
+    events
+        .into_iter()
+        .map(|e| e.kind.as_str().to_owned())
+        .collect()
 }
 
 fn gate_workflow(on_timeout: &str, timeout: &str) -> Value {
@@ -187,7 +190,7 @@ async fn a_gate_pauses_with_the_output_and_approval_continues() {
         .expect("events");
     let resumed = events
         .iter()
-        .find(|e| e.kind == "resumed")
+        .find(|e| e.kind.as_str() == "resumed")
         .expect("resumed event");
     assert_eq!(resumed.data["actor"], "editor@acme");
     assert_eq!(resumed.data["option"], "approve");
@@ -504,7 +507,7 @@ async fn a_paused_run_times_out_by_its_gate_action() {
     assert!(
         resumed
             .iter()
-            .any(|e| e.kind == "resumed" && e.data["actor"] == "timeout")
+            .any(|e| e.kind.as_str() == "resumed" && e.data["actor"] == "timeout")
     );
     let fail = settled(fail.id).await;
     assert_eq!(fail.status, RunStatus::Failed);

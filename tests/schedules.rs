@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::api::{assert_problem, create_workflow, plugins_dir, setup};
+use crate::common::eventually;
 use crate::common::server::Server;
 
 fn scheduled(name: &str, step: Value, schedule: Value) -> Value {
@@ -41,18 +42,6 @@ fn schedule_of(server: &Server, workflow: &str) -> Value {
     let reply = server.get(&format!("/v1/workflows/{workflow}/schedule"));
     assert_eq!(reply.status, 200, "{}", reply.body);
     reply.body
-}
-
-/// Polls `check` until it holds.
-fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(found) = check() {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "never: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// No slot started two runs.
@@ -139,8 +128,19 @@ fn a_per_second_schedule_starts_runs_that_say_so_and_pauses_at_once() {
     assert_eq!(paused.status, 200, "{}", paused.body);
     assert_eq!(paused.body["paused"], true);
     assert_eq!(paused.body["next_fires"], json!([]));
+    // A second per-second schedule is the witness: once it has fired twice
+    // more, the scheduler has passed over at least one of the paused slots.
+    let witness = create_workflow(
+        &server,
+        scheduled(
+            "witness",
+            noop(),
+            json!({"cron": "* * * * * *", "overlap": "allow"}),
+        ),
+        "active",
+    );
     let count = scheduled_runs(&server, &workflow).len();
-    std::thread::sleep(Duration::from_millis(2500));
+    witness_fires(&server, &witness, 2);
     assert_eq!(
         scheduled_runs(&server, &workflow).len(),
         count,
@@ -170,8 +170,16 @@ fn a_per_second_schedule_starts_runs_that_say_so_and_pauses_at_once() {
         "not-found",
     );
     let count = scheduled_runs(&server, &workflow).len();
-    std::thread::sleep(Duration::from_millis(1500));
+    witness_fires(&server, &witness, 2);
     assert_eq!(scheduled_runs(&server, &workflow).len(), count);
+}
+
+/// Waits until the `witness` schedule has started `more` runs than it had.
+fn witness_fires(server: &Server, witness: &str, more: usize) {
+    let before = scheduled_runs(server, witness).len();
+    eventually("the witness schedule to fire", || {
+        (scheduled_runs(server, witness).len() >= before + more).then_some(())
+    });
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use cairn::host::Host;
 use cairn::model::{RunStatus, StepStatus};
-use cairn::runner::{Actor, RunView};
+use cairn::runner::{Actor, RunError, RunView};
 use cairn::store::{EventRecord, WorkflowStatus};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -246,10 +246,42 @@ async fn scenario(kinds: Vec<StepKind>, operations: Vec<Operation>) -> Result<()
                         .get(option)
                         .cloned()
                         .unwrap_or(json!("not-an-option"));
-                    let _ = host
+                    let result = host
                         .runner
-                        .resume(TENANT, &run.id, &step, decision, Actor::api("prop"))
+                        .resume(TENANT, &run.id, &step, decision.clone(), Actor::api("prop"))
                         .await;
+                    // The oracle, written from the rules rather than the code:
+                    // an offered option is taken, anything else is refused, and
+                    // only a gate with a short timeout may have decided itself
+                    // in the meantime.
+                    let index: usize = step.trim_start_matches('s').parse().unwrap_or(0);
+                    let gate = match kinds.get(index) {
+                        Some(StepKind::Gate { timeout, .. }) => Some(*timeout == "150ms"),
+                        _ => None,
+                    };
+                    let may_have_expired = gate == Some(true);
+                    let expired = may_have_expired && matches!(result, Err(RunError::Conflict(_)));
+                    if options.get(option).is_some() {
+                        prop_assert!(
+                            result.is_ok() || expired,
+                            "{decision} was refused: {result:?}"
+                        );
+                    } else {
+                        prop_assert!(
+                            matches!(result, Err(RunError::Rejected(_))) || expired,
+                            "{decision} was not refused as no option: {result:?}"
+                        );
+                    }
+                    if result.is_ok() && gate.is_some() {
+                        settle(&host, &run.id).await;
+                        let after = observe(&host, &run.id);
+                        if decision == json!("reject") {
+                            prop_assert_eq!(after.view.status, RunStatus::Cancelled);
+                        } else {
+                            prop_assert_eq!(after.view.steps[index].status, StepStatus::Completed);
+                            prop_assert!(after.view.status != RunStatus::Cancelled);
+                        }
+                    }
                 } else {
                     let result = host
                         .runner

@@ -7,7 +7,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -58,7 +57,7 @@ impl LinkSigner {
     ) -> anyhow::Result<LinkSigner> {
         let key = match secret {
             Some(secret) => secret.as_bytes().to_vec(),
-            None => stored_secret(&data_dir.join("approval-secret"))?,
+            None => crate::keyfile::stored_secret(&data_dir.join("approval-secret"))?,
         };
         anyhow::ensure!(
             key.len() >= 16,
@@ -114,24 +113,37 @@ impl LinkSigner {
     }
 }
 
+impl LinkSigner {
+    /// The link, and when it expires (Unix s), for `reviewer` to decide the
+    /// run paused at `action` (its `step` and `paused_at`); the link works
+    /// for [`LinkSigner::ttl`] from the pause.
+    pub fn link_for(
+        &self,
+        tenant: &str,
+        run: &str,
+        action: &serde_json::Value,
+        reviewer: &str,
+    ) -> Option<(String, i64)> {
+        let paused_at = humantime::parse_rfc3339(action["paused_at"].as_str()?).ok()?;
+        let expires = (paused_at + self.ttl)
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs() as i64;
+        let token = self.token(&Claims {
+            tenant: tenant.to_owned(),
+            run: run.to_owned(),
+            step: action["step"].as_str()?.to_owned(),
+            reviewer: reviewer.to_owned(),
+            expires,
+        });
+        Some((self.url(&token), expires))
+    }
+}
+
 /// A token's id for the single-use record: not the token itself, so the
 /// database holds nothing that works as a link.
 pub fn token_id(token: &str) -> String {
     hex::encode(&Sha256::digest(token.as_bytes())[..16])
-}
-
-pub(crate) fn stored_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => hex::decode(text.trim())
-            .with_context(|| format!("{} is not a hex secret", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut key = [0u8; 32];
-            getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-            crate::tenants::write_private(path, &hex::encode(key))?;
-            Ok(key.to_vec())
-        }
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
 }
 
 #[cfg(test)]

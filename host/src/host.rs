@@ -7,12 +7,13 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use crate::approvals::LinkSigner;
+use crate::catalog::Catalog;
 use crate::engine::{BUNDLED, Engine, EngineConfig, Plugin};
 use crate::plugins::{PluginError, Uploads};
-use crate::runner::{Catalog, Runner, RunnerConfig, database_path};
+use crate::runner::{Runner, RunnerConfig, database_path};
 use crate::secrets::Secrets;
 use crate::store::{Store, Synchronous};
-use crate::tenants::KeyCache;
+use crate::tenants::Keys;
 
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -95,8 +96,8 @@ pub struct Host {
     pub runner: Runner,
     pub uploads: Uploads,
     pub max_plugin_bytes: usize,
-    pub keys: KeyCache,
-    pub links: LinkSigner,
+    pub keys: Keys,
+    pub links: Arc<LinkSigner>,
     pub secrets: Arc<Secrets>,
 }
 
@@ -133,12 +134,12 @@ impl Host {
             &database_path(&config.data_dir),
             config.synchronous,
         )?);
-        let links = LinkSigner::load_or_create(
+        let links = Arc::new(LinkSigner::load_or_create(
             &config.data_dir,
             config.approval_secret.as_deref(),
             config.approval_link_ttl,
             &config.public_url,
-        )?;
+        )?);
         let secrets = Arc::new(Secrets::open(Arc::clone(&store), &config.data_dir)?);
         owner_only(&config.data_dir)?;
         crate::notify::migrate_webhook_secrets(&store, &secrets)
@@ -156,19 +157,18 @@ impl Host {
         .await?;
         Ok(Host {
             engine,
+            keys: Keys::new(Arc::clone(&store)),
             store,
             runner,
             uploads,
             max_plugin_bytes: config.max_plugin_bytes,
-            keys: KeyCache::default(),
             links,
             secrets,
         })
     }
 
-    /// A reviewer's approval link for the pause `action` (a run's pending
-    /// action) describes, and when it expires (Unix s). The same pause and
-    /// reviewer always give the same link.
+    /// A reviewer's approval link for a run paused at `action`; see
+    /// [`LinkSigner::link_for`].
     pub fn approval_link(
         &self,
         tenant: &str,
@@ -176,19 +176,7 @@ impl Host {
         action: &serde_json::Value,
         reviewer: &str,
     ) -> Option<(String, i64)> {
-        let paused_at = humantime::parse_rfc3339(action["paused_at"].as_str()?).ok()?;
-        let expires = (paused_at + self.links.ttl())
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()?
-            .as_secs() as i64;
-        let token = self.links.token(&crate::approvals::Claims {
-            tenant: tenant.to_owned(),
-            run: run.to_owned(),
-            step: action["step"].as_str()?.to_owned(),
-            reviewer: reviewer.to_owned(),
-            expires,
-        });
-        Some((self.links.url(&token), expires))
+        self.links.link_for(tenant, run, action, reviewer)
     }
 
     /// Adds `tenant`'s private plugin; see [`Uploads::upload`].

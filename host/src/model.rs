@@ -216,9 +216,116 @@ impl FromStr for StepStatus {
     }
 }
 
+/// The kinds of event in a run's log. The log's JSON (and the database) has
+/// them as snake_case text; notifications are derived from them
+/// (`workflow::NotifyEvent::of`), never from text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Created,
+    StepStarted,
+    StepCompleted,
+    StepFailed,
+    StepSkipped,
+    RetryScheduled,
+    Paused,
+    ApprovalRecorded,
+    Resumed,
+    Completed,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 13] = [
+        EventKind::Created,
+        EventKind::StepStarted,
+        EventKind::StepCompleted,
+        EventKind::StepFailed,
+        EventKind::StepSkipped,
+        EventKind::RetryScheduled,
+        EventKind::Paused,
+        EventKind::ApprovalRecorded,
+        EventKind::Resumed,
+        EventKind::Completed,
+        EventKind::Failed,
+        EventKind::Cancelled,
+        EventKind::TimedOut,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Created => "created",
+            EventKind::StepStarted => "step_started",
+            EventKind::StepCompleted => "step_completed",
+            EventKind::StepFailed => "step_failed",
+            EventKind::StepSkipped => "step_skipped",
+            EventKind::RetryScheduled => "retry_scheduled",
+            EventKind::Paused => "paused",
+            EventKind::ApprovalRecorded => "approval_recorded",
+            EventKind::Resumed => "resumed",
+            EventKind::Completed => "completed",
+            EventKind::Failed => "failed",
+            EventKind::Cancelled => "cancelled",
+            EventKind::TimedOut => "timed_out",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = UnknownStatus;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == text)
+            .ok_or_else(|| UnknownStatus(text.to_owned()))
+    }
+}
+
+/// How a decision reached a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// `POST /v1/runs/{id}/resume` or `cancel`, or the command line.
+    Api,
+    /// An approval link.
+    Link,
+    /// A gate's or a pause's timeout.
+    Timer,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Api => "api",
+            Channel::Link => "link",
+            Channel::Timer => "timer",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_kinds_read_back_as_written() {
+        for kind in EventKind::ALL {
+            assert_eq!(kind.as_str().parse::<EventKind>(), Ok(kind));
+            assert_eq!(
+                serde_json::to_value(kind).ok(),
+                Some(serde_json::json!(kind.as_str()))
+            );
+        }
+        assert!("exploded".parse::<EventKind>().is_err());
+    }
 
     #[test]
     fn terminal_states_are_final() {

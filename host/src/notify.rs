@@ -21,10 +21,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::egress::{Target, client};
-use crate::host::Host;
-use crate::runner::now_ms;
-use crate::runner::view::timestamp;
+use crate::approvals::LinkSigner;
+use crate::clock::{now_ms, timestamp};
+use crate::egress::{Rules, Target, client};
 use crate::secrets::Secrets;
 use crate::store::{self, EventRecord, OutboxRecord, RunRecord, Store, StoreError};
 use crate::workflow::{Notifications, NotifyEvent};
@@ -104,7 +103,7 @@ pub fn enqueue(
 ) -> Result<(), StoreError> {
     let notifiable: Vec<(NotifyEvent, &EventRecord)> = events
         .iter()
-        .filter_map(|e| Some((NotifyEvent::of_kind(&e.kind)?, e)))
+        .filter_map(|e| Some((NotifyEvent::of(e.kind)?, e)))
         .collect();
     if notifiable.is_empty() {
         return Ok(());
@@ -114,7 +113,7 @@ pub fn enqueue(
     };
     for (kind, event) in notifiable {
         let body = json!({
-            "type": format!("run.{}", kind.kind()),
+            "type": format!("run.{}", kind.kind().as_str()),
             "timestamp": timestamp(event.at),
             "data": {
                 "run_id": run.id, "workflow_id": run.workflow_id, "status": run.status,
@@ -263,8 +262,21 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String
     ))
 }
 
-/// Delivers the outbox until the host stops.
-pub async fn deliver_loop(host: Arc<Host>, smtp: Option<SmtpSettings>) {
+/// What delivering needs: the outbox, the tenants' secrets (webhook keys),
+/// the egress rules, and the signer of reviewers' links.
+pub struct Outbox {
+    pub store: Arc<Store>,
+    pub secrets: Arc<Secrets>,
+    pub egress: Arc<Rules>,
+    pub links: Arc<LinkSigner>,
+}
+
+/// Delivers the outbox until the host stops; `changes` wakes it early.
+pub async fn deliver_loop(
+    host: Outbox,
+    mut changes: tokio::sync::broadcast::Receiver<String>,
+    smtp: Option<SmtpSettings>,
+) {
     let mailer = smtp.as_ref().and_then(|s| match mailer(s) {
         Ok(mailer) => Some(mailer),
         Err(e) => {
@@ -272,7 +284,6 @@ pub async fn deliver_loop(host: Arc<Host>, smtp: Option<SmtpSettings>) {
             None
         }
     });
-    let mut changes = host.runner.subscribe();
     loop {
         let due = host
             .store
@@ -334,7 +345,7 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Posts a webhook, signed with the tenant's secret, if the egress policy
 /// (as it is now, not as it was when the workflow was saved) allows its URL.
-async fn webhook(host: &Host, record: &OutboxRecord) -> Result<(), String> {
+async fn webhook(host: &Outbox, record: &OutboxRecord) -> Result<(), String> {
     let url = record.target["url"].as_str().unwrap_or_default();
     let name = record.target["secret_name"].as_str().unwrap_or_default();
     let secrets = host
@@ -349,7 +360,7 @@ async fn webhook(host: &Host, record: &OutboxRecord) -> Result<(), String> {
     let signature = sign(secret, &record.id, now, &body)
         .ok_or_else(|| format!("secret '{name}' is not a whsec_ signing key"))?;
     let target = Target::parse("POST", url)?;
-    let policy = host.runner.egress().policy(&record.tenant, None);
+    let policy = host.egress.policy(&record.tenant, None);
     let request = http::Request::post(url)
         .header("content-type", "application/json")
         .header("webhook-id", &record.id)
@@ -400,7 +411,7 @@ fn mailer(smtp: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>, Str
 }
 
 async fn email(
-    host: &Host,
+    host: &Outbox,
     mailer: &AsyncSmtpTransport<Tokio1Executor>,
     smtp: &SmtpSettings,
     record: &OutboxRecord,
@@ -437,7 +448,7 @@ async fn email(
         )
     };
     if record.target["reviewer"] == true
-        && let Some((link, _)) = host.approval_link(&record.tenant, run, action, to)
+        && let Some((link, _)) = host.links.link_for(&record.tenant, run, action, to)
     {
         let options = action["options"]
             .as_array()

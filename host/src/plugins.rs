@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use crate::catalog::Catalog;
+use crate::clock::now_ms;
 use crate::engine::{Engine, LoadError, Plugin};
-use crate::runner::{Catalog, now_ms};
 use crate::store::{self, PluginRecord, Store, StoreError};
 use crate::workflow::WorkflowDefinition;
 

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
+use crate::clock::now_ms;
 use crate::egress::check_secret_name;
-use crate::runner::now_ms;
 use crate::store::{self, Store, StoreError};
 
 const NONCE_BYTES: usize = 12;
@@ -50,7 +50,7 @@ pub struct Secrets {
 impl Secrets {
     /// With the key in `data_dir/secrets-key`, made (owner-only) on first start.
     pub fn open(store: Arc<Store>, data_dir: &Path) -> anyhow::Result<Secrets> {
-        let key = crate::approvals::stored_secret(&data_dir.join("secrets-key"))?;
+        let key = crate::keyfile::stored_secret(&data_dir.join("secrets-key"))?;
         anyhow::ensure!(
             key.len() == 32,
             "{} must hold a 32-byte key in hex",
@@ -120,8 +120,8 @@ impl Secrets {
             .into_iter()
             .map(|record| SecretInfo {
                 name: record.name,
-                created_at: crate::runner::view::timestamp(record.created_at),
-                updated_at: crate::runner::view::timestamp(record.updated_at),
+                created_at: crate::clock::timestamp(record.created_at),
+                updated_at: crate::clock::timestamp(record.updated_at),
             })
             .collect())
     }

@@ -198,7 +198,13 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     tokio::spawn(notify::deliver_loop(
-        Arc::clone(&host),
+        notify::Outbox {
+            store: Arc::clone(&host.store),
+            secrets: Arc::clone(&host.secrets),
+            egress: Arc::clone(host.runner.egress()),
+            links: Arc::clone(&host.links),
+        },
+        host.runner.subscribe(),
         settings.smtp.clone(),
     ));
     let shutdown = shutdown_signal()?;

@@ -6,15 +6,15 @@
 //! may list and revoke their tenant's keys through the API.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use crate::runner::now_ms;
-use crate::store::{self, KeyHolder, KeyRecord, Store, StoreError};
+use crate::clock::now_ms;
+use crate::store::{self, Store};
+pub use crate::store::{KeyHolder, KeyRecord, StoreError};
 
 /// The tenant made on the first start with an empty data directory.
 pub const DEFAULT_TENANT: &str = "default";
@@ -80,51 +80,60 @@ pub async fn create_tenant(store: &Store, name: &str) -> Result<String, StoreErr
     Ok(key)
 }
 
-/// Creates a named key for an existing tenant and returns it.
-pub async fn create_key(
-    store: &Store,
-    tenant: &str,
-    name: &str,
-    admin: bool,
-) -> Result<String, StoreError> {
-    let name = key_name(name).map_err(StoreError::Conflict)?;
-    let key = new_key()?;
-    let holder = KeyHolder {
-        tenant: tenant.to_owned(),
-        name,
-        admin,
-    };
-    let hash = hash_key(&key);
-    store
-        .write(move |tx| {
-            if !store::tenant_exists(tx, &holder.tenant)? {
-                return Err(StoreError::Conflict(format!(
-                    "there is no tenant '{}'",
-                    holder.tenant
-                )));
-            }
-            store::insert_api_key(tx, &hash, &holder, now_ms())
-        })
-        .await?;
-    Ok(key)
-}
-
-/// Keys seen valid, by hash, so that most requests need no database read to
-/// authenticate. A key is remembered for [`KeyCache::TTL`]: a key revoked
-/// through this process stops working at once, one revoked elsewhere (the
-/// command line, another server) within that time.
-#[derive(Default)]
-pub struct KeyCache {
+/// The API keys: who holds a key, listing and revoking. Keys seen valid are
+/// remembered by hash, so that most requests need no database read to
+/// authenticate. A key is remembered for [`Keys::TTL`]: a key revoked through
+/// this process stops working at once, one revoked elsewhere (the command
+/// line, another server) within that time.
+pub struct Keys {
+    store: Arc<Store>,
     known: RwLock<HashMap<String, (KeyHolder, Instant)>>,
 }
 
-impl KeyCache {
+impl Keys {
+    pub fn new(store: Arc<Store>) -> Keys {
+        Keys {
+            store,
+            known: RwLock::default(),
+        }
+    }
+
     /// At most this many keys are remembered; past it the cache starts over.
     const CAPACITY: usize = 100_000;
     const TTL: Duration = Duration::from_secs(10);
 
+    /// Creates a named key for an existing tenant and returns it (the only
+    /// time it is shown).
+    pub async fn create(
+        &self,
+        tenant: &str,
+        name: &str,
+        admin: bool,
+    ) -> Result<String, StoreError> {
+        let name = key_name(name).map_err(StoreError::Conflict)?;
+        let key = new_key()?;
+        let holder = KeyHolder {
+            tenant: tenant.to_owned(),
+            name,
+            admin,
+        };
+        let hash = hash_key(&key);
+        self.store
+            .write(move |tx| {
+                if !store::tenant_exists(tx, &holder.tenant)? {
+                    return Err(StoreError::Conflict(format!(
+                        "there is no tenant '{}'",
+                        holder.tenant
+                    )));
+                }
+                store::insert_api_key(tx, &hash, &holder, now_ms())
+            })
+            .await?;
+        Ok(key)
+    }
+
     /// Who holds an API key.
-    pub fn authenticate(&self, store: &Store, key: &str) -> Result<Option<KeyHolder>, StoreError> {
+    pub fn authenticate(&self, key: &str) -> Result<Option<KeyHolder>, StoreError> {
         let hash = hash_key(key);
         if let Some(holder) = self.known.read().ok().and_then(|known| {
             known
@@ -134,7 +143,7 @@ impl KeyCache {
         }) {
             return Ok(Some(holder));
         }
-        let holder = store.read(|c| store::key_holder(c, &hash))?;
+        let holder = self.store.read(|c| store::key_holder(c, &hash))?;
         if let Ok(mut known) = self.known.write() {
             match &holder {
                 Some(holder) => {
@@ -152,14 +161,15 @@ impl KeyCache {
     }
 
     /// The tenant's keys: names, never hashes.
-    pub fn list(&self, store: &Store, tenant: &str) -> Result<Vec<KeyRecord>, StoreError> {
-        store.read(|c| store::list_api_keys(c, tenant))
+    pub fn list(&self, tenant: &str) -> Result<Vec<KeyRecord>, StoreError> {
+        self.store.read(|c| store::list_api_keys(c, tenant))
     }
 
     /// Revokes a key by name; it stops working at once in this process.
-    pub async fn revoke(&self, store: &Store, tenant: &str, name: &str) -> Result<(), StoreError> {
+    pub async fn revoke(&self, tenant: &str, name: &str) -> Result<(), StoreError> {
         let (tenant, name) = (tenant.to_owned(), name.to_ascii_lowercase());
-        let hash = store
+        let hash = self
+            .store
             .write(move |tx| store::delete_api_key(tx, &tenant, &name))
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -178,16 +188,6 @@ pub async fn ensure_default(store: &Store, data_dir: &Path) -> anyhow::Result<Op
     }
     let key = create_tenant(store, DEFAULT_TENANT).await?;
     let path = data_dir.join("default-api-key");
-    write_private(&path, &key)?;
+    crate::keyfile::write_private(&path, &key)?;
     Ok(Some(path))
-}
-
-/// Writes `text` and a newline to a new file only its owner can read.
-pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    writeln!(file, "{text}")
 }

@@ -80,3 +80,15 @@ pub async fn start_host(dir: &std::path::Path, max_instances: u32) -> cairn::hos
     };
     cairn::host::Host::start(config).await.expect("host starts")
 }
+
+/// Polls `check` every 100 ms until it holds (at most a minute).
+pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use super::error::ApiError;
 use crate::runner::Idempotency;
-use crate::store::KeyHolder;
+use crate::tenants::KeyHolder;
 
 /// The tenant that made the request.
 pub struct Tenant(pub String);
@@ -38,7 +38,7 @@ impl FromRequestParts<AppState> for Caller {
         let key = header.to_str().ok().and_then(bearer_key).ok_or_else(|| {
             ApiError::Unauthorized("the Authorization header must be 'Bearer <key>'".into())
         })?;
-        match state.host.keys.authenticate(&state.host.store, key) {
+        match state.host.keys.authenticate(key) {
             Ok(Some(holder)) => Ok(Caller(holder)),
             Ok(None) => Err(ApiError::Unauthorized("unknown API key".into())),
             Err(e) => Err(ApiError::Internal(e.to_string())),

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, Path};
-use crate::store::{KeyHolder, KeyRecord, StoreError};
+use crate::tenants::{KeyHolder, KeyRecord, StoreError};
 
 /// An API key: its name (the identity of whoever holds it), never the key.
 #[derive(Serialize, ToSchema)]
@@ -28,7 +28,7 @@ impl From<KeyRecord> for KeyInfo {
         KeyInfo {
             name: record.name,
             admin: record.admin,
-            created_at: crate::runner::view::timestamp(record.created_at),
+            created_at: crate::clock::timestamp(record.created_at),
         }
     }
 }
@@ -64,7 +64,7 @@ pub async fn list(
     let keys = state
         .host
         .keys
-        .list(&state.host.store, &holder.tenant)
+        .list(&holder.tenant)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(KeyList {
         keys: keys.into_iter().map(KeyInfo::from).collect(),
@@ -90,7 +90,7 @@ pub async fn revoke(
     let host = &state.host;
     let keys = host
         .keys
-        .list(&host.store, &holder.tenant)
+        .list(&holder.tenant)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let name = name.to_ascii_lowercase();
     let target = keys
@@ -102,7 +102,7 @@ pub async fn revoke(
             "'{name}' is the tenant's last admin key; make another with `cairn key create --admin` first"
         )));
     }
-    match host.keys.revoke(&host.store, &holder.tenant, &name).await {
+    match host.keys.revoke(&holder.tenant, &name).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StoreError::NotFound) => Err(ApiError::NotFound),
         Err(e) => Err(ApiError::Internal(e.to_string())),

@@ -170,7 +170,7 @@ fn wants_json(headers: &HeaderMap) -> bool {
 
 /// Checks a token against the run, changing nothing.
 fn check(state: &AppState, token: &str, headers: &HeaderMap) -> Result<(Claims, RunView), Refusal> {
-    let now = crate::runner::now_ms() / 1000;
+    let now = crate::clock::now_ms() / 1000;
     let claims = state.host.links.verify(token, now).map_err(|e| match e {
         LinkError::Invalid => Refusal::invalid(),
         LinkError::Expired => Refusal::new(
@@ -186,15 +186,15 @@ fn check(state: &AppState, token: &str, headers: &HeaderMap) -> Result<(Claims, 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
     {
-        let tenant = state.host.keys.authenticate(&state.host.store, key.trim());
+        let tenant = state.host.keys.authenticate(key.trim());
         if !matches!(tenant, Ok(Some(ref holder)) if holder.tenant == claims.tenant) {
             return Err(Refusal::invalid());
         }
     }
     let used = state
         .host
-        .store
-        .read(|c| crate::store::approval_token_used(c, &token_id(token)))
+        .runner
+        .approval_link_used(&token_id(token))
         .map_err(|_| Refusal::invalid())?;
     if used {
         return Err(Refusal::new(

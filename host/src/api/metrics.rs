@@ -14,7 +14,6 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use super::AppState;
 use super::error::ApiError;
 use crate::model::RunStatus;
-use crate::store;
 
 /// Histogram buckets in seconds, from a fast step to a slow request.
 const BUCKETS: &[f64] = &[
@@ -38,8 +37,8 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
     };
     let counts = state
         .host
-        .store
-        .read(store::count_runs_by_status)
+        .runner
+        .run_counts()
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     for status in RunStatus::ALL {
         let count = counts

@@ -11,9 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Path, Tenant, WasmBody, bad_query};
+use crate::catalog::Entry;
 use crate::engine::{Plugin, PluginSummary};
 use crate::plugins::PluginError;
-use crate::runner::Entry;
 
 /// Who can use a plugin.
 #[derive(Serialize, ToSchema)]

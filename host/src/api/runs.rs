@@ -17,10 +17,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, Caller, Path, Tenant, bad_query, idempotency};
-use crate::model::RunStatus;
-use crate::runner::view::timestamp;
-use crate::runner::{Actor, RunView};
-use crate::store::EventRecord;
+use crate::clock::timestamp;
+use crate::model::{EventKind, RunStatus};
+use crate::runner::{Actor, EventRecord, RunView};
 use crate::workflow::parse_duration;
 
 /// The longest `?wait=` a client may ask for.
@@ -212,8 +211,7 @@ pub struct EventView {
     /// The event's sequence number in its run, from 1.
     seq: i64,
     at: String,
-    /// `created`, `step_started`, `step_completed`, `paused`, `resumed`, ...
-    kind: String,
+    kind: EventKind,
     data: Value,
 }
 
@@ -310,7 +308,7 @@ impl EventStream {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 self.after = event.seq;
-                let (id, kind) = (event.seq.to_string(), event.kind.clone());
+                let (id, kind) = (event.seq.to_string(), event.kind.as_str());
                 let data = serde_json::to_string(&EventView::from(event)).ok()?;
                 return Some(Event::default().id(id).event(kind).data(data));
             }

@@ -10,10 +10,10 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, Path, Tenant};
+use crate::clock::timestamp;
 use crate::model::RunStatus;
 use crate::runner::ScheduleView;
-use crate::runner::view::timestamp;
-use crate::store::{WorkflowRecord, WorkflowStatus};
+use crate::runner::{WorkflowRecord, WorkflowStatus};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::engine::{Call, Engine, Invocation, Plugin, SandboxLimits, StepOutcome};
+use crate::model::EventKind;
 
 /// Figures from one benchmark run.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -312,7 +313,7 @@ pub async fn finished_history(
         let (tenant, workflow_id) = (tenant.to_owned(), workflow_id.to_owned());
         store
             .write(move |tx| {
-                let at = crate::runner::now_ms() - 86_400_000;
+                let at = crate::clock::now_ms() - 86_400_000;
                 for i in 0..chunk {
                     let id = uuid::Uuid::now_v7().to_string();
                     let output = json!({ "i": written + i });
@@ -355,12 +356,17 @@ pub async fn finished_history(
                         logs: None,
                     };
                     crate::store::insert_run(tx, &run, &[step])?;
-                    let kinds = ["created", "step_started", "step_completed", "completed"];
+                    let kinds = [
+                        EventKind::Created,
+                        EventKind::StepStarted,
+                        EventKind::StepCompleted,
+                        EventKind::Completed,
+                    ];
                     for (seq, kind) in kinds.into_iter().enumerate() {
                         let event = EventRecord {
                             seq: seq as i64 + 1,
                             at,
-                            kind: kind.to_owned(),
+                            kind,
                             data: json!({}),
                         };
                         crate::store::append_event(tx, &id, &event)?;

@@ -4,8 +4,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::view::timestamp;
 use super::{Actor, Idempotency, RunError, Runner, admit, cancel_in, new_id, now_ms};
+use crate::clock::timestamp;
 use crate::model::RunStatus;
 use crate::store::{self, BatchRecord, Started, StoreError};
 

@@ -9,7 +9,6 @@
 //! and whoever changed the run starts a driver if the run needs one.
 
 mod batch;
-mod catalog;
 mod scheduler;
 pub mod view;
 
@@ -17,31 +16,30 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::Transaction;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
+use crate::catalog::Catalog;
+use crate::clock::{new_id, now_ms};
 use crate::egress::Rules;
 use crate::engine::{
     Call, Engine, Evaluation, Invocation, OutboundHttp, SandboxLimits, StepOutcome, StepProgress,
     StepReport, TemplateFailure,
 };
-use crate::model::{FailReason, IllegalTransition, RunStatus, StepStatus};
+use crate::model::{Channel, EventKind, FailReason, IllegalTransition, RunStatus, StepStatus};
 use crate::secrets::Secrets;
-use crate::store::{
-    self, EventRecord, RunRecord, Started, StepRecord, Store, StoreError, WorkflowRecord,
-    WorkflowStatus,
-};
+use crate::store::{self, RunRecord, Started, StepRecord, Store, StoreError};
 use crate::workflow::{
-    ApprovalGate, ConcurrencyPolicy, NotifyEvent, Problem, TimeoutAction, WorkflowDefinition,
-    parse_duration, template_context, validate,
+    ApprovalGate, ConcurrencyPolicy, Problem, TimeoutAction, WorkflowDefinition, parse_duration,
+    template_context, validate,
 };
 
+pub use crate::store::{EventRecord, WorkflowRecord, WorkflowStatus};
 pub use batch::{BatchProgress, BatchStatus, BatchView, MAX_BATCH_INPUTS};
-pub use catalog::{Catalog, Entry};
 pub use scheduler::{FireView, ScheduleView};
 pub use view::{Progress, RunView, StepView};
 
@@ -132,7 +130,7 @@ pub struct Actor {
     /// for, or `timeout`. A gate's quorum counts distinct identities, compared
     /// without regard to case.
     pub name: String,
-    pub channel: String,
+    pub channel: Channel,
     /// What the caller said about itself (the API's free-text `reviewer`):
     /// recorded for the audit trail, never counted.
     pub label: Option<String>,
@@ -142,7 +140,7 @@ impl Actor {
     pub fn api(name: &str) -> Self {
         Actor {
             name: name.to_owned(),
-            channel: "api".to_owned(),
+            channel: Channel::Api,
             label: None,
         }
     }
@@ -180,23 +178,13 @@ struct Inner {
     runtime: tokio::runtime::Handle,
 }
 
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
 /// Appends an event to `run`'s log (in memory; saved with the transition).
-fn event(run: &mut RunRecord, kind: &str, data: Value) -> EventRecord {
+fn event(run: &mut RunRecord, kind: EventKind, data: Value) -> EventRecord {
     run.last_seq += 1;
     EventRecord {
         seq: run.last_seq,
         at: now_ms(),
-        kind: kind.to_owned(),
+        kind,
         data,
     }
 }
@@ -295,12 +283,12 @@ fn fail_in(
         Some(json!({ "reason": reason, "message": message, "step": step.name, "fault": fault }));
     let failed_step = event(
         run,
-        "step_failed",
+        EventKind::StepFailed,
         json!({ "step": step.name, "attempt": step.attempts, "error": step.error }),
     );
     let failed = event(
         run,
-        "failed",
+        EventKind::Failed,
         json!({ "reason": reason, "step": step.name, "message": message }),
     );
     Ok(vec![failed_step, failed])
@@ -366,6 +354,19 @@ impl Runner {
 
     /// Stops every driver where it is, leaving runs to be recovered by the next
     /// start. Steps in flight are abandoned, and run again after the restart.
+    /// How many runs are in each status (a trigger-kept count: no scan).
+    pub fn run_counts(&self) -> Result<Vec<(String, i64)>, RunError> {
+        Ok(self.inner.store.read(store::count_runs_by_status)?)
+    }
+
+    /// Whether the approval link whose token has this id was used.
+    pub fn approval_link_used(&self, token_id: &str) -> Result<bool, RunError> {
+        Ok(self
+            .inner
+            .store
+            .read(|c| store::approval_token_used(c, token_id))?)
+    }
+
     /// Where outbound requests may go.
     pub fn egress(&self) -> &Arc<Rules> {
         &self.inner.egress
@@ -721,7 +722,7 @@ impl Runner {
             .collect();
         let created = event(
             &mut run,
-            "created",
+            EventKind::Created,
             json!({ "workflow_version": workflow.version, "input": input, "trigger": trigger }),
         );
         Ok(NewRun {
@@ -817,7 +818,7 @@ impl Runner {
     ) -> Result<RunView, RunError> {
         let actor = Actor {
             name: claims.reviewer.clone(),
-            channel: "link".to_owned(),
+            channel: Channel::Link,
             label: None,
         };
         self.resume_once(
@@ -1134,7 +1135,7 @@ fn cancel_in(
         Some(json!({ "reason": "cancelled", "message": format!("cancelled by {}", actor.name) }));
     let cancelled = event(
         &mut run,
-        "cancelled",
+        EventKind::Cancelled,
         json!({ "actor": actor.name, "channel": actor.channel }),
     );
     let changed: Vec<&StepRecord> = steps
@@ -1261,7 +1262,7 @@ fn apply_decision(
             let mut decided = json!({
                 "reviewer": actor.name, "option": option, "note": note,
                 "approving": !gate.reject.contains(&option),
-                "at": view::timestamp(now), "channel": actor.channel,
+                "at": crate::clock::timestamp(now), "channel": actor.channel,
             });
             if let Some(label) = &actor.label {
                 decided["label"] = json!(label);
@@ -1270,7 +1271,7 @@ fn apply_decision(
             step.decisions = Some(Value::Array(decisions));
             let approved = distinct_approvers(step);
             // A timeout's decision is final; people's approvals count to the quorum.
-            let by_timer = actor.channel == "timer";
+            let by_timer = actor.channel == Channel::Timer;
             if !gate.reject.contains(&option)
                 && !by_timer
                 && approved < gate.required.max(1) as usize
@@ -1281,7 +1282,7 @@ fn apply_decision(
                 }
                 events.push(event(
                     run,
-                    "approval_recorded",
+                    EventKind::ApprovalRecorded,
                     json!({ "step": step.name, "reviewer": actor.name, "option": option, "note": note,
                             "channel": actor.channel, "approvals": approved, "required": gate.required }),
                 ));
@@ -1289,7 +1290,7 @@ fn apply_decision(
             }
             set_step(step, StepStatus::Completed)?;
             step.finished_at = Some(now);
-            events.push(event(run, "resumed", resumed));
+            events.push(event(run, EventKind::Resumed, resumed));
             if gate.reject.contains(&option) {
                 set_run(run, RunStatus::Cancelled)?;
                 finish_paused(run);
@@ -1299,7 +1300,7 @@ fn apply_decision(
                 run.error = Some(
                     json!({ "reason": "rejected", "message": message, "step": step.name, "actor": actor.name }),
                 );
-                events.push(event(run, "cancelled", json!({ "reason": "rejected", "step": step.name, "note": note, "actor": actor.name })));
+                events.push(event(run, EventKind::Cancelled, json!({ "reason": "rejected", "step": step.name, "note": note, "actor": actor.name })));
                 Ok((events, false))
             } else {
                 set_run(run, RunStatus::Running)?;
@@ -1314,7 +1315,7 @@ fn apply_decision(
             step.decision = Some(decision.clone());
             set_run(run, RunStatus::Running)?;
             finish_paused(run);
-            events.push(event(run, "resumed", resumed));
+            events.push(event(run, EventKind::Resumed, resumed));
             Ok((events, true))
         }
     }
@@ -1453,7 +1454,7 @@ impl Inner {
                             run.steps_done += 1;
                             let skipped = event(
                                 &mut run,
-                                "step_skipped",
+                                EventKind::StepSkipped,
                                 json!({ "step": step.name, "when": step_definition.when }),
                             );
                             self.commit(
@@ -1532,7 +1533,7 @@ impl Inner {
             run.current_action = Some(format!("running step '{}'", step_definition.name));
             let started = event(
                 &mut run,
-                "step_started",
+                EventKind::StepStarted,
                 json!({ "step": step_definition.name, "attempt": steps[index].attempts, "recovered": recovered }),
             );
             self.commit(
@@ -1709,7 +1710,7 @@ impl Inner {
                             "step": step.name, "kind": "approval", "message": gate.message,
                             "options": gate.options, "input_schema": null, "data": output,
                             "reviewers": gate.reviewers, "required": gate.required, "approvals": 0,
-                            "paused_at": view::timestamp(now_ms()),
+                            "paused_at": crate::clock::timestamp(now_ms()),
                         });
                         self.pause(
                             run,
@@ -1721,7 +1722,7 @@ impl Inner {
                         );
                         events.push(event(
                             run,
-                            "paused",
+                            EventKind::Paused,
                             json!({ "step": step.name, "pending_action": action, "gate": true }),
                         ));
                     }
@@ -1731,7 +1732,7 @@ impl Inner {
                         step.error = None;
                         step.finished_at = Some(now);
                         run.steps_done += 1;
-                        events.push(event(run, "step_completed", json!({ "step": step.name, "attempt": step.attempts, "output": output })));
+                        events.push(event(run, EventKind::StepCompleted, json!({ "step": step.name, "attempt": step.attempts, "output": output })));
                         // Committed with whatever the driver does next.
                         run.updated_at = now;
                         *deferred = Some(Deferred {
@@ -1763,7 +1764,7 @@ impl Inner {
                 );
                 events.push(event(
                     run,
-                    "paused",
+                    EventKind::Paused,
                     json!({ "step": step.name, "pending_action": action, "gate": false }),
                 ));
             }
@@ -1779,7 +1780,7 @@ impl Inner {
                     run.current_action = Some(format!("waiting to retry step '{}'", step.name));
                     events.push(event(
                         run,
-                        "retry_scheduled",
+                        EventKind::RetryScheduled,
                         json!({ "step": step.name, "attempt": step.attempts, "error": error, "retry_at": run.wake_at }),
                     ));
                 } else {
@@ -1881,7 +1882,7 @@ impl Inner {
                         run.error = Some(json!({ "reason": reason, "message": message }));
                         let failed = event(
                             &mut run,
-                            "failed",
+                            EventKind::Failed,
                             json!({ "reason": reason, "message": message }),
                         );
                         save(tx, &run, expected, &[], &[failed])
@@ -1913,7 +1914,7 @@ impl Inner {
         set_run(run, RunStatus::Completed)?;
         finish_paused(run);
         run.result = Some(result.clone());
-        let completed = event(run, "completed", json!({ "result": result }));
+        let completed = event(run, EventKind::Completed, json!({ "result": result }));
         self.commit(run, deferred, expected, Vec::new(), vec![completed])
             .await
     }
@@ -2009,7 +2010,7 @@ impl Inner {
                 let index = run.paused_step.unwrap_or_default() as usize;
                 let gate = definition.steps.get(index).and_then(|s| s.approval.clone());
                 let expected = run.last_seq;
-                let actor = Actor { name: "timeout".to_owned(), channel: "timer".to_owned(), label: None };
+                let actor = Actor { name: "timeout".to_owned(), channel: Channel::Timer, label: None };
                 let Some(step) = steps.get_mut(index) else {
                     return Err(StoreError::Corrupt(format!("run {id} paused at missing step {index}")));
                 };
@@ -2032,7 +2033,7 @@ impl Inner {
                         finish_paused(&mut run);
                         let message = format!("step '{}' timed out waiting for a decision", step.name);
                         run.error = Some(json!({ "reason": "timed_out", "message": message, "step": step.name }));
-                        let events = vec![event(&mut run, NotifyEvent::TimedOut.kind(), json!({ "reason": "timed_out", "step": step.name }))];
+                        let events = vec![event(&mut run, EventKind::TimedOut, json!({ "reason": "timed_out", "step": step.name }))];
                         Ok((events, false))
                     })(),
                 };

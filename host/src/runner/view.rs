@@ -1,7 +1,7 @@
 //! A run as clients see it: status, progress, steps, what it waits for, and how
 //! it ended. Built from the stored rows plus the live in-step progress.
 
-use std::time::{Duration, UNIX_EPOCH};
+use crate::clock::timestamp;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -66,12 +66,6 @@ pub struct StepView {
     /// `[{attempt, level, source: plugin|host|stdout|stderr, message}]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<Value>,
-}
-
-/// RFC 3339 with milliseconds, UTC.
-pub fn timestamp(ms: i64) -> String {
-    let time = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(time).to_string()
 }
 
 impl RunView {

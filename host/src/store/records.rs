@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde_json::Value;
 
 use super::StoreError;
-use crate::model::{RunStatus, StepStatus};
+use crate::model::{EventKind, RunStatus, StepStatus};
 
 // Queries on hot paths (starting, resuming and driving runs, long polls, the
 // approval queue, /metrics), named so that a test can read their plans: none
@@ -121,7 +121,7 @@ pub struct StepRecord {
 pub struct EventRecord {
     pub seq: i64,
     pub at: i64,
-    pub kind: String,
+    pub kind: EventKind,
     pub data: Value,
 }
 
@@ -446,7 +446,7 @@ pub fn append_event(
         run_id,
         event.seq,
         event.at,
-        event.kind,
+        event.kind.as_str(),
         json_text(&event.data)
     ])?;
     Ok(())
@@ -506,7 +506,7 @@ pub fn get_events(
         Ok(EventRecord {
             seq: row.get(0)?,
             at: row.get(1)?,
-            kind: row.get(2)?,
+            kind: status_column(row, 2)?,
             data: json_column(row, 3)?,
         })
     })?;

@@ -8,6 +8,8 @@ mod validate;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::model::EventKind;
 use serde_json::Value;
 
 pub use schedule::{CatchUp, Missed, Overlap, Plan, Schedule, ScheduleSpec};
@@ -103,27 +105,34 @@ pub enum NotifyEvent {
 }
 
 impl NotifyEvent {
-    const ALL: [NotifyEvent; 5] = [
-        NotifyEvent::Paused,
-        NotifyEvent::Completed,
-        NotifyEvent::Failed,
-        NotifyEvent::Cancelled,
-        NotifyEvent::TimedOut,
-    ];
-
-    /// The notification event for a run event kind, if there is one.
-    pub fn of_kind(kind: &str) -> Option<NotifyEvent> {
-        Self::ALL.into_iter().find(|e| e.kind() == kind)
+    /// The notification a run event is, if it is one. Every kind is named,
+    /// so a new kind of event does not compile until it is decided here.
+    pub fn of(kind: EventKind) -> Option<NotifyEvent> {
+        match kind {
+            EventKind::Paused => Some(NotifyEvent::Paused),
+            EventKind::Completed => Some(NotifyEvent::Completed),
+            EventKind::Failed => Some(NotifyEvent::Failed),
+            EventKind::Cancelled => Some(NotifyEvent::Cancelled),
+            EventKind::TimedOut => Some(NotifyEvent::TimedOut),
+            EventKind::Created
+            | EventKind::StepStarted
+            | EventKind::StepCompleted
+            | EventKind::StepFailed
+            | EventKind::StepSkipped
+            | EventKind::RetryScheduled
+            | EventKind::ApprovalRecorded
+            | EventKind::Resumed => None,
+        }
     }
 
     /// The event kind in the run's log.
-    pub fn kind(self) -> &'static str {
+    pub fn kind(self) -> EventKind {
         match self {
-            NotifyEvent::Paused => "paused",
-            NotifyEvent::Completed => "completed",
-            NotifyEvent::Failed => "failed",
-            NotifyEvent::Cancelled => "cancelled",
-            NotifyEvent::TimedOut => "timed_out",
+            NotifyEvent::Paused => EventKind::Paused,
+            NotifyEvent::Completed => EventKind::Completed,
+            NotifyEvent::Failed => EventKind::Failed,
+            NotifyEvent::Cancelled => EventKind::Cancelled,
+            NotifyEvent::TimedOut => EventKind::TimedOut,
         }
     }
 }

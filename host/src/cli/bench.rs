@@ -1,0 +1,275 @@
+//! `cairn bench`: prints the figures of the library's benchmarks.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn::host::{Host, HostConfig};
+use cairn::store::Synchronous;
+use clap::Subcommand;
+
+use super::plugins::{engine, load_bundled};
+use super::print_json;
+use cairn::engine::EngineConfig;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Fresh-sandbox latency and throughput of the `noop` step.
+    Engine {
+        /// Sequential calls measured for latency.
+        #[arg(long, default_value_t = 20_000)]
+        samples: usize,
+        /// Concurrent tasks for the throughput figure (default: two per core).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Seconds to measure throughput for.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Durable steps per second, step-to-step latency, and memory with paused runs.
+    Runs {
+        /// Concurrent runs for the throughput figure.
+        #[arg(long, default_value_t = 1000)]
+        runs: usize,
+        /// Noop steps per run.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Paused runs to hold for the memory figure (0 to skip).
+        #[arg(long, default_value_t = 100_000)]
+        paused: usize,
+    },
+    /// The HTTP API: status reads/s, runs started/s, resume-to-next-pause latency.
+    Http {
+        /// Concurrent keep-alive clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Seconds to measure reads, and then starts, for.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Resumes measured one at a time.
+        #[arg(long, default_value_t = 300)]
+        resumes: usize,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Finished runs to put in the store first (in bulk), to measure
+        /// starts against a long history beside an empty store.
+        #[arg(long, default_value_t = 0)]
+        history: usize,
+    },
+    /// The API while steps burn every core: status-read latency, idle and busy.
+    Isolation {
+        /// Steps looping in their sandboxes at once.
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        /// Seconds to measure each phase for.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn bench(cache_dir: Option<PathBuf>, command: BenchCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BenchCommand::Engine {
+            samples,
+            workers,
+            seconds,
+            json,
+        } => {
+            let engine = Arc::new(engine(EngineConfig {
+                cache_dir,
+                ..Default::default()
+            })?);
+            let plugin = Arc::new(load_bundled(&engine, "noop").await?);
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let workers = workers.unwrap_or(cores * 2);
+            let figures = cairn::bench::engine(
+                engine,
+                plugin,
+                samples,
+                workers,
+                Duration::from_secs_f64(seconds),
+            )
+            .await?;
+            if json {
+                print_json(&figures)?;
+            } else {
+                say!("noop step, fresh sandbox per call ({cores} cores)");
+                say!(
+                    "  instantiate + call latency: p50 {:.1} µs, p99 {:.1} µs, mean {:.1} µs ({} samples)",
+                    figures.p50_us,
+                    figures.p99_us,
+                    figures.mean_us,
+                    figures.samples
+                );
+                say!(
+                    "  throughput: {:.0} calls/s ({} calls by {} tasks in {:.1} s)",
+                    figures.calls_per_second,
+                    figures.calls,
+                    figures.workers,
+                    figures.throughput_seconds
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Runs {
+            runs,
+            steps,
+            paused,
+        } => {
+            // Memory first, while the process has done nothing else: the
+            // throughput phases leave their own garbage in the allocator.
+            if paused > 0 {
+                let dir = tempfile::tempdir()?;
+                let mut config = HostConfig::new(dir.path());
+                config.engine.cache_dir = cache_dir.clone();
+                let host = Host::start(config).await?;
+                let before = cairn::bench::resident_bytes();
+                let (count, seconds, rss) = cairn::bench::paused(&host, paused).await?;
+                say!(
+                    "{count} paused runs (started in {seconds:.1} s, {:.0} runs/s): host RSS {:.1} MiB (idle before: {:.1} MiB)",
+                    count as f64 / seconds,
+                    rss as f64 / 1048576.0,
+                    before as f64 / 1048576.0
+                );
+                host.stop();
+            }
+            for synchronous in [Synchronous::Full, Synchronous::Normal] {
+                let dir = tempfile::tempdir()?;
+                let mut config = HostConfig::new(dir.path());
+                config.synchronous = synchronous;
+                config.engine.cache_dir = cache_dir.clone();
+                let host = Host::start(config).await?;
+                let name = format!("{synchronous:?}").to_uppercase();
+                let f = cairn::bench::runs(&host, &name, runs, steps).await?;
+                say!("synchronous={name}: {runs} runs x {steps} noop steps");
+                say!(
+                    "  {:.0} durable steps/s ({:.2} s); step-to-step p50 {:.0} µs, p99 {:.0} µs; 40 sequential steps {:.1} ms",
+                    f.durable_steps_per_second,
+                    f.seconds,
+                    f.step_to_step_p50_us,
+                    f.step_to_step_p99_us,
+                    f.sequential_40_steps_ms
+                );
+                host.stop();
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Http {
+            clients,
+            seconds,
+            resumes,
+            json,
+            history,
+        } => {
+            // With a history, the same phases on an empty store first, for
+            // the figures to stand beside each other.
+            let histories = if history > 0 {
+                vec![0, history]
+            } else {
+                vec![0]
+            };
+            let mut all = Vec::new();
+            for history in histories {
+                let dir = tempfile::tempdir()?;
+                let mut config = HostConfig::new(dir.path());
+                config.engine.cache_dir = cache_dir.clone();
+                let host = Arc::new(Host::start(config).await?);
+                let f = cairn::bench::http::http(
+                    Arc::clone(&host),
+                    clients,
+                    Duration::from_secs_f64(seconds),
+                    resumes,
+                    history,
+                )
+                .await?;
+                host.stop();
+                if !json {
+                    print_http_figures(&f);
+                }
+                all.push(f);
+            }
+            if json {
+                print_json(&all)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Isolation {
+            steps,
+            seconds,
+            json,
+        } => {
+            let dir = tempfile::tempdir()?;
+            let mut config = HostConfig::new(dir.path());
+            config.engine.cache_dir = cache_dir;
+            let host = Arc::new(Host::start(config).await?);
+            let f = cairn::bench::isolation::isolation(
+                Arc::clone(&host),
+                steps,
+                Duration::from_secs_f64(seconds),
+            )
+            .await?;
+            host.stop();
+            if json {
+                print_json(&f)?;
+            } else {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                say!("GET /v1/runs/{{id}} from one client on its own thread, {cores} cores");
+                for (phase, l) in [("idle", &f.idle), ("busy", &f.busy)] {
+                    let label = if phase == "busy" {
+                        format!("{} steps looping", f.busy_steps)
+                    } else {
+                        "no steps running".to_owned()
+                    };
+                    say!(
+                        "  {phase} ({label}): p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs ({} reads in {:.1} s)",
+                        l.p50_us,
+                        l.p99_us,
+                        l.max_us,
+                        l.reads,
+                        f.seconds
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_http_figures(f: &cairn::bench::http::HttpFigures) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    say!(
+        "HTTP API, {} keep-alive clients in the same process, {cores} cores, synchronous=FULL, {} finished runs in the store",
+        f.clients,
+        f.history
+    );
+    say!(
+        "  GET /v1/runs/{{id}}: {:.0} reads/s, p50 {:.0} µs, p99 {:.0} µs ({} in {:.1} s)",
+        f.reads_per_second,
+        f.read_p50_us,
+        f.read_p99_us,
+        f.reads,
+        f.seconds
+    );
+    say!(
+        "  POST /v1/workflows/{{id}}/runs: {:.0} runs started/s, p50 {:.0} µs, p99 {:.0} µs ({} in {:.1} s)",
+        f.starts_per_second,
+        f.start_p50_us,
+        f.start_p99_us,
+        f.starts,
+        f.seconds
+    );
+    say!(
+        "  resume -> next pause: p50 {:.0} µs, p99 {:.0} µs ({} resumes, one at a time)",
+        f.resume_to_pause_p50_us,
+        f.resume_to_pause_p99_us,
+        f.resumes
+    );
+}

@@ -1,0 +1,177 @@
+//! The `cairn` command line: its commands, one file per group, and the output
+//! helpers they share. Wiring only; the work happens in the library.
+
+/// `println!` for a command's output. A reader that went away (`cairn plugin
+/// inspect x | head`) ends the command quietly instead of with a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, $($arg)*).and_then(|()| out.flush()) {
+            $crate::cli::stdout_failed(e)
+        }
+    }};
+}
+
+pub fn stdout_failed(error: std::io::Error) -> ! {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write the output: {error}");
+    std::process::exit(1);
+}
+
+mod bench;
+mod keys;
+mod plugins;
+mod runs;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use cairn::server::{Settings, serve};
+use clap::{Parser, Subcommand};
+use serde_json::Value;
+
+#[derive(Parser)]
+#[command(name = "cairn", version, about)]
+pub struct Cli {
+    /// Data directory: the database, compiled-code cache and key file [default: cairn-data].
+    #[arg(long, global = true, env = "CAIRN_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the main job): runs workflows for every tenant.
+    Serve {
+        /// Settings file (TOML); `CAIRN_*` environment variables override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks one).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(keys::TenantCommand),
+    /// Manage a tenant's API keys: each key's name is its holder's identity.
+    #[command(subcommand)]
+    Key(keys::KeyCommand),
+    /// Inspect and list step plugins.
+    #[command(subcommand)]
+    Plugin(plugins::PluginCommand),
+    /// Run one step in the sandbox: a plugin author's inner loop.
+    #[command(subcommand)]
+    Step(plugins::StepCommand),
+    /// Run a workflow once on the embedded database and print where the run ended:
+    /// its result, its error, or what it waits for.
+    Run {
+        /// The workflow definition (a JSON file).
+        workflow: PathBuf,
+        /// The run's input (JSON).
+        #[arg(long, default_value = "{}")]
+        input: String,
+        /// Directory of extra `.wasm` plugins.
+        #[arg(long, default_value = "plugins.d")]
+        plugins_dir: PathBuf,
+        /// Longest wait for the run to finish or pause, e.g. `30s`, `10m`.
+        #[arg(long, default_value = "10m")]
+        wait: String,
+        /// Start this many runs with the same input (prints a list when more than one).
+        #[arg(long, default_value_t = 1)]
+        runs: usize,
+    },
+    /// Resume a local run paused at a step with a decision, and wait for where it ends next.
+    Resume {
+        /// The run's id.
+        run: String,
+        /// The step the run is paused at.
+        #[arg(long)]
+        step: String,
+        /// The decision (JSON), e.g. '"approve"' or '{"decision": "reject", "note": "..."}'.
+        #[arg(long)]
+        decision: String,
+        /// Directory of extra `.wasm` plugins.
+        #[arg(long, default_value = "plugins.d")]
+        plugins_dir: PathBuf,
+    },
+    /// Print a local run: status, progress, steps, pending action, result or error.
+    Show {
+        /// The run's id.
+        run: String,
+        /// Print its event log instead.
+        #[arg(long)]
+        events: bool,
+    },
+    /// Continue every unfinished run in the data directory (as a start does) and
+    /// wait until each has finished or paused; prints how many runs are in each status.
+    Recover {
+        /// Directory of extra `.wasm` plugins.
+        #[arg(long, default_value = "plugins.d")]
+        plugins_dir: PathBuf,
+        /// Longest wait, e.g. `30s`, `10m`.
+        #[arg(long, default_value = "10m")]
+        wait: String,
+    },
+    /// Print performance figures.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("cairn-data"));
+    let cache_dir = Some(data_dir.join("compiled"));
+    match cli.command {
+        Command::Serve { config, listen } => {
+            // The data directory comes from the settings unless a flag or
+            // CAIRN_DATA_DIR names one.
+            let mut settings = Settings::load(config.as_deref())?;
+            if let Some(data_dir) = cli.data_dir {
+                settings.data_dir = data_dir;
+            }
+            if let Some(listen) = listen {
+                settings.listen = listen;
+            }
+            serve(settings).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant(command) => keys::tenant(&data_dir, command).await,
+        Command::Key(command) => keys::key(&data_dir, command).await,
+        Command::Plugin(command) => plugins::plugin(cache_dir, command).await,
+        Command::Step(command) => plugins::step(cache_dir, command).await,
+        Command::Run {
+            workflow,
+            input,
+            plugins_dir,
+            wait,
+            runs,
+        } => runs::run_workflow(&data_dir, &workflow, &input, plugins_dir, &wait, runs).await,
+        Command::Recover { plugins_dir, wait } => {
+            runs::recover(&data_dir, plugins_dir, &wait).await
+        }
+        Command::Resume {
+            run,
+            step,
+            decision,
+            plugins_dir,
+        } => runs::resume(&data_dir, run, step, decision, plugins_dir).await,
+        Command::Show { run, events } => runs::show(&data_dir, run, events).await,
+        Command::Bench(command) => bench::bench(cache_dir, command).await,
+    }
+}
+
+fn parse_json(flag: &str, text: &str) -> anyhow::Result<Value> {
+    serde_json::from_str(text).with_context(|| format!("{flag} is not valid JSON"))
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    say!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

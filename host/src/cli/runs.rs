@@ -1,0 +1,193 @@
+//! `cairn run`, `resume`, `show` and `recover`: workflows on the embedded
+//! database, without the server.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use cairn::host::{Host, HostConfig};
+use cairn::model::RunStatus;
+use cairn::runner::{Actor, RunError, RunView};
+use cairn::store::{Store, Synchronous, WorkflowStatus};
+use serde_json::{Value, json};
+
+use super::{parse_json, print_json};
+
+pub async fn run_workflow(
+    data_dir: &Path,
+    workflow: &Path,
+    input: &str,
+    plugins_dir: PathBuf,
+    wait: &str,
+    runs: usize,
+) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(workflow)
+        .with_context(|| format!("cannot read {}", workflow.display()))?;
+    let definition: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", workflow.display()))?;
+    let input = parse_json("--input", input)?;
+    let wait = cairn::workflow::parse_duration(wait).map_err(|e| anyhow::anyhow!("--wait: {e}"))?;
+    let host = local_host(data_dir, plugins_dir).await?;
+    let runner = &host.runner;
+    let created = runner
+        .create_workflow(LOCAL_TENANT, definition, WorkflowStatus::Active)
+        .await;
+    let workflow = match created {
+        Ok(workflow) => workflow,
+        Err(RunError::Invalid(problems)) => {
+            eprintln!("error: {} is not a valid workflow:", workflow.display());
+            for problem in problems {
+                let path = if problem.path.is_empty() {
+                    "/"
+                } else {
+                    &problem.path
+                };
+                eprintln!("  {path}: {}", problem.message);
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let mut ids = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        ids.push(
+            runner
+                .start_run(LOCAL_TENANT, &workflow.id, input.clone())
+                .await?
+                .id,
+        );
+    }
+    let mut views = Vec::with_capacity(ids.len());
+    for id in &ids {
+        views.push(
+            runner
+                .wait_until(Some(LOCAL_TENANT), id, wait, RunView::is_settled)
+                .await?,
+        );
+    }
+    host.stop();
+    let all_fine = views
+        .iter()
+        .all(|view| matches!(view.status, RunStatus::Completed | RunStatus::Paused));
+    if views.len() == 1 {
+        print_json(&views[0])?;
+    } else {
+        print_json(&views)?;
+    }
+    Ok(if all_fine {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+pub async fn recover(
+    data_dir: &Path,
+    plugins_dir: PathBuf,
+    wait: &str,
+) -> anyhow::Result<ExitCode> {
+    let wait = cairn::workflow::parse_duration(wait).map_err(|e| anyhow::anyhow!("--wait: {e}"))?;
+    let host = local_host(data_dir, plugins_dir).await?;
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut changes = host.runner.subscribe();
+    loop {
+        let unfinished = host
+            .store
+            .read(|c| cairn::store::run_ids_in(c, &[RunStatus::Pending, RunStatus::Running]))?;
+        if unfinished.is_empty() {
+            break;
+        }
+        // Wake on any change, and at least every 100 ms in case notices were missed.
+        let _ = tokio::time::timeout(Duration::from_millis(100), changes.recv()).await;
+        if tokio::time::Instant::now() >= deadline {
+            host.stop();
+            bail!(
+                "{} run(s) still unfinished after {wait:?}",
+                unfinished.len()
+            );
+        }
+    }
+    host.stop();
+    let counts = host.runner.run_counts()?;
+    let counts: serde_json::Map<String, Value> = counts
+        .into_iter()
+        .map(|(status, count)| (status, json!(count)))
+        .collect();
+    print_json(&counts)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A host over a local data directory, for the commands that run workflows
+/// without the server.
+async fn local_host(data_dir: &Path, plugins_dir: PathBuf) -> anyhow::Result<Host> {
+    let mut config = HostConfig::new(data_dir);
+    config.plugins_dir = Some(plugins_dir);
+    // Schedules are the server's to run.
+    config.runner.schedules = false;
+    Host::start(config).await
+}
+
+/// The tenant of local, command-line runs.
+const LOCAL_TENANT: &str = "default";
+
+pub async fn resume(
+    data_dir: &Path,
+    run: String,
+    step: String,
+    decision: String,
+    plugins_dir: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    let decision = parse_json("--decision", &decision)?;
+    let host = local_host(data_dir, plugins_dir).await?;
+    let resumed = host
+        .runner
+        .resume(LOCAL_TENANT, &run, &step, decision, Actor::api("cli"))
+        .await;
+    let view = match resumed {
+        Ok(_) => {
+            host.runner
+                .wait_until(
+                    Some(LOCAL_TENANT),
+                    &run,
+                    Duration::from_secs(600),
+                    RunView::is_settled,
+                )
+                .await?
+        }
+        Err(e) => {
+            host.stop();
+            bail!("cannot resume run {run}: {e}");
+        }
+    };
+    host.stop();
+    print_json(&view)?;
+    Ok(match view.status {
+        RunStatus::Completed | RunStatus::Paused => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+pub async fn show(data_dir: &Path, run: String, events: bool) -> anyhow::Result<ExitCode> {
+    let store = Store::open(&cairn::runner::database_path(data_dir), Synchronous::Full)?;
+    if events {
+        let events = store
+            .read(|c| {
+                cairn::store::get_run(c, Some(LOCAL_TENANT), &run)?;
+                cairn::store::get_events(c, &run, 0)
+            })
+            .with_context(|| format!("run {run}"))?;
+        print_json(&events)?;
+    } else {
+        let (record, steps) = store
+            .read(|c| {
+                Ok((
+                    cairn::store::get_run(c, Some(LOCAL_TENANT), &run)?,
+                    cairn::store::get_steps(c, &run)?,
+                ))
+            })
+            .with_context(|| format!("run {run}"))?;
+        print_json(&RunView::new(&record, &steps, None))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -189,7 +189,7 @@ fn only_under(needle: &str, allowed: &[&str]) {
 fn wasmtime_sql_http_servers_and_sockets_stay_in_their_modules() {
     only_under("wasmtime", &["engine/"]);
     only_under("bindgen!", &["engine/bindings.rs"]);
-    only_under("rusqlite", &["store/", "runner/", "notify.rs"]);
+    only_under("rusqlite", &["store/", "runner/"]);
     only_under("axum", &["api/", "server.rs", "bench/http.rs"]);
     only_under("TcpStream", &["egress/client.rs", "bench/http.rs"]);
     let api_store: Vec<String> = sources()

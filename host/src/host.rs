@@ -167,18 +167,6 @@ impl Host {
         })
     }
 
-    /// A reviewer's approval link for a run paused at `action`; see
-    /// [`LinkSigner::link_for`].
-    pub fn approval_link(
-        &self,
-        tenant: &str,
-        run: &str,
-        action: &serde_json::Value,
-        reviewer: &str,
-    ) -> Option<(String, i64)> {
-        self.links.link_for(tenant, run, action, reviewer)
-    }
-
     /// Adds `tenant`'s private plugin; see [`Uploads::upload`].
     pub async fn upload_plugin(
         &self,

@@ -6,8 +6,7 @@
 //! receivers can deduplicate. Emails go over SMTP (lettre); a gate's reviewers
 //! get their approval links.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -16,7 +15,6 @@ use hmac::{Hmac, Mac};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use rusqlite::Transaction;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -25,7 +23,7 @@ use crate::approvals::LinkSigner;
 use crate::clock::{now_ms, timestamp};
 use crate::egress::{Rules, Target, client};
 use crate::secrets::Secrets;
-use crate::store::{self, EventRecord, OutboxRecord, RunRecord, Store, StoreError};
+use crate::store::{self, EventRecord, OutboxRecord, RunRecord, Store};
 use crate::workflow::{Notifications, NotifyEvent};
 
 /// Attempts before a notification is given up.
@@ -59,58 +57,18 @@ fn default_tls() -> String {
     "starttls".to_owned()
 }
 
-/// Only the part of a stored definition that says who hears what.
-#[derive(Deserialize)]
-struct NotificationsOnly {
-    #[serde(default)]
-    notifications: Option<Notifications>,
-}
-
-/// A workflow version's notification settings. Versions never change, so
-/// they are remembered (most runs end without a definition read).
-fn notifications_of(
-    tx: &Transaction<'_>,
-    workflow_id: &str,
-    version: i64,
-) -> Result<Option<Arc<Notifications>>, StoreError> {
-    type Known = Mutex<HashMap<(String, i64), Option<Arc<Notifications>>>>;
-    static KNOWN: OnceLock<Known> = OnceLock::new();
-    let known = KNOWN.get_or_init(Default::default);
-    let key = (workflow_id.to_owned(), version);
-    if let Some(found) = known.lock().ok().and_then(|k| k.get(&key).cloned()) {
-        return Ok(found);
-    }
-    let definition = store::get_definition(tx, workflow_id, version)?;
-    let notifications = serde_json::from_value::<NotificationsOnly>(definition)
-        .ok()
-        .and_then(|d| d.notifications)
-        .map(Arc::new);
-    if let Ok(mut known) = known.lock() {
-        if known.len() >= 10_000 {
-            known.clear();
-        }
-        known.insert(key, notifications.clone());
-    }
-    Ok(notifications)
-}
-
-/// Writes the notifications `events` call for into the outbox, within the
-/// transaction that saves them.
-pub fn enqueue(
-    tx: &Transaction<'_>,
+/// The outbox rows `events` call for under a workflow version's notification
+/// settings: committed with the events, so none is lost or sent for an event
+/// that was not saved.
+pub fn outbox_rows(
     run: &RunRecord,
     events: &[EventRecord],
-) -> Result<(), StoreError> {
-    let notifiable: Vec<(NotifyEvent, &EventRecord)> = events
+    notifications: &Notifications,
+) -> Vec<OutboxRecord> {
+    let mut rows = Vec::new();
+    let notifiable = events
         .iter()
-        .filter_map(|e| Some((NotifyEvent::of(e.kind)?, e)))
-        .collect();
-    if notifiable.is_empty() {
-        return Ok(());
-    }
-    let Some(notifications) = notifications_of(tx, &run.workflow_id, run.workflow_version)? else {
-        return Ok(());
-    };
+        .filter_map(|e| Some((NotifyEvent::of(e.kind)?, e)));
     for (kind, event) in notifiable {
         let body = json!({
             "type": format!("run.{}", kind.kind().as_str()),
@@ -121,23 +79,20 @@ pub fn enqueue(
                 "result": run.result, "error": run.error,
             },
         });
-        let add = |channel: &str, target: Value, payload: Value| {
-            store::insert_outbox(
-                tx,
-                &OutboxRecord {
-                    id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
-                    tenant: run.tenant.clone(),
-                    run_id: run.id.clone(),
-                    channel: channel.to_owned(),
-                    target,
-                    payload,
-                    attempts: 0,
-                    next_attempt: Some(event.at),
-                    delivered_at: None,
-                    last_error: None,
-                    created_at: event.at,
-                },
-            )
+        let mut add = |channel: &str, target: Value, payload: Value| {
+            rows.push(OutboxRecord {
+                id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
+                tenant: run.tenant.clone(),
+                run_id: run.id.clone(),
+                channel: channel.to_owned(),
+                target,
+                payload,
+                attempts: 0,
+                next_attempt: Some(event.at),
+                delivered_at: None,
+                last_error: None,
+                created_at: event.at,
+            })
         };
         for hook in notifications
             .webhooks
@@ -149,14 +104,14 @@ pub fn enqueue(
                 "webhook",
                 json!({ "url": hook.url, "secret_name": hook.secret_name() }),
                 body.clone(),
-            )?;
+            );
         }
         let Some(email) = &notifications.email else {
             continue;
         };
         if email.events.contains(&kind) {
             for to in &email.to {
-                add("email", json!({ "to": to }), body.clone())?;
+                add("email", json!({ "to": to }), body.clone());
             }
         }
         let reviewers = run
@@ -170,11 +125,11 @@ pub fn enqueue(
                     "email",
                     json!({ "to": reviewer, "reviewer": true }),
                     body.clone(),
-                )?;
+                );
             }
         }
     }
-    Ok(())
+    rows
 }
 
 /// Moves webhook signing secrets that older builds kept in clear, in

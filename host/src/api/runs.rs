@@ -505,7 +505,8 @@ fn approval_links(state: &AppState, tenant: &str, run: &RunView) -> Vec<Approval
         .filter_map(|reviewer| {
             let (url, expires) = state
                 .host
-                .approval_link(tenant, &run.id, action, reviewer)?;
+                .links
+                .link_for(tenant, &run.id, action, reviewer)?;
             Some(ApprovalLink {
                 reviewer: reviewer.to_owned(),
                 url,

@@ -195,6 +195,7 @@ impl Runner {
         actor: Actor,
     ) -> Result<BatchView, RunError> {
         let (owner, batch_id) = (tenant.to_owned(), id.to_owned());
+        let definitions = std::sync::Arc::clone(&self.inner.definitions);
         let cancelled = self
             .inner
             .store
@@ -216,7 +217,7 @@ impl Runner {
                 }
                 for run_id in &unfinished {
                     // One run refusing rolls back the whole batch's cancel.
-                    cancel_in(tx, &owner, run_id, &actor)?
+                    cancel_in(tx, &definitions, &owner, run_id, &actor)?
                         .map_err(|refused| StoreError::Conflict(refused.to_string()))?;
                 }
                 store::set_batch_cancelled(tx, &batch_id, now_ms())?;

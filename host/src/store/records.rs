@@ -1216,6 +1216,30 @@ pub fn insert_outbox(tx: &Transaction<'_>, record: &OutboxRecord) -> Result<(), 
     Ok(())
 }
 
+/// Commits one transition of a run: the run row (refused with a conflict
+/// if its last event is no longer `expected_seq`: someone moved it), the steps
+/// that changed, the new events and the outbox rows they call for.
+pub fn commit(
+    tx: &Transaction<'_>,
+    run: &RunRecord,
+    expected_seq: i64,
+    steps: &[&StepRecord],
+    events: &[EventRecord],
+    outbox: &[OutboxRecord],
+) -> Result<(), StoreError> {
+    save_run(tx, run, expected_seq)?;
+    for step in steps {
+        save_step(tx, step)?;
+    }
+    for event in events {
+        append_event(tx, &run.id, event)?;
+    }
+    for row in outbox {
+        insert_outbox(tx, row)?;
+    }
+    Ok(())
+}
+
 /// Outbox rows (id, tenant, target) whose target holds `needle`.
 pub fn outbox_targets_containing(
     conn: &Connection,

@@ -1,0 +1,230 @@
+//! Starting runs: the workflow must be active, the tenant under its quota,
+//! the concurrency policy satisfied, and an `Idempotency-Key` not reused with
+//! another body.
+
+use super::*;
+
+impl Runner {
+    /// Starts a run of the workflow's current version with `input`.
+    pub async fn start_run(
+        &self,
+        tenant: &str,
+        workflow_id: &str,
+        input: Value,
+    ) -> Result<RunView, RunError> {
+        Ok(self
+            .start_run_once(tenant, workflow_id, input, None)
+            .await?
+            .0)
+    }
+
+    /// Starts a run, at most once per idempotency key: the same key with the same
+    /// body hash returns the run it started (and `false`); with another body it
+    /// is refused.
+    pub async fn start_run_once(
+        &self,
+        tenant: &str,
+        workflow_id: &str,
+        input: Value,
+        idempotency: Option<Idempotency>,
+    ) -> Result<(RunView, bool), RunError> {
+        let workflow = self.active_workflow(tenant, workflow_id)?;
+        let new = self.new_run(&workflow, input, json!({ "kind": "api" }))?;
+        let id = new.run.id.clone();
+        let quota = self.inner.max_active_runs_per_tenant as i64;
+        let existing = self
+            .inner
+            .store
+            .write(move |tx| {
+                if let Some(idempotency) = &idempotency {
+                    let previous = store::idempotent(
+                        tx,
+                        Started::Run,
+                        &new.run.tenant,
+                        &new.run.workflow_id,
+                        &idempotency.key,
+                    )?;
+                    match previous {
+                        Some((run_id, hash)) if hash == idempotency.body_hash => {
+                            return Ok(Ok(Some(run_id)));
+                        }
+                        Some(_) => return Ok(Err(idempotency.reused())),
+                        None => {}
+                    }
+                }
+                if let Err(refused) = admit(tx, &workflow, &new.definition, 1, quota)? {
+                    return Ok(Err(refused));
+                }
+                new.insert(tx)?;
+                if let Some(idempotency) = &idempotency {
+                    store::insert_idempotency_key(
+                        tx,
+                        Started::Run,
+                        &new.run.tenant,
+                        &new.run.workflow_id,
+                        &idempotency.key,
+                        &idempotency.body_hash,
+                        &new.run.id,
+                        new.run.created_at,
+                    )?;
+                }
+                Ok(Ok(None))
+            })
+            .await??;
+        if let Some(existing) = existing {
+            return Ok((self.get_run(Some(tenant), &existing)?, false));
+        }
+        self.started(&id);
+        Ok((self.get_run(Some(tenant), &id)?, true))
+    }
+
+    /// The tenant's workflow, if it may start runs.
+    pub(super) fn active_workflow(
+        &self,
+        tenant: &str,
+        workflow_id: &str,
+    ) -> Result<WorkflowRecord, RunError> {
+        let workflow = self
+            .inner
+            .store
+            .read(|c| store::get_workflow(c, tenant, workflow_id))?;
+        if workflow.status != WorkflowStatus::Active {
+            return Err(RunError::NotActive(format!(
+                "workflow '{}' is {}; only an active workflow can start runs",
+                workflow.name,
+                workflow.status.as_str()
+            )));
+        }
+        Ok(workflow)
+    }
+
+    /// A new pending run of the workflow's current version, its steps pinned to
+    /// the plugins they resolve to now; not yet saved.
+    pub(super) fn new_run(
+        &self,
+        workflow: &WorkflowRecord,
+        input: Value,
+        trigger: Value,
+    ) -> Result<NewRun, RunError> {
+        let definition = self.inner.definition(&workflow.id, workflow.version)?;
+        let mut pins = Vec::with_capacity(definition.steps.len());
+        for step in &definition.steps {
+            let plugin = self
+                .inner
+                .catalog
+                .resolve(&workflow.tenant, &step.step_type)
+                .map_err(|e| RunError::Rejected(format!("step '{}': {e}", step.name)))?;
+            pins.push(Value::String(plugin.digest.clone()));
+        }
+        let now = now_ms();
+        let id = new_id();
+        let mut run = RunRecord {
+            id: id.clone(),
+            tenant: workflow.tenant.clone(),
+            workflow_id: workflow.id.clone(),
+            workflow_version: workflow.version,
+            status: RunStatus::Pending,
+            input: input.clone(),
+            result: None,
+            error: None,
+            pending_action: None,
+            paused_step: None,
+            pause_deadline: None,
+            wake_at: None,
+            current_action: None,
+            steps_total: definition.steps.len() as i64,
+            steps_done: 0,
+            plugins: Value::Array(pins),
+            last_seq: 0,
+            created_at: now,
+            updated_at: now,
+            trigger: Some(trigger.clone()),
+        };
+        let steps: Vec<StepRecord> = definition
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| StepRecord {
+                run_id: id.clone(),
+                index: index as i64,
+                name: step.name.clone(),
+                status: StepStatus::Pending,
+                attempts: 0,
+                input: None,
+                output: None,
+                error: None,
+                checkpoint: None,
+                decision: None,
+                started_at: None,
+                finished_at: None,
+                decisions: None,
+                logs: None,
+            })
+            .collect();
+        let created = event(
+            &mut run,
+            EventKind::Created,
+            json!({ "workflow_version": workflow.version, "input": input, "trigger": trigger }),
+        );
+        Ok(NewRun {
+            run,
+            steps,
+            created,
+            definition,
+        })
+    }
+
+    /// Announces a saved new run and starts driving it.
+    pub(super) fn started(&self, run_id: &str) {
+        let _ = self.inner.changes.send(run_id.to_owned());
+        self.spawn_driver(run_id.to_owned());
+    }
+}
+
+/// A run built by [`Runner::new_run`], ready to be saved.
+pub(super) struct NewRun {
+    pub(super) run: RunRecord,
+    pub(super) steps: Vec<StepRecord>,
+    pub(super) created: EventRecord,
+    pub(super) definition: Arc<WorkflowDefinition>,
+}
+
+impl NewRun {
+    pub(super) fn insert(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
+        store::insert_run(tx, &self.run, &self.steps)?;
+        store::append_event(tx, &self.run.id, &self.created)
+    }
+}
+
+/// Whether `count` more runs of `workflow` may start now: the tenant's quota
+/// of unfinished runs, and the workflow's concurrency policy.
+pub(super) fn admit(
+    tx: &Transaction<'_>,
+    workflow: &WorkflowRecord,
+    definition: &WorkflowDefinition,
+    count: i64,
+    quota: i64,
+) -> Result<Result<(), RunError>, StoreError> {
+    let active = store::active_runs_of_tenant(tx, &workflow.tenant)?;
+    if active + count > quota {
+        return Ok(Err(RunError::QuotaExceeded(if count == 1 {
+            format!(
+                "the tenant has {quota} unfinished runs, its quota; finish or cancel some first"
+            )
+        } else {
+            format!(
+                "{count} more runs would exceed the tenant's quota of {quota} unfinished runs ({active} now)"
+            )
+        })));
+    }
+    if definition.concurrency == ConcurrencyPolicy::Forbid
+        && (count > 1 || store::active_runs_of(tx, &workflow.id)? > 0)
+    {
+        return Ok(Err(RunError::Conflict(format!(
+            "workflow '{}' allows one active run at a time{}",
+            workflow.name,
+            if count > 1 { "" } else { ", and one is active" }
+        ))));
+    }
+    Ok(Ok(()))
+}

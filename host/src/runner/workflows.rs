@@ -1,0 +1,197 @@
+//! Workflows: create, new versions, status, and the checks a definition must
+//! pass (validation, the egress policy of its webhooks, their signing keys).
+
+use super::*;
+
+impl Runner {
+    /// Validates and stores a new workflow.
+    pub async fn create_workflow(
+        &self,
+        tenant: &str,
+        definition: Value,
+        status: WorkflowStatus,
+    ) -> Result<WorkflowRecord, RunError> {
+        let parsed = self.check_definition(tenant, definition.clone())?;
+        let now = now_ms();
+        let workflow = WorkflowRecord {
+            id: new_id(),
+            tenant: tenant.to_owned(),
+            name: parsed.name.clone(),
+            status,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let record = workflow.clone();
+        self.inner
+            .store
+            .write(move |tx| {
+                store::insert_workflow(tx, &record, &definition)?;
+                scheduler::sync_schedule(tx, &record, parsed.schedule.as_ref(), now)
+            })
+            .await?;
+        self.inner.schedules_changed.notify_one();
+        Ok(workflow)
+    }
+
+    /// Stores a new version of a workflow's definition; running runs keep theirs.
+    pub async fn update_workflow(
+        &self,
+        tenant: &str,
+        id: &str,
+        definition: Value,
+    ) -> Result<WorkflowRecord, RunError> {
+        let parsed = self.check_definition(tenant, definition.clone())?;
+        let (tenant, id) = (tenant.to_owned(), id.to_owned());
+        let workflow = self
+            .inner
+            .store
+            .write(move |tx| {
+                let mut workflow = store::get_workflow(tx, &tenant, &id)?;
+                workflow.version += 1;
+                workflow.name = parsed.name.clone();
+                workflow.updated_at = now_ms();
+                store::insert_workflow_version(
+                    tx,
+                    &workflow.id,
+                    workflow.version,
+                    &definition,
+                    workflow.updated_at,
+                )?;
+                store::update_workflow(tx, &workflow)?;
+                scheduler::sync_schedule(
+                    tx,
+                    &workflow,
+                    parsed.schedule.as_ref(),
+                    workflow.updated_at,
+                )?;
+                Ok(workflow)
+            })
+            .await?;
+        self.inner.schedules_changed.notify_one();
+        Ok(workflow)
+    }
+
+    pub async fn set_workflow_status(
+        &self,
+        tenant: &str,
+        id: &str,
+        status: WorkflowStatus,
+    ) -> Result<WorkflowRecord, RunError> {
+        let (tenant, id) = (tenant.to_owned(), id.to_owned());
+        let workflow = self
+            .inner
+            .store
+            .write(move |tx| {
+                let mut workflow = store::get_workflow(tx, &tenant, &id)?;
+                let activated = status == WorkflowStatus::Active && workflow.status != status;
+                workflow.status = status;
+                workflow.updated_at = now_ms();
+                store::update_workflow(tx, &workflow)?;
+                if activated {
+                    scheduler::restart_schedule(tx, &workflow, workflow.updated_at)?;
+                }
+                Ok(workflow)
+            })
+            .await?;
+        self.inner.schedules_changed.notify_one();
+        Ok(workflow)
+    }
+
+    /// A workflow and its latest definition.
+    pub fn get_workflow(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<(WorkflowRecord, Value), RunError> {
+        Ok(self.inner.store.read(|c| {
+            let workflow = store::get_workflow(c, tenant, id)?;
+            let definition = store::get_definition(c, id, workflow.version)?;
+            Ok((workflow, definition))
+        })?)
+    }
+
+    pub(super) fn check_definition(
+        &self,
+        tenant: &str,
+        definition: Value,
+    ) -> Result<WorkflowDefinition, RunError> {
+        let parsed = WorkflowDefinition::from_value(definition)
+            .map_err(|problem| RunError::Invalid(vec![problem]))?;
+        let mut problems = validate(&parsed, &self.inner.catalog.for_tenant(tenant));
+        problems.extend(self.webhook_problems(tenant, &parsed)?);
+        if problems.is_empty() {
+            Ok(parsed)
+        } else {
+            Err(RunError::Invalid(problems))
+        }
+    }
+
+    /// Webhooks whose URL the egress policy refuses, or whose signing secret
+    /// the tenant does not have. Delivery checks both again, as settings and
+    /// secrets may change.
+    pub(super) fn webhook_problems(
+        &self,
+        tenant: &str,
+        definition: &WorkflowDefinition,
+    ) -> Result<Vec<Problem>, RunError> {
+        let hooks = definition
+            .notifications
+            .as_ref()
+            .map_or(&[][..], |n| n.webhooks.as_slice());
+        if hooks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let policy = self.inner.egress.policy(tenant, None);
+        let secrets = self
+            .inner
+            .secrets
+            .values(tenant)
+            .map_err(|e| RunError::Store(StoreError::Corrupt(e.to_string())))?;
+        let mut problems = Vec::new();
+        for (index, hook) in hooks.iter().enumerate() {
+            let at = |field: &str| format!("/notifications/webhooks/{index}/{field}");
+            if let Ok(target) = crate::egress::Target::parse("POST", &hook.url) {
+                let literal = target.host.parse::<std::net::IpAddr>().ok();
+                let checked = policy.check(&target).and_then(|()| match literal {
+                    Some(ip) => policy.check_address(&target, ip),
+                    None => Ok(()),
+                });
+                if let Err(denial) = checked {
+                    problems.push(Problem {
+                        path: at("url"),
+                        message: format!("webhooks go out under the egress policy: {denial}"),
+                    });
+                }
+            }
+            if let Some(name) = hook.secret_name() {
+                let message = match secrets.get(name) {
+                    None => Some(format!(
+                        "the tenant has no secret named '{name}': store the signing key first \
+                         (PUT /v1/secrets/{name})"
+                    )),
+                    Some(value) if !crate::notify::is_signing_key(value) => Some(format!(
+                        "secret '{name}' is not a signing key: 'whsec_' and the base64 of at \
+                         least 16 bytes"
+                    )),
+                    Some(_) => None,
+                };
+                if let Some(message) = message {
+                    problems.push(Problem {
+                        path: at("secret"),
+                        message,
+                    });
+                }
+            }
+        }
+        Ok(problems)
+    }
+
+    /// A tenant's workflows.
+    pub fn list_workflows(&self, tenant: &str) -> Result<Vec<WorkflowRecord>, RunError> {
+        Ok(self
+            .inner
+            .store
+            .read(|c| store::list_workflows(c, tenant))?)
+    }
+}

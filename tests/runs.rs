@@ -157,7 +157,8 @@ async fn a_gate_pauses_with_the_output_and_approval_continues() {
     )
     .await;
     assert_eq!(run.status, RunStatus::Paused);
-    let action = run.pending_action.clone().expect("pending action");
+    let action =
+        serde_json::to_value(run.pending_action.clone().expect("pending action")).expect("json");
     assert_eq!(action["step"], "review");
     assert_eq!(action["message"], "Publish?");
     assert_eq!(action["options"], json!(["approve", "reject"]));
@@ -255,7 +256,7 @@ async fn a_plugin_pause_resumes_through_the_plugin() {
         .expect("start");
     let first = settle(&host, &first.id).await;
     assert_eq!(
-        first.pending_action.as_ref().expect("action")["data"],
+        first.pending_action.as_ref().expect("action").data,
         json!({"q": 1})
     );
 
@@ -773,7 +774,8 @@ async fn free_form_decisions_are_checked_against_the_input_schema() {
         json!({}),
     )
     .await;
-    let action = run.pending_action.clone().expect("pending action");
+    let action =
+        serde_json::to_value(run.pending_action.clone().expect("pending action")).expect("json");
     assert_eq!(action["options"], json!([]));
     assert_eq!(action["input_schema"], schema);
     let before = host.runner.get_run(Some(TENANT), &run.id).expect("run");

@@ -239,7 +239,12 @@ async fn scenario(kinds: Vec<StepKind>, operations: Vec<Operation>) -> Result<()
     for operation in operations {
         match operation {
             Operation::Resume { option } => {
-                if let Some(action) = before.view.pending_action.clone() {
+                if let Some(action) = before
+                    .view
+                    .pending_action
+                    .clone()
+                    .and_then(|a| serde_json::to_value(a).ok())
+                {
                     let step = action["step"].as_str().unwrap_or_default().to_owned();
                     let options = action["options"].as_array().cloned().unwrap_or_default();
                     let decision = options

@@ -115,16 +115,17 @@ impl LinkSigner {
 
 impl LinkSigner {
     /// The link, and when it expires (Unix s), for `reviewer` to decide the
-    /// run paused at `action` (its `step` and `paused_at`); the link works
-    /// for [`LinkSigner::ttl`] from the pause.
+    /// run paused at `step` since `paused_at` (RFC 3339); the link works for
+    /// [`LinkSigner::ttl`] from the pause.
     pub fn link_for(
         &self,
         tenant: &str,
         run: &str,
-        action: &serde_json::Value,
+        step: &str,
+        paused_at: &str,
         reviewer: &str,
     ) -> Option<(String, i64)> {
-        let paused_at = humantime::parse_rfc3339(action["paused_at"].as_str()?).ok()?;
+        let paused_at = humantime::parse_rfc3339(paused_at).ok()?;
         let expires = (paused_at + self.ttl)
             .duration_since(std::time::UNIX_EPOCH)
             .ok()?
@@ -132,7 +133,7 @@ impl LinkSigner {
         let token = self.token(&Claims {
             tenant: tenant.to_owned(),
             run: run.to_owned(),
-            step: action["step"].as_str()?.to_owned(),
+            step: step.to_owned(),
             reviewer: reviewer.to_owned(),
             expires,
         });

@@ -290,7 +290,7 @@ impl FromStr for EventKind {
 }
 
 /// How a decision reached a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// `POST /v1/runs/{id}/resume` or `cancel`, or the command line.
@@ -311,9 +311,120 @@ impl Channel {
     }
 }
 
+/// What a paused run waits for: shown to people (API, pages, emails) and
+/// checked against their decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PendingAction {
+    /// The step that waits.
+    pub step: String,
+    /// `approval` at a gate; otherwise what the plugin called it.
+    pub kind: String,
+    pub message: String,
+    /// The options a decision must be one of; empty: a value `input_schema`
+    /// accepts.
+    #[serde(default)]
+    pub options: Vec<String>,
+    #[serde(default)]
+    pub input_schema: Option<serde_json::Value>,
+    /// What to review.
+    #[serde(default)]
+    pub data: serde_json::Value,
+    /// At a gate: its reviewers and how far its quorum got.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateProgress>,
+}
+
+/// A gate's reviewers and quorum, while the run waits there. Its fields sit
+/// in the pending action's object; a plugin's pause has none of them (so the
+/// schema marks none required).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GateProgress {
+    /// Who gets an approval link.
+    #[schema(required = false)]
+    pub reviewers: Vec<String>,
+    /// Approvals by distinct identities the run needs to go on.
+    #[schema(required = false)]
+    pub required: u32,
+    /// Distinct identities that approved so far.
+    #[schema(required = false)]
+    pub approvals: usize,
+    /// When the run paused here (RFC 3339); approval links expire from it.
+    #[schema(required = false)]
+    pub paused_at: String,
+}
+
+/// One decision recorded on a gate's step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Decision {
+    /// The verified identity that decided: an API key's name, the reviewer a
+    /// link was made for, or `timeout`.
+    pub reviewer: String,
+    pub option: String,
+    pub note: Option<String>,
+    /// Whether the option approves (it is not one of the gate's `reject`).
+    pub approving: bool,
+    /// RFC 3339.
+    pub at: String,
+    pub channel: Channel,
+    /// What an API caller said about itself; never counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// How many distinct identities (compared without regard to case) approved.
+pub fn distinct_approvers(decisions: &[Decision]) -> usize {
+    let mut who: Vec<String> = decisions
+        .iter()
+        .filter(|d| d.approving)
+        .map(|d| d.reviewer.to_ascii_lowercase())
+        .collect();
+    who.sort();
+    who.dedup();
+    who.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_actions_keep_their_json_shape() {
+        let gate = serde_json::json!({
+            "step": "review", "kind": "approval", "message": "Ship it?", "options": ["approve", "reject"],
+            "input_schema": null, "data": {"title": "x"}, "reviewers": ["ana@example.com"],
+            "required": 2, "approvals": 1, "paused_at": "2026-12-02T10:00:00.000Z"
+        });
+        let typed: PendingAction = serde_json::from_value(gate.clone()).expect("a gate's action");
+        assert_eq!(typed.gate.as_ref().map(|g| g.approvals), Some(1));
+        assert_eq!(serde_json::to_value(&typed).ok(), Some(gate));
+        let plugin = serde_json::json!({
+            "step": "pick", "kind": "choice", "message": "Which?", "options": [],
+            "input_schema": {"type": "string"}, "data": null
+        });
+        let typed: PendingAction = serde_json::from_value(plugin.clone()).expect("a plugin's");
+        assert_eq!(typed.gate, None);
+        assert_eq!(serde_json::to_value(&typed).ok(), Some(plugin));
+    }
+
+    #[test]
+    fn a_quorum_counts_identities_once_whatever_their_case() {
+        let decision = |who: &str, approving| Decision {
+            reviewer: who.to_owned(),
+            option: "approve".to_owned(),
+            note: None,
+            approving,
+            at: String::new(),
+            channel: Channel::Api,
+            label: None,
+        };
+        let decisions = [
+            decision("ana@example.com", true),
+            decision("ANA@example.com", true),
+            decision("bo", false),
+            decision("cy", true),
+        ];
+        assert_eq!(distinct_approvers(&decisions), 2);
+    }
 
     #[test]
     fn event_kinds_read_back_as_written() {

@@ -117,9 +117,11 @@ pub fn outbox_rows(
         let reviewers = run
             .pending_action
             .as_ref()
-            .and_then(|a| a["reviewers"].as_array())
-            .filter(|_| kind == NotifyEvent::Paused && email.reviewers);
-        for reviewer in reviewers.into_iter().flatten().filter_map(Value::as_str) {
+            .and_then(|a| a.gate.as_ref())
+            .map(|g| g.reviewers.as_slice())
+            .filter(|_| kind == NotifyEvent::Paused && email.reviewers)
+            .unwrap_or_default();
+        for reviewer in reviewers {
             if reviewer.parse::<lettre::Address>().is_ok() {
                 add(
                     "email",
@@ -403,7 +405,13 @@ async fn email(
         )
     };
     if record.target["reviewer"] == true
-        && let Some((link, _)) = host.links.link_for(&record.tenant, run, action, to)
+        && let Some((link, _)) = host.links.link_for(
+            &record.tenant,
+            run,
+            action["step"].as_str().unwrap_or_default(),
+            action["paused_at"].as_str().unwrap_or_default(),
+            to,
+        )
     {
         let options = action["options"]
             .as_array()

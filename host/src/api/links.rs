@@ -213,7 +213,7 @@ fn check(state: &AppState, token: &str, headers: &HeaderMap) -> Result<(Claims, 
         && run
             .pending_action
             .as_ref()
-            .is_some_and(|a| a["step"] == claims.step.as_str());
+            .is_some_and(|a| a.step == claims.step);
     if !waiting {
         return Err(Refusal::new(
             StatusCode::CONFLICT,
@@ -230,16 +230,19 @@ fn check(state: &AppState, token: &str, headers: &HeaderMap) -> Result<(Claims, 
 
 /// What the page asks, from the run's pending action.
 fn ask(claims: &Claims, run: &RunView) -> Value {
-    let action = run.pending_action.clone().unwrap_or_default();
+    let action = run.pending_action.as_ref();
+    let gate = action.and_then(|a| a.gate.as_ref());
     json!({
-        "message": action["message"],
+        "message": action.map(|a| &a.message),
         "step": claims.step,
         "run": run.id,
         "reviewer": claims.reviewer,
-        "options": action["options"],
-        "required": action["required"],
-        "approvals": action["approvals"],
-        "data": serde_json::to_string_pretty(&action["data"]).unwrap_or_default(),
+        "options": action.map(|a| &a.options),
+        "required": gate.map(|g| g.required),
+        "approvals": gate.map(|g| g.approvals),
+        "data": action
+            .and_then(|a| serde_json::to_string_pretty(&a.data).ok())
+            .unwrap_or_default(),
     })
 }
 

@@ -18,7 +18,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, Caller, Path, Tenant, bad_query, idempotency};
 use crate::clock::timestamp;
-use crate::model::{EventKind, RunStatus};
+use crate::model::{EventKind, PendingAction, RunStatus};
 use crate::runner::{Actor, EventRecord, RunView};
 use crate::workflow::parse_duration;
 
@@ -427,9 +427,9 @@ pub struct Approval {
     run_id: String,
     workflow_id: String,
     /// The step it is paused at.
-    step: Option<Value>,
-    /// What it waits for: `kind`, `message`, `options`, `data`.
-    pending_action: Option<Value>,
+    step: Option<String>,
+    /// What it waits for.
+    pending_action: Option<PendingAction>,
     waiting_since: String,
     /// When the pause times out, if it does.
     deadline: Option<String>,
@@ -477,11 +477,7 @@ pub async fn approvals(
         .into_iter()
         .map(|run| Approval {
             links: approval_links(&state, &tenant, &run),
-            step: run
-                .pending_action
-                .as_ref()
-                .and_then(|a| a.get("step"))
-                .cloned(),
+            step: run.pending_action.as_ref().map(|a| a.step.clone()),
             run_id: run.id,
             workflow_id: run.workflow_id,
             pending_action: run.pending_action,
@@ -494,19 +490,23 @@ pub async fn approvals(
 
 /// The approval links of a run paused at a gate with reviewers.
 fn approval_links(state: &AppState, tenant: &str, run: &RunView) -> Vec<ApprovalLink> {
-    let Some(action) = &run.pending_action else {
+    let Some((action, gate)) = run
+        .pending_action
+        .as_ref()
+        .and_then(|a| Some((a, a.gate.as_ref()?)))
+    else {
         return Vec::new();
     };
-    action["reviewers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
+    gate.reviewers
+        .iter()
         .filter_map(|reviewer| {
-            let (url, expires) = state
-                .host
-                .links
-                .link_for(tenant, &run.id, action, reviewer)?;
+            let (url, expires) = state.host.links.link_for(
+                tenant,
+                &run.id,
+                &action.step,
+                &gate.paused_at,
+                reviewer,
+            )?;
             Some(ApprovalLink {
                 reviewer: reviewer.to_owned(),
                 url,

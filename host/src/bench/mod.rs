@@ -352,7 +352,7 @@ pub async fn finished_history(
                         decision: None,
                         started_at: Some(at),
                         finished_at: Some(at),
-                        decisions: None,
+                        decisions: Vec::new(),
                         logs: None,
                     };
                     crate::store::insert_run(tx, &run, &[step])?;

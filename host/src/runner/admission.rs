@@ -157,7 +157,7 @@ impl Runner {
                 decision: None,
                 started_at: None,
                 finished_at: None,
-                decisions: None,
+                decisions: Vec::new(),
                 logs: None,
             })
             .collect();

@@ -94,11 +94,10 @@ impl Runner {
                 let gate = definition.steps.get(index).and_then(|s| s.approval.clone());
                 if let (Some(gate), Some((option, _))) = (&gate, &choice)
                     && !gate.reject.contains(option)
-                    && approvals(&steps[index]).any(|d| {
-                        d["reviewer"]
-                            .as_str()
-                            .is_some_and(|r| r.eq_ignore_ascii_case(&actor.name))
-                    })
+                    && steps[index]
+                        .decisions
+                        .iter()
+                        .any(|d| d.approving && d.reviewer.eq_ignore_ascii_case(&actor.name))
                 {
                     return Ok(Err(RunError::Conflict(format!(
                         "{} has approved this step already; it needs another reviewer \
@@ -228,10 +227,12 @@ pub(super) fn finish_paused(run: &mut RunRecord) {
 pub(super) type Choice = Option<(String, Option<String>)>;
 
 /// Checks a decision against what the run waits for.
-pub(super) fn check_decision(pending: Option<&Value>, decision: &Value) -> Result<Choice, String> {
+pub(super) fn check_decision(
+    pending: Option<&PendingAction>,
+    decision: &Value,
+) -> Result<Choice, String> {
     let options: Vec<&str> = pending
-        .and_then(|p| p["options"].as_array())
-        .map(|options| options.iter().filter_map(Value::as_str).collect())
+        .map(|p| p.options.iter().map(String::as_str).collect())
         .unwrap_or_default();
     if !options.is_empty() {
         let (option, note) = match decision {
@@ -263,7 +264,7 @@ pub(super) fn check_decision(pending: Option<&Value>, decision: &Value) -> Resul
         return Ok(Some((option, note)));
     }
     if let Some(schema) = pending
-        .and_then(|p| p.get("input_schema"))
+        .and_then(|p| p.input_schema.as_ref())
         .filter(|s| !s.is_null())
     {
         let validator = jsonschema::validator_for(schema)
@@ -284,27 +285,6 @@ pub(super) fn check_decision(pending: Option<&Value>, decision: &Value) -> Resul
 
 /// Applies a checked decision to a paused run and its paused step. Returns the
 /// events and whether the run needs a driver to go on.
-/// The approving decisions recorded on a gate's step.
-pub(super) fn approvals(step: &StepRecord) -> impl Iterator<Item = &Value> {
-    step.decisions
-        .as_ref()
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|d| d["approving"] == true)
-}
-
-/// How many distinct identities approved a gate's step.
-pub(super) fn distinct_approvers(step: &StepRecord) -> usize {
-    let mut who: Vec<String> = approvals(step)
-        .filter_map(|d| d["reviewer"].as_str())
-        .map(str::to_ascii_lowercase)
-        .collect();
-    who.sort();
-    who.dedup();
-    who.len()
-}
-
 pub(super) fn apply_decision(
     run: &mut RunRecord,
     step: &mut StepRecord,
@@ -323,23 +303,16 @@ pub(super) fn apply_decision(
     let mut events = Vec::new();
     match (gate, choice) {
         (Some(gate), Some((option, note))) => {
-            let mut decisions = step
-                .decisions
-                .as_ref()
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let mut decided = json!({
-                "reviewer": actor.name, "option": option, "note": note,
-                "approving": !gate.reject.contains(&option),
-                "at": crate::clock::timestamp(now), "channel": actor.channel,
+            step.decisions.push(Decision {
+                reviewer: actor.name.clone(),
+                option: option.clone(),
+                note: note.clone(),
+                approving: !gate.reject.contains(&option),
+                at: crate::clock::timestamp(now),
+                channel: actor.channel,
+                label: actor.label.clone(),
             });
-            if let Some(label) = &actor.label {
-                decided["label"] = json!(label);
-            }
-            decisions.push(decided);
-            step.decisions = Some(Value::Array(decisions));
-            let approved = distinct_approvers(step);
+            let approved = distinct_approvers(&step.decisions);
             // A timeout's decision is final; people's approvals count to the quorum.
             let by_timer = actor.channel == Channel::Timer;
             if !gate.reject.contains(&option)
@@ -347,8 +320,8 @@ pub(super) fn apply_decision(
                 && approved < gate.required.max(1) as usize
             {
                 // More approvals are needed: the run stays paused.
-                if let Some(action) = run.pending_action.as_mut() {
-                    action["approvals"] = json!(approved);
+                if let Some(gate) = run.pending_action.as_mut().and_then(|a| a.gate.as_mut()) {
+                    gate.approvals = approved;
                 }
                 events.push(event(
                     run,

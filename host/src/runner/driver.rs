@@ -375,12 +375,20 @@ impl Inner {
                         step.output = Some(output.clone());
                         step.error = None;
                         set_run(run, RunStatus::Paused)?;
-                        let action = json!({
-                            "step": step.name, "kind": "approval", "message": gate.message,
-                            "options": gate.options, "input_schema": null, "data": output,
-                            "reviewers": gate.reviewers, "required": gate.required, "approvals": 0,
-                            "paused_at": crate::clock::timestamp(now_ms()),
-                        });
+                        let action = PendingAction {
+                            step: step.name.clone(),
+                            kind: "approval".to_owned(),
+                            message: gate.message.clone(),
+                            options: gate.options.clone(),
+                            input_schema: None,
+                            data: output,
+                            gate: Some(GateProgress {
+                                reviewers: gate.reviewers.clone(),
+                                required: gate.required,
+                                approvals: 0,
+                                paused_at: crate::clock::timestamp(now_ms()),
+                            }),
+                        };
                         self.pause(
                             run,
                             index,
@@ -421,10 +429,15 @@ impl Inner {
                 set_step(step, StepStatus::AwaitingInput)?;
                 step.checkpoint = Some(checkpoint);
                 set_run(run, RunStatus::Paused)?;
-                let action = json!({
-                    "step": step.name, "kind": pending_action.kind, "message": pending_action.message,
-                    "options": pending_action.options, "input_schema": pending_action.input_schema, "data": pending_action.data,
-                });
+                let action = PendingAction {
+                    step: step.name.clone(),
+                    kind: pending_action.kind,
+                    message: pending_action.message,
+                    options: pending_action.options,
+                    input_schema: pending_action.input_schema,
+                    data: pending_action.data,
+                    gate: None,
+                };
                 self.pause(
                     run,
                     index,
@@ -478,7 +491,7 @@ impl Inner {
         &self,
         run: &mut RunRecord,
         index: usize,
-        action: Value,
+        action: PendingAction,
         lifetime: Option<&str>,
     ) {
         run.pending_action = Some(action);

@@ -36,7 +36,10 @@ use crate::engine::{
     Call, Engine, Evaluation, Invocation, OutboundHttp, SandboxLimits, StepOutcome, StepProgress,
     StepReport, TemplateFailure,
 };
-use crate::model::{Channel, EventKind, FailReason, IllegalTransition, RunStatus, StepStatus};
+use crate::model::{
+    Channel, Decision, EventKind, FailReason, GateProgress, IllegalTransition, PendingAction,
+    RunStatus, StepStatus, distinct_approvers,
+};
 use crate::secrets::Secrets;
 use crate::store::{self, RunRecord, Started, StepRecord, Store, StoreError};
 use crate::workflow::{

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::engine::StepProgress;
-use crate::model::{RunStatus, StepStatus};
+use crate::model::{Decision, PendingAction, RunStatus, StepStatus};
 use crate::store::{RunRecord, StepRecord};
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -19,7 +19,7 @@ pub struct RunView {
     pub progress: Progress,
     pub steps: Vec<StepView>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pending_action: Option<Value>,
+    pub pending_action: Option<PendingAction>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause_deadline: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,9 +59,9 @@ pub struct StepView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
     /// A gate's decisions: who decided what, with which note, when and
-    /// through which channel (`api` or `link`).
+    /// through which channel (`api`, `link` or `timer`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub decisions: Option<Value>,
+    pub decisions: Option<Vec<Decision>>,
     /// What the step's attempts logged, latest lines kept:
     /// `[{attempt, level, source: plugin|host|stdout|stderr, message}]`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,7 +104,7 @@ impl RunView {
                     error: step.error.clone(),
                     started_at: step.started_at.map(timestamp),
                     finished_at: step.finished_at.map(timestamp),
-                    decisions: step.decisions.clone(),
+                    decisions: (!step.decisions.is_empty()).then(|| step.decisions.clone()),
                     logs: step.logs.clone(),
                 })
                 .collect(),

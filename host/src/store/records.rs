@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde_json::Value;
 
 use super::StoreError;
-use crate::model::{EventKind, RunStatus, StepStatus};
+use crate::model::{Decision, EventKind, PendingAction, RunStatus, StepStatus};
 
 // Queries on hot paths (starting, resuming and driving runs, long polls, the
 // approval queue, /metrics), named so that a test can read their plans: none
@@ -81,7 +81,7 @@ pub struct RunRecord {
     pub input: Value,
     pub result: Option<Value>,
     pub error: Option<Value>,
-    pub pending_action: Option<Value>,
+    pub pending_action: Option<PendingAction>,
     pub paused_step: Option<i64>,
     pub pause_deadline: Option<i64>,
     pub wake_at: Option<i64>,
@@ -110,8 +110,8 @@ pub struct StepRecord {
     pub decision: Option<Value>,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
-    /// A gate's decisions so far: `[{reviewer, option, note, at, channel}]`.
-    pub decisions: Option<Value>,
+    /// A gate's decisions so far.
+    pub decisions: Vec<Decision>,
     /// What the step's attempts logged: `[{attempt, level, source, message}]`,
     /// the latest lines kept.
     pub logs: Option<Value>,
@@ -138,6 +138,29 @@ fn json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Value> {
     serde_json::from_str(&text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
     })
+}
+
+/// A JSON column read as a typed value (`None` for NULL).
+fn opt_typed_column<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<T>> {
+    opt_json_column(row, index)?
+        .map(|value| {
+            serde_json::from_value(value).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    index,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// A typed value as a JSON column's text.
+fn opt_typed_text<T: serde::Serialize>(value: Option<&T>) -> Option<String> {
+    value.and_then(|v| serde_json::to_string(v).ok())
 }
 
 fn opt_json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<Value>> {
@@ -320,7 +343,7 @@ fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         input: json_column(row, 5)?,
         result: opt_json_column(row, 6)?,
         error: opt_json_column(row, 7)?,
-        pending_action: opt_json_column(row, 8)?,
+        pending_action: opt_typed_column(row, 8)?,
         paused_step: row.get(9)?,
         pause_deadline: row.get(10)?,
         wake_at: row.get(11)?,
@@ -351,7 +374,7 @@ pub fn insert_run(
             json_text(&run.input),
             opt_json_text(&run.result),
             opt_json_text(&run.error),
-            opt_json_text(&run.pending_action),
+            opt_typed_text(run.pending_action.as_ref()),
             run.paused_step,
             run.pause_deadline,
             run.wake_at,
@@ -387,7 +410,7 @@ pub fn save_run(
             run.status.as_str(),
             opt_json_text(&run.result),
             opt_json_text(&run.error),
-            opt_json_text(&run.pending_action),
+            opt_typed_text(run.pending_action.as_ref()),
             run.paused_step,
             run.pause_deadline,
             run.wake_at,
@@ -427,7 +450,7 @@ pub fn save_step(tx: &Transaction<'_>, step: &StepRecord) -> Result<(), StoreErr
             opt_json_text(&step.decision),
             step.started_at,
             step.finished_at,
-            opt_json_text(&step.decisions),
+            opt_typed_text(Some(&step.decisions).filter(|d| !d.is_empty())),
             opt_json_text(&step.logs),
         ],
     )?;
@@ -487,7 +510,7 @@ pub fn get_steps(conn: &Connection, run_id: &str) -> Result<Vec<StepRecord>, Sto
             decision: opt_json_column(row, 9)?,
             started_at: row.get(10)?,
             finished_at: row.get(11)?,
-            decisions: opt_json_column(row, 12)?,
+            decisions: opt_typed_column(row, 12)?.unwrap_or_default(),
             logs: opt_json_column(row, 13)?,
         })
     })?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::api::{
+use crate::common::api::{
     assert_problem, create_tenant, create_workflow, poll_until, setup, start_run, status_is,
 };
 use crate::common::server::{Reply, Server};

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::api::{
+use crate::common::api::{
     assert_problem, create_tenant, create_workflow, gated, plugins_dir, poll_until, setup,
     status_is,
 };

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::api::{
+use crate::common::api::{
     assert_problem, create_tenant, create_workflow, poll_until, poll_until_as, start_run, status_is,
 };
 use crate::common::receivers::{Delivery, HttpStub};
@@ -17,7 +17,7 @@ const CMS_TOKEN: &str = "cms-token-91b2c3d4e5f6a7b8";
 const SLACK_PATH: &str = "T0001/B0002/xoxb9q8w7e6r5t4y";
 
 pub(crate) fn serve(dir: &std::path::Path, settings: &[(&str, &str)]) -> Server {
-    let plugins = crate::api::plugins_dir(dir);
+    let plugins = crate::common::api::plugins_dir(dir);
     Server::start_with(&dir.join("data"), &plugins, settings)
 }
 

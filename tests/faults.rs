@@ -3,7 +3,7 @@
 //! older build left without a driver. Each ends its run `failed` with a reason
 //! that names the step, and keeps every completion that came before.
 
-use crate::api::{create_workflow, plugins_dir, poll_until, start_run, status_is};
+use crate::common::api::{create_workflow, plugins_dir, poll_until, start_run, status_is};
 use crate::common::component_path;
 use crate::common::server::Server;
 

@@ -4,10 +4,10 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::api::{
+use crate::approvals::links;
+use crate::common::api::{
     assert_problem, create_workflow, gated, plugins_dir, poll_until, setup, status_is,
 };
-use crate::approvals::links;
 use crate::common::server::Server;
 
 use serde_json::json;
@@ -22,7 +22,7 @@ fn approval_pages_send_no_referrer_no_cache_no_script_and_no_framing() {
         ]}),
         "active",
     );
-    let run = crate::api::start_run(&server, &workflow, json!({}));
+    let run = crate::common::api::start_run(&server, &workflow, json!({}));
     poll_until(&server, &run, status_is("paused"));
     let (_, link) = links(&server, &run).remove(0);
     let bad = format!("{}x", &link[..link.len() - 1]);

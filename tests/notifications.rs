@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
 
-use crate::api::{create_workflow, plugins_dir, poll_until, start_run, status_is};
+use crate::common::api::{create_workflow, plugins_dir, poll_until, start_run, status_is};
 use crate::common::receivers::{Delivery, SmtpReceiver, WebhookReceiver};
 use crate::common::server::Server;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::api::setup;
+use crate::common::api::setup;
 
 /// Every route of the API, as DESIGN.md's table lists it.
 const ROUTES: &[(&str, &str)] = &[

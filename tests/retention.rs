@@ -1,7 +1,7 @@
 //! Retention: finished runs older than the `retention` setting are deleted
 //! with everything that belongs to them; unfinished runs are kept.
 
-use crate::api::{create_workflow, gated, plugins_dir, poll_until, start_run, status_is};
+use crate::common::api::{create_workflow, gated, plugins_dir, poll_until, start_run, status_is};
 use crate::common::server::Server;
 
 use serde_json::json;

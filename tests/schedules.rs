@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::api::{assert_problem, create_workflow, plugins_dir, setup};
+use crate::common::api::{assert_problem, create_workflow, plugins_dir, setup};
 use crate::common::eventually;
 use crate::common::server::Server;
 

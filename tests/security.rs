@@ -9,8 +9,10 @@ use std::path::Path;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::api::{assert_problem, create_workflow, plugins_dir, poll_until, start_run, status_is};
 use crate::approvals::links;
+use crate::common::api::{
+    assert_problem, create_workflow, plugins_dir, poll_until, start_run, status_is,
+};
 use crate::common::receivers::{Delivery, HttpStub, WebhookReceiver};
 use crate::common::server::{Reply, Server, create_key, wait_for_log};
 use crate::egress::{failed_run, http_step, put_secret};

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::api::{
+use crate::common::api::{
     assert_problem, create_tenant, create_workflow, declare_a_huge_body, plugins_dir, poll_until,
     start_run, status_is,
 };

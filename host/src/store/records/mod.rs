@@ -1,0 +1,368 @@
+//! Typed rows and the SQL that reads and writes them, one file per table
+//! (or group of tables); the column helpers and the hot-path queries whose
+//! plans a test reads are here.
+
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use serde_json::Value;
+
+use super::StoreError;
+use crate::model::{Decision, EventKind, PendingAction, RunStatus, StepStatus};
+
+// Queries on hot paths (starting, resuming and driving runs, long polls, the
+// approval queue, /metrics), named so that a test can read their plans: none
+// may scan finished history.
+const ACTIVE_RUNS_OF_TENANT: &str =
+    "SELECT COALESCE((SELECT count FROM tenant_active_runs WHERE tenant = ?1), 0)";
+const ACTIVE_RUNS_OF_WORKFLOW: &str = "SELECT COUNT(*) FROM runs WHERE workflow_id = ?1 AND status IN ('pending', 'running', 'paused')";
+const RUN_COUNTS: &str = "SELECT status, count FROM run_counts WHERE count > 0 ORDER BY status";
+const EXPIRED_PAUSES: &str = "SELECT id FROM runs WHERE status = 'paused' AND pause_deadline IS NOT NULL AND pause_deadline <= ?1 ORDER BY pause_deadline";
+const NEXT_PAUSE_DEADLINE: &str =
+    "SELECT MIN(pause_deadline) FROM runs WHERE status = 'paused' AND pause_deadline IS NOT NULL";
+const UNFINISHED_RUNS_PINNED_TO: &str = "SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND status IN ('pending', 'running', 'paused') \
+     AND EXISTS (SELECT 1 FROM json_each(runs.plugins) WHERE value = ?2)";
+const FINISHED_RUNS_BEFORE: &str = "SELECT id FROM runs INDEXED BY runs_finished WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1 \
+     ORDER BY updated_at LIMIT ?2";
+
+fn paused_runs_sql() -> String {
+    format!(
+        "SELECT {RUN_COLUMNS} FROM runs WHERE tenant = ?1 AND status = 'paused' \
+         AND (?2 IS NULL OR workflow_id = ?2) \
+         AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(pending_action, '$.reviewers') WHERE value = ?4)) \
+         ORDER BY updated_at, id LIMIT ?3"
+    )
+}
+
+/// A workflow's lifecycle status.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowStatus {
+    Draft,
+    Active,
+    Archived,
+}
+
+impl WorkflowStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkflowStatus::Draft => "draft",
+            WorkflowStatus::Active => "active",
+            WorkflowStatus::Archived => "archived",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "draft" => Ok(WorkflowStatus::Draft),
+            "active" => Ok(WorkflowStatus::Active),
+            "archived" => Ok(WorkflowStatus::Archived),
+            other => Err(StoreError::Corrupt(format!("workflow status '{other}'"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowRecord {
+    pub id: String,
+    pub tenant: String,
+    pub name: String,
+    pub status: WorkflowStatus,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: String,
+    pub tenant: String,
+    pub workflow_id: String,
+    pub workflow_version: i64,
+    pub status: RunStatus,
+    pub input: Value,
+    pub result: Option<Value>,
+    pub error: Option<Value>,
+    pub pending_action: Option<PendingAction>,
+    pub paused_step: Option<i64>,
+    pub pause_deadline: Option<i64>,
+    pub wake_at: Option<i64>,
+    pub current_action: Option<String>,
+    pub steps_total: i64,
+    pub steps_done: i64,
+    pub plugins: Value,
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// What started the run: `{"kind": "api" | "batch" | "schedule", ...}`.
+    pub trigger: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRecord {
+    pub run_id: String,
+    pub index: i64,
+    pub name: String,
+    pub status: StepStatus,
+    pub attempts: i64,
+    pub input: Option<Value>,
+    pub output: Option<Value>,
+    pub error: Option<Value>,
+    pub checkpoint: Option<Value>,
+    pub decision: Option<Value>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// A gate's decisions so far.
+    pub decisions: Vec<Decision>,
+    /// What the step's attempts logged: `[{attempt, level, source, message}]`,
+    /// the latest lines kept.
+    pub logs: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct EventRecord {
+    pub seq: i64,
+    pub at: i64,
+    pub kind: EventKind,
+    pub data: Value,
+}
+
+fn json_text(value: &Value) -> String {
+    value.to_string()
+}
+
+fn opt_json_text(value: &Option<Value>) -> Option<String> {
+    value.as_ref().map(json_text)
+}
+
+fn json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Value> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// A JSON column read as a typed value (`None` for NULL).
+fn opt_typed_column<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<T>> {
+    opt_json_column(row, index)?
+        .map(|value| {
+            serde_json::from_value(value).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    index,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// A typed value as a JSON column's text.
+fn opt_typed_text<T: serde::Serialize>(value: Option<&T>) -> Option<String> {
+    value.and_then(|v| serde_json::to_string(v).ok())
+}
+
+fn opt_json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<Value>> {
+    let text: Option<String> = row.get(index)?;
+    text.map(|text| {
+        serde_json::from_str(&text).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                Box::new(e),
+            )
+        })
+    })
+    .transpose()
+}
+
+fn status_column<T: std::str::FromStr>(row: &Row<'_>, index: usize) -> rusqlite::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let text: String = row.get(index)?;
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+mod approvals;
+mod batches;
+mod idempotency;
+mod listing;
+mod outbox;
+mod plugins;
+mod runs;
+mod schedules;
+mod secrets;
+mod tenants;
+mod workflows;
+
+pub use approvals::*;
+pub use batches::*;
+pub use idempotency::*;
+pub use listing::*;
+pub use outbox::*;
+pub use plugins::*;
+pub use runs::*;
+pub use schedules::*;
+pub use secrets::*;
+pub use tenants::*;
+pub use workflows::*;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `EXPLAIN QUERY PLAN` of `sql`, one line per step.
+    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+        let mut statement = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("explain");
+        let nulls = std::iter::repeat_n(rusqlite::types::Null, statement.parameter_count());
+        statement
+            .query_map(rusqlite::params_from_iter(nulls), |row| {
+                row.get::<_, String>(3)
+            })
+            .expect("plan")
+            .collect::<Result<_, _>>()
+            .expect("plan rows")
+    }
+
+    fn run(id: &str, tenant: &str, status: RunStatus) -> RunRecord {
+        RunRecord {
+            id: id.to_owned(),
+            tenant: tenant.to_owned(),
+            workflow_id: "w".to_owned(),
+            workflow_version: 1,
+            status,
+            input: Value::Null,
+            result: None,
+            error: None,
+            pending_action: None,
+            paused_step: None,
+            pause_deadline: None,
+            wake_at: None,
+            current_action: None,
+            steps_total: 0,
+            steps_done: 0,
+            plugins: Value::Array(Vec::new()),
+            last_seq: 0,
+            created_at: 0,
+            updated_at: 0,
+            trigger: None,
+        }
+    }
+
+    #[test]
+    fn counts_kept_by_triggers_match_the_rows() {
+        use RunStatus::*;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db")).expect("open");
+        crate::store::migrate(&mut conn).expect("migrate");
+        let tx = conn.transaction().expect("tx");
+        let workflow = WorkflowRecord {
+            id: "w".to_owned(),
+            tenant: "a".to_owned(),
+            name: "w".to_owned(),
+            status: crate::store::WorkflowStatus::Active,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        };
+        insert_workflow(&tx, &workflow, &Value::Null).expect("workflow");
+        let check = |tx: &Transaction<'_>| {
+            let counted: Vec<(String, i64)> = tx
+                .prepare("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status")
+                .expect("prepare")
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            assert_eq!(count_runs_by_status(tx).expect("counts"), counted);
+            for tenant in ["a", "b", "c"] {
+                let counted: i64 = tx
+                    .query_row(
+                        "SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND status IN ('pending', 'running', 'paused')",
+                        params![tenant],
+                        |row| row.get(0),
+                    )
+                    .expect("count");
+                assert_eq!(
+                    active_runs_of_tenant(tx, tenant).expect("active"),
+                    counted,
+                    "{tenant}"
+                );
+            }
+        };
+        let runs = [
+            ("1", "a", Pending),
+            ("2", "a", Paused),
+            ("3", "b", Completed),
+            ("4", "b", Running),
+        ];
+        for (id, tenant, status) in runs {
+            insert_run(&tx, &run(id, tenant, status), &[]).expect("insert");
+        }
+        check(&tx);
+        let moves = [
+            ("1", "a", Running),
+            ("1", "a", Paused),
+            ("2", "a", Failed),
+            ("4", "b", Completed),
+            ("1", "a", Cancelled),
+        ];
+        for (seq, (id, tenant, status)) in moves.into_iter().enumerate() {
+            let mut moved = run(id, tenant, status);
+            moved.last_seq = seq as i64 + 1;
+            let expected = tx
+                .query_row(
+                    "SELECT last_seq FROM runs WHERE id = ?1",
+                    params![id],
+                    |row| row.get(0),
+                )
+                .expect("seq");
+            save_run(&tx, &moved, expected).expect("save");
+            check(&tx);
+        }
+        assert!(delete_finished_run(&tx, "3").expect("delete"));
+        assert!(!delete_finished_run(&tx, "nope").expect("delete"));
+        check(&tx);
+    }
+
+    #[test]
+    fn hot_queries_never_scan_finished_history() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store =
+            crate::store::Store::open(&dir.path().join("db"), Default::default()).expect("open");
+        let hot = [
+            (ACTIVE_RUNS_OF_TENANT, "tenant_active_runs"),
+            (ACTIVE_RUNS_OF_WORKFLOW, "runs_by_workflow"),
+            (RUN_COUNTS, "run_counts"),
+            (EXPIRED_PAUSES, "runs_by_status"),
+            (NEXT_PAUSE_DEADLINE, "runs_by_status"),
+            (UNFINISHED_RUNS_PINNED_TO, "runs_by_tenant_status"),
+            (FINISHED_RUNS_BEFORE, "runs_finished"),
+            (&paused_runs_sql(), "runs_by_tenant_status"),
+        ];
+        store
+            .read(|conn| {
+                for (sql, index) in hot {
+                    let plan = plan(conn, sql);
+                    assert!(
+                        plan.iter().all(|line| !line.starts_with("SCAN runs")),
+                        "{sql}: {plan:?}"
+                    );
+                    assert!(
+                        plan.iter().any(|line| line.contains(index)),
+                        "{sql} should use {index}: {plan:?}"
+                    );
+                }
+                Ok(())
+            })
+            .expect("read");
+    }
+}

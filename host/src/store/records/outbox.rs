@@ -1,0 +1,124 @@
+//! The notification outbox.
+
+use super::*;
+
+/// A notification waiting to be delivered (or delivered).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRecord {
+    pub id: String,
+    pub tenant: String,
+    pub run_id: String,
+    /// `webhook` or `email`.
+    pub channel: String,
+    pub target: Value,
+    pub payload: Value,
+    pub attempts: i64,
+    pub next_attempt: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+}
+
+pub(super) const OUTBOX_COLUMNS: &str = "id, tenant, run_id, channel, target, payload, attempts, next_attempt, delivered_at, last_error, created_at";
+
+pub(super) fn outbox_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxRecord> {
+    Ok(OutboxRecord {
+        id: row.get(0)?,
+        tenant: row.get(1)?,
+        run_id: row.get(2)?,
+        channel: row.get(3)?,
+        target: json_column(row, 4)?,
+        payload: json_column(row, 5)?,
+        attempts: row.get(6)?,
+        next_attempt: row.get(7)?,
+        delivered_at: row.get(8)?,
+        last_error: row.get(9)?,
+        created_at: row.get(10)?,
+    })
+}
+
+pub fn insert_outbox(tx: &Transaction<'_>, record: &OutboxRecord) -> Result<(), StoreError> {
+    tx.prepare_cached(&format!(
+        "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+    ))?
+    .execute(params![
+        record.id,
+        record.tenant,
+        record.run_id,
+        record.channel,
+        json_text(&record.target),
+        json_text(&record.payload),
+        record.attempts,
+        record.next_attempt,
+        record.delivered_at,
+        record.last_error,
+        record.created_at
+    ])?;
+    Ok(())
+}
+
+/// Outbox rows (id, tenant, target) whose target holds `needle`.
+pub fn outbox_targets_containing(
+    conn: &Connection,
+    needle: &str,
+) -> Result<Vec<(String, String, Value)>, StoreError> {
+    let mut statement =
+        conn.prepare("SELECT id, tenant, target FROM outbox WHERE instr(target, ?1) > 0")?;
+    let rows = statement.query_map(params![needle], |row| {
+        Ok((row.get(0)?, row.get(1)?, json_column(row, 2)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn set_outbox_target(tx: &Transaction<'_>, id: &str, target: &Value) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE outbox SET target = ?2 WHERE id = ?1",
+        params![id, json_text(target)],
+    )?;
+    Ok(())
+}
+
+/// Notifications due for a delivery attempt at `now`, oldest first.
+pub fn due_outbox(
+    conn: &Connection,
+    now: i64,
+    limit: usize,
+) -> Result<Vec<OutboxRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2"
+    ))?;
+    let rows = statement.query_map(params![now, limit as i64], outbox_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The earliest pending delivery attempt.
+pub fn next_outbox_attempt(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT MIN(next_attempt) FROM outbox WHERE next_attempt IS NOT NULL")?
+        .query_row([], |row| row.get(0))?)
+}
+
+/// Records an attempt: delivered, to retry at `next_attempt`, or given up.
+pub fn outbox_attempted(
+    tx: &Transaction<'_>,
+    id: &str,
+    attempts: i64,
+    next_attempt: Option<i64>,
+    delivered_at: Option<i64>,
+    error: Option<&str>,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE outbox SET attempts = ?2, next_attempt = ?3, delivered_at = ?4, last_error = ?5 WHERE id = ?1",
+    )?
+    .execute(params![id, attempts, next_attempt, delivered_at, error])?;
+    Ok(())
+}
+
+/// A run's notifications, oldest first.
+pub fn run_outbox(conn: &Connection, run_id: &str) -> Result<Vec<OutboxRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE run_id = ?1 ORDER BY created_at, id"
+    ))?;
+    let rows = statement.query_map(params![run_id], outbox_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

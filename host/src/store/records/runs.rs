@@ -1,0 +1,328 @@
+//! Runs, their steps and their events, and the commit of a transition.
+
+use super::*;
+
+pub(super) const RUN_COLUMNS: &str = "id, tenant, workflow_id, workflow_version, status, input, result, error, pending_action, \
+     paused_step, pause_deadline, wake_at, current_action, steps_total, steps_done, plugins, last_seq, created_at, updated_at, trigger";
+
+pub(super) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
+    Ok(RunRecord {
+        id: row.get(0)?,
+        tenant: row.get(1)?,
+        workflow_id: row.get(2)?,
+        workflow_version: row.get(3)?,
+        status: status_column(row, 4)?,
+        input: json_column(row, 5)?,
+        result: opt_json_column(row, 6)?,
+        error: opt_json_column(row, 7)?,
+        pending_action: opt_typed_column(row, 8)?,
+        paused_step: row.get(9)?,
+        pause_deadline: row.get(10)?,
+        wake_at: row.get(11)?,
+        current_action: row.get(12)?,
+        steps_total: row.get(13)?,
+        steps_done: row.get(14)?,
+        plugins: json_column(row, 15)?,
+        last_seq: row.get(16)?,
+        created_at: row.get(17)?,
+        updated_at: row.get(18)?,
+        trigger: opt_json_column(row, 19)?,
+    })
+}
+
+pub fn insert_run(
+    tx: &Transaction<'_>,
+    run: &RunRecord,
+    steps: &[StepRecord],
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"))?.execute(
+        params![
+            run.id,
+            run.tenant,
+            run.workflow_id,
+            run.workflow_version,
+            run.status.as_str(),
+            json_text(&run.input),
+            opt_json_text(&run.result),
+            opt_json_text(&run.error),
+            opt_typed_text(run.pending_action.as_ref()),
+            run.paused_step,
+            run.pause_deadline,
+            run.wake_at,
+            run.current_action,
+            run.steps_total,
+            run.steps_done,
+            json_text(&run.plugins),
+            run.last_seq,
+            run.created_at,
+            run.updated_at,
+            opt_json_text(&run.trigger),
+        ],
+    )?;
+    for step in steps {
+        save_step(tx, step)?;
+    }
+    Ok(())
+}
+
+/// Saves the mutable columns of `run`, only if its last event is still
+/// `expected_seq`: a run changed by someone else in between is a conflict.
+pub fn save_run(
+    tx: &Transaction<'_>,
+    run: &RunRecord,
+    expected_seq: i64,
+) -> Result<(), StoreError> {
+    let changed = tx.prepare_cached(
+        "UPDATE runs SET status = ?2, result = ?3, error = ?4, pending_action = ?5, paused_step = ?6, pause_deadline = ?7, \
+         wake_at = ?8, current_action = ?9, steps_done = ?10, last_seq = ?11, updated_at = ?12 \
+         WHERE id = ?1 AND last_seq = ?13")?.execute(
+        params![
+            run.id,
+            run.status.as_str(),
+            opt_json_text(&run.result),
+            opt_json_text(&run.error),
+            opt_typed_text(run.pending_action.as_ref()),
+            run.paused_step,
+            run.pause_deadline,
+            run.wake_at,
+            run.current_action,
+            run.steps_done,
+            run.last_seq,
+            run.updated_at,
+            expected_seq,
+        ],
+    )?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "run {} changed concurrently",
+            run.id
+        )))
+    }
+}
+
+pub fn save_step(tx: &Transaction<'_>, step: &StepRecord) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO steps (run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions, logs) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+         ON CONFLICT (run_id, step_index) DO UPDATE SET status = ?4, attempts = ?5, input = ?6, output = ?7, error = ?8, \
+         checkpoint = ?9, decision = ?10, started_at = ?11, finished_at = ?12, decisions = ?13, logs = ?14")?.execute(
+        params![
+            step.run_id,
+            step.index,
+            step.name,
+            step.status.as_str(),
+            step.attempts,
+            opt_json_text(&step.input),
+            opt_json_text(&step.output),
+            opt_json_text(&step.error),
+            opt_json_text(&step.checkpoint),
+            opt_json_text(&step.decision),
+            step.started_at,
+            step.finished_at,
+            opt_typed_text(Some(&step.decisions).filter(|d| !d.is_empty())),
+            opt_json_text(&step.logs),
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn append_event(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    event: &EventRecord,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO run_events (run_id, seq, at, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        run_id,
+        event.seq,
+        event.at,
+        event.kind.as_str(),
+        json_text(&event.data)
+    ])?;
+    Ok(())
+}
+
+/// The run `id`; with `tenant`, only if it belongs to that tenant.
+pub fn get_run(conn: &Connection, tenant: Option<&str>, id: &str) -> Result<RunRecord, StoreError> {
+    let run = conn
+        .query_row(
+            &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+            params![id],
+            run_from_row,
+        )
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    match tenant {
+        Some(tenant) if tenant != run.tenant => Err(StoreError::NotFound),
+        _ => Ok(run),
+    }
+}
+
+pub fn get_steps(conn: &Connection, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions, logs \
+         FROM steps WHERE run_id = ?1 ORDER BY step_index",
+    )?;
+    let rows = statement.query_map(params![run_id], |row| {
+        Ok(StepRecord {
+            run_id: row.get(0)?,
+            index: row.get(1)?,
+            name: row.get(2)?,
+            status: status_column(row, 3)?,
+            attempts: row.get(4)?,
+            input: opt_json_column(row, 5)?,
+            output: opt_json_column(row, 6)?,
+            error: opt_json_column(row, 7)?,
+            checkpoint: opt_json_column(row, 8)?,
+            decision: opt_json_column(row, 9)?,
+            started_at: row.get(10)?,
+            finished_at: row.get(11)?,
+            decisions: opt_typed_column(row, 12)?.unwrap_or_default(),
+            logs: opt_json_column(row, 13)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn get_events(
+    conn: &Connection,
+    run_id: &str,
+    after: i64,
+) -> Result<Vec<EventRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, at, kind, data FROM run_events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq",
+    )?;
+    let rows = statement.query_map(params![run_id, after], |row| {
+        Ok(EventRecord {
+            seq: row.get(0)?,
+            at: row.get(1)?,
+            kind: status_column(row, 2)?,
+            data: json_column(row, 3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Ids of runs in any of `statuses`, oldest first.
+pub fn run_ids_in(conn: &Connection, statuses: &[RunStatus]) -> Result<Vec<String>, StoreError> {
+    let mut ids = Vec::new();
+    let mut statement = conn.prepare_cached("SELECT id FROM runs WHERE status = ?1 ORDER BY id")?;
+    for status in statuses {
+        let rows = statement.query_map(params![status.as_str()], |row| row.get::<_, String>(0))?;
+        for id in rows {
+            ids.push(id?);
+        }
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+/// Paused runs whose deadline is at or before `now`.
+pub fn expired_pauses(conn: &Connection, now: i64) -> Result<Vec<String>, StoreError> {
+    let mut statement = conn.prepare_cached(EXPIRED_PAUSES)?;
+    let rows = statement.query_map(params![now], |row| row.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The earliest deadline of any paused run.
+pub fn next_pause_deadline(conn: &Connection) -> Result<Option<i64>, StoreError> {
+    Ok(conn.query_row(NEXT_PAUSE_DEADLINE, [], |row| row.get(0))?)
+}
+
+/// Runs of a workflow that are not finished.
+pub fn active_runs_of(tx: &Connection, workflow_id: &str) -> Result<i64, StoreError> {
+    Ok(
+        tx.query_row(ACTIVE_RUNS_OF_WORKFLOW, params![workflow_id], |row| {
+            row.get(0)
+        })?,
+    )
+}
+
+/// How many runs are in each status (kept by triggers: no scan of the runs).
+pub fn count_runs_by_status(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut statement = conn.prepare_cached(RUN_COUNTS)?;
+    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Up to `limit` runs that finished before `before`, oldest first.
+pub fn finished_runs_before(
+    conn: &Connection,
+    before: i64,
+    limit: usize,
+) -> Result<Vec<String>, StoreError> {
+    let mut statement = conn.prepare_cached(FINISHED_RUNS_BEFORE)?;
+    let rows = statement.query_map(params![before, limit as i64], |row| row.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Deletes finished run `id` with everything that belongs to it: steps,
+/// events, outbox rows, idempotency keys, used approval tokens and its place
+/// in a batch (a batch left without runs goes too). A schedule's record of the
+/// slot that started it keeps the id. False when the run is not there or not
+/// finished.
+pub fn delete_finished_run(tx: &Transaction<'_>, id: &str) -> Result<bool, StoreError> {
+    let finished: Option<String> = tx
+        .prepare_cached(
+            "SELECT id FROM runs WHERE id = ?1 AND status IN ('completed', 'failed', 'cancelled')",
+        )?
+        .query_row(params![id], |row| row.get(0))
+        .optional()?;
+    if finished.is_none() {
+        return Ok(false);
+    }
+    let batches: Vec<String> = tx
+        .prepare_cached("SELECT batch_id FROM batch_runs WHERE run_id = ?1")?
+        .query_map(params![id], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    for sql in [
+        "DELETE FROM steps WHERE run_id = ?1",
+        "DELETE FROM run_events WHERE run_id = ?1",
+        "DELETE FROM outbox WHERE run_id = ?1",
+        "DELETE FROM idempotency_keys WHERE run_id = ?1",
+        "DELETE FROM used_approval_tokens WHERE run_id = ?1",
+        "DELETE FROM batch_runs WHERE run_id = ?1",
+        "DELETE FROM runs WHERE id = ?1",
+    ] {
+        tx.prepare_cached(sql)?.execute(params![id])?;
+    }
+    for batch in batches {
+        let emptied = "NOT EXISTS (SELECT 1 FROM batch_runs WHERE batch_id = ?1)";
+        tx.prepare_cached(&format!(
+            "DELETE FROM batch_idempotency_keys WHERE batch_id = ?1 AND {emptied}"
+        ))?
+        .execute(params![batch])?;
+        tx.prepare_cached(&format!("DELETE FROM batches WHERE id = ?1 AND {emptied}"))?
+            .execute(params![batch])?;
+    }
+    Ok(true)
+}
+
+/// Commits one transition of a run: the run row (refused with a conflict
+/// if its last event is no longer `expected_seq`: someone moved it), the steps
+/// that changed, the new events and the outbox rows they call for.
+pub fn commit(
+    tx: &Transaction<'_>,
+    run: &RunRecord,
+    expected_seq: i64,
+    steps: &[&StepRecord],
+    events: &[EventRecord],
+    outbox: &[OutboxRecord],
+) -> Result<(), StoreError> {
+    save_run(tx, run, expected_seq)?;
+    for step in steps {
+        save_step(tx, step)?;
+    }
+    for event in events {
+        append_event(tx, &run.id, event)?;
+    }
+    for row in outbox {
+        insert_outbox(tx, row)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! Tenants and their named API keys (hashes only).
+
+use super::*;
+
+pub fn insert_tenant(tx: &Transaction<'_>, name: &str, at: i64) -> Result<(), StoreError> {
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO tenants (name, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )?
+        .execute(params![name, at])?;
+    if inserted == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!(
+            "tenant '{name}' exists already"
+        )))
+    }
+}
+
+/// An API key's holder, as a request authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyHolder {
+    pub tenant: String,
+    /// The key's name: its holder's identity.
+    pub name: String,
+    pub admin: bool,
+}
+
+/// A key as listed: never its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub name: String,
+    pub admin: bool,
+    pub created_at: i64,
+}
+
+/// Stores a key's hash; a conflict when the tenant has a key of that name.
+pub fn insert_api_key(
+    tx: &Transaction<'_>,
+    key_hash: &str,
+    holder: &KeyHolder,
+    at: i64,
+) -> Result<(), StoreError> {
+    let taken: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM api_keys WHERE tenant = ?1 AND name = ?2)")?
+        .query_row(params![holder.tenant, holder.name], |row| row.get(0))?;
+    if taken {
+        return Err(StoreError::Conflict(format!(
+            "tenant '{}' has a key named '{}' already",
+            holder.tenant, holder.name
+        )));
+    }
+    tx.prepare_cached(
+        "INSERT INTO api_keys (key_hash, tenant, name, admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        key_hash,
+        holder.tenant,
+        holder.name,
+        holder.admin,
+        at
+    ])?;
+    Ok(())
+}
+
+pub fn key_holder(conn: &Connection, key_hash: &str) -> Result<Option<KeyHolder>, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT tenant, name, admin FROM api_keys WHERE key_hash = ?1")?
+        .query_row(params![key_hash], |row| {
+            Ok(KeyHolder {
+                tenant: row.get(0)?,
+                name: row.get(1)?,
+                admin: row.get(2)?,
+            })
+        })
+        .optional()?)
+}
+
+pub fn list_api_keys(conn: &Connection, tenant: &str) -> Result<Vec<KeyRecord>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT name, admin, created_at FROM api_keys WHERE tenant = ?1 ORDER BY name",
+    )?;
+    let rows = statement.query_map(params![tenant], |row| {
+        Ok(KeyRecord {
+            name: row.get(0)?,
+            admin: row.get(1)?,
+            created_at: row.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Deletes a tenant's key by name; returns its hash, if there was one.
+pub fn delete_api_key(
+    tx: &Transaction<'_>,
+    tenant: &str,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(tx
+        .prepare_cached("DELETE FROM api_keys WHERE tenant = ?1 AND name = ?2 RETURNING key_hash")?
+        .query_row(params![tenant, name], |row| row.get(0))
+        .optional()?)
+}
+
+pub fn tenant_exists(conn: &Connection, tenant: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM tenants WHERE name = ?1)")?
+        .query_row(params![tenant], |row| row.get(0))?)
+}
+
+pub fn count_tenants(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("SELECT COUNT(*) FROM tenants", [], |row| row.get(0))?)
+}

@@ -256,8 +256,6 @@ impl Inner {
                 deferred,
                 &mut steps,
                 index,
-                step_definition.approval.as_ref(),
-                step_definition.retry.as_ref(),
                 &definition,
                 report.outcome,
             )
@@ -350,18 +348,18 @@ impl Inner {
     }
 
     /// Records how a step attempt ended.
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn finish_attempt(
         &self,
         run: &mut RunRecord,
         deferred: &mut Option<Deferred>,
         steps: &mut [StepRecord],
         index: usize,
-        gate: Option<&ApprovalGate>,
-        retry: Option<&crate::workflow::RetryPolicy>,
         definition: &WorkflowDefinition,
         outcome: StepOutcome,
     ) -> Result<(), RunError> {
+        let step_definition = definition.steps.get(index);
+        let gate = step_definition.and_then(|s| s.approval.as_ref());
+        let retry = step_definition.and_then(|s| s.retry.as_ref());
         let expected = run.last_seq;
         let now = now_ms();
         let step = &mut steps[index];
@@ -466,18 +464,18 @@ impl Inner {
                         json!({ "step": step.name, "attempt": step.attempts, "error": error, "retry_at": run.wake_at }),
                     ));
                 } else {
-                    let fault = error.fault;
-                    let message = error.message.clone();
+                    let fault = error.fault.map(|f| f.as_str());
+                    let events = fail_in(
+                        run,
+                        step,
+                        FailReason::StepFailed,
+                        &error.message,
+                        fault,
+                        serde_json::to_value(&error).ok(),
+                    )?;
+                    let step = step.clone();
                     return self
-                        .fail_step_with(
-                            run,
-                            deferred,
-                            step,
-                            FailReason::StepFailed,
-                            &message,
-                            fault.map(|f| f.as_str()),
-                            serde_json::to_value(&error).ok(),
-                        )
+                        .commit(run, deferred, expected, vec![step], events)
                         .await;
                 }
             }
@@ -502,6 +500,7 @@ impl Inner {
         run.current_action = Some("waiting for a decision".to_owned());
     }
 
+    /// Fails the step and with it the run.
     pub(super) async fn fail_step(
         &self,
         run: &mut RunRecord,
@@ -510,24 +509,8 @@ impl Inner {
         reason: FailReason,
         message: &str,
     ) -> Result<(), RunError> {
-        self.fail_step_with(run, deferred, step, reason, message, None, None)
-            .await
-    }
-
-    /// Fails the step and with it the run.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn fail_step_with(
-        &self,
-        run: &mut RunRecord,
-        deferred: &mut Option<Deferred>,
-        step: &mut StepRecord,
-        reason: FailReason,
-        message: &str,
-        fault: Option<&str>,
-        error: Option<Value>,
-    ) -> Result<(), RunError> {
         let expected = run.last_seq;
-        let events = fail_in(run, step, reason, message, fault, error)?;
+        let events = fail_in(run, step, reason, message, None, None)?;
         self.commit(run, deferred, expected, vec![step.clone()], events)
             .await
     }

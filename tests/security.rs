@@ -354,11 +354,12 @@ fn webhook_signing_keys_are_tenant_secrets_and_old_definitions_are_migrated() {
     }));
     let shown = server.get(&format!("/v1/workflows/{workflow}")).body;
     assert!(!shown.to_string().contains("whsec_"), "{shown}");
+    let log = server.log.clone();
     server.kill();
     let stored = column_text(&data, "SELECT definition FROM workflow_versions")
         + &column_text(&data, "SELECT target FROM outbox");
     assert!(!stored.contains("whsec_"), "{stored}");
-    let log = std::fs::read_to_string(server_log(&data)).unwrap_or_default();
+    let log = std::fs::read_to_string(&log).unwrap_or_else(|e| panic!("the server's log: {e}"));
     assert!(!log.contains(SECRET));
 
     // What an older build left: the key in clear in the definition and in a
@@ -408,10 +409,6 @@ fn webhook_signing_keys_are_tenant_secrets_and_old_definitions_are_migrated() {
     let stored = column_text(&data, "SELECT definition FROM workflow_versions")
         + &column_text(&data, "SELECT target FROM outbox");
     assert!(!stored.contains("whsec_"), "{stored}");
-}
-
-fn server_log(data: &Path) -> std::path::PathBuf {
-    data.with_extension("log")
 }
 
 fn gate(required: u32) -> Value {

@@ -179,42 +179,38 @@ impl StepStatus {
     ];
 }
 
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for StepStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An unknown status name.
+/// A name that none of a type's values has, read from text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown status '{0}'")]
-pub struct UnknownStatus(pub String);
-
-impl FromStr for RunStatus {
-    type Err = UnknownStatus;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        RunStatus::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| UnknownStatus(text.to_owned()))
-    }
+#[error("unknown {what} '{name}'")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub name: String,
 }
 
-impl FromStr for StepStatus {
-    type Err = UnknownStatus;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        StepStatus::ALL
-            .into_iter()
-            .find(|s| s.as_str() == text)
-            .ok_or_else(|| UnknownStatus(text.to_owned()))
-    }
+/// `Display` and `FromStr` for enums whose values have one text name each
+/// (`as_str`) and are all listed in `ALL`: the names the database and the
+/// JSON use.
+macro_rules! text_names {
+    ($($type:ident: $what:literal),* $(,)?) => {$(
+        impl fmt::Display for $type {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $type {
+            type Err = UnknownName;
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                $type::ALL
+                    .into_iter()
+                    .find(|value| value.as_str() == text)
+                    .ok_or_else(|| UnknownName { what: $what, name: text.to_owned() })
+            }
+        }
+    )*};
 }
+
+text_names!(RunStatus: "run status", StepStatus: "step status", EventKind: "event kind");
 
 /// The kinds of event in a run's log. The log's JSON (and the database) has
 /// them as snake_case text; notifications are derived from them
@@ -270,22 +266,6 @@ impl EventKind {
             EventKind::Cancelled => "cancelled",
             EventKind::TimedOut => "timed_out",
         }
-    }
-}
-
-impl fmt::Display for EventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for EventKind {
-    type Err = UnknownStatus;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        EventKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == text)
-            .ok_or_else(|| UnknownStatus(text.to_owned()))
     }
 }
 

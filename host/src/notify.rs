@@ -198,19 +198,25 @@ pub async fn migrate_webhook_secrets(store: &Store, secrets: &Secrets) -> anyhow
     Ok(changed)
 }
 
-/// Whether `secret` is a Standard Webhooks signing key: `whsec_` and the
-/// base64 of at least 16 bytes.
-pub fn is_signing_key(secret: &str) -> bool {
+/// The key of a Standard Webhooks signing secret: `whsec_` and the base64 of
+/// at least 16 bytes.
+fn signing_key(secret: &str) -> Option<Vec<u8>> {
     secret
         .strip_prefix("whsec_")
         .and_then(|key| STANDARD.decode(key).ok())
-        .is_some_and(|key| key.len() >= 16)
+        .filter(|key| key.len() >= 16)
+}
+
+/// Whether `secret` is a Standard Webhooks signing secret (checked when a
+/// workflow names it).
+pub fn is_signing_key(secret: &str) -> bool {
+    signing_key(secret).is_some()
 }
 
 /// The `webhook-signature` header of `body`: `v1,` and the base64 of
 /// HMAC-SHA256 over `id.timestamp.body` with the secret's key.
 pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String> {
-    let key = STANDARD.decode(secret.strip_prefix("whsec_")?).ok()?;
+    let key = signing_key(secret)?;
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).ok()?;
     mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
     Some(format!(

@@ -165,12 +165,34 @@ impl Keys {
         self.store.read(|c| store::list_api_keys(c, tenant))
     }
 
-    /// Revokes a key by name; it stops working at once in this process.
-    pub async fn revoke(&self, tenant: &str, name: &str) -> Result<(), StoreError> {
+    /// Revokes a key by name; it stops working at once in this process. With
+    /// [`LastAdmin::Keep`], the tenant's last admin key is refused (a conflict),
+    /// decided in the transaction that deletes, so two admins revoking each
+    /// other cannot both succeed.
+    pub async fn revoke(
+        &self,
+        tenant: &str,
+        name: &str,
+        last_admin: LastAdmin,
+    ) -> Result<(), StoreError> {
         let (tenant, name) = (tenant.to_owned(), name.to_ascii_lowercase());
         let hash = self
             .store
-            .write(move |tx| store::delete_api_key(tx, &tenant, &name))
+            .write(move |tx| {
+                if last_admin == LastAdmin::Keep {
+                    let keys = store::list_api_keys(tx, &tenant)?;
+                    let target = keys.iter().find(|k| k.name == name);
+                    if target.is_some_and(|k| k.admin)
+                        && keys.iter().filter(|k| k.admin).count() == 1
+                    {
+                        return Err(StoreError::Conflict(format!(
+                            "'{name}' is the tenant's last admin key; make another with \
+                             `cairn key create --admin` first"
+                        )));
+                    }
+                }
+                store::delete_api_key(tx, &tenant, &name)
+            })
             .await?
             .ok_or(StoreError::NotFound)?;
         if let Ok(mut known) = self.known.write() {
@@ -178,6 +200,14 @@ impl Keys {
         }
         Ok(())
     }
+}
+
+/// Whether [`Keys::revoke`] may take a tenant's last admin key: the API keeps
+/// it, the operator's command line may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastAdmin {
+    Keep,
+    Allow,
 }
 
 /// On a database without tenants, creates the default tenant and writes its key

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, Path};
-use crate::tenants::{KeyHolder, KeyRecord, StoreError};
+use crate::tenants::{KeyHolder, KeyRecord, LastAdmin, StoreError};
 
 /// An API key: its name (the identity of whoever holds it), never the key.
 #[derive(Serialize, ToSchema)]
@@ -87,24 +87,15 @@ pub async fn revoke(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     admin_only(&holder)?;
-    let host = &state.host;
-    let keys = host
+    match state
+        .host
         .keys
-        .list(&holder.tenant)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let name = name.to_ascii_lowercase();
-    let target = keys
-        .iter()
-        .find(|k| k.name == name)
-        .ok_or(ApiError::NotFound)?;
-    if target.admin && keys.iter().filter(|k| k.admin).count() == 1 {
-        return Err(ApiError::Conflict(format!(
-            "'{name}' is the tenant's last admin key; make another with `cairn key create --admin` first"
-        )));
-    }
-    match host.keys.revoke(&holder.tenant, &name).await {
+        .revoke(&holder.tenant, &name, LastAdmin::Keep)
+        .await
+    {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(StoreError::NotFound) => Err(ApiError::NotFound),
+        Err(StoreError::Conflict(detail)) => Err(ApiError::Conflict(detail)),
         Err(e) => Err(ApiError::Internal(e.to_string())),
     }
 }

@@ -86,7 +86,7 @@ pub async fn key(data_dir: &Path, command: KeyCommand) -> anyhow::Result<ExitCod
             }
         }
         KeyCommand::Revoke { tenant, name } => {
-            keys.revoke(&tenant, &name)
+            keys.revoke(&tenant, &name, cairn::tenants::LastAdmin::Allow)
                 .await
                 .with_context(|| format!("tenant '{tenant}' has no key named '{name}'"))?;
             eprintln!("revoked key '{name}' of tenant '{tenant}'");

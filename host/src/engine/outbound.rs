@@ -184,8 +184,7 @@ impl Outbound {
     }
 
     fn deny(&mut self, reason: String) -> Error {
-        tracing::info!(%reason, "outbound request denied");
-        self.note(format!("http request denied: {reason}"));
+        note_denial(&self.notes, &reason);
         Error::HttpRequestDenied
     }
 
@@ -227,11 +226,8 @@ impl WasiHttpHooks for Outbound {
                     Ok(sent) => sent,
                     Err(error) => {
                         // Refusals after DNS are the step's business too.
-                        if let SendError::Denied(denial) = &error
-                            && let Ok(mut notes) = notes.lock()
-                        {
-                            tracing::info!(reason = %denial, "outbound request denied");
-                            notes.push(format!("http request denied: {denial}"));
+                        if let SendError::Denied(denial) = &error {
+                            note_denial(&notes, denial);
                         }
                         return Err(wasi_error(error));
                     }
@@ -262,6 +258,14 @@ impl WasiHttpHooks for Outbound {
             });
             Ok((response, io))
         })
+    }
+}
+
+/// Logs a refused request and notes it for the step's log.
+fn note_denial(notes: &Mutex<Vec<String>>, reason: &dyn std::fmt::Display) {
+    tracing::info!(%reason, "outbound request denied");
+    if let Ok(mut notes) = notes.lock() {
+        notes.push(format!("http request denied: {reason}"));
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cairn::model::StepStatus;
+use cairn::run::StepStatus;
 use cairn::store::{self, Store, Synchronous};
 use common::{HOSTILE, component_path};
 use serde_json::{Value, json};
@@ -112,7 +112,7 @@ fn runs_survive_sigkill_at_several_points() {
     assert_eq!(counts, json!({"completed": RUNS}));
 
     let run_ids = observer
-        .read(|c| store::run_ids_in(c, &[cairn::model::RunStatus::Completed]))
+        .read(|c| store::run_ids_in(c, &[cairn::run::RunStatus::Completed]))
         .expect("runs");
     assert_eq!(run_ids.len(), RUNS);
     let mut recovered_attempts = 0;
@@ -134,7 +134,9 @@ fn runs_survive_sigkill_at_several_points() {
             let completions: Vec<usize> = events
                 .iter()
                 .enumerate()
-                .filter(|(_, e)| e.kind.as_str() == "step_completed" && e.data["step"] == step.name)
+                .filter(|(_, e)| {
+                    e.kind().as_str() == "step_completed" && e.data()["step"] == step.name
+                })
                 .map(|(i, _)| i)
                 .collect();
             assert_eq!(
@@ -146,7 +148,7 @@ fn runs_survive_sigkill_at_several_points() {
             );
             let started_after = events[completions[0]..]
                 .iter()
-                .any(|e| e.kind.as_str() == "step_started" && e.data["step"] == step.name);
+                .any(|e| e.kind().as_str() == "step_started" && e.data()["step"] == step.name);
             assert!(
                 !started_after,
                 "run {run_id} step {} ran again after it completed",
@@ -165,7 +167,7 @@ fn runs_survive_sigkill_at_several_points() {
         }
         recovered_attempts += events
             .iter()
-            .filter(|e| e.kind.as_str() == "step_started" && e.data["recovered"] == true)
+            .filter(|e| e.kind().as_str() == "step_started" && e.data()["recovered"] == true)
             .count();
     }
     assert!(

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use cairn::host::Host;
-use cairn::model::{RunStatus, StepStatus};
+use cairn::run::{RunStatus, StepStatus};
 use cairn::runner::{Actor, RunError, RunView};
 use cairn::store::WorkflowStatus;
 use serde_json::{Value, json};
@@ -59,7 +59,7 @@ fn event_kinds(host: &Host, run_id: &str) -> Vec<String> {
     );
     events
         .into_iter()
-        .map(|e| e.kind.as_str().to_owned())
+        .map(|e| e.kind().as_str().to_owned())
         .collect()
 }
 
@@ -191,11 +191,11 @@ async fn a_gate_pauses_with_the_output_and_approval_continues() {
         .expect("events");
     let resumed = events
         .iter()
-        .find(|e| e.kind.as_str() == "resumed")
+        .find(|e| e.kind().as_str() == "resumed")
         .expect("resumed event");
-    assert_eq!(resumed.data["actor"], "editor@acme");
-    assert_eq!(resumed.data["option"], "approve");
-    assert_eq!(resumed.data["note"], "lovely");
+    assert_eq!(resumed.data()["actor"], "editor@acme");
+    assert_eq!(resumed.data()["option"], "approve");
+    assert_eq!(resumed.data()["note"], "lovely");
     event_kinds(&host, &run.id);
 }
 
@@ -216,14 +216,8 @@ async fn a_gate_rejection_cancels_the_run_with_the_note() {
         .await
         .expect("resume");
     assert_eq!(rejected.status, RunStatus::Cancelled);
-    assert_eq!(
-        rejected.error.as_ref().expect("error")["message"],
-        "off-brand"
-    );
-    assert_eq!(
-        rejected.error.as_ref().expect("error")["reason"],
-        "rejected"
-    );
+    assert_eq!(error_json(&rejected)["message"], "off-brand");
+    assert_eq!(error_json(&rejected)["reason"], "rejected");
     assert_eq!(
         rejected.steps[2].status,
         StepStatus::Pending,
@@ -285,10 +279,7 @@ async fn a_plugin_pause_resumes_through_the_plugin() {
         .expect("resume");
     let second = settle(&host, &second.id).await;
     assert_eq!(second.status, RunStatus::Failed);
-    assert_eq!(
-        second.error.as_ref().expect("error")["message"],
-        "rejected: nope"
-    );
+    assert_eq!(error_json(&second)["message"], "rejected: nope");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -427,7 +418,7 @@ async fn retryable_failures_are_retried_with_backoff_then_fail_the_run() {
     .await;
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.steps[0].attempts, 3);
-    let error = run.error.expect("error");
+    let error = error_json(&run);
     assert_eq!(error["reason"], "step_failed");
     assert_eq!(error["fault"], "timeout");
     assert_eq!(
@@ -464,7 +455,7 @@ async fn non_retryable_failures_are_not_retried() {
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.steps[0].attempts, 1);
     assert!(
-        run.error.expect("error")["message"]
+        error_json(&run)["message"]
             .as_str()
             .expect("message")
             .contains("\"title\" is a required property")
@@ -508,11 +499,11 @@ async fn a_paused_run_times_out_by_its_gate_action() {
     assert!(
         resumed
             .iter()
-            .any(|e| e.kind.as_str() == "resumed" && e.data["actor"] == "timeout")
+            .any(|e| e.kind().as_str() == "resumed" && e.data()["actor"] == "timeout")
     );
     let fail = settled(fail.id).await;
     assert_eq!(fail.status, RunStatus::Failed);
-    assert_eq!(fail.error.expect("error")["reason"], "timed_out");
+    assert_eq!(error_json(&fail)["reason"], "timed_out");
     let reject = settled(reject.id).await;
     assert_eq!(reject.status, RunStatus::Cancelled);
 }
@@ -810,4 +801,9 @@ async fn free_form_decisions_are_checked_against_the_input_schema() {
         .expect("resume");
     let done = settle(&host, &run.id).await;
     assert_eq!(done.result, Some(json!({"input": {"budget": 1200}})));
+}
+
+/// A run's error as its JSON, as clients see it.
+fn error_json(run: &RunView) -> Value {
+    serde_json::to_value(run.error.as_ref().expect("the run has an error")).expect("JSON")
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use cairn::host::Host;
-use cairn::model::{RunStatus, StepStatus};
+use cairn::run::{RunStatus, StepStatus};
 use cairn::runner::{Actor, RunError, RunView};
 use cairn::store::{EventRecord, WorkflowStatus};
 use proptest::prelude::*;

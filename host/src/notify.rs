@@ -68,10 +68,10 @@ pub fn outbox_rows(
     let mut rows = Vec::new();
     let notifiable = events
         .iter()
-        .filter_map(|e| Some((NotifyEvent::of(e.kind)?, e)));
+        .filter_map(|e| Some((e.event.notification()?, e)));
     for (kind, event) in notifiable {
         let body = json!({
-            "type": format!("run.{}", kind.kind().as_str()),
+            "type": format!("run.{}", kind.as_str()),
             "timestamp": timestamp(event.at),
             "data": {
                 "run_id": run.id, "workflow_id": run.workflow_id, "status": run.status,

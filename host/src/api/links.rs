@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::ApiError;
 use crate::approvals::{Claims, LinkError, token_id};
-use crate::model::RunStatus;
+use crate::run::RunStatus;
 use crate::runner::{RunError, RunView};
 
 const PAGE: &str = r#"<!doctype html>

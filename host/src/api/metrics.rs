@@ -13,7 +13,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::model::RunStatus;
+use crate::run::RunStatus;
 
 /// Histogram buckets in seconds, from a fast step to a slow request.
 const BUCKETS: &[f64] = &[

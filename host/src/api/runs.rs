@@ -18,7 +18,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, Caller, Path, Tenant, bad_query, idempotency};
 use crate::clock::timestamp;
-use crate::model::{EventKind, PendingAction, RunStatus};
+use crate::run::{EventKind, PendingAction, RunStatus};
 use crate::runner::{Actor, EventRecord, RunView};
 use crate::workflow::parse_duration;
 
@@ -220,8 +220,8 @@ impl From<EventRecord> for EventView {
         EventView {
             seq: event.seq,
             at: timestamp(event.at),
-            kind: event.kind,
-            data: event.data,
+            kind: event.kind(),
+            data: event.event.data(),
         }
     }
 }
@@ -308,7 +308,7 @@ impl EventStream {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 self.after = event.seq;
-                let (id, kind) = (event.seq.to_string(), event.kind.as_str());
+                let (id, kind) = (event.seq.to_string(), event.kind().as_str());
                 let data = serde_json::to_string(&EventView::from(event)).ok()?;
                 return Some(Event::default().id(id).event(kind).data(data));
             }

@@ -11,7 +11,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::extract::{ApiJson, Path, Tenant};
 use crate::clock::timestamp;
-use crate::model::RunStatus;
+use crate::run::RunStatus;
 use crate::runner::ScheduleView;
 use crate::runner::{WorkflowRecord, WorkflowStatus};
 

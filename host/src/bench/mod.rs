@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::engine::{Call, Engine, Invocation, Plugin, SandboxLimits, StepOutcome};
-use crate::model::EventKind;
+use crate::run::{RunEvent, Trigger};
 
 /// Figures from one benchmark run.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -172,7 +172,7 @@ pub async fn runs(
             })
             .await?;
         anyhow::ensure!(
-            view.status == crate::model::RunStatus::Completed,
+            view.status == crate::run::RunStatus::Completed,
             "run {id} ended {}",
             view.status
         );
@@ -271,7 +271,7 @@ pub async fn paused(host: &crate::host::Host, count: usize) -> anyhow::Result<(u
     }
     let view = runner.get_run(Some(TENANT), &last)?;
     anyhow::ensure!(
-        view.status == crate::model::RunStatus::Paused,
+        view.status == crate::run::RunStatus::Paused,
         "the last run is {}",
         view.status
     );
@@ -304,7 +304,7 @@ pub async fn finished_history(
     workflow_id: &str,
     count: usize,
 ) -> anyhow::Result<()> {
-    use crate::model::{RunStatus, StepStatus};
+    use crate::run::{RunStatus, StepStatus};
     use crate::store::{EventRecord, RunRecord, StepRecord};
     const CHUNK: usize = 10_000;
     let mut written = 0;
@@ -333,11 +333,11 @@ pub async fn finished_history(
                         current_action: None,
                         steps_total: 1,
                         steps_done: 1,
-                        plugins: json!([]),
+                        plugins: Vec::new(),
                         last_seq: 4,
                         created_at: at,
                         updated_at: at,
-                        trigger: Some(json!({ "kind": "api" })),
+                        trigger: Some(Trigger::Api),
                     };
                     let step = StepRecord {
                         run_id: id.clone(),
@@ -353,21 +353,34 @@ pub async fn finished_history(
                         started_at: Some(at),
                         finished_at: Some(at),
                         decisions: Vec::new(),
-                        logs: None,
+                        logs: Vec::new(),
                     };
                     crate::store::insert_run(tx, &run, &[step])?;
-                    let kinds = [
-                        EventKind::Created,
-                        EventKind::StepStarted,
-                        EventKind::StepCompleted,
-                        EventKind::Completed,
+                    let events = [
+                        RunEvent::Created {
+                            workflow_version: 1,
+                            input: json!({}),
+                            trigger: Trigger::Api,
+                        },
+                        RunEvent::StepStarted {
+                            step: "s".to_owned(),
+                            attempt: 1,
+                            recovered: false,
+                        },
+                        RunEvent::StepCompleted {
+                            step: "s".to_owned(),
+                            attempt: 1,
+                            output: output.clone(),
+                        },
+                        RunEvent::Completed {
+                            result: output.clone(),
+                        },
                     ];
-                    for (seq, kind) in kinds.into_iter().enumerate() {
+                    for (seq, event) in events.into_iter().enumerate() {
                         let event = EventRecord {
                             seq: seq as i64 + 1,
                             at,
-                            kind,
-                            data: json!({}),
+                            event,
                         };
                         crate::store::append_event(tx, &id, &event)?;
                     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use cairn::host::{Host, HostConfig};
-use cairn::model::RunStatus;
+use cairn::run::RunStatus;
 use cairn::runner::{Actor, RunError, RunView};
 use cairn::store::{Store, Synchronous, WorkflowStatus};
 use serde_json::{Value, json};

@@ -135,6 +135,18 @@ pub struct LogLine {
     pub source: LogSource,
 }
 
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
 /// Who wrote a log line: the plugin through `log`, or the host about the step
 /// (a refused request, say).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -143,6 +155,15 @@ pub enum LogSource {
     #[default]
     Plugin,
     Host,
+}
+
+impl LogSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogSource::Plugin => "plugin",
+            LogSource::Host => "host",
+        }
+    }
 }
 
 /// Progress reported by a plugin within its step.

@@ -29,7 +29,7 @@ impl Runner {
         idempotency: Option<Idempotency>,
     ) -> Result<(RunView, bool), RunError> {
         let workflow = self.active_workflow(tenant, workflow_id)?;
-        let new = self.new_run(&workflow, input, json!({ "kind": "api" }))?;
+        let new = self.new_run(&workflow, input, Trigger::Api)?;
         let id = new.run.id.clone();
         let quota = self.inner.max_active_runs_per_tenant as i64;
         let existing = self
@@ -104,7 +104,7 @@ impl Runner {
         &self,
         workflow: &WorkflowRecord,
         input: Value,
-        trigger: Value,
+        trigger: Trigger,
     ) -> Result<NewRun, RunError> {
         let definition = self.inner.definition(&workflow.id, workflow.version)?;
         let mut pins = Vec::with_capacity(definition.steps.len());
@@ -114,57 +114,18 @@ impl Runner {
                 .catalog
                 .resolve(&workflow.tenant, &step.step_type)
                 .map_err(|e| RunError::Rejected(format!("step '{}': {e}", step.name)))?;
-            pins.push(Value::String(plugin.digest.clone()));
+            pins.push(plugin.digest.clone());
         }
-        let now = now_ms();
-        let id = new_id();
-        let mut run = RunRecord {
-            id: id.clone(),
-            tenant: workflow.tenant.clone(),
-            workflow_id: workflow.id.clone(),
-            workflow_version: workflow.version,
-            status: RunStatus::Pending,
-            input: input.clone(),
-            result: None,
-            error: None,
-            pending_action: None,
-            paused_step: None,
-            pause_deadline: None,
-            wake_at: None,
-            current_action: None,
-            steps_total: definition.steps.len() as i64,
-            steps_done: 0,
-            plugins: Value::Array(pins),
-            last_seq: 0,
-            created_at: now,
-            updated_at: now,
-            trigger: Some(trigger.clone()),
-        };
-        let steps: Vec<StepRecord> = definition
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(index, step)| StepRecord {
-                run_id: id.clone(),
-                index: index as i64,
-                name: step.name.clone(),
-                status: StepStatus::Pending,
-                attempts: 0,
-                input: None,
-                output: None,
-                error: None,
-                checkpoint: None,
-                decision: None,
-                started_at: None,
-                finished_at: None,
-                decisions: Vec::new(),
-                logs: None,
-            })
-            .collect();
-        let created = event(
-            &mut run,
-            EventKind::Created,
-            json!({ "workflow_version": workflow.version, "input": input, "trigger": trigger }),
+        let (run, steps, created) = run::create(
+            new_id(),
+            &workflow.tenant,
+            &workflow.id,
+            workflow.version,
+            &definition,
+            pins,
+            input,
+            trigger,
+            now_ms(),
         );
         Ok(NewRun {
             run,

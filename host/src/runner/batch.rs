@@ -2,11 +2,11 @@
 //! or none, within the tenant's quota), watched and cancelled as one.
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{Actor, Idempotency, RunError, Runner, admit, cancel_in, new_id, now_ms};
+use super::{Actor, Effect, Idempotency, RunError, Runner, Trigger, admit, new_id, now_ms, run};
 use crate::clock::timestamp;
-use crate::model::RunStatus;
+use crate::run::RunStatus;
 use crate::store::{self, BatchRecord, Started, StoreError};
 
 /// The most inputs one batch may have.
@@ -108,7 +108,9 @@ impl Runner {
         }
         let workflow = self.active_workflow(tenant, workflow_id)?;
         let batch_id = new_id();
-        let trigger = json!({ "kind": "batch", "batch_id": batch_id });
+        let trigger = Trigger::Batch {
+            batch_id: batch_id.clone(),
+        };
         let runs = inputs
             .into_iter()
             .map(|input| self.new_run(&workflow, input, trigger.clone()))
@@ -195,7 +197,7 @@ impl Runner {
         actor: Actor,
     ) -> Result<BatchView, RunError> {
         let (owner, batch_id) = (tenant.to_owned(), id.to_owned());
-        let definitions = std::sync::Arc::clone(&self.inner.definitions);
+        let inner = std::sync::Arc::clone(&self.inner);
         let cancelled = self
             .inner
             .store
@@ -203,7 +205,7 @@ impl Runner {
                 let batch = store::get_batch(tx, &owner, &batch_id)?;
                 let runs = store::batch_runs(tx, &batch_id)?;
                 if batch.cancelled_at.is_some() {
-                    return Ok(Ok(Vec::new()));
+                    return Ok(Vec::new());
                 }
                 let unfinished: Vec<String> = runs
                     .into_iter()
@@ -211,21 +213,25 @@ impl Runner {
                     .map(|(run_id, _)| run_id)
                     .collect();
                 if unfinished.is_empty() {
-                    return Ok(Err(RunError::Conflict(
+                    return Err(StoreError::Conflict(
                         "every run of the batch has ended already".to_owned(),
-                    )));
+                    ));
                 }
+                let now = now_ms();
                 for run_id in &unfinished {
                     // One run refusing rolls back the whole batch's cancel.
-                    cancel_in(tx, &definitions, &owner, run_id, &actor)?
+                    let (run, steps) = store::get_run_with_steps(tx, Some(&owner), run_id)?;
+                    let cancelled = run::cancel(&run, &steps, &actor, now)
                         .map_err(|refused| StoreError::Conflict(refused.to_string()))?;
+                    store::commit_in(tx, &cancelled, &inner.outbox(&cancelled))?;
                 }
-                store::set_batch_cancelled(tx, &batch_id, now_ms())?;
-                Ok(Ok(unfinished))
+                store::set_batch_cancelled(tx, &batch_id, now)?;
+                Ok(unfinished)
             })
-            .await??;
+            .await?;
         for run_id in &cancelled {
-            self.cancelled(run_id);
+            let _ = self.inner.changes.send(run_id.clone());
+            self.inner.act(run_id, &[Effect::Interrupt]);
         }
         self.get_batch(tenant, id)
     }

@@ -86,61 +86,14 @@ impl Inner {
     }
 
     pub(super) async fn expire(self: &Arc<Self>, run_id: &str) -> Result<(), RunError> {
-        let run = self.store.read(|c| store::get_run(c, None, run_id))?;
+        let (run, steps) = self.load(None, run_id)?;
         let definition = self.definition(&run.workflow_id, run.workflow_version)?;
-        let id = run_id.to_owned();
-        let definitions = Arc::clone(&self.definitions);
-        let needs_driver = self
-            .store
-            .write(move |tx| {
-                let mut run = store::get_run(tx, None, &id)?;
-                if run.status != RunStatus::Paused || run.pause_deadline.is_none_or(|at| at > now_ms()) {
-                    return Ok(Ok(false));
-                }
-                let mut steps = store::get_steps(tx, &id)?;
-                let index = run.paused_step.unwrap_or_default() as usize;
-                let gate = definition.steps.get(index).and_then(|s| s.approval.clone());
-                let expected = run.last_seq;
-                let actor = Actor { name: "timeout".to_owned(), channel: Channel::Timer, label: None };
-                let Some(step) = steps.get_mut(index) else {
-                    return Err(StoreError::Corrupt(format!("run {id} paused at missing step {index}")));
-                };
-                let action = gate.as_ref().map_or(TimeoutAction::Fail, |g| g.on_timeout);
-                let option = gate.as_ref().and_then(|g| match action {
-                    TimeoutAction::Approve => g.options.iter().find(|o| !g.reject.contains(o)).cloned(),
-                    TimeoutAction::Reject => g.reject.first().cloned(),
-                    TimeoutAction::Fail => None,
-                });
-                let result = match option {
-                    Some(option) => {
-                        let choice = Some((option.clone(), Some("timed out".to_owned())));
-                        apply_decision(&mut run, step, gate.as_ref(), &json!(option), choice, &actor)
-                    }
-                    None => (|| {
-                        set_step(step, StepStatus::Failed)?;
-                        step.error = Some(json!({ "message": "timed out waiting for a decision", "retryable": false }));
-                        step.finished_at = Some(now_ms());
-                        set_run(&mut run, RunStatus::Failed)?;
-                        finish_paused(&mut run);
-                        let message = format!("step '{}' timed out waiting for a decision", step.name);
-                        run.error = Some(json!({ "reason": "timed_out", "message": message, "step": step.name }));
-                        let events = vec![event(&mut run, EventKind::TimedOut, json!({ "reason": "timed_out", "step": step.name }))];
-                        Ok((events, false))
-                    })(),
-                };
-                match result {
-                    Ok((events, needs_driver)) => {
-                        save(tx, &definitions, &run, expected, &[&steps[index]], &events)?;
-                        Ok(Ok(needs_driver))
-                    }
-                    Err(illegal) => Ok(Err(RunError::from(illegal))),
-                }
-            })
-            .await??;
-        let _ = self.changes.send(run_id.to_owned());
-        if needs_driver {
-            spawn_driver(self, run_id.to_owned());
-        }
+        let Some(expired) = run::expire(&run, &steps, &definition, now_ms())? else {
+            return Ok(());
+        };
+        let effects = expired.effects.clone();
+        self.commit(expired, None).await?;
+        self.act(run_id, &effects);
         Ok(())
     }
 }

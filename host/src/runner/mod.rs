@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::Transaction;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
@@ -36,21 +36,20 @@ use crate::engine::{
     Call, Engine, Evaluation, Invocation, OutboundHttp, SandboxLimits, StepOutcome, StepProgress,
     StepReport, TemplateFailure,
 };
-use crate::model::{
-    Channel, Decision, EventKind, FailReason, GateProgress, IllegalTransition, PendingAction,
-    RunStatus, StepStatus, distinct_approvers,
+use crate::run::{
+    self, Attempt, Effect, ErrorReason, IllegalTransition, PendingAction, Refusal, RunStatus,
+    StepFailure, StepLog, StepStatus, Transition, Trigger,
 };
 use crate::secrets::Secrets;
-use crate::store::{self, RunRecord, Started, StepRecord, Store, StoreError};
+use crate::store::{self, OutboxRecord, RunRecord, Started, StepRecord, Store, StoreError};
 use crate::workflow::{
-    ApprovalGate, ConcurrencyPolicy, NotifyEvent, Problem, TimeoutAction, WorkflowDefinition,
-    parse_duration, template_context, validate,
+    ConcurrencyPolicy, Problem, WorkflowDefinition, parse_duration, template_context, validate,
 };
 use admission::{NewRun, admit};
-use decisions::{apply_decision, cancel_in, finish_paused};
 use definitions::Definitions;
 use driver::spawn_driver;
 
+pub use crate::run::Actor;
 pub use crate::store::{EventRecord, WorkflowRecord, WorkflowStatus};
 pub use batch::{BatchProgress, BatchStatus, BatchView, MAX_BATCH_INPUTS};
 pub use scheduler::{FireView, ScheduleView};
@@ -109,6 +108,17 @@ pub enum RunError {
     Illegal(#[from] IllegalTransition),
 }
 
+impl From<Refusal> for RunError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Conflict(message) => RunError::Conflict(message),
+            Refusal::Invalid(message) => RunError::Rejected(message),
+            Refusal::Corrupt(message) => RunError::Store(StoreError::Corrupt(message)),
+            Refusal::Illegal(illegal) => RunError::Illegal(illegal),
+        }
+    }
+}
+
 impl From<StoreError> for RunError {
     fn from(error: StoreError) -> Self {
         match error {
@@ -133,29 +143,6 @@ impl Idempotency {
             "Idempotency-Key '{}' was used before with a different request body",
             self.key
         ))
-    }
-}
-
-/// Who decided, and through which channel.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    /// A verified identity: an API key's name, the reviewer a link was made
-    /// for, or `timeout`. A gate's quorum counts distinct identities, compared
-    /// without regard to case.
-    pub name: String,
-    pub channel: Channel,
-    /// What the caller said about itself (the API's free-text `reviewer`):
-    /// recorded for the audit trail, never counted.
-    pub label: Option<String>,
-}
-
-impl Actor {
-    pub fn api(name: &str) -> Self {
-        Actor {
-            name: name.to_owned(),
-            channel: Channel::Api,
-            label: None,
-        }
     }
 }
 
@@ -191,91 +178,74 @@ struct Inner {
     runtime: tokio::runtime::Handle,
 }
 
-/// Appends an event to `run`'s log (in memory; saved with the transition).
-fn event(run: &mut RunRecord, kind: EventKind, data: Value) -> EventRecord {
-    run.last_seq += 1;
-    EventRecord {
-        seq: run.last_seq,
-        at: now_ms(),
-        kind,
-        data,
-    }
-}
-
-fn set_run(run: &mut RunRecord, status: RunStatus) -> Result<(), IllegalTransition> {
-    run.status.check(status)?;
-    run.status = status;
-    Ok(())
-}
-
-fn set_step(step: &mut StepRecord, status: StepStatus) -> Result<(), IllegalTransition> {
-    step.status.check(status)?;
-    step.status = status;
-    Ok(())
-}
-
-/// Commits a transition: the run (if nobody changed it since
-/// `expected_seq`), the steps that changed, the new events, and the outbox
-/// rows the events call for under the run's workflow version's notification
-/// settings, all in `tx`.
-fn save(
-    tx: &Transaction<'_>,
-    definitions: &Definitions,
-    run: &RunRecord,
-    expected_seq: i64,
-    steps: &[&StepRecord],
-    events: &[EventRecord],
-) -> Result<(), StoreError> {
-    let notifies = events.iter().any(|e| NotifyEvent::of(e.kind).is_some());
-    let definition = notifies.then(|| definitions.get(&run.workflow_id, run.workflow_version));
-    let outbox = match definition {
-        None => Vec::new(),
-        Some(Ok(definition)) => definition
-            .notifications
-            .as_ref()
-            .map(|notifications| crate::notify::outbox_rows(run, events, notifications))
-            .unwrap_or_default(),
-        // A run whose definition cannot be read must still be able to end
-        // (failed, host_error); whom to tell is in that definition.
-        Some(Err(error)) => {
-            tracing::error!(run = %run.id, "no notifications for this transition: {error}");
-            Vec::new()
+impl Inner {
+    /// The outbox rows `transition`'s events call for under the run's
+    /// workflow version's notification settings.
+    fn outbox(&self, transition: &Transition) -> Vec<OutboxRecord> {
+        let run = &transition.run;
+        if transition
+            .events
+            .iter()
+            .all(|e| e.event.notification().is_none())
+        {
+            return Vec::new();
         }
-    };
-    store::commit(tx, run, expected_seq, steps, events, &outbox)
-}
+        match self.definitions.get(&run.workflow_id, run.workflow_version) {
+            Ok(definition) => definition
+                .notifications
+                .as_ref()
+                .map(|notifications| {
+                    crate::notify::outbox_rows(run, &transition.events, notifications)
+                })
+                .unwrap_or_default(),
+            // A run whose definition cannot be read must still be able to end
+            // (failed, host_error); whom to tell is in that definition.
+            Err(error) => {
+                tracing::error!(run = %run.id, "no notifications for this transition: {error}");
+                Vec::new()
+            }
+        }
+    }
 
-/// Fails `step` and with it `run` (in memory), for `reason`; returns the events.
-fn fail_in(
-    run: &mut RunRecord,
-    step: &mut StepRecord,
-    reason: FailReason,
-    message: &str,
-    fault: Option<&str>,
-    error: Option<Value>,
-) -> Result<Vec<EventRecord>, IllegalTransition> {
-    set_step(step, StepStatus::Failed)?;
-    set_run(run, RunStatus::Failed)?;
-    let reason = reason.as_str();
-    step.error = Some(
-        error
-            .unwrap_or_else(|| json!({ "reason": reason, "message": message, "retryable": false })),
-    );
-    step.finished_at = Some(now_ms());
-    finish_paused(run);
-    run.error =
-        Some(json!({ "reason": reason, "message": message, "step": step.name, "fault": fault }));
-    let failed_step = event(
-        run,
-        EventKind::StepFailed,
-        json!({ "step": step.name, "attempt": step.attempts, "error": step.error }),
-    );
-    let failed = event(
-        run,
-        EventKind::Failed,
-        json!({ "reason": reason, "step": step.name, "message": message }),
-    );
-    Ok(vec![failed_step, failed])
+    /// Commits `transition` (marking the approval link `link` used with it)
+    /// and announces the change; a conflict means someone else moved the run.
+    async fn commit(&self, transition: Transition, link: Option<String>) -> Result<(), RunError> {
+        let outbox = self.outbox(&transition);
+        let run_id = transition.run.id.clone();
+        self.store.commit(transition, outbox, link).await?;
+        let _ = self.changes.send(run_id);
+        Ok(())
+    }
+
+    /// Acts on what a committed transition asks for.
+    fn act(self: &Arc<Self>, run_id: &str, effects: &[Effect]) {
+        for effect in effects {
+            match effect {
+                Effect::Drive => spawn_driver(self, run_id.to_owned()),
+                Effect::Interrupt => {
+                    let driver = self
+                        .drivers
+                        .lock()
+                        .ok()
+                        .and_then(|d| d.get(run_id).cloned());
+                    if let Some((_, token)) = driver {
+                        token.cancel();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads a run and its steps.
+    fn load(
+        &self,
+        tenant: Option<&str>,
+        id: &str,
+    ) -> Result<(RunRecord, Vec<StepRecord>), RunError> {
+        Ok(self
+            .store
+            .read(|c| store::get_run_with_steps(c, tenant, id))?)
+    }
 }
 
 impl Runner {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{NewRun, RunError, Runner, admit, now_ms};
+use super::{NewRun, RunError, Runner, Trigger, admit, now_ms};
 use crate::store::{self, FireRecord, ScheduleRecord, StoreError, WorkflowRecord, WorkflowStatus};
 use crate::workflow::{Missed, Overlap, Schedule, ScheduleSpec, WorkflowDefinition};
 
@@ -157,10 +157,11 @@ impl Runner {
             .into_iter()
             .filter_map(|(slot, catch_up)| Some((slot?, catch_up)))
             .map(|(slot, catch_up)| {
-                let mut trigger = json!({ "kind": "schedule", "slot": schedule.local(slot) });
-                if catch_up {
-                    trigger["catch_up"] = json!(true);
-                }
+                let trigger = Trigger::Schedule {
+                    slot: schedule.local(slot),
+                    catch_up,
+                    queued: false,
+                };
                 let new = self
                     .new_run(&workflow, spec.input.clone(), trigger)
                     .map_err(|e| e.to_string());
@@ -276,7 +277,11 @@ impl Runner {
             let slot = Schedule::parse(spec)
                 .map(|s| s.local(fire.slot))
                 .unwrap_or_default();
-            let trigger = json!({ "kind": "schedule", "slot": slot, "queued": true });
+            let trigger = Trigger::Schedule {
+                slot,
+                catch_up: false,
+                queued: true,
+            };
             let new = self.new_run(&workflow, spec.input.clone(), trigger)?;
             let quota = self.inner.max_active_runs_per_tenant as i64;
             let slot = fire.slot;

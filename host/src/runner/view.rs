@@ -7,7 +7,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::engine::StepProgress;
-use crate::model::{Decision, PendingAction, RunStatus, StepStatus};
+use crate::run::{
+    Decision, PendingAction, RunFailure, RunStatus, StepFailure, StepLog, StepStatus, Trigger,
+};
 use crate::store::{RunRecord, StepRecord};
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -25,7 +27,7 @@ pub struct RunView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<Value>,
+    pub error: Option<RunFailure>,
     pub input: Value,
     pub created_at: String,
     pub updated_at: String,
@@ -34,7 +36,7 @@ pub struct RunView {
     /// What started the run: `{"kind": "api"}`, `{"kind": "batch", "batch_id"}`
     /// or `{"kind": "schedule", "slot"}`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub trigger: Option<Value>,
+    pub trigger: Option<Trigger>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
@@ -53,7 +55,7 @@ pub struct StepView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<Value>,
+    pub error: Option<StepFailure>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -62,10 +64,9 @@ pub struct StepView {
     /// through which channel (`api`, `link` or `timer`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub decisions: Option<Vec<Decision>>,
-    /// What the step's attempts logged, latest lines kept:
-    /// `[{attempt, level, source: plugin|host|stdout|stderr, message}]`.
+    /// What the step's attempts logged, latest lines kept.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub logs: Option<Value>,
+    pub logs: Option<Vec<StepLog>>,
 }
 
 impl RunView {
@@ -105,7 +106,7 @@ impl RunView {
                     started_at: step.started_at.map(timestamp),
                     finished_at: step.finished_at.map(timestamp),
                     decisions: (!step.decisions.is_empty()).then(|| step.decisions.clone()),
-                    logs: step.logs.clone(),
+                    logs: (!step.logs.is_empty()).then(|| step.logs.clone()),
                 })
                 .collect(),
             pending_action: run.pending_action.clone(),

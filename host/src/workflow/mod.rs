@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::EventKind;
 use serde_json::Value;
 
 pub use schedule::{CatchUp, Missed, Overlap, Plan, Schedule, ScheduleSpec};
@@ -105,34 +104,15 @@ pub enum NotifyEvent {
 }
 
 impl NotifyEvent {
-    /// The notification a run event is, if it is one. Every kind is named,
-    /// so a new kind of event does not compile until it is decided here.
-    pub fn of(kind: EventKind) -> Option<NotifyEvent> {
-        match kind {
-            EventKind::Paused => Some(NotifyEvent::Paused),
-            EventKind::Completed => Some(NotifyEvent::Completed),
-            EventKind::Failed => Some(NotifyEvent::Failed),
-            EventKind::Cancelled => Some(NotifyEvent::Cancelled),
-            EventKind::TimedOut => Some(NotifyEvent::TimedOut),
-            EventKind::Created
-            | EventKind::StepStarted
-            | EventKind::StepCompleted
-            | EventKind::StepFailed
-            | EventKind::StepSkipped
-            | EventKind::RetryScheduled
-            | EventKind::ApprovalRecorded
-            | EventKind::Resumed => None,
-        }
-    }
-
-    /// The event kind in the run's log.
-    pub fn kind(self) -> EventKind {
+    /// The name in a workflow's settings and, after `run.`, in a
+    /// notification's `type`.
+    pub fn as_str(self) -> &'static str {
         match self {
-            NotifyEvent::Paused => EventKind::Paused,
-            NotifyEvent::Completed => EventKind::Completed,
-            NotifyEvent::Failed => EventKind::Failed,
-            NotifyEvent::Cancelled => EventKind::Cancelled,
-            NotifyEvent::TimedOut => EventKind::TimedOut,
+            NotifyEvent::Paused => "paused",
+            NotifyEvent::Completed => "completed",
+            NotifyEvent::Failed => "failed",
+            NotifyEvent::Cancelled => "cancelled",
+            NotifyEvent::TimedOut => "timed_out",
         }
     }
 }

@@ -6,7 +6,9 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde_json::Value;
 
 use super::StoreError;
-use crate::model::{Decision, EventKind, PendingAction, RunStatus, StepStatus};
+use crate::run::Transition;
+use crate::run::{EventKind, RunEvent, RunStatus};
+pub use crate::run::{EventRecord, RunRecord, StepRecord};
 
 // Queries on hot paths (starting, resuming and driving runs, long polls, the
 // approval queue, /metrics), named so that a test can read their plans: none
@@ -73,60 +75,6 @@ pub struct WorkflowRecord {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunRecord {
-    pub id: String,
-    pub tenant: String,
-    pub workflow_id: String,
-    pub workflow_version: i64,
-    pub status: RunStatus,
-    pub input: Value,
-    pub result: Option<Value>,
-    pub error: Option<Value>,
-    pub pending_action: Option<PendingAction>,
-    pub paused_step: Option<i64>,
-    pub pause_deadline: Option<i64>,
-    pub wake_at: Option<i64>,
-    pub current_action: Option<String>,
-    pub steps_total: i64,
-    pub steps_done: i64,
-    pub plugins: Value,
-    pub last_seq: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-    /// What started the run: `{"kind": "api" | "batch" | "schedule", ...}`.
-    pub trigger: Option<Value>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct StepRecord {
-    pub run_id: String,
-    pub index: i64,
-    pub name: String,
-    pub status: StepStatus,
-    pub attempts: i64,
-    pub input: Option<Value>,
-    pub output: Option<Value>,
-    pub error: Option<Value>,
-    pub checkpoint: Option<Value>,
-    pub decision: Option<Value>,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
-    /// A gate's decisions so far.
-    pub decisions: Vec<Decision>,
-    /// What the step's attempts logged: `[{attempt, level, source, message}]`,
-    /// the latest lines kept.
-    pub logs: Option<Value>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct EventRecord {
-    pub seq: i64,
-    pub at: i64,
-    pub kind: EventKind,
-    pub data: Value,
-}
-
 fn json_text(value: &Value) -> String {
     value.to_string()
 }
@@ -163,6 +111,16 @@ fn opt_typed_column<T: serde::de::DeserializeOwned>(
 /// A typed value as a JSON column's text.
 fn opt_typed_text<T: serde::Serialize>(value: Option<&T>) -> Option<String> {
     value.and_then(|v| serde_json::to_string(v).ok())
+}
+
+/// A JSON column that is never NULL, read as a typed value.
+fn typed_column<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    index: usize,
+) -> rusqlite::Result<T> {
+    serde_json::from_value(json_column(row, index)?).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn opt_json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<Value>> {
@@ -249,7 +207,7 @@ mod tests {
             current_action: None,
             steps_total: 0,
             steps_done: 0,
-            plugins: Value::Array(Vec::new()),
+            plugins: Vec::new(),
             last_seq: 0,
             created_at: 0,
             updated_at: 0,

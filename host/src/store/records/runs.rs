@@ -14,7 +14,7 @@ pub(super) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         status: status_column(row, 4)?,
         input: json_column(row, 5)?,
         result: opt_json_column(row, 6)?,
-        error: opt_json_column(row, 7)?,
+        error: opt_typed_column(row, 7)?,
         pending_action: opt_typed_column(row, 8)?,
         paused_step: row.get(9)?,
         pause_deadline: row.get(10)?,
@@ -22,11 +22,11 @@ pub(super) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         current_action: row.get(12)?,
         steps_total: row.get(13)?,
         steps_done: row.get(14)?,
-        plugins: json_column(row, 15)?,
+        plugins: typed_column(row, 15)?,
         last_seq: row.get(16)?,
         created_at: row.get(17)?,
         updated_at: row.get(18)?,
-        trigger: opt_json_column(row, 19)?,
+        trigger: opt_typed_column(row, 19)?,
     })
 }
 
@@ -45,7 +45,7 @@ pub fn insert_run(
             run.status.as_str(),
             json_text(&run.input),
             opt_json_text(&run.result),
-            opt_json_text(&run.error),
+            opt_typed_text(run.error.as_ref()),
             opt_typed_text(run.pending_action.as_ref()),
             run.paused_step,
             run.pause_deadline,
@@ -53,11 +53,11 @@ pub fn insert_run(
             run.current_action,
             run.steps_total,
             run.steps_done,
-            json_text(&run.plugins),
+            opt_typed_text(Some(&run.plugins)),
             run.last_seq,
             run.created_at,
             run.updated_at,
-            opt_json_text(&run.trigger),
+            opt_typed_text(run.trigger.as_ref()),
         ],
     )?;
     for step in steps {
@@ -81,7 +81,7 @@ pub fn save_run(
             run.id,
             run.status.as_str(),
             opt_json_text(&run.result),
-            opt_json_text(&run.error),
+            opt_typed_text(run.error.as_ref()),
             opt_typed_text(run.pending_action.as_ref()),
             run.paused_step,
             run.pause_deadline,
@@ -117,13 +117,13 @@ pub fn save_step(tx: &Transaction<'_>, step: &StepRecord) -> Result<(), StoreErr
             step.attempts,
             opt_json_text(&step.input),
             opt_json_text(&step.output),
-            opt_json_text(&step.error),
+            opt_typed_text(step.error.as_ref()),
             opt_json_text(&step.checkpoint),
             opt_json_text(&step.decision),
             step.started_at,
             step.finished_at,
             opt_typed_text(Some(&step.decisions).filter(|d| !d.is_empty())),
-            opt_json_text(&step.logs),
+            opt_typed_text(Some(&step.logs).filter(|l| !l.is_empty())),
         ],
     )?;
     Ok(())
@@ -141,8 +141,8 @@ pub fn append_event(
         run_id,
         event.seq,
         event.at,
-        event.kind.as_str(),
-        json_text(&event.data)
+        event.kind().as_str(),
+        json_text(&event.event.data())
     ])?;
     Ok(())
 }
@@ -177,13 +177,13 @@ pub fn get_steps(conn: &Connection, run_id: &str) -> Result<Vec<StepRecord>, Sto
             attempts: row.get(4)?,
             input: opt_json_column(row, 5)?,
             output: opt_json_column(row, 6)?,
-            error: opt_json_column(row, 7)?,
+            error: opt_typed_column(row, 7)?,
             checkpoint: opt_json_column(row, 8)?,
             decision: opt_json_column(row, 9)?,
             started_at: row.get(10)?,
             finished_at: row.get(11)?,
             decisions: opt_typed_column(row, 12)?.unwrap_or_default(),
-            logs: opt_json_column(row, 13)?,
+            logs: opt_typed_column(row, 13)?.unwrap_or_default(),
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -198,11 +198,14 @@ pub fn get_events(
         "SELECT seq, at, kind, data FROM run_events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq",
     )?;
     let rows = statement.query_map(params![run_id, after], |row| {
+        let kind: EventKind = status_column(row, 2)?;
+        let event = RunEvent::from_parts(kind, json_column(row, 3)?).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
+        })?;
         Ok(EventRecord {
             seq: row.get(0)?,
             at: row.get(1)?,
-            kind: status_column(row, 2)?,
-            data: json_column(row, 3)?,
+            event,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -303,26 +306,33 @@ pub fn delete_finished_run(tx: &Transaction<'_>, id: &str) -> Result<bool, Store
     Ok(true)
 }
 
-/// Commits one transition of a run: the run row (refused with a conflict
-/// if its last event is no longer `expected_seq`: someone moved it), the steps
-/// that changed, the new events and the outbox rows they call for.
-pub fn commit(
+/// Writes one transition of a run in `tx`: the run row (refused with a
+/// conflict if its last event is no longer the transition's `expected_seq`:
+/// someone moved it), the steps that changed, the new events and the outbox
+/// rows they call for.
+pub fn commit_in(
     tx: &Transaction<'_>,
-    run: &RunRecord,
-    expected_seq: i64,
-    steps: &[&StepRecord],
-    events: &[EventRecord],
+    transition: &Transition,
     outbox: &[OutboxRecord],
 ) -> Result<(), StoreError> {
-    save_run(tx, run, expected_seq)?;
-    for step in steps {
+    save_run(tx, &transition.run, transition.expected_seq)?;
+    for step in &transition.steps {
         save_step(tx, step)?;
     }
-    for event in events {
-        append_event(tx, &run.id, event)?;
+    for event in &transition.events {
+        append_event(tx, &transition.run.id, event)?;
     }
     for row in outbox {
         insert_outbox(tx, row)?;
     }
     Ok(())
+}
+
+/// A run and its steps, read together.
+pub fn get_run_with_steps(
+    conn: &Connection,
+    tenant: Option<&str>,
+    id: &str,
+) -> Result<(RunRecord, Vec<StepRecord>), StoreError> {
+    Ok((get_run(conn, tenant, id)?, get_steps(conn, id)?))
 }

@@ -1,0 +1,25 @@
+//! The run core: a run's typed state, its log of typed events, and its
+//! transitions, as pure functions. No I/O: no database, no clock, no tasks,
+//! no sandboxes. The runner reads a run, asks a transition of this module,
+//! commits what it returns through the store, and acts on its effects.
+
+mod decision;
+mod event;
+mod state;
+mod status;
+mod transition;
+
+pub use decision::{Choice, check_decision};
+pub use event::{Cancellation, EventKind, EventRecord, RunEvent};
+pub use state::{
+    Actor, Channel, Decision, GateProgress, PendingAction, RunFailure, RunRecord, StepFailure,
+    StepLog, StepRecord, Trigger, distinct_approvers,
+};
+pub use status::{ErrorReason, IllegalTransition, RunStatus, StepStatus, UnknownName};
+pub use transition::{
+    Attempt, Effect, Refusal, STEP_LOG_BYTES, Transition, abandon, cancel, complete, create,
+    decide, expire, fail_step, finish_attempt, skip_step, start_step,
+};
+
+#[cfg(test)]
+mod tests;

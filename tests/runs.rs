@@ -218,11 +218,9 @@ async fn a_gate_rejection_cancels_the_run_with_the_note() {
     assert_eq!(rejected.status, RunStatus::Cancelled);
     assert_eq!(error_json(&rejected)["message"], "off-brand");
     assert_eq!(error_json(&rejected)["reason"], "rejected");
-    assert_eq!(
-        rejected.steps[2].status,
-        StepStatus::Pending,
-        "publish never ran"
-    );
+    // Publish never ran: cancelled with the run, as a cancel leaves it.
+    assert_eq!(rejected.steps[2].status, StepStatus::Cancelled);
+    assert_eq!(rejected.steps[2].attempts, 0, "publish never ran");
     assert_eq!(
         event_kinds(&host, &run.id).last().map(String::as_str),
         Some("cancelled")

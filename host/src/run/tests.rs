@@ -80,3 +80,495 @@ fn statuses_round_trip_through_text() {
     }
     assert!("done".parse::<RunStatus>().is_err());
 }
+
+// ---------------------------------------------------------------------------
+// The transitions against an oracle.
+//
+// The oracle below is written from the rules as a user reads them in the
+// README, not from the core's tables: a run goes through its steps in order;
+// a step completes, pauses (for the plugin, or at its gate), is retried while
+// it fails retryably and has attempts left, or fails and with it the run; a
+// gate needs `required` approvals by distinct reviewers (any case), one
+// rejection cancels the run, and a reviewer cannot approve twice; a cancel
+// ends any unfinished run; a deadline applies the gate's `on_timeout` or fails
+// the run. Random workflows and random sequences of what can happen to a run
+// are applied to both, and the core must agree with the oracle at every step.
+
+mod oracle {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::super::*;
+    use crate::workflow::WorkflowDefinition;
+
+    #[derive(Debug, Clone)]
+    pub enum Kind {
+        Plain,
+        PluginPause,
+        Gate {
+            required: u32,
+            on_timeout: &'static str,
+        },
+    }
+
+    #[derive(Debug, Clone)]
+    pub struct StepSpec {
+        kind: Kind,
+        max_attempts: u32,
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    pub enum Outcome {
+        Complete,
+        Pause,
+        FailRetryable,
+        FailFatal,
+    }
+
+    #[derive(Debug, Clone)]
+    pub enum Op {
+        /// The driver runs the next attempt, and it ends so (or it completes
+        /// the run when no step is left).
+        Drive(Outcome),
+        /// Reviewer `who` (0..4; 3 is 1 in other case) picks `option` at `step`
+        /// (the paused one, or another).
+        Decide {
+            who: usize,
+            option: &'static str,
+            right_step: bool,
+        },
+        Cancel,
+        /// Time passes beyond any deadline.
+        Expire,
+    }
+
+    fn kind() -> impl Strategy<Value = Kind> {
+        prop_oneof![
+            3 => Just(Kind::Plain),
+            2 => Just(Kind::PluginPause),
+            3 => (1u32..4, prop_oneof![Just("fail"), Just("approve"), Just("reject")])
+                .prop_map(|(required, on_timeout)| Kind::Gate { required, on_timeout }),
+        ]
+    }
+
+    fn step() -> impl Strategy<Value = StepSpec> {
+        (kind(), 1u32..4).prop_map(|(kind, max_attempts)| StepSpec { kind, max_attempts })
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            6 => prop_oneof![
+                4 => Just(Outcome::Complete),
+                1 => Just(Outcome::Pause),
+                2 => Just(Outcome::FailRetryable),
+                1 => Just(Outcome::FailFatal),
+            ].prop_map(Op::Drive),
+            5 => (0usize..4, prop_oneof![4 => Just("approve"), 1 => Just("reject"), 1 => Just("maybe")], prop::bool::weighted(0.9))
+                .prop_map(|(who, option, right_step)| Op::Decide { who, option, right_step }),
+            1 => Just(Op::Cancel),
+            1 => Just(Op::Expire),
+        ]
+    }
+
+    pub fn case() -> impl Strategy<Value = (Vec<StepSpec>, Vec<Op>)> {
+        (
+            prop::collection::vec(step(), 1..5),
+            prop::collection::vec(op(), 1..40),
+        )
+    }
+
+    fn definition(specs: &[StepSpec]) -> WorkflowDefinition {
+        let steps: Vec<Value> = specs
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| {
+                let mut step = json!({
+                    "name": format!("s{i}"), "type": "noop",
+                    "retry": { "max_attempts": spec.max_attempts, "initial_backoff": "1s" },
+                });
+                if let Kind::Gate {
+                    required,
+                    on_timeout,
+                } = spec.kind
+                {
+                    step["approval"] =
+                        json!({ "required": required, "on_timeout": on_timeout, "timeout": "1h" });
+                }
+                step
+            })
+            .collect();
+        let definition = json!({ "name": "w", "steps": steps, "paused_lifetime": "2h" });
+        serde_json::from_value(definition).expect("a definition")
+    }
+
+    /// What the oracle expects of the run.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Expect {
+        /// Before the first attempt, or between steps.
+        Going,
+        /// Paused at the current step: by the plugin, or at its gate.
+        PausedByPlugin,
+        AtGate,
+        /// The plugin's pause was answered: its step runs again.
+        Resumed,
+        Completed,
+        Failed,
+        Cancelled,
+    }
+
+    struct Oracle {
+        specs: Vec<StepSpec>,
+        state: Expect,
+        /// The step the run is at.
+        at: usize,
+        /// Attempts of the step it is at.
+        attempts: u32,
+        /// Who approved at the current gate (lowercase).
+        approvers: Vec<String>,
+        /// Steps finished (completed) so far.
+        done: usize,
+    }
+
+    const REVIEWERS: [&str; 4] = ["ana", "bo", "cy", "ANA"];
+
+    impl Oracle {
+        /// Whether `op` is accepted, updating the expectation.
+        fn apply(&mut self, op: &Op) -> bool {
+            use Expect::*;
+            match op {
+                Op::Drive(outcome) => {
+                    if !matches!(self.state, Going | Resumed) {
+                        return false;
+                    }
+                    if self.at == self.specs.len() {
+                        self.state = Completed;
+                        return true;
+                    }
+                    let spec = &self.specs[self.at];
+                    self.attempts += 1;
+                    // A plugin pauses only on its first run of the step; once
+                    // resumed, it completes.
+                    let completes = match outcome {
+                        Outcome::Complete => true,
+                        Outcome::Pause => self.state == Resumed,
+                        _ => false,
+                    };
+                    match outcome {
+                        _ if completes => match spec.kind {
+                            Kind::Gate { .. } => self.state = AtGate,
+                            _ => self.next_step(),
+                        },
+                        Outcome::Complete | Outcome::Pause => self.state = PausedByPlugin,
+                        Outcome::FailRetryable if self.attempts < spec.max_attempts => {
+                            self.state = Going;
+                        }
+                        Outcome::FailRetryable | Outcome::FailFatal => self.state = Failed,
+                    }
+                    true
+                }
+                Op::Decide {
+                    who,
+                    option,
+                    right_step,
+                } => {
+                    if !right_step || !matches!(self.state, AtGate | PausedByPlugin) {
+                        return false;
+                    }
+                    if *option == "maybe" {
+                        return false;
+                    }
+                    if self.state == PausedByPlugin {
+                        self.state = Resumed;
+                        return true;
+                    }
+                    if *option == "reject" {
+                        self.state = Cancelled;
+                        return true;
+                    }
+                    let who = REVIEWERS[*who].to_lowercase();
+                    if self.approvers.contains(&who) {
+                        return false;
+                    }
+                    self.approvers.push(who);
+                    let Kind::Gate { required, .. } = self.specs[self.at].kind else {
+                        unreachable!("at a gate")
+                    };
+                    if self.approvers.len() >= required as usize {
+                        self.next_step();
+                    }
+                    true
+                }
+                Op::Cancel => {
+                    if matches!(self.state, Completed | Failed | Cancelled) {
+                        return false;
+                    }
+                    self.state = Cancelled;
+                    true
+                }
+                Op::Expire => match self.state {
+                    PausedByPlugin => {
+                        self.state = Failed;
+                        true
+                    }
+                    AtGate => {
+                        let Kind::Gate { on_timeout, .. } = self.specs[self.at].kind else {
+                            unreachable!("at a gate")
+                        };
+                        match on_timeout {
+                            "approve" => self.next_step(),
+                            "reject" => self.state = Cancelled,
+                            _ => self.state = Failed,
+                        }
+                        true
+                    }
+                    _ => false,
+                },
+            }
+        }
+
+        fn next_step(&mut self) {
+            self.at += 1;
+            self.done += 1;
+            self.attempts = 0;
+            self.approvers.clear();
+            self.state = Expect::Going;
+        }
+
+        fn run_status(&self) -> RunStatus {
+            match self.state {
+                Expect::Going | Expect::Resumed => {
+                    if self.at == 0 && self.attempts == 0 {
+                        RunStatus::Pending
+                    } else {
+                        RunStatus::Running
+                    }
+                }
+                Expect::PausedByPlugin | Expect::AtGate => RunStatus::Paused,
+                Expect::Completed => RunStatus::Completed,
+                Expect::Failed => RunStatus::Failed,
+                Expect::Cancelled => RunStatus::Cancelled,
+            }
+        }
+    }
+
+    /// The core's side: applies `op` by asking the transitions what a driver,
+    /// a reviewer, a cancel or the deadline timer would; `None` when refused
+    /// (or, for the driver, when it has nothing to do).
+    fn through_core(
+        run: &RunRecord,
+        steps: &[StepRecord],
+        definition: &WorkflowDefinition,
+        op: &Op,
+        now: i64,
+    ) -> Option<Transition> {
+        match op {
+            Op::Drive(outcome) => {
+                if run.status.is_terminal() || run.status == RunStatus::Paused {
+                    return None;
+                }
+                let Some(index) = steps.iter().position(|s| !s.status.is_terminal()) else {
+                    return complete(run, steps, now).ok();
+                };
+                let started = start_step(run, &steps[index], now).ok()?;
+                let mut after = steps.to_vec();
+                started.apply_to(&mut after);
+                let step = &after[index];
+                let outcome = match outcome {
+                    Outcome::Complete => Attempt::Complete {
+                        output: json!({ "n": index }),
+                    },
+                    // A plugin resumed with a decision completes.
+                    Outcome::Pause if step.decision.is_some() => Attempt::Complete {
+                        output: json!("resumed"),
+                    },
+                    Outcome::Pause => Attempt::Pause {
+                        action: PendingAction {
+                            step: String::new(),
+                            kind: "choice".to_owned(),
+                            message: "which?".to_owned(),
+                            options: vec!["approve".to_owned(), "reject".to_owned()],
+                            input_schema: None,
+                            data: Value::Null,
+                            gate: None,
+                        },
+                        checkpoint: json!({ "at": index }),
+                    },
+                    Outcome::FailRetryable | Outcome::FailFatal => Attempt::Fail {
+                        error: StepFailure {
+                            reason: None,
+                            message: "no".to_owned(),
+                            retryable: matches!(outcome, Outcome::FailRetryable),
+                            fault: None,
+                        },
+                    },
+                };
+                let finished =
+                    finish_attempt(&started.run, step, definition, outcome, Vec::new(), now)
+                        .ok()?;
+                Some(started.then(finished))
+            }
+            Op::Decide {
+                who,
+                option,
+                right_step,
+            } => {
+                let paused = run.paused_step.unwrap_or_default() as usize;
+                let name = if *right_step {
+                    format!("s{paused}")
+                } else {
+                    format!("s{}", paused + 1)
+                };
+                let actor = Actor::api(REVIEWERS[*who]);
+                decide(run, steps, definition, &name, &json!(option), &actor, now).ok()
+            }
+            Op::Cancel => cancel(run, steps, &Actor::api("ops"), now).ok(),
+            Op::Expire => expire(run, steps, definition, now + 3 * 3_600_000)
+                .ok()
+                .flatten(),
+        }
+    }
+
+    pub fn check(specs: Vec<StepSpec>, ops: Vec<Op>) -> Result<(), TestCaseError> {
+        let definition = definition(&specs);
+        let plugins = vec!["digest".to_owned(); specs.len()];
+        let (mut run, mut steps, created) = create(
+            "r".to_owned(),
+            "t",
+            "w",
+            1,
+            &definition,
+            plugins,
+            Value::Null,
+            Trigger::Api,
+            0,
+        );
+        prop_assert_eq!(created.seq, 1);
+        let mut oracle = Oracle {
+            specs,
+            state: Expect::Going,
+            at: 0,
+            attempts: 0,
+            approvers: Vec::new(),
+            done: 0,
+        };
+        let mut now = 0;
+        for op in &ops {
+            now += 1_000;
+            let accepted = oracle.apply(op);
+            let transition = through_core(&run, &steps, &definition, op, now);
+            prop_assert_eq!(
+                transition.is_some(),
+                accepted,
+                "{:?}: core {:?}, oracle expects {:?}",
+                op,
+                transition.as_ref().map(|t| t.run.status),
+                oracle.state
+            );
+            let Some(transition) = transition else {
+                continue;
+            };
+            // The log is numbered on from where the run was, without gaps.
+            prop_assert_eq!(transition.expected_seq, run.last_seq);
+            for (i, event) in transition.events.iter().enumerate() {
+                prop_assert_eq!(event.seq, run.last_seq + 1 + i as i64);
+            }
+            prop_assert_eq!(
+                transition.run.last_seq,
+                run.last_seq + transition.events.len() as i64
+            );
+            run = transition.run.clone();
+            transition.apply_to(&mut steps);
+            // The run is where the oracle says.
+            prop_assert_eq!(run.status, oracle.run_status(), "after {:?}", op);
+            prop_assert_eq!(run.steps_done as usize, oracle.done);
+            // Steps before the current one completed; after it, untouched
+            // (unless the run ended: then they are cancelled, or pending
+            // after a failure).
+            for (i, step) in steps.iter().enumerate() {
+                if i < oracle.at {
+                    prop_assert_eq!(step.status, StepStatus::Completed, "step {}", i);
+                } else if i > oracle.at {
+                    let allowed = match run.status {
+                        RunStatus::Cancelled => StepStatus::Cancelled,
+                        _ => StepStatus::Pending,
+                    };
+                    prop_assert_eq!(step.status, allowed, "step {}", i);
+                    prop_assert_eq!(step.attempts, 0);
+                }
+            }
+            if let Some(current) = steps.get(oracle.at) {
+                let expected = match oracle.state {
+                    Expect::Going => StepStatus::Pending,
+                    Expect::PausedByPlugin | Expect::AtGate => StepStatus::AwaitingInput,
+                    Expect::Resumed => StepStatus::Running,
+                    Expect::Failed => StepStatus::Failed,
+                    Expect::Cancelled => current.status,
+                    Expect::Completed => unreachable!("no step is left"),
+                };
+                prop_assert_eq!(current.status, expected, "the current step");
+                if oracle.state == Expect::Cancelled {
+                    prop_assert!(
+                        matches!(
+                            current.status,
+                            StepStatus::Cancelled | StepStatus::Completed
+                        ),
+                        "a cancelled run's step is {}",
+                        current.status
+                    );
+                }
+                prop_assert_eq!(current.attempts as u32, oracle.attempts);
+            }
+            // A paused run says what it waits for and until when; nothing
+            // else does.
+            prop_assert_eq!(
+                run.status == RunStatus::Paused,
+                run.pending_action.is_some()
+            );
+            prop_assert_eq!(
+                run.status == RunStatus::Paused,
+                run.pause_deadline.is_some()
+            );
+            if oracle.state == Expect::AtGate {
+                let progress = run.pending_action.as_ref().and_then(|a| a.gate.as_ref());
+                prop_assert_eq!(progress.map(|g| g.approvals), Some(oracle.approvers.len()));
+            }
+            // Ended runs say why; completed ones carry the last output.
+            match run.status {
+                RunStatus::Completed => {
+                    prop_assert!(run.error.is_none());
+                    prop_assert!(run.result.is_some());
+                }
+                RunStatus::Failed | RunStatus::Cancelled => {
+                    prop_assert!(run.error.is_some());
+                }
+                _ => prop_assert!(run.error.is_none()),
+            }
+            // Notifications go out exactly for pauses and ends.
+            for event in &transition.events {
+                let notifies = event.event.notification().is_some();
+                let ends_or_pauses = matches!(
+                    event.kind(),
+                    EventKind::Paused
+                        | EventKind::Completed
+                        | EventKind::Failed
+                        | EventKind::Cancelled
+                        | EventKind::TimedOut
+                );
+                prop_assert_eq!(notifies, ends_or_pauses);
+                // Every event reads back from its stored parts.
+                let back = RunEvent::from_parts(event.kind(), event.data());
+                prop_assert_eq!(back.ok(), Some(event.event.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(5000))]
+
+    #[test]
+    fn transitions_agree_with_the_oracle((specs, ops) in oracle::case()) {
+        oracle::check(specs, ops)?;
+    }
+}

@@ -521,6 +521,24 @@ fn paused_step<'s>(
     }
 }
 
+/// The gate the run waits at: its step's, when the run paused there (not
+/// when the step's plugin paused before it completed).
+fn waiting_gate<'d>(
+    run: &RunRecord,
+    definition: &'d WorkflowDefinition,
+    index: usize,
+) -> Option<&'d ApprovalGate> {
+    let at_gate = run
+        .pending_action
+        .as_ref()
+        .is_some_and(|action| action.gate.is_some());
+    definition
+        .steps
+        .get(index)
+        .and_then(|s| s.approval.as_ref())
+        .filter(|_| at_gate)
+}
+
 /// A decision on the run paused at step `step`: an option (`"approve"` or
 /// `{"decision": "approve", "note": "..."}`) when the pending action offers
 /// options, else a value its input schema accepts. At a gate, approvals count
@@ -548,10 +566,7 @@ pub fn decide(
         )));
     }
     let choice = check_decision(run.pending_action.as_ref(), decision).map_err(Refusal::Invalid)?;
-    let gate = definition
-        .steps
-        .get(index)
-        .and_then(|s| s.approval.as_ref());
+    let gate = waiting_gate(run, definition, index);
     if let (Some(gate), Some((option, _))) = (gate, &choice)
         && !gate.reject.contains(option)
         && paused
@@ -566,14 +581,16 @@ pub fn decide(
         )));
     }
     Ok(apply_decision(
-        run, paused, gate, decision, choice, actor, now,
+        run, steps, index, gate, decision, choice, actor, now,
     )?)
 }
 
-/// Applies a checked decision to a paused run and its paused step.
+/// Applies a checked decision to a paused run and its paused step `index`.
+#[allow(clippy::too_many_arguments)]
 fn apply_decision(
     run: &RunRecord,
-    step: &StepRecord,
+    steps: &[StepRecord],
+    index: usize,
     gate: Option<&ApprovalGate>,
     decision: &Value,
     choice: Choice,
@@ -581,7 +598,7 @@ fn apply_decision(
     now: i64,
 ) -> Result<Transition, IllegalTransition> {
     let mut draft = Draft::of(run, now);
-    let mut step = step.clone();
+    let mut step = steps[index].clone();
     let (option, note) = choice.clone().unzip();
     let note = note.flatten();
     let resumed = RunEvent::Resumed {
@@ -632,6 +649,8 @@ fn apply_decision(
                 draft.event(resumed);
                 draft.unpause();
                 if rejects {
+                    // The steps after it will not run: cancelled, as by a cancel.
+                    cancel_steps(&mut draft, &steps[index + 1..])?;
                     draft.set_run(RunStatus::Cancelled)?;
                     let message = note
                         .clone()
@@ -681,12 +700,7 @@ pub fn cancel(
         return Err(Refusal::Conflict(format!("run is already {}", run.status)));
     }
     let mut draft = Draft::of(run, now);
-    for step in steps.iter().filter(|s| !s.status.is_terminal()) {
-        let mut step = step.clone();
-        set_step(&mut step, StepStatus::Cancelled)?;
-        step.finished_at = Some(now);
-        draft.steps.push(step);
-    }
+    cancel_steps(&mut draft, steps)?;
     draft.set_run(RunStatus::Cancelled)?;
     draft.unpause();
     draft.run.error = Some(RunFailure {
@@ -704,6 +718,17 @@ pub fn cancel(
     Ok(draft.done())
 }
 
+/// Cancels those of `steps` that are not finished.
+fn cancel_steps(draft: &mut Draft, steps: &[StepRecord]) -> Result<(), IllegalTransition> {
+    for step in steps.iter().filter(|s| !s.status.is_terminal()) {
+        let mut step = step.clone();
+        set_step(&mut step, StepStatus::Cancelled)?;
+        step.finished_at = Some(draft.now);
+        draft.steps.push(step);
+    }
+    Ok(())
+}
+
 /// Applies the timeout of a paused run whose deadline passed: a gate's
 /// `on_timeout` (approve, reject), or failing the run. `None` when the run is
 /// not paused or its deadline is still ahead.
@@ -717,10 +742,7 @@ pub fn expire(
         return Ok(None);
     }
     let (index, step) = paused_step(run, steps)?;
-    let gate = definition
-        .steps
-        .get(index)
-        .and_then(|s| s.approval.as_ref());
+    let gate = waiting_gate(run, definition, index);
     let action = gate.map_or(TimeoutAction::Fail, |g| g.on_timeout);
     let option = gate.and_then(|g| match action {
         TimeoutAction::Approve => g.options.iter().find(|o| !g.reject.contains(o)).cloned(),
@@ -732,7 +754,8 @@ pub fn expire(
         let decision = Value::String(option);
         return Ok(Some(apply_decision(
             run,
-            step,
+            steps,
+            index,
             gate,
             &decision,
             choice,

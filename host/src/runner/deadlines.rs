@@ -86,14 +86,11 @@ impl Inner {
     }
 
     pub(super) async fn expire(self: &Arc<Self>, run_id: &str) -> Result<(), RunError> {
-        let (run, steps) = self.load(None, run_id)?;
+        let (run, _) = self.load(None, run_id)?;
         let definition = self.definition(&run.workflow_id, run.workflow_version)?;
-        let Some(expired) = run::expire(&run, &steps, &definition, now_ms())? else {
-            return Ok(());
-        };
-        let effects = expired.effects.clone();
-        self.commit(expired, None).await?;
-        self.act(run_id, &effects);
-        Ok(())
+        self.transact(None, run_id, None, |run, steps| {
+            Ok(run::expire(run, steps, &definition, now_ms())?)
+        })
+        .await
     }
 }

@@ -52,14 +52,17 @@ impl Runner {
         actor: Actor,
         link: Option<String>,
     ) -> Result<RunView, RunError> {
-        let (run, steps) = self.inner.load(Some(tenant), run_id)?;
-        let definition = self
-            .inner
-            .definition(&run.workflow_id, run.workflow_version)?;
-        let decided = run::decide(&run, &steps, &definition, step, &decision, &actor, now_ms())?;
-        let effects = decided.effects.clone();
-        self.inner.commit(decided, link).await?;
-        self.inner.act(run_id, &effects);
+        let definition = self.inner.load(Some(tenant), run_id).and_then(|(run, _)| {
+            self.inner
+                .definition(&run.workflow_id, run.workflow_version)
+        })?;
+        self.inner
+            .transact(Some(tenant), run_id, link, |run, steps| {
+                let decided =
+                    run::decide(run, steps, &definition, step, &decision, &actor, now_ms())?;
+                Ok(Some(decided))
+            })
+            .await?;
         self.get_run(Some(tenant), run_id)
     }
 
@@ -70,11 +73,11 @@ impl Runner {
         run_id: &str,
         actor: Actor,
     ) -> Result<RunView, RunError> {
-        let (run, steps) = self.inner.load(Some(tenant), run_id)?;
-        let cancelled = run::cancel(&run, &steps, &actor, now_ms())?;
-        let effects = cancelled.effects.clone();
-        self.inner.commit(cancelled, None).await?;
-        self.inner.act(run_id, &effects);
+        self.inner
+            .transact(Some(tenant), run_id, None, |run, steps| {
+                Ok(Some(run::cancel(run, steps, &actor, now_ms())?))
+            })
+            .await?;
         self.get_run(Some(tenant), run_id)
     }
 }

@@ -55,6 +55,10 @@ pub use batch::{BatchProgress, BatchStatus, BatchView, MAX_BATCH_INPUTS};
 pub use scheduler::{FireView, ScheduleView};
 pub use view::{Progress, RunView, StepView};
 
+/// How many times a decision, a cancel or a timeout is computed again when
+/// the run moved under it (its driver committed in between).
+const MAX_TRIES: usize = 50;
+
 /// Settings of the runner.
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -124,6 +128,7 @@ impl From<StoreError> for RunError {
         match error {
             StoreError::NotFound => RunError::NotFound,
             StoreError::Conflict(message) => RunError::Conflict(message),
+            StoreError::Moved(run) => RunError::Conflict(format!("run {run} changed concurrently")),
             other => RunError::Store(other),
         }
     }
@@ -215,6 +220,37 @@ impl Inner {
         self.store.commit(transition, outbox, link).await?;
         let _ = self.changes.send(run_id);
         Ok(())
+    }
+
+    /// Commits the transition `decide` computes from the run as read (none:
+    /// nothing to do), with the approval link `link` marked used; when the
+    /// run moved in between (its driver committed), reads it again and asks
+    /// again. Then acts on the transition's effects.
+    async fn transact(
+        self: &Arc<Self>,
+        tenant: Option<&str>,
+        run_id: &str,
+        link: Option<String>,
+        decide: impl Fn(&RunRecord, &[StepRecord]) -> Result<Option<Transition>, RunError>,
+    ) -> Result<(), RunError> {
+        let mut tries = 0;
+        loop {
+            let (run, steps) = self.load(tenant, run_id)?;
+            let Some(transition) = decide(&run, &steps)? else {
+                return Ok(());
+            };
+            let effects = transition.effects.clone();
+            let outbox = self.outbox(&transition);
+            match self.store.commit(transition, outbox, link.clone()).await {
+                Ok(()) => {
+                    let _ = self.changes.send(run_id.to_owned());
+                    self.act(run_id, &effects);
+                    return Ok(());
+                }
+                Err(StoreError::Moved(_)) if tries < MAX_TRIES => tries += 1,
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     /// Acts on what a committed transition asks for.

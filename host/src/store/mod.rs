@@ -60,6 +60,9 @@ pub enum StoreError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// A run changed since the transition being committed was computed.
+    #[error("run {0} changed concurrently")]
+    Moved(String),
     #[error("the database writer has stopped")]
     WriterGone,
 }
@@ -146,7 +149,7 @@ impl Store {
     }
 
     /// Commits `transition` of a run with the outbox rows its events call
-    /// for, refused with [`StoreError::Conflict`] if the run moved since the
+    /// for, refused with [`StoreError::Moved`] if the run moved since the
     /// transition was computed. With `link`, the approval link of that token
     /// id is marked used in the same transaction, and a link used before is
     /// a conflict: the transition is not committed.

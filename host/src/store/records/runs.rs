@@ -96,10 +96,7 @@ pub fn save_run(
     if changed == 1 {
         Ok(())
     } else {
-        Err(StoreError::Conflict(format!(
-            "run {} changed concurrently",
-            run.id
-        )))
+        Err(StoreError::Moved(run.id.clone()))
     }
 }
 

@@ -101,6 +101,13 @@ async fn bundled_plugins_complete_with_the_expected_output() {
             json!("3 items"),
         ),
         (
+            // The dialect's variables, as a workflow's input templates see them.
+            "transform",
+            json!({"template": {"at": "{{ run.id }}/{{ step.name }}", "n": "{{ input.n }}"}}),
+            json!({"n": 4}),
+            json!({"at": "run-1/step-1", "n": 4}),
+        ),
+        (
             "transform",
             json!({"template": "{\"total\": {{ a + b }}}", "format": "json"}),
             json!({"a": 2, "b": 3}),

@@ -243,7 +243,7 @@ impl Inner {
             .filter(|s| s.status == StepStatus::Completed)
             .filter_map(|s| s.output.clone().map(|o| (s.name.clone(), o)))
             .collect();
-        let context = template_context(&run.id, &run.input, &outputs);
+        let context = template_context(&run.id, &step.name, &run.input, &outputs);
         let evaluation = self
             .engine
             .evaluate_templates(

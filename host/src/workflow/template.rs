@@ -1,30 +1,28 @@
-//! Step input templates and `when` conditions, on minijinja.
+//! Step input templates and `when` conditions, in Cairn's template dialect
+//! (the `cairn-template` crate).
 //!
-//! At run time they are evaluated in a sandbox (`engine::templates`), by the
-//! language in `plugins/templates/src/render.rs`, which this module includes
-//! too: here it checks templates when a workflow is saved (syntax, and which
-//! variables they use), and its tests run without a sandbox.
+//! At run time they are evaluated in a sandbox (`engine::templates`, running
+//! the `cairn-templates` component); here they are checked when a workflow is
+//! saved (syntax, and which variables they use).
 
 use std::collections::{BTreeMap, HashSet};
 
-use minijinja::Environment;
-use serde_json::{Value, json};
+use cairn_template::minijinja::Environment;
+use cairn_template::{Scope, escape_pointer, one_line, single_expression};
+use serde_json::Value;
 
-// The run-time half of this file runs in the sandbox; here only its tests call it.
-#[allow(dead_code)]
-#[path = "../../../plugins/templates/src/render.rs"]
-mod render;
-
-use render::{escape_pointer, one_line, single_expression};
-
-/// What a step's templates see: `input` (the run's input), `steps.<name>.output`
-/// for every step that completed before, and `run.id`.
-pub fn template_context(run_id: &str, input: &Value, outputs: &BTreeMap<String, Value>) -> Value {
-    let steps: serde_json::Map<String, Value> = outputs
-        .iter()
-        .map(|(name, output)| (name.clone(), json!({ "output": output })))
-        .collect();
-    json!({ "input": input, "steps": steps, "run": { "id": run_id } })
+/// What a step's templates see: `input` (the run's input), `run.id`,
+/// `step.name`, and `steps.<name>.output` for every step that completed
+/// before.
+pub fn template_context(
+    run_id: &str,
+    step: &str,
+    input: &Value,
+    outputs: &BTreeMap<String, Value>,
+) -> Value {
+    Scope::new(input.clone(), run_id, step)
+        .with_outputs(outputs.iter().map(|(name, output)| (name.as_str(), output)))
+        .to_json()
 }
 
 /// Checks templates when a workflow is saved.
@@ -43,7 +41,7 @@ impl Default for Templates {
 
 impl Templates {
     pub fn new() -> Self {
-        let env = render::environment(None);
+        let env = cairn_template::environment(None);
         let globals = env.globals().map(|(name, _)| name.to_owned()).collect();
         Templates { env, globals }
     }
@@ -110,13 +108,17 @@ impl Templates {
 
 #[cfg(test)]
 mod tests {
-    use super::render::{Failure, condition, environment, render};
+    use cairn_template::minijinja;
+    use cairn_template::{FailureKind, condition, environment, render};
+    use serde_json::json;
+
     use super::*;
 
     fn context() -> minijinja::Value {
         let outputs = BTreeMap::from([("draft".to_owned(), json!({"title": "Hi", "words": 120}))]);
         let context = template_context(
             "run-7",
+            "publish",
             &json!({"topic": "wasm", "tags": ["a", "b"]}),
             &outputs,
         );
@@ -129,7 +131,7 @@ mod tests {
             Ok(value) => assert_eq!(got, Ok(value), "{template}"),
             Err(words) => {
                 let error = got.expect_err("should fail");
-                assert!(matches!(error, Failure::Error(_)), "{template}: {error:?}");
+                assert_eq!(error.kind, FailureKind::Error, "{template}: {error:?}");
                 assert!(error.message().contains(words), "{template}: {error:?}");
             }
         }
@@ -148,8 +150,8 @@ mod tests {
             Ok(json!(240)),
         );
         check(
-            json!("About {{ input.topic }} in {{ run.id }}"),
-            Ok(json!("About wasm in run-7")),
+            json!("About {{ input.topic }} in {{ run.id }} at {{ step.name }}"),
+            Ok(json!("About wasm in run-7 at publish")),
         );
         check(
             json!({"t": "{{ steps.draft.output.title | upper }}", "n": [1, "{{ input.tags | length }}"]}),
@@ -171,16 +173,23 @@ mod tests {
         ];
         for source in limited {
             let got = render(&env, &json!(source), &context());
-            assert!(matches!(got, Err(Failure::Limit(_))), "{source}: {got:?}");
+            assert!(
+                matches!(&got, Err(f) if f.kind == FailureKind::Limit),
+                "{source}: {got:?}"
+            );
         }
         let got = render(&env, &json!("{{ input.topic + 1 }}"), &context());
-        assert!(matches!(got, Err(Failure::Error(_))), "{got:?}");
+        assert!(
+            matches!(&got, Err(f) if f.kind == FailureKind::Error),
+            "{got:?}"
+        );
     }
 
     #[test]
     fn conditions_are_truthy_expressions() {
         let context = minijinja::Value::from(minijinja::value::Serde(template_context(
             "r",
+            "s",
             &json!({"score": 0.7, "skip": false}),
             &BTreeMap::new(),
         )));

@@ -22,7 +22,7 @@ pub trait StepCatalog {
     fn config_schema(&self, step_type: &str) -> Result<Option<Value>, String>;
 }
 
-const TEMPLATE_ROOTS: &[&str] = &["input", "steps", "run"];
+const TEMPLATE_ROOTS: &[&str] = &["input", "steps", "run", "step"];
 
 /// Checks a definition against itself and the catalog; empty when it is valid.
 pub fn validate(definition: &WorkflowDefinition, catalog: &dyn StepCatalog) -> Vec<Problem> {
@@ -258,7 +258,7 @@ fn check_reference(
     let root = parts.next().unwrap_or_default();
     if !TEMPLATE_ROOTS.contains(&root) {
         return Some(format!(
-            "unknown variable '{root}': templates see input, steps.<name>.output and run.id"
+            "unknown variable '{root}': templates see input, steps.<name>.output, run.id and step.name"
         ));
     }
     if root != "steps" {

@@ -9,9 +9,8 @@
 //! `{"run": true, "input": value?}`. A failure's message starts with
 //! `template_limit: ` when a bound stopped it.
 
-mod render;
-
 use cairn_sdk::{Context, Error, Info, Outcome, Step, Value, export_step, json};
+use cairn_template as render;
 use serde::Deserialize;
 
 /// What the host prefixes a limit's message with, and looks for.
@@ -36,9 +35,9 @@ struct Request {
 /// The failure of the step's `part` (`condition` or `input`) as a step error.
 fn failed(ctx: &Context, part: &str, failure: render::Failure) -> Error {
     let message = format!("{part} of step '{}': {}", ctx.step, failure.message());
-    match failure {
-        render::Failure::Error(_) => Error::fatal(message),
-        render::Failure::Limit(_) => Error::fatal(format!("{LIMIT_PREFIX}{message}")),
+    match failure.kind {
+        render::FailureKind::Error => Error::fatal(message),
+        render::FailureKind::Limit => Error::fatal(format!("{LIMIT_PREFIX}{message}")),
     }
 }
 
@@ -56,7 +55,8 @@ impl Step for Templates {
 
     fn run(ctx: &Context, config: Config, request: Request) -> Result<Outcome, Error> {
         let env = render::environment(config.fuel);
-        let context = minijinja::Value::from(minijinja::value::Serde(&request.context));
+        let context =
+            render::minijinja::Value::from(render::minijinja::value::Serde(&request.context));
         if let Some(when) = &request.when
             && !render::condition(&env, when, &context).map_err(|f| failed(ctx, "condition", f))?
         {

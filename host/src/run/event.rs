@@ -226,6 +226,22 @@ impl RunEvent {
         }
     }
 
+    /// The event's `data` as JSON text, as stored: serialized once, without
+    /// an intermediate JSON value.
+    pub fn data_text(&self) -> String {
+        // serde_json writes an adjacently tagged enum as
+        // `{"kind":"<kind>","data":<data>}`, compactly and in that order.
+        let whole = serde_json::to_string(self).unwrap_or_default();
+        let prefix = format!("{{\"kind\":\"{}\",\"data\":", self.kind().as_str());
+        match whole
+            .strip_prefix(&prefix)
+            .and_then(|d| d.strip_suffix('}'))
+        {
+            Some(data) => data.to_owned(),
+            None => self.data().to_string(),
+        }
+    }
+
     /// The event read back from its kind and `data`.
     pub fn from_parts(kind: EventKind, data: Value) -> Result<RunEvent, serde_json::Error> {
         serde_json::from_value(serde_json::json!({ "kind": kind, "data": data }))

@@ -555,7 +555,10 @@ mod oracle {
                         | EventKind::TimedOut
                 );
                 prop_assert_eq!(notifies, ends_or_pauses);
-                // Every event reads back from its stored parts.
+                // Every event is stored as its data and reads back from it.
+                let stored: Value = serde_json::from_str(&event.event.data_text())
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(&stored, &event.data());
                 let back = RunEvent::from_parts(event.kind(), event.data());
                 prop_assert_eq!(back.ok(), Some(event.event.clone()));
             }

@@ -86,9 +86,8 @@ impl Inner {
     }
 
     pub(super) async fn expire(self: &Arc<Self>, run_id: &str) -> Result<(), RunError> {
-        let (run, _) = self.load(None, run_id)?;
-        let definition = self.definition(&run.workflow_id, run.workflow_version)?;
         self.transact(None, run_id, None, |run, steps| {
+            let definition = self.definition(&run.workflow_id, run.workflow_version)?;
             Ok(run::expire(run, steps, &definition, now_ms())?)
         })
         .await

@@ -52,12 +52,11 @@ impl Runner {
         actor: Actor,
         link: Option<String>,
     ) -> Result<RunView, RunError> {
-        let definition = self.inner.load(Some(tenant), run_id).and_then(|(run, _)| {
-            self.inner
-                .definition(&run.workflow_id, run.workflow_version)
-        })?;
         self.inner
             .transact(Some(tenant), run_id, link, |run, steps| {
+                let definition = self
+                    .inner
+                    .definition(&run.workflow_id, run.workflow_version)?;
                 let decided =
                     run::decide(run, steps, &definition, step, &decision, &actor, now_ms())?;
                 Ok(Some(decided))

@@ -26,7 +26,6 @@ impl Inner {
         held: &mut Option<Transition>,
         transition: Transition,
     ) -> Result<(), RunError> {
-        *run = transition.run.clone();
         transition.apply_to(steps);
         let only_completes = transition.only_completes_a_step();
         let transition = match held.take() {
@@ -34,18 +33,20 @@ impl Inner {
             None => transition,
         };
         if only_completes {
+            *run = transition.run.clone();
             *held = Some(transition);
             return Ok(());
         }
-        self.commit(transition, None).await
+        *run = self.commit(transition, None).await?.run;
+        Ok(())
     }
 
     /// Commits a held transition on its own, before the driver waits or stops.
     async fn flush(&self, held: &mut Option<Transition>) -> Result<(), RunError> {
-        match held.take() {
-            Some(transition) => self.commit(transition, None).await,
-            None => Ok(()),
+        if let Some(transition) = held.take() {
+            self.commit(transition, None).await?;
         }
+        Ok(())
     }
 
     /// Drives one run until it finishes, pauses, or is cancelled or shut down.
@@ -59,7 +60,9 @@ impl Inner {
         let (mut run, mut steps) = self.load(None, run_id)?;
         let definition = self.definition(&run.workflow_id, run.workflow_version)?;
         loop {
-            let next = self.next(&run, &mut steps, &definition, held, stop).await?;
+            let next = self
+                .next(&mut run, &mut steps, &definition, held, stop)
+                .await?;
             match next {
                 Some(transition) => {
                     self.advance(&mut run, &mut steps, held, transition).await?;
@@ -74,7 +77,7 @@ impl Inner {
     /// `None` when the driver's work is done (or it was told to stop).
     async fn next(
         &self,
-        run: &RunRecord,
+        run: &mut RunRecord,
         steps: &mut [StepRecord],
         definition: &WorkflowDefinition,
         held: &mut Option<Transition>,
@@ -137,7 +140,7 @@ impl Inner {
     /// told to stop).
     async fn attempt(
         &self,
-        run: &RunRecord,
+        run: &mut RunRecord,
         steps: &mut [StepRecord],
         index: usize,
         definition: &WorkflowDefinition,
@@ -165,9 +168,8 @@ impl Inner {
                 }
             }
         };
-        let mut run = run.clone();
-        let started = run::start_step(&run, &steps[index], now_ms())?;
-        self.advance(&mut run, steps, held, started).await?;
+        let started = run::start_step(run, &steps[index], now_ms())?;
+        self.advance(run, steps, held, started).await?;
 
         let step = &steps[index];
         let invocation = Invocation {
@@ -206,7 +208,7 @@ impl Inner {
         }
         let logs = log_lines(step.attempts, &report);
         let finished = run::finish_attempt(
-            &run,
+            run,
             step,
             definition,
             attempt_of(report.outcome),
@@ -306,7 +308,7 @@ impl Inner {
     pub(super) async fn abandon(&self, run_id: &str, held: Option<Transition>, error: &RunError) {
         if let Some(held) = held {
             match self.commit(held, None).await {
-                Ok(()) | Err(RunError::Conflict(_)) => {}
+                Ok(_) | Err(RunError::Conflict(_)) => {}
                 Err(e) => tracing::error!(run = %run_id, "cannot commit the held completion: {e}"),
             }
         }
@@ -322,7 +324,7 @@ impl Inner {
                 Err(e) => Err(e),
             };
             match outcome {
-                Ok(()) => return,
+                Ok(_) => return,
                 Err(RunError::Conflict(_)) => continue,
                 Err(e) => {
                     tracing::error!(run = %run_id, "cannot fail the abandoned run: {e}");

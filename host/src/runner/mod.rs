@@ -214,12 +214,16 @@ impl Inner {
 
     /// Commits `transition` (marking the approval link `link` used with it)
     /// and announces the change; a conflict means someone else moved the run.
-    async fn commit(&self, transition: Transition, link: Option<String>) -> Result<(), RunError> {
+    /// Returns the committed transition.
+    async fn commit(
+        &self,
+        transition: Transition,
+        link: Option<String>,
+    ) -> Result<Transition, RunError> {
         let outbox = self.outbox(&transition);
-        let run_id = transition.run.id.clone();
-        self.store.commit(transition, outbox, link).await?;
-        let _ = self.changes.send(run_id);
-        Ok(())
+        let committed = self.store.commit(transition, outbox, link).await?;
+        let _ = self.changes.send(committed.run.id.clone());
+        Ok(committed)
     }
 
     /// Commits the transition `decide` computes from the run as read (none:
@@ -242,7 +246,7 @@ impl Inner {
             let effects = transition.effects.clone();
             let outbox = self.outbox(&transition);
             match self.store.commit(transition, outbox, link.clone()).await {
-                Ok(()) => {
+                Ok(_) => {
                     let _ = self.changes.send(run_id.to_owned());
                     self.act(run_id, &effects);
                     return Ok(());

@@ -139,7 +139,7 @@ pub fn append_event(
         event.seq,
         event.at,
         event.kind().as_str(),
-        json_text(&event.event.data())
+        event.event.data_text()
     ])?;
     Ok(())
 }

@@ -23,7 +23,9 @@ use crate::approvals::LinkSigner;
 use crate::clock::{now_ms, timestamp};
 use crate::egress::{Rules, Target, client};
 use crate::secrets::Secrets;
-use crate::store::{self, EventRecord, OutboxRecord, RunRecord, Store};
+use crate::store::{
+    self, EventRecord, Notification, NotificationData, OutboxRecord, Recipient, RunRecord, Store,
+};
 use crate::workflow::{Notifications, NotifyEvent};
 
 /// Attempts before a notification is given up.
@@ -70,23 +72,26 @@ pub fn outbox_rows(
         .iter()
         .filter_map(|e| Some((e.event.notification()?, e)));
     for (kind, event) in notifiable {
-        let body = json!({
-            "type": format!("run.{}", kind.as_str()),
-            "timestamp": timestamp(event.at),
-            "data": {
-                "run_id": run.id, "workflow_id": run.workflow_id, "status": run.status,
-                "event_seq": event.seq, "pending_action": run.pending_action,
-                "result": run.result, "error": run.error,
+        let body = Notification {
+            kind: format!("run.{}", kind.as_str()),
+            timestamp: timestamp(event.at),
+            data: NotificationData {
+                run_id: run.id.clone(),
+                workflow_id: run.workflow_id.clone(),
+                status: run.status,
+                event_seq: event.seq,
+                pending_action: run.pending_action.clone(),
+                result: run.result.clone(),
+                error: run.error.clone(),
             },
-        });
-        let mut add = |channel: &str, target: Value, payload: Value| {
+        };
+        let mut add = |recipient: Recipient| {
             rows.push(OutboxRecord {
                 id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
                 tenant: run.tenant.clone(),
                 run_id: run.id.clone(),
-                channel: channel.to_owned(),
-                target,
-                payload,
+                recipient,
+                notification: body.clone(),
                 attempts: 0,
                 next_attempt: Some(event.at),
                 delivered_at: None,
@@ -100,18 +105,20 @@ pub fn outbox_rows(
             .filter(|h| h.events.contains(&kind))
         {
             // The outbox names the signing secret; its value stays sealed.
-            add(
-                "webhook",
-                json!({ "url": hook.url, "secret_name": hook.secret_name() }),
-                body.clone(),
-            );
+            add(Recipient::Webhook {
+                url: hook.url.clone(),
+                secret_name: hook.secret_name().unwrap_or_default().to_owned(),
+            });
         }
         let Some(email) = &notifications.email else {
             continue;
         };
         if email.events.contains(&kind) {
             for to in &email.to {
-                add("email", json!({ "to": to }), body.clone());
+                add(Recipient::Email {
+                    to: to.clone(),
+                    reviewer: false,
+                });
             }
         }
         let reviewers = run
@@ -123,11 +130,10 @@ pub fn outbox_rows(
             .unwrap_or_default();
         for reviewer in reviewers {
             if reviewer.parse::<lettre::Address>().is_ok() {
-                add(
-                    "email",
-                    json!({ "to": reviewer, "reviewer": true }),
-                    body.clone(),
-                );
+                add(Recipient::Email {
+                    to: reviewer.clone(),
+                    reviewer: true,
+                });
             }
         }
     }
@@ -253,10 +259,14 @@ pub async fn deliver_loop(
             .read(|c| store::due_outbox(c, now_ms(), BATCH))
             .unwrap_or_default();
         for record in &due {
-            let outcome = match record.channel.as_str() {
-                "webhook" => webhook(&host, record).await,
-                _ => match (&mailer, &smtp) {
-                    (Some(mailer), Some(smtp)) => email(&host, mailer, smtp, record).await,
+            let outcome = match &record.recipient {
+                Recipient::Webhook { url, secret_name } => {
+                    webhook(&host, record, url, secret_name).await
+                }
+                Recipient::Email { to, reviewer } => match (&mailer, &smtp) {
+                    (Some(mailer), Some(smtp)) => {
+                        email(&host, mailer, smtp, record, to, *reviewer).await
+                    }
                     _ => Err("no SMTP server is configured".to_owned()),
                 },
             };
@@ -308,9 +318,12 @@ const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Posts a webhook, signed with the tenant's secret, if the egress policy
 /// (as it is now, not as it was when the workflow was saved) allows its URL.
-async fn webhook(host: &Outbox, record: &OutboxRecord) -> Result<(), String> {
-    let url = record.target["url"].as_str().unwrap_or_default();
-    let name = record.target["secret_name"].as_str().unwrap_or_default();
+async fn webhook(
+    host: &Outbox,
+    record: &OutboxRecord,
+    url: &str,
+    name: &str,
+) -> Result<(), String> {
     let secrets = host
         .secrets
         .values(&record.tenant)
@@ -318,7 +331,7 @@ async fn webhook(host: &Outbox, record: &OutboxRecord) -> Result<(), String> {
     let secret = secrets
         .get(name)
         .ok_or_else(|| format!("the tenant has no secret named '{name}' to sign webhooks with"))?;
-    let body = record.payload.to_string();
+    let body = serde_json::to_string(&record.notification).map_err(|e| e.to_string())?;
     let now = now_ms() / 1000;
     let signature = sign(secret, &record.id, now, &body)
         .ok_or_else(|| format!("secret '{name}' is not a whsec_ signing key"))?;
@@ -378,56 +391,46 @@ async fn email(
     mailer: &AsyncSmtpTransport<Tokio1Executor>,
     smtp: &SmtpSettings,
     record: &OutboxRecord,
+    to: &str,
+    reviewer: bool,
 ) -> Result<(), String> {
-    let to = record.target["to"].as_str().unwrap_or_default();
-    let data = &record.payload["data"];
-    let kind = record.payload["type"].as_str().unwrap_or("run");
-    let run = data["run_id"].as_str().unwrap_or_default();
-    let action = &data["pending_action"];
-    let (subject, mut text) = if kind == "run.paused" {
-        (
-            format!(
-                "Waiting for you: {}",
-                action["message"].as_str().unwrap_or("a decision")
-            ),
+    let notification = &record.notification;
+    let data = &notification.data;
+    let run = &data.run_id;
+    let action = data.pending_action.as_ref();
+    let (subject, mut text) = match action {
+        Some(action) if notification.kind == "run.paused" => (
+            format!("Waiting for you: {}", action.message),
             format!(
                 "Run {run} is paused at step '{}' and asks:\n\n  {}\n\nTo review:\n\n{}\n",
-                action["step"].as_str().unwrap_or_default(),
-                action["message"].as_str().unwrap_or_default(),
-                serde_json::to_string_pretty(&action["data"]).unwrap_or_default(),
+                action.step,
+                action.message,
+                serde_json::to_string_pretty(&action.data).unwrap_or_default(),
             ),
-        )
-    } else {
-        (
-            format!("Run {run}: {}", kind.trim_start_matches("run.")),
+        ),
+        _ => (
+            format!(
+                "Run {run}: {}",
+                notification.kind.trim_start_matches("run.")
+            ),
             format!(
                 "Run {run} is {}.\n\n{}\n",
-                data["status"].as_str().unwrap_or_default(),
+                data.status,
                 serde_json::to_string_pretty(
-                    &json!({ "result": data["result"], "error": data["error"] })
+                    &json!({ "result": data.result, "error": data.error })
                 )
                 .unwrap_or_default()
             ),
-        )
+        ),
     };
-    if record.target["reviewer"] == true
-        && let Some((link, _)) = host.links.link_for(
-            &record.tenant,
-            run,
-            action["step"].as_str().unwrap_or_default(),
-            action["paused_at"].as_str().unwrap_or_default(),
-            to,
-        )
+    let gate = action.and_then(|a| Some((a, a.gate.as_ref()?)));
+    if reviewer
+        && let Some((action, gate)) = gate
+        && let Some((link, _)) =
+            host.links
+                .link_for(&record.tenant, run, &action.step, &gate.paused_at, to)
     {
-        let options = action["options"]
-            .as_array()
-            .map(|o| {
-                o.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(" or ")
-            })
-            .unwrap_or_default();
+        let options = action.options.join(" or ");
         text.push_str(&format!(
             "\nDecide ({options}) here; the link works once:\n\n  {link}\n"
         ));

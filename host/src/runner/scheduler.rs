@@ -8,10 +8,13 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{NewRun, RunError, Runner, Trigger, admit, now_ms};
-use crate::store::{self, FireRecord, ScheduleRecord, StoreError, WorkflowRecord, WorkflowStatus};
+use crate::store::{
+    self, FireDetail, FireOutcome, FireRecord, ScheduleRecord, StoreError, WorkflowRecord,
+    WorkflowStatus,
+};
 use crate::workflow::{Missed, Overlap, Schedule, ScheduleSpec, WorkflowDefinition};
 
 /// How often queued slots are looked at while any wait.
@@ -41,13 +44,12 @@ pub struct ScheduleView {
 pub struct FireView {
     /// The slot, in the schedule's zone.
     pub slot: String,
-    /// `started`, `skipped`, `queued` or `missed`.
-    pub outcome: String,
+    pub outcome: FireOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     /// Why it was skipped; for `missed`, the last slot and how many.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<Value>,
+    pub detail: Option<FireDetail>,
 }
 
 /// Keeps the workflow's schedule row in step with its definition, within the
@@ -170,7 +172,7 @@ impl Runner {
             .collect();
         let quota = self.inner.max_active_runs_per_tenant as i64;
         let overlap = spec.overlap;
-        let missed: Vec<(Missed, Value)> = [
+        let missed: Vec<(Missed, FireDetail)> = [
             (plan.missed_while_down, "the host was down"),
             (
                 plan.overtaken,
@@ -180,8 +182,11 @@ impl Runner {
         .into_iter()
         .filter_map(|(m, reason)| {
             let m = m?;
-            let detail =
-                json!({ "reason": reason, "count": m.count, "last": schedule.local(m.last) });
+            let detail = FireDetail {
+                reason: reason.to_owned(),
+                count: Some(m.count as u64),
+                last: Some(schedule.local(m.last)),
+            };
             Some((m, detail))
         })
         .collect();
@@ -201,7 +206,7 @@ impl Runner {
                         &fire(
                             &workflow.id,
                             m.first,
-                            "missed",
+                            FireOutcome::Missed,
                             None,
                             Some(detail.clone()),
                             at,
@@ -211,7 +216,11 @@ impl Runner {
                 let mut started = Vec::new();
                 for (slot, new) in &fires {
                     let (outcome, run, detail) = match new {
-                        Err(reason) => ("skipped", None, Some(json!({ "reason": reason }))),
+                        Err(reason) => (
+                            FireOutcome::Skipped,
+                            None,
+                            Some(FireDetail::because(reason.clone())),
+                        ),
                         Ok(new) => decide(tx, &workflow, new, overlap, quota)?,
                     };
                     let recorded = fire(
@@ -392,23 +401,22 @@ fn decide<'a>(
     new: &'a NewRun,
     overlap: Overlap,
     quota: i64,
-) -> Result<(&'static str, Option<&'a NewRun>, Option<Value>), StoreError> {
+) -> Result<(FireOutcome, Option<&'a NewRun>, Option<FireDetail>), StoreError> {
     let active = store::active_runs_of(tx, &workflow.id)?;
     let queued = !store::queued_fires(tx, Some(&workflow.id))?.is_empty();
-    match overlap {
-        Overlap::Skip if active > 0 => Ok((
-            "skipped",
+    let skipped = |reason: String| {
+        (
+            FireOutcome::Skipped,
             None,
-            Some(json!({ "reason": "a run of the workflow is active" })),
-        )),
-        Overlap::Queue if active > 0 || queued => Ok(("queued", None, None)),
+            Some(FireDetail::because(reason)),
+        )
+    };
+    match overlap {
+        Overlap::Skip if active > 0 => Ok(skipped("a run of the workflow is active".to_owned())),
+        Overlap::Queue if active > 0 || queued => Ok((FireOutcome::Queued, None, None)),
         _ => match admit(tx, workflow, &new.definition, 1, quota)? {
-            Ok(()) => Ok(("started", Some(new), None)),
-            Err(refused) => Ok((
-                "skipped",
-                None,
-                Some(json!({ "reason": refused.to_string() })),
-            )),
+            Ok(()) => Ok((FireOutcome::Started, Some(new), None)),
+            Err(refused) => Ok(skipped(refused.to_string())),
         },
     }
 }
@@ -416,15 +424,15 @@ fn decide<'a>(
 fn fire(
     workflow_id: &str,
     slot: i64,
-    outcome: &str,
+    outcome: FireOutcome,
     run_id: Option<String>,
-    detail: Option<Value>,
+    detail: Option<FireDetail>,
     at: i64,
 ) -> FireRecord {
     FireRecord {
         workflow_id: workflow_id.to_owned(),
         slot,
-        outcome: outcome.to_owned(),
+        outcome,
         run_id,
         detail,
         at,

@@ -1,6 +1,9 @@
 //! The notification outbox.
 
+use serde::{Deserialize, Serialize};
+
 use super::*;
+use crate::run::{PendingAction, RunFailure};
 
 /// A notification waiting to be delivered (or delivered).
 #[derive(Debug, Clone, PartialEq)]
@@ -8,15 +11,63 @@ pub struct OutboxRecord {
     pub id: String,
     pub tenant: String,
     pub run_id: String,
-    /// `webhook` or `email`.
-    pub channel: String,
-    pub target: Value,
-    pub payload: Value,
+    pub recipient: Recipient,
+    pub notification: Notification,
     pub attempts: i64,
     pub next_attempt: Option<i64>,
     pub delivered_at: Option<i64>,
     pub last_error: Option<String>,
     pub created_at: i64,
+}
+
+/// Where a notification goes. Stored as the row's `channel` and its JSON
+/// `target`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Recipient {
+    /// A webhook, signed with the tenant secret `secret_name` (its value
+    /// stays sealed).
+    Webhook { url: String, secret_name: String },
+    /// An email; `reviewer`: to a gate's reviewer, with their approval link.
+    Email {
+        to: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reviewer: bool,
+    },
+}
+
+impl Recipient {
+    /// The row's `channel`.
+    pub fn channel(&self) -> &'static str {
+        match self {
+            Recipient::Webhook { .. } => "webhook",
+            Recipient::Email { .. } => "email",
+        }
+    }
+}
+
+/// What a notification says: a webhook's body, what an email is written from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    /// `run.paused`, `run.completed`, `run.failed`, `run.cancelled` or
+    /// `run.timed_out`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// RFC 3339.
+    pub timestamp: String,
+    pub data: NotificationData,
+}
+
+/// The run as it was when the event happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationData {
+    pub run_id: String,
+    pub workflow_id: String,
+    pub status: RunStatus,
+    pub event_seq: i64,
+    pub pending_action: Option<PendingAction>,
+    pub result: Option<Value>,
+    pub error: Option<RunFailure>,
 }
 
 pub(super) const OUTBOX_COLUMNS: &str = "id, tenant, run_id, channel, target, payload, attempts, next_attempt, delivered_at, last_error, created_at";
@@ -26,9 +77,8 @@ pub(super) fn outbox_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxRecord> {
         id: row.get(0)?,
         tenant: row.get(1)?,
         run_id: row.get(2)?,
-        channel: row.get(3)?,
-        target: json_column(row, 4)?,
-        payload: json_column(row, 5)?,
+        recipient: typed_column(row, 4)?,
+        notification: typed_column(row, 5)?,
         attempts: row.get(6)?,
         next_attempt: row.get(7)?,
         delivered_at: row.get(8)?,
@@ -45,9 +95,9 @@ pub fn insert_outbox(tx: &Transaction<'_>, record: &OutboxRecord) -> Result<(), 
         record.id,
         record.tenant,
         record.run_id,
-        record.channel,
-        json_text(&record.target),
-        json_text(&record.payload),
+        record.recipient.channel(),
+        opt_typed_text(Some(&record.recipient)),
+        opt_typed_text(Some(&record.notification)),
         record.attempts,
         record.next_attempt,
         record.delivered_at,

@@ -74,11 +74,70 @@ pub fn next_schedule_slot(conn: &Connection) -> Result<Option<i64>, StoreError> 
 pub struct FireRecord {
     pub workflow_id: String,
     pub slot: i64,
-    /// `started`, `skipped`, `queued` or `missed`.
-    pub outcome: String,
+    pub outcome: FireOutcome,
     pub run_id: Option<String>,
-    pub detail: Option<Value>,
+    pub detail: Option<FireDetail>,
     pub at: i64,
+}
+
+/// What became of a schedule's slot.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FireOutcome {
+    /// Its run started.
+    Started,
+    /// No run started, for the `reason` in its detail.
+    Skipped,
+    /// Waiting for the active run to end (overlap `queue`).
+    Queued,
+    /// Slots that passed unhandled: how many, and the last.
+    Missed,
+}
+
+impl FireOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FireOutcome::Started => "started",
+            FireOutcome::Skipped => "skipped",
+            FireOutcome::Queued => "queued",
+            FireOutcome::Missed => "missed",
+        }
+    }
+
+    fn parse(text: &str) -> Option<FireOutcome> {
+        [
+            FireOutcome::Started,
+            FireOutcome::Skipped,
+            FireOutcome::Queued,
+            FireOutcome::Missed,
+        ]
+        .into_iter()
+        .find(|outcome| outcome.as_str() == text)
+    }
+}
+
+/// Why a slot was skipped or missed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct FireDetail {
+    pub reason: String,
+    /// For `missed`: how many slots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// For `missed`: the last of them, in the schedule's zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<String>,
+}
+
+impl FireDetail {
+    pub fn because(reason: impl Into<String>) -> FireDetail {
+        FireDetail {
+            reason: reason.into(),
+            count: None,
+            last: None,
+        }
+    }
 }
 
 /// Records a slot; false if it was recorded before (a slot never fires twice).
@@ -88,7 +147,7 @@ pub fn insert_fire(tx: &Transaction<'_>, fire: &FireRecord) -> Result<bool, Stor
             "INSERT INTO schedule_fires (workflow_id, slot, outcome, run_id, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT DO NOTHING",
         )?
-        .execute(params![fire.workflow_id, fire.slot, fire.outcome, fire.run_id, opt_json_text(&fire.detail), fire.at])?;
+        .execute(params![fire.workflow_id, fire.slot, fire.outcome.as_str(), fire.run_id, opt_typed_text(fire.detail.as_ref()), fire.at])?;
     Ok(inserted == 1)
 }
 
@@ -110,9 +169,19 @@ pub(super) fn fire_from_row(row: &Row<'_>) -> rusqlite::Result<FireRecord> {
     Ok(FireRecord {
         workflow_id: row.get(0)?,
         slot: row.get(1)?,
-        outcome: row.get(2)?,
+        outcome: {
+            let text: String = row.get(2)?;
+            FireOutcome::parse(&text).ok_or_else(|| {
+                let error = format!("fire outcome '{text}'");
+                rusqlite::Error::FromSqlConversionFailure(
+                    2,
+                    rusqlite::types::Type::Text,
+                    error.into(),
+                )
+            })?
+        },
         run_id: row.get(3)?,
-        detail: opt_json_column(row, 4)?,
+        detail: opt_typed_column(row, 4)?,
         at: row.get(5)?,
     })
 }

@@ -534,7 +534,7 @@ fn a_restart_mid_run_loses_nothing_and_pollers_see_the_run_finish() {
     let dir = tempfile::tempdir().expect("tempdir");
     let plugins = plugins_dir(dir.path());
     let data = dir.path().join("data");
-    let server = Server::start(&data, &plugins);
+    let server = Server::process(&data, &plugins);
     let steps: Vec<Value> = (0..6)
         .map(|i| json!({"name": format!("s{i}"), "type": "hostile", "config": {"attack": "sleep", "ms": 150}}))
         .collect();
@@ -546,7 +546,7 @@ fn a_restart_mid_run_loses_nothing_and_pollers_see_the_run_finish() {
     let status = server.terminate();
     assert!(status.success(), "graceful exit: {status}");
 
-    let server = Server::start(&data, &plugins);
+    let server = Server::process(&data, &plugins);
     let done = poll_until(&server, &run, status_is("completed"));
     assert!(
         done["steps"]
@@ -577,7 +577,7 @@ fn a_restart_mid_run_loses_nothing_and_pollers_see_the_run_finish() {
         r["progress"]["steps_completed"].as_i64() >= Some(1)
     });
     server.kill();
-    let server = Server::start(&data, &plugins);
+    let server = Server::process(&data, &plugins);
     poll_until(&server, &run, status_is("completed"));
 }
 
@@ -675,7 +675,9 @@ fn the_approval_queue_lists_waiting_runs_and_the_quota_answers_429() {
 
 #[test]
 fn metrics_count_runs_step_durations_faults_and_http_latency() {
-    let (_dir, server) = setup();
+    // Its own process: the metrics recorder is one per process.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::process(&dir.path().join("data"), &plugins_dir(dir.path()));
     let workflow = create_workflow(
         &server,
         json!({"name": "n", "steps": [{"name": "a", "type": "noop"}]}),

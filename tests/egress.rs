@@ -21,6 +21,12 @@ pub(crate) fn serve(dir: &std::path::Path, settings: &[(&str, &str)]) -> Server 
     Server::start_with(&dir.join("data"), &plugins, settings)
 }
 
+/// A server process: its log is checked for secrets.
+fn serve_process(dir: &std::path::Path, settings: &[(&str, &str)]) -> Server {
+    let plugins = crate::common::api::plugins_dir(dir);
+    Server::process_with(&dir.join("data"), &plugins, settings)
+}
+
 pub(crate) fn put_secret(server: &Server, key: &str, name: &str, value: &str) -> Reply {
     server.call(
         "PUT",
@@ -104,7 +110,7 @@ fn the_content_pipeline_researches_drafts_waits_for_approval_publishes_and_notif
     let chat = HttpStub::start(|_, _| (200, vec![], "ok".into()));
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = serve(
+    let server = serve_process(
         dir.path(),
         &[
             ("CAIRN_HTTP_ALLOW", "[\"127.0.0.1:*\"]"),
@@ -433,7 +439,7 @@ fn a_secret_echoed_back_by_a_server_is_scrubbed_from_outputs_and_logs() {
     });
     let dir = tempfile::tempdir().expect("tempdir");
     let allow = format!("[\"{}\"]", echo.authority());
-    let server = serve(
+    let server = serve_process(
         dir.path(),
         &[("CAIRN_HTTP_ALLOW", &allow), ("RUST_LOG", "debug")],
     );

@@ -140,7 +140,7 @@ fn a_pinned_plugin_that_is_gone_fails_its_step_when_the_run_gets_there() {
     )
     .expect("copy");
     let data = dir.path().join("data");
-    let server = Server::start(&data, &plugins);
+    let server = Server::process(&data, &plugins);
     let workflow = create_workflow(
         &server,
         json!({"name": "greets", "steps": [
@@ -154,7 +154,7 @@ fn a_pinned_plugin_that_is_gone_fails_its_step_when_the_run_gets_there() {
     assert!(server.terminate().success());
 
     std::fs::remove_file(plugins.join("greet.wasm")).expect("remove the plugin");
-    let server = Server::start(&data, &plugins);
+    let server = Server::process(&data, &plugins);
     let resumed = server.post(
         &format!("/v1/runs/{run}/resume"),
         &json!({"step": "s0", "input": {"decision": "approve"}}),
@@ -217,7 +217,7 @@ fn runs_an_older_build_left_without_a_driver_are_ended_on_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let plugins = plugins_dir(dir.path());
     let data = dir.path().join("data");
-    let server = Server::start(&data, &plugins);
+    let server = Server::process(&data, &plugins);
     // (steps whose completion was saved, the faulty step): a run stuck `pending`
     // before its first step, and runs stuck `running` at the step before the
     // faulty one, whose completion the old driver never saved; for each fault.
@@ -238,7 +238,7 @@ fn runs_an_older_build_left_without_a_driver_are_ended_on_start() {
         wedge(&data, run, *done, *at);
     }
 
-    let server = Server::start(&data, &plugins);
+    let server = Server::process(&data, &plugins);
     for (run, done, at, fault) in &runs {
         let ended = poll_until(&server, run, status_is("failed"));
         assert_failed_at(&server, &ended, *at, "template_error", fault.says);
@@ -259,7 +259,7 @@ fn runs_an_older_build_left_without_a_driver_are_ended_on_start() {
 #[test]
 fn templates_past_their_bounds_fail_the_step_and_the_server_keeps_its_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = Server::start(&dir.path().join("data"), &plugins_dir(dir.path()));
+    let server = Server::process(&dir.path().join("data"), &plugins_dir(dir.path()));
     let run_with = |name: &str, template: &str| {
         let workflow = create_workflow(
             &server,
@@ -317,7 +317,7 @@ fn a_run_the_host_cannot_go_on_with_ends_failed_and_keeps_its_completions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let plugins = plugins_dir(dir.path());
     let data = dir.path().join("data");
-    let server = Server::start(&data, &plugins);
+    let server = Server::process(&data, &plugins);
     let steps: Vec<Value> = (0..3)
         .map(|i| json!({"name": format!("s{i}"), "type": "noop"}))
         .collect();
@@ -335,7 +335,7 @@ fn a_run_the_host_cannot_go_on_with_ends_failed_and_keeps_its_completions() {
     .expect("corrupt the definition");
     drop(db);
 
-    let server = Server::start(&data, &plugins);
+    let server = Server::process(&data, &plugins);
     let ended = poll_until(&server, &run, status_is("failed"));
     assert_eq!(ended["error"]["reason"], "host_error", "{ended}");
     let message = ended["error"]["message"].as_str().expect("message");

@@ -125,7 +125,7 @@ fn the_data_directory_and_its_secrets_are_its_owners_alone() {
             assert_eq!(mode(&data.join(name)), 0o600, "{name}");
         }
     };
-    let server = Server::start(&data, &plugins);
+    let server = Server::process(&data, &plugins);
     check();
     assert!(server.terminate().success());
     // As a build before this one, or a loose umask, left them.
@@ -133,7 +133,7 @@ fn the_data_directory_and_its_secrets_are_its_owners_alone() {
     for name in private {
         let _ = std::fs::set_permissions(data.join(name), std::fs::Permissions::from_mode(0o644));
     }
-    let server = Server::start(&data, &plugins);
+    let server = Server::process(&data, &plugins);
     check();
     drop(server);
 }

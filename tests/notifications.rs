@@ -16,8 +16,21 @@ pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 /// A server whose egress policy lets webhooks reach the receivers on
 /// 127.0.0.1, with the signing key stored as the tenant secret `hooks`.
 fn start(dir: &std::path::Path, smtp: &SmtpReceiver) -> Server {
+    start_by(dir, smtp, Server::start_with)
+}
+
+/// [`start`] as a server process, which a test can kill.
+fn start_process(dir: &std::path::Path, smtp: &SmtpReceiver) -> Server {
+    start_by(dir, smtp, Server::process_with)
+}
+
+fn start_by(
+    dir: &std::path::Path,
+    smtp: &SmtpReceiver,
+    launch: fn(&std::path::Path, &std::path::Path, &[(&str, &str)]) -> Server,
+) -> Server {
     let port = smtp.port.to_string();
-    let server = Server::start_with(
+    let server = launch(
         &dir.join("data"),
         &plugins_dir(dir),
         &[
@@ -142,7 +155,7 @@ fn a_delivery_failing_across_a_restart_arrives_once_with_its_id() {
     let hooks = WebhookReceiver::start();
     let smtp = SmtpReceiver::start();
     hooks.failing.store(true, Ordering::SeqCst);
-    let server = start(dir.path(), &smtp);
+    let server = start_process(dir.path(), &smtp);
     let workflow = create_workflow(&server, workflow(&hooks.url), "active");
     let run = start_run(&server, &workflow, json!({"topic": "outbox"}));
     poll_until(&server, &run, status_is("paused"));
@@ -152,7 +165,7 @@ fn a_delivery_failing_across_a_restart_arrives_once_with_its_id() {
     server.kill();
 
     hooks.failing.store(false, Ordering::SeqCst);
-    let server = start(dir.path(), &smtp);
+    let server = start_process(dir.path(), &smtp);
     let accepted = hooks.wait_for("the delivery after the restart", |d| {
         d.accepted && of_run(d, &run, "run.paused").is_some()
     });

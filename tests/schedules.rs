@@ -260,7 +260,7 @@ fn across_a_stop_missed_slots_follow_the_catch_up_policy_and_none_fires_twice() 
     let dir = tempfile::tempdir().expect("tempdir");
     let plugins = plugins_dir(dir.path());
     let data = dir.path().join("data");
-    let server = Server::start(&data, &plugins);
+    let server = Server::process(&data, &plugins);
     let none = create_workflow(
         &server,
         scheduled(
@@ -287,7 +287,7 @@ fn across_a_stop_missed_slots_follow_the_catch_up_policy_and_none_fires_twice() 
     server.kill();
     std::thread::sleep(Duration::from_millis(3500));
     let restarted = Instant::now();
-    let server = Server::start(&data, &plugins);
+    let server = Server::process(&data, &plugins);
     let up = restarted.elapsed();
 
     for (workflow, catch_up) in [(&none, false), (&once, true)] {

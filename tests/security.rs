@@ -18,8 +18,14 @@ use crate::common::server::{Reply, Server, create_key, wait_for_log};
 use crate::egress::{failed_run, http_step, put_secret};
 use crate::notifications::{SECRET, of_run, verified};
 
+/// A server process, for tests that restart it or read its log.
+fn serve_process(data: &Path, settings: &[(&str, &str)]) -> Server {
+    let root = data.parent().expect("data dir has a parent");
+    Server::process_with(data, &plugins_dir(root), settings)
+}
+
 fn serve(data: &Path, settings: &[(&str, &str)]) -> Server {
-    let root = data.parent().expect("parent");
+    let root = data.parent().expect("data dir has a parent");
     Server::start_with(data, &plugins_dir(root), settings)
 }
 
@@ -61,7 +67,7 @@ fn webhooks_go_out_only_where_the_egress_policy_allows_when_saved_and_when_deliv
     let by_name = format!("http://localhost:{port}/hook");
 
     // No http_allow: no outbound HTTP, webhooks included, by any spelling.
-    let server = serve(&data, &[]);
+    let server = serve_process(&data, &[]);
     put_secret(&server, &server.key, "hooks", SECRET);
     for url in [
         hooks.url.clone(),
@@ -81,7 +87,7 @@ fn webhooks_go_out_only_where_the_egress_policy_allows_when_saved_and_when_deliv
 
     // Any host allowed, but no address allowance: a loopback literal is
     // refused when saved; a name is refused at delivery, after DNS.
-    let server = serve(&data, &[("CAIRN_HTTP_ALLOW", r#"["*:*"]"#)]);
+    let server = serve_process(&data, &[("CAIRN_HTTP_ALLOW", r#"["*:*"]"#)]);
     let message = refused_at(
         &create(&server, &hooked(&hooks.url)),
         "/notifications/webhooks/0/url",
@@ -98,7 +104,7 @@ fn webhooks_go_out_only_where_the_egress_policy_allows_when_saved_and_when_deliv
     server.kill();
 
     // The operator allows the address by IP: the same webhook arrives.
-    let server = serve(&data, &[("CAIRN_HTTP_ALLOW", r#"["*:*", "127.0.0.1:*"]"#)]);
+    let server = serve_process(&data, &[("CAIRN_HTTP_ALLOW", r#"["*:*", "127.0.0.1:*"]"#)]);
     let run = start_run(&server, &workflow, json!({}));
     poll_until(&server, &run, status_is("completed"));
     let delivered = hooks.wait_for("the webhook", |d| {
@@ -108,7 +114,7 @@ fn webhooks_go_out_only_where_the_egress_policy_allows_when_saved_and_when_deliv
     server.kill();
 
     // The settings changed since the workflow was saved: delivery refuses.
-    let server = serve(&data, &[("CAIRN_HTTP_ALLOW", r#"["api.example.com"]"#)]);
+    let server = serve_process(&data, &[("CAIRN_HTTP_ALLOW", r#"["api.example.com"]"#)]);
     let before = hooks.received().len();
     let run = start_run(&server, &workflow, json!({}));
     poll_until(&server, &run, status_is("completed"));
@@ -322,7 +328,7 @@ fn webhook_signing_keys_are_tenant_secrets_and_old_definitions_are_migrated() {
     let data = dir.path().join("data");
     let hooks = WebhookReceiver::start();
     let allow = [("CAIRN_HTTP_ALLOW", r#"["127.0.0.1:*"]"#)];
-    let server = serve(&data, &allow);
+    let server = serve_process(&data, &allow);
 
     let mut literal = hooked(&hooks.url);
     literal["notifications"]["webhooks"][0]["secret"] = json!(SECRET);
@@ -378,7 +384,7 @@ fn webhook_signing_keys_are_tenant_secrets_and_old_definitions_are_migrated() {
     .expect("old outbox row");
     drop(db);
     let restarted = std::time::Instant::now();
-    let server = serve(&data, &allow);
+    let server = serve_process(&data, &allow);
     // The old row is delivered again, signed with the key it named.
     let again = hooks.wait_for("the redelivery", |d| {
         d.at >= restarted && of_run(d, &run, "run.completed").is_some()

@@ -118,6 +118,12 @@ impl Settings {
     /// Defaults, overridden by `file` (TOML) if given, then by `CAIRN_*`
     /// environment variables (`CAIRN_LISTEN`, `CAIRN_LIMITS__MEMORY_BYTES`, ...).
     pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        Self::load_with(file, &[])
+    }
+
+    /// [`Settings::load`], then `overrides`: `(CAIRN_* name, value)` pairs
+    /// read as the environment's are (for a server in a test's process).
+    pub fn load_with(file: Option<&Path>, overrides: &[(&str, &str)]) -> anyhow::Result<Settings> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(file) = file {
             anyhow::ensure!(
@@ -136,6 +142,7 @@ impl Settings {
                     .iter()
                     .any(|name| name.eq_ignore_ascii_case(top))
             }))
+            .merge(overrides_provider(overrides)?)
             .extract()
             .context("invalid settings")?;
         parse_duration(&settings.shutdown_grace)
@@ -155,10 +162,49 @@ impl Settings {
     }
 }
 
+/// `(CAIRN_* name, value)` pairs as settings, nested at `__` and parsed as
+/// environment variables are.
+fn overrides_provider(overrides: &[(&str, &str)]) -> anyhow::Result<Figment> {
+    let mut figment = Figment::new();
+    for (name, value) in overrides {
+        let key = name
+            .strip_prefix("CAIRN_")
+            .with_context(|| format!("setting {name} does not start with CAIRN_"))?
+            .to_ascii_lowercase()
+            .replace("__", ".");
+        let value: figment::value::Value = value
+            .parse()
+            .map_err(|e| anyhow::anyhow!("setting {name}: {e:?}"))?;
+        figment = figment.merge(Serialized::default(&key, value));
+    }
+    Ok(figment)
+}
+
 /// Runs the server until SIGTERM or Ctrl-C, then shuts down gracefully: stops
 /// accepting, lets running steps finish within the grace period, and exits; the
 /// next start continues every unfinished run.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let running = start(settings, shutdown_signal()?).await?;
+    println!("cairn listening on {}", running.url);
+    running.finish().await
+}
+
+/// A server running in this process.
+pub struct Running {
+    /// `http://address:port`.
+    pub url: String,
+    pub host: Arc<Host>,
+    api: ApiRuntime,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+    grace: std::time::Duration,
+}
+
+/// Starts the host and serves the API until `shutdown` resolves; then
+/// [`Running::finish`] stops it.
+pub async fn start(
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
     let mut config = HostConfig::new(&settings.data_dir);
     config.plugins_dir = Some(settings.plugins_dir.clone());
     if let Some(dir) = &settings.cache_dir {
@@ -182,10 +228,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = std::net::TcpListener::bind(address)
         .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
         .with_context(|| format!("cannot listen on {address}"))?;
+    let local = listener.local_addr()?;
     config.public_url = settings
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", listener.local_addr().unwrap_or(address)));
+        .unwrap_or_else(|| format!("http://{local}"));
     config.approval_secret = settings.approval_secret.clone();
     config.approval_link_ttl =
         parse_duration(&settings.approval_link_ttl).map_err(anyhow::Error::msg)?;
@@ -207,8 +254,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         host.runner.subscribe(),
         settings.smtp.clone(),
     ));
-    let shutdown = shutdown_signal()?;
-    println!("cairn listening on http://{}", listener.local_addr()?);
     let state = AppState {
         host: Arc::clone(&host),
         metrics: crate::api::metrics::install(),
@@ -217,15 +262,30 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     // the runtime this function runs on; when tenants' steps keep those
     // threads busy, requests are still answered at once.
     let api = ApiRuntime::start(settings.api_threads)?;
-    api.serve(listener, app(state), shutdown)
-        .await
-        .context("the API server stopped")??;
-    drop(api);
-    let grace = parse_duration(&settings.shutdown_grace).unwrap_or_default();
-    eprintln!("shutting down: waiting up to {grace:?} for running steps");
-    host.runner.drain(grace).await;
-    host.store.close();
-    Ok(())
+    let served = api.serve(listener, app(state), shutdown);
+    Ok(Running {
+        url: format!("http://{local}"),
+        host,
+        api,
+        served,
+        grace: parse_duration(&settings.shutdown_grace).unwrap_or_default(),
+    })
+}
+
+impl Running {
+    /// Waits until the API stops (its `shutdown` resolved), lets running
+    /// steps finish within the grace period, and closes the store.
+    pub async fn finish(self) -> anyhow::Result<()> {
+        self.served.await.context("the API server stopped")??;
+        drop(self.api);
+        eprintln!(
+            "shutting down: waiting up to {:?} for running steps",
+            self.grace
+        );
+        self.host.runner.drain(self.grace).await;
+        self.host.store.close();
+        Ok(())
+    }
 }
 
 /// The threads that serve the API, apart from the runtime that drives runs

@@ -1,4 +1,8 @@
-//! The real `cairn serve` on 127.0.0.1:0, and a small HTTP client for it.
+//! Cairn's server on 127.0.0.1:0, and a small HTTP client for it: in this
+//! test's process (`Server::start`: the same host and API `cairn serve`
+//! starts, on threads of its own), or as the real `cairn serve` process
+//! (`Server::process`) for tests that need one: crashes, signals, memory,
+//! the server's log.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -9,12 +13,35 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub struct Server {
-    child: Child,
+    child: Option<Child>,
+    in_process: Option<InProcess>,
     pub url: String,
     pub key: String,
     pub data_dir: PathBuf,
-    /// The server's stderr: its log.
+    /// The server's stderr: its log (a server process's only).
     pub log: PathBuf,
+}
+
+/// A server on a thread of this process: told to stop, then joined.
+struct InProcess {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Where every test's server keeps compiled plugins.
+fn shared_cache() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled")
 }
 
 pub struct Reply {
@@ -26,13 +53,90 @@ pub struct Reply {
 }
 
 impl Server {
-    /// Starts `cairn serve` over `data_dir` with the fixtures in `plugins_dir`.
+    /// Starts a server in this process over `data_dir` with the fixtures in
+    /// `plugins_dir`.
     pub fn start(data_dir: &Path, plugins_dir: &Path) -> Server {
         Self::start_with(data_dir, plugins_dir, &[])
     }
 
-    /// The same, with more `CAIRN_*` settings in the environment.
+    /// The same, with more `CAIRN_*` settings.
     pub fn start_with(data_dir: &Path, plugins_dir: &Path, settings: &[(&str, &str)]) -> Server {
+        let overrides: Vec<(String, String)> = settings
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        let (data, plugins) = (data_dir.to_owned(), plugins_dir.to_owned());
+        let (address, announced) = mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let pairs: Vec<(&str, &str)> = overrides
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str()))
+                    .collect();
+                let mut settings =
+                    cairn::server::Settings::load_with(None, &pairs).expect("settings");
+                settings.listen = "127.0.0.1:0".to_owned();
+                settings.data_dir = data;
+                settings.plugins_dir = plugins;
+                settings.cache_dir = Some(shared_cache());
+                settings.shutdown_grace = "5s".to_owned();
+                let running = cairn::server::start(settings, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("the server starts");
+                let _ = address.send(running.url.clone());
+                running.finish().await.expect("the server stops");
+            });
+        });
+        let url = announced
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the server started");
+        Self::started(
+            data_dir,
+            url,
+            None,
+            Some(InProcess {
+                stop: Some(stop),
+                thread: Some(thread),
+            }),
+        )
+    }
+
+    fn started(
+        data_dir: &Path,
+        url: String,
+        child: Option<Child>,
+        in_process: Option<InProcess>,
+    ) -> Server {
+        let key = std::fs::read_to_string(data_dir.join("default-api-key"))
+            .expect("default key file")
+            .trim()
+            .to_owned();
+        Server {
+            child,
+            in_process,
+            url,
+            key,
+            data_dir: data_dir.to_owned(),
+            log: data_dir.with_extension("log"),
+        }
+    }
+
+    /// Starts the real `cairn serve` process over `data_dir` with the
+    /// fixtures in `plugins_dir`.
+    pub fn process(data_dir: &Path, plugins_dir: &Path) -> Server {
+        Self::process_with(data_dir, plugins_dir, &[])
+    }
+
+    /// The same, with more `CAIRN_*` settings in the environment.
+    pub fn process_with(data_dir: &Path, plugins_dir: &Path, settings: &[(&str, &str)]) -> Server {
         let log = data_dir.with_extension("log");
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -45,10 +149,7 @@ impl Server {
             .env("CAIRN_DATA_DIR", data_dir)
             .env("CAIRN_PLUGINS_DIR", plugins_dir)
             // Compiled plugins are shared by every test's server.
-            .env(
-                "CAIRN_CACHE_DIR",
-                Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled"),
-            )
+            .env("CAIRN_CACHE_DIR", shared_cache())
             .env("CAIRN_SHUTDOWN_GRACE", "5s")
             .stdout(Stdio::piped())
             .stderr(log_file)
@@ -66,17 +167,13 @@ impl Server {
         let url = receiver
             .recv_timeout(Duration::from_secs(120))
             .expect("cairn serve printed its address");
-        let key = std::fs::read_to_string(data_dir.join("default-api-key"))
-            .expect("default key file")
-            .trim()
-            .to_owned();
-        Server {
-            child,
-            url,
-            key,
-            data_dir: data_dir.to_owned(),
-            log,
-        }
+        Self::started(data_dir, url, Some(child), None)
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.child
+            .as_mut()
+            .expect("a server process (Server::process), not one in this test's process")
     }
 
     pub fn agent() -> ureq::Agent {
@@ -164,7 +261,10 @@ impl Server {
 
     /// The server's process id.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child
+            .as_ref()
+            .expect("a server process (Server::process)")
+            .id()
     }
 
     /// The server's resident memory in bytes (`VmRSS`, Linux).
@@ -181,24 +281,34 @@ impl Server {
 
     /// SIGKILLs the server.
     pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child();
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// SIGTERM, and waits for the graceful exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
+        let child = self.child();
         let _ = Command::new("kill")
             .arg("-TERM")
-            .arg(self.child.id().to_string())
+            .arg(child.id().to_string())
             .status();
-        self.child.wait().expect("exit")
+        child.wait().expect("exit")
+    }
+
+    /// Stops a server in this process gracefully, and waits for it.
+    pub fn stop(mut self) {
+        self.in_process.take();
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.in_process.take();
     }
 }
 

@@ -21,9 +21,16 @@ const BUCKETS: &[f64] = &[
 ];
 
 /// Installs the process-wide recorder; `None` if one is installed already.
+/// The recorder is global: one per process, however many servers it runs
+/// (tests run several).
 pub fn install() -> Option<PrometheusHandle> {
-    let builder = PrometheusBuilder::new().set_buckets(BUCKETS).ok()?;
-    builder.install_recorder().ok()
+    static HANDLE: std::sync::OnceLock<Option<PrometheusHandle>> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new().set_buckets(BUCKETS).ok()?;
+            builder.install_recorder().ok()
+        })
+        .clone()
 }
 
 /// Prometheus metrics: runs by status, step durations, sandbox faults by kind,

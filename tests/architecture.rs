@@ -189,7 +189,10 @@ fn only_under(needle: &str, allowed: &[&str]) {
 fn wasmtime_sql_http_servers_and_sockets_stay_in_their_modules() {
     only_under("wasmtime", &["engine/"]);
     only_under("bindgen!", &["engine/bindings.rs"]);
-    only_under("rusqlite", &["store/", "runner/"]);
+    only_under(
+        "rusqlite",
+        &["store/", "runner/admission.rs", "runner/scheduler.rs"],
+    );
     only_under("axum", &["api/", "server.rs", "bench/http.rs"]);
     only_under("TcpStream", &["egress/client.rs", "bench/http.rs"]);
     let api_store: Vec<String> = sources()
@@ -201,6 +204,33 @@ fn wasmtime_sql_http_servers_and_sockets_stay_in_their_modules() {
         api_store.is_empty(),
         "api/ touches the store: {api_store:?}"
     );
+}
+
+#[test]
+fn runs_move_through_the_store_seam_only() {
+    // Reading, transitioning, committing and acting on runs: typed store
+    // methods (`Store::commit`, `Store::run_with_steps`, ...), never a
+    // closure over a database connection.
+    let movers = [
+        "runner/mod.rs",
+        "runner/driver.rs",
+        "runner/decisions.rs",
+        "runner/deadlines.rs",
+        "runner/definitions.rs",
+        "runner/view.rs",
+    ];
+    for source in sources()
+        .into_iter()
+        .filter(|s| movers.contains(&s.path.as_str()))
+    {
+        for needle in [".read(", ".write(", "store::get_", "store::commit_in"] {
+            assert!(
+                !source.code.contains(needle),
+                "{} uses {needle}: runs move through the store's typed methods",
+                source.path
+            );
+        }
+    }
 }
 
 #[test]

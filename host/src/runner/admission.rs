@@ -2,6 +2,8 @@
 //! the concurrency policy satisfied, and an `Idempotency-Key` not reused with
 //! another body.
 
+use rusqlite::Transaction;
+
 use super::*;
 
 impl Runner {

@@ -13,17 +13,20 @@ impl Inner {
     pub(super) async fn deadline_loop(self: Arc<Self>) {
         loop {
             let now = now_ms();
-            match self.store.read(|c| store::expired_pauses(c, now)) {
-                Ok(expired) => {
+            let next = match self.store.pause_deadlines(now) {
+                Ok((expired, next)) => {
                     for run_id in expired {
                         if let Err(e) = self.expire(&run_id).await {
                             tracing::debug!(run = %run_id, "timeout not applied: {e}");
                         }
                     }
+                    next
                 }
-                Err(e) => tracing::error!("cannot look for expired pauses: {e}"),
-            }
-            let next = self.store.read(store::next_pause_deadline).ok().flatten();
+                Err(e) => {
+                    tracing::error!("cannot look for expired pauses: {e}");
+                    None
+                }
+            };
             let wait = next.map_or(1000, |at| (at - now_ms()).clamp(10, 1000)) as u64;
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(wait)) => {}
@@ -40,34 +43,19 @@ impl Inner {
             let before = now_ms() - retention.as_millis().min(i64::MAX as u128) as i64;
             let mut deleted = 0;
             loop {
-                let ids = match self
+                let (found, count) = match self
                     .store
-                    .read(|c| store::finished_runs_before(c, before, RETENTION_BATCH))
+                    .delete_finished_runs(before, RETENTION_BATCH)
+                    .await
                 {
-                    Ok(ids) => ids,
-                    Err(e) => {
-                        tracing::error!("cannot look for runs past their retention: {e}");
-                        break;
-                    }
-                };
-                let full = ids.len() == RETENTION_BATCH;
-                let written = self
-                    .store
-                    .write(move |tx| {
-                        let mut count = 0;
-                        for id in &ids {
-                            count += usize::from(store::delete_finished_run(tx, id)?);
-                        }
-                        Ok(count)
-                    })
-                    .await;
-                match written {
-                    Ok(count) => deleted += count,
+                    Ok(done) => done,
                     Err(e) => {
                         tracing::error!("cannot delete runs past their retention: {e}");
                         break;
                     }
-                }
+                };
+                deleted += count;
+                let full = found == RETENTION_BATCH;
                 if !full || self.shutdown.is_cancelled() {
                     break;
                 }

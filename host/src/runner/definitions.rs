@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::store::{self, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::workflow::WorkflowDefinition;
 
 /// At most this many versions are kept; past it the cache starts over.
@@ -34,9 +34,7 @@ impl Definitions {
         if let Some(found) = self.known.lock().ok().and_then(|k| k.get(&key).cloned()) {
             return Ok(found);
         }
-        let value = self
-            .store
-            .read(|c| store::get_definition(c, workflow_id, version))?;
+        let value = self.store.definition(workflow_id, version)?;
         let definition = Arc::new(
             WorkflowDefinition::from_value(value)
                 .map_err(|p| StoreError::Corrupt(format!("stored definition: {}", p.message)))?,

@@ -24,7 +24,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::Transaction;
 use serde_json::Value;
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
@@ -183,6 +182,13 @@ struct Inner {
     runtime: tokio::runtime::Handle,
 }
 
+/// Runs as clients see them, without live progress.
+fn views(runs: &[store::RunWithSteps]) -> Vec<RunView> {
+    runs.iter()
+        .map(|(run, steps)| RunView::new(run, steps, None))
+        .collect()
+}
+
 impl Inner {
     /// The outbox rows `transition`'s events call for under the run's
     /// workflow version's notification settings.
@@ -282,9 +288,7 @@ impl Inner {
         tenant: Option<&str>,
         id: &str,
     ) -> Result<(RunRecord, Vec<StepRecord>), RunError> {
-        Ok(self
-            .store
-            .read(|c| store::get_run_with_steps(c, tenant, id))?)
+        Ok(self.store.run_with_steps(tenant, id)?)
     }
 }
 
@@ -324,7 +328,7 @@ impl Runner {
         let unfinished = runner
             .inner
             .store
-            .read(|c| store::run_ids_in(c, &[RunStatus::Pending, RunStatus::Running]))?;
+            .run_ids(&[RunStatus::Pending, RunStatus::Running])?;
         if !unfinished.is_empty() {
             tracing::info!(runs = unfinished.len(), "recovering unfinished runs");
         }
@@ -350,15 +354,12 @@ impl Runner {
     /// start. Steps in flight are abandoned, and run again after the restart.
     /// How many runs are in each status (a trigger-kept count: no scan).
     pub fn run_counts(&self) -> Result<Vec<(String, i64)>, RunError> {
-        Ok(self.inner.store.read(store::count_runs_by_status)?)
+        Ok(self.inner.store.run_counts()?)
     }
 
     /// Whether the approval link whose token has this id was used.
     pub fn approval_link_used(&self, token_id: &str) -> Result<bool, RunError> {
-        Ok(self
-            .inner
-            .store
-            .read(|c| store::approval_token_used(c, token_id))?)
+        Ok(self.inner.store.approval_link_used(token_id)?)
     }
 
     /// Where outbound requests may go.
@@ -377,10 +378,7 @@ impl Runner {
 
     /// The run as clients see it; with `tenant`, only that tenant's run.
     pub fn get_run(&self, tenant: Option<&str>, id: &str) -> Result<RunView, RunError> {
-        let (run, steps) = self
-            .inner
-            .store
-            .read(|c| Ok((store::get_run(c, tenant, id)?, store::get_steps(c, id)?)))?;
+        let (run, steps) = self.inner.load(tenant, id)?;
         let live = self
             .inner
             .progress
@@ -397,10 +395,7 @@ impl Runner {
         id: &str,
         after: i64,
     ) -> Result<Vec<EventRecord>, RunError> {
-        Ok(self.inner.store.read(|c| {
-            store::get_run(c, tenant, id)?;
-            store::get_events(c, id, after)
-        })?)
+        Ok(self.inner.store.events(tenant, id, after)?)
     }
 
     /// Waits until the run satisfies `done` or `timeout` passes; returns its view.
@@ -438,12 +433,11 @@ impl Runner {
         before: Option<&str>,
         limit: usize,
     ) -> Result<Vec<RunView>, RunError> {
-        Ok(self.inner.store.read(|c| {
-            let runs = store::list_runs(c, tenant, workflow_id, status, before, limit)?;
-            runs.iter()
-                .map(|run| Ok(RunView::new(run, &store::get_steps(c, &run.id)?, None)))
-                .collect()
-        })?)
+        let runs = self
+            .inner
+            .store
+            .runs(tenant, workflow_id, status, before, limit)?;
+        Ok(views(&runs))
     }
 
     /// A tenant's runs waiting for a person, the longest waiting first.
@@ -454,12 +448,11 @@ impl Runner {
         reviewer: Option<&str>,
         limit: usize,
     ) -> Result<Vec<RunView>, RunError> {
-        Ok(self.inner.store.read(|c| {
-            let runs = store::paused_runs(c, tenant, workflow_id, reviewer, limit)?;
-            runs.iter()
-                .map(|run| Ok(RunView::new(run, &store::get_steps(c, &run.id)?, None)))
-                .collect()
-        })?)
+        let runs = self
+            .inner
+            .store
+            .paused(tenant, workflow_id, reviewer, limit)?;
+        Ok(views(&runs))
     }
 
     /// Waits until every step that is executing has finished (or `grace` passed),

@@ -3,6 +3,7 @@
 //! Knows nothing of wasmtime or HTTP.
 
 mod records;
+mod runs;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -12,8 +13,7 @@ use rusqlite::{Connection, OpenFlags, Transaction};
 use tokio::sync::oneshot;
 
 pub use records::*;
-
-use crate::run::Transition;
+pub use runs::RunWithSteps;
 
 /// Embedded, numbered migrations; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -146,32 +146,6 @@ impl Store {
             .send(job)
             .map_err(|_| StoreError::WriterGone)?;
         answer.await.map_err(|_| StoreError::WriterGone)?
-    }
-
-    /// Commits `transition` of a run with the outbox rows its events call
-    /// for, refused with [`StoreError::Moved`] if the run moved since the
-    /// transition was computed. With `link`, the approval link of that token
-    /// id is marked used in the same transaction, and a link used before is
-    /// a conflict: the transition is not committed. Returns the committed
-    /// transition.
-    pub async fn commit(
-        &self,
-        transition: Transition,
-        outbox: Vec<OutboxRecord>,
-        link: Option<String>,
-    ) -> Result<Transition, StoreError> {
-        self.write(move |tx| {
-            if let Some(token) = &link
-                && !use_approval_token(tx, token, &transition.run.id, transition.run.updated_at)?
-            {
-                return Err(StoreError::Conflict(
-                    "this approval link was used already".to_owned(),
-                ));
-            }
-            commit_in(tx, &transition, &outbox)?;
-            Ok(transition)
-        })
-        .await
     }
 
     /// Runs `work` on a read connection. Reads are short; never call this with a

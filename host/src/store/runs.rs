@@ -1,0 +1,154 @@
+//! The store's side of the run seam: committing a run's transition, and the
+//! typed reads of runs that the runner (and through it the API) makes. The
+//! runner moves runs through these methods only, never through SQL or a
+//! connection, so a second backend implements these and nothing above them
+//! changes.
+
+use serde_json::Value;
+
+use super::records::*;
+use super::{Store, StoreError};
+use crate::run::{EventRecord, RunRecord, RunStatus, StepRecord, Transition};
+
+/// A run with its steps.
+pub type RunWithSteps = (RunRecord, Vec<StepRecord>);
+
+impl Store {
+    /// Commits `transition` of a run with the outbox rows its events call
+    /// for, refused with [`StoreError::Moved`] if the run moved since the
+    /// transition was computed. With `link`, the approval link of that token
+    /// id is marked used in the same transaction, and a link used before is
+    /// a conflict: the transition is not committed. Returns the committed
+    /// transition.
+    pub async fn commit(
+        &self,
+        transition: Transition,
+        outbox: Vec<OutboxRecord>,
+        link: Option<String>,
+    ) -> Result<Transition, StoreError> {
+        self.write(move |tx| {
+            if let Some(token) = &link
+                && !use_approval_token(tx, token, &transition.run.id, transition.run.updated_at)?
+            {
+                return Err(StoreError::Conflict(
+                    "this approval link was used already".to_owned(),
+                ));
+            }
+            commit_in(tx, &transition, &outbox)?;
+            Ok(transition)
+        })
+        .await
+    }
+
+    /// The run `id` and its steps; with `tenant`, only that tenant's run.
+    pub fn run_with_steps(
+        &self,
+        tenant: Option<&str>,
+        id: &str,
+    ) -> Result<RunWithSteps, StoreError> {
+        self.read(|c| get_run_with_steps(c, tenant, id))
+    }
+
+    /// The run's events after sequence number `after`.
+    pub fn events(
+        &self,
+        tenant: Option<&str>,
+        id: &str,
+        after: i64,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        self.read(|c| {
+            get_run(c, tenant, id)?;
+            get_events(c, id, after)
+        })
+    }
+
+    /// A tenant's runs with their steps, newest first; `before` is the last
+    /// id of the previous page.
+    pub fn runs(
+        &self,
+        tenant: &str,
+        workflow_id: Option<&str>,
+        status: Option<RunStatus>,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunWithSteps>, StoreError> {
+        self.read(|c| {
+            let runs = list_runs(c, tenant, workflow_id, status, before, limit)?;
+            with_steps(c, runs)
+        })
+    }
+
+    /// A tenant's paused runs with their steps, the longest waiting first.
+    pub fn paused(
+        &self,
+        tenant: &str,
+        workflow_id: Option<&str>,
+        reviewer: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunWithSteps>, StoreError> {
+        self.read(|c| {
+            let runs = paused_runs(c, tenant, workflow_id, reviewer, limit)?;
+            with_steps(c, runs)
+        })
+    }
+
+    /// Ids of runs in any of `statuses`, oldest first.
+    pub fn run_ids(&self, statuses: &[RunStatus]) -> Result<Vec<String>, StoreError> {
+        self.read(|c| run_ids_in(c, statuses))
+    }
+
+    /// How many runs are in each status (a trigger-kept count: no scan).
+    pub fn run_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.read(count_runs_by_status)
+    }
+
+    /// Paused runs whose deadline is at or before `now`, and the next
+    /// deadline of any paused run.
+    pub fn pause_deadlines(&self, now: i64) -> Result<(Vec<String>, Option<i64>), StoreError> {
+        self.read(|c| Ok((expired_pauses(c, now)?, next_pause_deadline(c)?)))
+    }
+
+    /// Whether the approval link whose token has this id was used.
+    pub fn approval_link_used(&self, token_id: &str) -> Result<bool, StoreError> {
+        self.read(|c| approval_token_used(c, token_id))
+    }
+
+    /// Deletes up to `limit` runs that finished before `before` (Unix ms),
+    /// oldest first, in one short transaction: how many it found, and how
+    /// many it deleted (a run that changed in between is kept).
+    pub async fn delete_finished_runs(
+        &self,
+        before: i64,
+        limit: usize,
+    ) -> Result<(usize, usize), StoreError> {
+        let ids = self.read(|c| finished_runs_before(c, before, limit))?;
+        let found = ids.len();
+        let deleted = self
+            .write(move |tx| {
+                let mut count = 0;
+                for id in &ids {
+                    count += usize::from(delete_finished_run(tx, id)?);
+                }
+                Ok(count)
+            })
+            .await?;
+        Ok((found, deleted))
+    }
+
+    /// A workflow version's definition, as stored.
+    pub fn definition(&self, workflow_id: &str, version: i64) -> Result<Value, StoreError> {
+        self.read(|c| get_definition(c, workflow_id, version))
+    }
+}
+
+fn with_steps(
+    conn: &rusqlite::Connection,
+    runs: Vec<RunRecord>,
+) -> Result<Vec<RunWithSteps>, StoreError> {
+    runs.into_iter()
+        .map(|run| {
+            let steps = get_steps(conn, &run.id)?;
+            Ok((run, steps))
+        })
+        .collect()
+}

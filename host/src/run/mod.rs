@@ -3,12 +3,14 @@
 //! no sandboxes. The runner reads a run, asks a transition of this module,
 //! commits what it returns through the store, and acts on its effects.
 
+mod admission;
 mod decision;
 mod event;
 mod state;
 mod status;
 mod transition;
 
+pub use admission::{Load, admit, counts_workflow_runs};
 pub use decision::{Choice, check_decision};
 pub use event::{Cancellation, EventKind, EventRecord, RunEvent};
 pub use state::{

@@ -81,6 +81,34 @@ fn statuses_round_trip_through_text() {
     assert!("done".parse::<RunStatus>().is_err());
 }
 
+#[test]
+fn admission_keeps_the_quota_and_the_concurrency_policy() {
+    let definition = |concurrency: &str| -> crate::workflow::WorkflowDefinition {
+        serde_json::from_value(serde_json::json!({
+            "name": "w", "concurrency": concurrency, "steps": [{"name": "a", "type": "noop"}]
+        }))
+        .expect("a definition")
+    };
+    let (allow, forbid) = (definition("allow"), definition("forbid"));
+    let load = |tenant, workflow| Load { tenant, workflow };
+    assert_eq!(admit(&allow, "w", load(2, 2), 1, 3), Ok(()));
+    assert!(
+        matches!(admit(&allow, "w", load(3, 0), 1, 3), Err(Refusal::Quota(m)) if m.contains("its quota"))
+    );
+    assert!(
+        matches!(admit(&allow, "w", load(1, 0), 3, 3), Err(Refusal::Quota(m)) if m.contains("(1 now)"))
+    );
+    assert_eq!(admit(&forbid, "w", load(0, 0), 1, 3), Ok(()));
+    assert!(
+        matches!(admit(&forbid, "w", load(1, 1), 1, 3), Err(Refusal::Conflict(m)) if m.contains("one is active"))
+    );
+    assert!(matches!(
+        admit(&forbid, "w", load(0, 0), 2, 3),
+        Err(Refusal::Conflict(_))
+    ));
+    assert!(counts_workflow_runs(&forbid) && !counts_workflow_runs(&allow));
+}
+
 // ---------------------------------------------------------------------------
 // The transitions against an oracle.
 //

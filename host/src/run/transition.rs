@@ -52,6 +52,9 @@ pub enum Refusal {
     /// The request itself is wrong (a decision that is not an option).
     #[error("{0}")]
     Invalid(String),
+    /// The tenant's quota of unfinished runs is used up.
+    #[error("{0}")]
+    Quota(String),
     /// The stored state contradicts itself or its definition.
     #[error("{0}")]
     Corrupt(String),

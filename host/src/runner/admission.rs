@@ -48,15 +48,13 @@ impl Runner {
                     )?;
                     match previous {
                         Some((run_id, hash)) if hash == idempotency.body_hash => {
-                            return Ok(Ok(Some(run_id)));
+                            return Ok(Some(run_id));
                         }
-                        Some(_) => return Ok(Err(idempotency.reused())),
+                        Some(_) => return Err(idempotency.reused()),
                         None => {}
                     }
                 }
-                if let Err(refused) = admit(tx, &workflow, &new.definition, 1, quota)? {
-                    return Ok(Err(refused));
-                }
+                admit(tx, &workflow, &new.definition, 1, quota)?;
                 new.insert(tx)?;
                 if let Some(idempotency) = &idempotency {
                     store::insert_idempotency_key(
@@ -70,9 +68,9 @@ impl Runner {
                         new.run.created_at,
                     )?;
                 }
-                Ok(Ok(None))
+                Ok(None)
             })
-            .await??;
+            .await?;
         if let Some(existing) = existing {
             return Ok((self.get_run(Some(tenant), &existing)?, false));
         }
@@ -159,35 +157,21 @@ impl NewRun {
     }
 }
 
-/// Whether `count` more runs of `workflow` may start now: the tenant's quota
-/// of unfinished runs, and the workflow's concurrency policy.
+/// Counts the unfinished runs in `tx` and refuses (rolling the job back)
+/// when the run core says `count` more runs of `workflow` may not start.
 pub(super) fn admit(
     tx: &Transaction<'_>,
     workflow: &WorkflowRecord,
     definition: &WorkflowDefinition,
     count: i64,
     quota: i64,
-) -> Result<Result<(), RunError>, StoreError> {
-    let active = store::active_runs_of_tenant(tx, &workflow.tenant)?;
-    if active + count > quota {
-        return Ok(Err(RunError::QuotaExceeded(if count == 1 {
-            format!(
-                "the tenant has {quota} unfinished runs, its quota; finish or cancel some first"
-            )
-        } else {
-            format!(
-                "{count} more runs would exceed the tenant's quota of {quota} unfinished runs ({active} now)"
-            )
-        })));
-    }
-    if definition.concurrency == ConcurrencyPolicy::Forbid
-        && (count > 1 || store::active_runs_of(tx, &workflow.id)? > 0)
-    {
-        return Ok(Err(RunError::Conflict(format!(
-            "workflow '{}' allows one active run at a time{}",
-            workflow.name,
-            if count > 1 { "" } else { ", and one is active" }
-        ))));
-    }
-    Ok(Ok(()))
+) -> Result<(), StoreError> {
+    let load = run::Load {
+        tenant: store::active_runs_of_tenant(tx, &workflow.tenant)?,
+        workflow: match run::counts_workflow_runs(definition) {
+            true => store::active_runs_of(tx, &workflow.id)?,
+            false => 0,
+        },
+    };
+    run::admit(definition, &workflow.name, load, count, quota).map_err(StoreError::Refused)
 }

@@ -138,17 +138,15 @@ impl Runner {
                         &idempotency.key,
                     )?;
                     if let Some((batch_id, hash)) = previous {
-                        return Ok(if hash == idempotency.body_hash {
+                        return if hash == idempotency.body_hash {
                             Ok(Some(batch_id))
                         } else {
                             Err(idempotency.reused())
-                        });
+                        };
                     }
                 }
                 let definition = &runs[0].definition;
-                if let Err(refused) = admit(tx, &workflow, definition, runs.len() as i64, quota)? {
-                    return Ok(Err(refused));
-                }
+                admit(tx, &workflow, definition, runs.len() as i64, quota)?;
                 for new in &runs {
                     new.insert(tx)?;
                 }
@@ -166,9 +164,9 @@ impl Runner {
                         record.created_at,
                     )?;
                 }
-                Ok(Ok(None))
+                Ok(None)
             })
-            .await??;
+            .await?;
         if let Some(existing) = existing {
             return Ok((self.get_batch(tenant, &existing)?, false));
         }

@@ -41,9 +41,7 @@ use crate::run::{
 };
 use crate::secrets::Secrets;
 use crate::store::{self, OutboxRecord, RunRecord, Started, StepRecord, Store, StoreError};
-use crate::workflow::{
-    ConcurrencyPolicy, Problem, WorkflowDefinition, parse_duration, template_context, validate,
-};
+use crate::workflow::{Problem, WorkflowDefinition, parse_duration, template_context, validate};
 use admission::{NewRun, admit};
 use definitions::Definitions;
 use driver::spawn_driver;
@@ -116,6 +114,7 @@ impl From<Refusal> for RunError {
         match refusal {
             Refusal::Conflict(message) => RunError::Conflict(message),
             Refusal::Invalid(message) => RunError::Rejected(message),
+            Refusal::Quota(message) => RunError::QuotaExceeded(message),
             Refusal::Corrupt(message) => RunError::Store(StoreError::Corrupt(message)),
             Refusal::Illegal(illegal) => RunError::Illegal(illegal),
         }
@@ -127,6 +126,7 @@ impl From<StoreError> for RunError {
         match error {
             StoreError::NotFound => RunError::NotFound,
             StoreError::Conflict(message) => RunError::Conflict(message),
+            StoreError::Refused(refusal) => refusal.into(),
             StoreError::Moved(run) => RunError::Conflict(format!("run {run} changed concurrently")),
             other => RunError::Store(other),
         }
@@ -142,11 +142,11 @@ pub struct Idempotency {
 
 impl Idempotency {
     /// The refusal of a key that came before with another body.
-    fn reused(&self) -> RunError {
-        RunError::Rejected(format!(
+    fn reused(&self) -> StoreError {
+        StoreError::Refused(Refusal::Invalid(format!(
             "Idempotency-Key '{}' was used before with a different request body",
             self.key
-        ))
+        )))
     }
 }
 

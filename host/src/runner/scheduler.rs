@@ -298,10 +298,13 @@ impl Runner {
                 .inner
                 .store
                 .write(move |tx| {
-                    if store::active_runs_of(tx, &workflow.id)? > 0
-                        || admit(tx, &workflow, &new.definition, 1, quota)?.is_err()
-                    {
+                    if store::active_runs_of(tx, &workflow.id)? > 0 {
                         return Ok(None);
+                    }
+                    match admit(tx, &workflow, &new.definition, 1, quota) {
+                        Ok(()) => {}
+                        Err(StoreError::Refused(_)) => return Ok(None),
+                        Err(other) => return Err(other),
                     }
                     new.insert(tx)?;
                     store::set_fire_started(tx, &workflow.id, slot, &new.run.id)?;
@@ -414,9 +417,10 @@ fn decide<'a>(
     match overlap {
         Overlap::Skip if active > 0 => Ok(skipped("a run of the workflow is active".to_owned())),
         Overlap::Queue if active > 0 || queued => Ok((FireOutcome::Queued, None, None)),
-        _ => match admit(tx, workflow, &new.definition, 1, quota)? {
+        _ => match admit(tx, workflow, &new.definition, 1, quota) {
             Ok(()) => Ok((FireOutcome::Started, Some(new), None)),
-            Err(refused) => Ok(skipped(refused.to_string())),
+            Err(StoreError::Refused(refused)) => Ok(skipped(refused.to_string())),
+            Err(other) => Err(other),
         },
     }
 }

@@ -60,6 +60,9 @@ pub enum StoreError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// The run core refused what a transaction was to do; it wrote nothing.
+    #[error(transparent)]
+    Refused(crate::run::Refusal),
     /// A run changed since the transition being committed was computed.
     #[error("run {0} changed concurrently")]
     Moved(String),

@@ -74,9 +74,8 @@ impl Inner {
     }
 
     pub(super) async fn expire(self: &Arc<Self>, run_id: &str) -> Result<(), RunError> {
-        self.transact(None, run_id, None, |run, steps| {
-            let definition = self.definition(&run.workflow_id, run.workflow_version)?;
-            Ok(run::expire(run, steps, &definition, now_ms())?)
+        self.transact(None, run_id, None, |run, steps, definition| {
+            run::expire(run, steps, definition, now_ms())
         })
         .await
     }

@@ -52,14 +52,11 @@ impl Runner {
         actor: Actor,
         link: Option<String>,
     ) -> Result<RunView, RunError> {
+        let step = step.to_owned();
         self.inner
-            .transact(Some(tenant), run_id, link, |run, steps| {
-                let definition = self
-                    .inner
-                    .definition(&run.workflow_id, run.workflow_version)?;
-                let decided =
-                    run::decide(run, steps, &definition, step, &decision, &actor, now_ms())?;
-                Ok(Some(decided))
+            .transact(Some(tenant), run_id, link, move |run, steps, definition| {
+                let now = now_ms();
+                run::decide(run, steps, definition, &step, &decision, &actor, now).map(Some)
             })
             .await?;
         self.get_run(Some(tenant), run_id)
@@ -73,8 +70,8 @@ impl Runner {
         actor: Actor,
     ) -> Result<RunView, RunError> {
         self.inner
-            .transact(Some(tenant), run_id, None, |run, steps| {
-                Ok(Some(run::cancel(run, steps, &actor, now_ms())?))
+            .transact(Some(tenant), run_id, None, move |run, steps, _| {
+                run::cancel(run, steps, &actor, now_ms()).map(Some)
             })
             .await?;
         self.get_run(Some(tenant), run_id)

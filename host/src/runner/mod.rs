@@ -52,10 +52,6 @@ pub use batch::{BatchProgress, BatchStatus, BatchView, MAX_BATCH_INPUTS};
 pub use scheduler::{FireView, ScheduleView};
 pub use view::{Progress, RunView, StepView};
 
-/// How many times a decision, a cancel or a timeout is computed again when
-/// the run moved under it (its driver committed in between).
-const MAX_TRIES: usize = 50;
-
 /// Settings of the runner.
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -232,35 +228,44 @@ impl Inner {
         Ok(committed)
     }
 
-    /// Commits the transition `decide` computes from the run as read (none:
-    /// nothing to do), with the approval link `link` marked used; when the
-    /// run moved in between (its driver committed), reads it again and asks
-    /// again. Then acts on the transition's effects.
+    /// Commits the transition `decide` computes from the run (none: nothing
+    /// to do), read and written in one transaction, with the approval link
+    /// `link` marked used; then acts on the transition's effects. `decide`
+    /// gets the run's workflow version's definition.
     async fn transact(
         self: &Arc<Self>,
         tenant: Option<&str>,
         run_id: &str,
         link: Option<String>,
-        decide: impl Fn(&RunRecord, &[StepRecord]) -> Result<Option<Transition>, RunError>,
+        decide: impl FnOnce(
+            &RunRecord,
+            &[StepRecord],
+            &WorkflowDefinition,
+        ) -> Result<Option<Transition>, Refusal>
+        + Send
+        + 'static,
     ) -> Result<(), RunError> {
-        let mut tries = 0;
-        loop {
-            let (run, steps) = self.load(tenant, run_id)?;
-            let Some(transition) = decide(&run, &steps)? else {
-                return Ok(());
-            };
-            let effects = transition.effects.clone();
-            let outbox = self.outbox(&transition);
-            match self.store.commit(transition, outbox, link.clone()).await {
-                Ok(_) => {
-                    let _ = self.changes.send(run_id.to_owned());
-                    self.act(run_id, &effects);
-                    return Ok(());
-                }
-                Err(StoreError::Moved(_)) if tries < MAX_TRIES => tries += 1,
-                Err(error) => return Err(error.into()),
-            }
+        let (inner, outbox) = (Arc::clone(self), Arc::clone(self));
+        let decided = self
+            .store
+            .transact(
+                tenant.map(str::to_owned),
+                run_id.to_owned(),
+                link,
+                move |run, steps| {
+                    let definition = inner
+                        .definitions
+                        .get(&run.workflow_id, run.workflow_version)?;
+                    decide(run, steps, &definition).map_err(StoreError::Refused)
+                },
+                move |transition| outbox.outbox(transition),
+            )
+            .await?;
+        if let Some(transition) = decided {
+            let _ = self.changes.send(run_id.to_owned());
+            self.act(run_id, &transition.effects);
         }
+        Ok(())
     }
 
     /// Acts on what a committed transition asks for.

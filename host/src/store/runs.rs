@@ -40,6 +40,39 @@ impl Store {
         .await
     }
 
+    /// Reads the run `id` (with `tenant`, only that tenant's) and its steps,
+    /// asks `decide` for a transition (none: nothing to do), and commits it
+    /// with the outbox rows `outbox` derives from it (and the approval link
+    /// `link` marked used), all in one write transaction, so nobody can move
+    /// the run in between. Returns the committed transition.
+    pub async fn transact(
+        &self,
+        tenant: Option<String>,
+        id: String,
+        link: Option<String>,
+        decide: impl FnOnce(&RunRecord, &[StepRecord]) -> Result<Option<Transition>, StoreError>
+        + Send
+        + 'static,
+        outbox: impl FnOnce(&Transition) -> Vec<OutboxRecord> + Send + 'static,
+    ) -> Result<Option<Transition>, StoreError> {
+        self.write(move |tx| {
+            let (run, steps) = get_run_with_steps(tx, tenant.as_deref(), &id)?;
+            let Some(transition) = decide(&run, &steps)? else {
+                return Ok(None);
+            };
+            if let Some(token) = &link
+                && !use_approval_token(tx, token, &transition.run.id, transition.run.updated_at)?
+            {
+                return Err(StoreError::Conflict(
+                    "this approval link was used already".to_owned(),
+                ));
+            }
+            commit_in(tx, &transition, &outbox(&transition))?;
+            Ok(Some(transition))
+        })
+        .await
+    }
+
     /// The run `id` and its steps; with `tenant`, only that tenant's run.
     pub fn run_with_steps(
         &self,

@@ -19,8 +19,8 @@ pub use state::{
 };
 pub use status::{ErrorReason, IllegalTransition, RunStatus, StepStatus, UnknownName};
 pub use transition::{
-    Attempt, Effect, Refusal, STEP_LOG_BYTES, Transition, abandon, cancel, complete, create,
-    decide, expire, fail_step, finish_attempt, skip_step, start_step,
+    Attempt, Effect, Refusal, STEP_LOG_BYTES, Transition, Version, abandon, cancel, complete,
+    create, decide, expire, fail_step, finish_attempt, skip_step, start_step,
 };
 
 #[cfg(test)]

@@ -459,12 +459,15 @@ mod oracle {
     pub fn check(specs: Vec<StepSpec>, ops: Vec<Op>) -> Result<(), TestCaseError> {
         let definition = definition(&specs);
         let plugins = vec!["digest".to_owned(); specs.len()];
+        let version = Version {
+            tenant: "t",
+            workflow_id: "w",
+            number: 1,
+            definition: &definition,
+        };
         let (mut run, mut steps, created) = create(
             "r".to_owned(),
-            "t",
-            "w",
-            1,
-            &definition,
+            version,
             plugins,
             Value::Null,
             Trigger::Api,

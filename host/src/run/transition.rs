@@ -188,20 +188,31 @@ impl Transition {
     }
 }
 
-/// A new run of `definition` (version `version`), its steps pinned to
-/// `plugins`, with its `created` event.
-#[allow(clippy::too_many_arguments)]
+/// The workflow version a run starts from.
+#[derive(Debug, Clone, Copy)]
+pub struct Version<'a> {
+    pub tenant: &'a str,
+    pub workflow_id: &'a str,
+    pub number: i64,
+    pub definition: &'a WorkflowDefinition,
+}
+
+/// A new pending run of a workflow version, its steps pinned to `plugins`
+/// (digests, by step), with its `created` event.
 pub fn create(
     id: String,
-    tenant: &str,
-    workflow_id: &str,
-    version: i64,
-    definition: &WorkflowDefinition,
+    of: Version<'_>,
     plugins: Vec<String>,
     input: Value,
     trigger: super::Trigger,
     now: i64,
 ) -> (RunRecord, Vec<StepRecord>, EventRecord) {
+    let Version {
+        tenant,
+        workflow_id,
+        number: version,
+        definition,
+    } = of;
     let run = RunRecord {
         id: id.clone(),
         tenant: tenant.to_owned(),
@@ -583,23 +594,34 @@ pub fn decide(
             actor.name
         )));
     }
-    Ok(apply_decision(
-        run, steps, index, gate, decision, choice, actor, now,
-    )?)
+    let answer = Answer {
+        value: decision,
+        choice,
+    };
+    Ok(apply_decision(run, steps, index, gate, answer, actor, now)?)
+}
+
+/// A checked decision: what was sent, and the option (with its note) it
+/// picked when the pending action offers options.
+struct Answer<'a> {
+    value: &'a Value,
+    choice: Choice,
 }
 
 /// Applies a checked decision to a paused run and its paused step `index`.
-#[allow(clippy::too_many_arguments)]
 fn apply_decision(
     run: &RunRecord,
     steps: &[StepRecord],
     index: usize,
     gate: Option<&ApprovalGate>,
-    decision: &Value,
-    choice: Choice,
+    answer: Answer<'_>,
     actor: &Actor,
     now: i64,
 ) -> Result<Transition, IllegalTransition> {
+    let Answer {
+        value: decision,
+        choice,
+    } = answer;
     let mut draft = Draft::of(run, now);
     let mut step = steps[index].clone();
     let (option, note) = choice.clone().unzip();
@@ -755,15 +777,13 @@ pub fn expire(
     if let Some(option) = option {
         let choice = Some((option.clone(), Some("timed out".to_owned())));
         let decision = Value::String(option);
-        return Ok(Some(apply_decision(
-            run,
-            steps,
-            index,
-            gate,
-            &decision,
+        let answer = Answer {
+            value: &decision,
             choice,
-            &Actor::timer(),
-            now,
+        };
+        let actor = Actor::timer();
+        return Ok(Some(apply_decision(
+            run, steps, index, gate, answer, &actor, now,
         )?));
     }
     let mut draft = Draft::of(run, now);

@@ -116,17 +116,13 @@ impl Runner {
                 .map_err(|e| RunError::Rejected(format!("step '{}': {e}", step.name)))?;
             pins.push(plugin.digest.clone());
         }
-        let (run, steps, created) = run::create(
-            new_id(),
-            &workflow.tenant,
-            &workflow.id,
-            workflow.version,
-            &definition,
-            pins,
-            input,
-            trigger,
-            now_ms(),
-        );
+        let version = run::Version {
+            tenant: &workflow.tenant,
+            workflow_id: &workflow.id,
+            number: workflow.version,
+            definition: &definition,
+        };
+        let (run, steps, created) = run::create(new_id(), version, pins, input, trigger, now_ms());
         Ok(NewRun {
             run,
             steps,

@@ -37,14 +37,14 @@ impl Inner {
             *held = Some(transition);
             return Ok(());
         }
-        *run = self.commit(transition, None).await?.run;
+        *run = self.commit(transition).await?.run;
         Ok(())
     }
 
     /// Commits a held transition on its own, before the driver waits or stops.
     async fn flush(&self, held: &mut Option<Transition>) -> Result<(), RunError> {
         if let Some(transition) = held.take() {
-            self.commit(transition, None).await?;
+            self.commit(transition).await?;
         }
         Ok(())
     }
@@ -307,7 +307,7 @@ impl Inner {
     /// the run, so that no run is left unfinished without a driver.
     pub(super) async fn abandon(&self, run_id: &str, held: Option<Transition>, error: &RunError) {
         if let Some(held) = held {
-            match self.commit(held, None).await {
+            match self.commit(held).await {
                 Ok(_) | Err(RunError::Conflict(_)) => {}
                 Err(e) => tracing::error!(run = %run_id, "cannot commit the held completion: {e}"),
             }
@@ -319,7 +319,7 @@ impl Inner {
                 .load(None, run_id)
                 .and_then(|(run, steps)| Ok(run::abandon(&run, &steps, &message, now_ms())?));
             let outcome = match failed {
-                Ok(Some(transition)) => self.commit(transition, None).await,
+                Ok(Some(transition)) => self.commit(transition).await,
                 Ok(None) => return,
                 Err(e) => Err(e),
             };

@@ -214,16 +214,11 @@ impl Inner {
         }
     }
 
-    /// Commits `transition` (marking the approval link `link` used with it)
-    /// and announces the change; a conflict means someone else moved the run.
-    /// Returns the committed transition.
-    async fn commit(
-        &self,
-        transition: Transition,
-        link: Option<String>,
-    ) -> Result<Transition, RunError> {
+    /// Commits a driver's `transition` and announces the change; a conflict
+    /// means someone else moved the run. Returns the committed transition.
+    async fn commit(&self, transition: Transition) -> Result<Transition, RunError> {
         let outbox = self.outbox(&transition);
-        let committed = self.store.commit(transition, outbox, link).await?;
+        let committed = self.store.commit(transition, outbox).await?;
         let _ = self.changes.send(committed.run.id.clone());
         Ok(committed)
     }

@@ -16,24 +16,13 @@ pub type RunWithSteps = (RunRecord, Vec<StepRecord>);
 impl Store {
     /// Commits `transition` of a run with the outbox rows its events call
     /// for, refused with [`StoreError::Moved`] if the run moved since the
-    /// transition was computed. With `link`, the approval link of that token
-    /// id is marked used in the same transaction, and a link used before is
-    /// a conflict: the transition is not committed. Returns the committed
-    /// transition.
+    /// transition was computed. Returns the committed transition.
     pub async fn commit(
         &self,
         transition: Transition,
         outbox: Vec<OutboxRecord>,
-        link: Option<String>,
     ) -> Result<Transition, StoreError> {
         self.write(move |tx| {
-            if let Some(token) = &link
-                && !use_approval_token(tx, token, &transition.run.id, transition.run.updated_at)?
-            {
-                return Err(StoreError::Conflict(
-                    "this approval link was used already".to_owned(),
-                ));
-            }
             commit_in(tx, &transition, &outbox)?;
             Ok(transition)
         })

@@ -16,6 +16,7 @@ mod faults;
 mod hardening;
 mod notifications;
 mod openapi;
+mod planner;
 mod retention;
 mod runs;
 mod schedules;

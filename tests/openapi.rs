@@ -37,6 +37,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/approvals"),
     ("GET", "/v1/approvals/{token}"),
     ("POST", "/v1/approvals/{token}"),
+    ("GET", "/v1/plans/{token}"),
+    ("POST", "/v1/plans/{token}"),
     ("GET", "/v1/secrets"),
     ("PUT", "/v1/secrets/{name}"),
     ("DELETE", "/v1/secrets/{name}"),
@@ -120,6 +122,7 @@ fn every_route_is_described_and_every_description_is_a_route() {
                 "/metrics",
                 "/v1/openapi.json",
                 "/v1/approvals/{token}",
+                "/v1/plans/{token}",
             ]
             .contains(&path.as_str());
             assert_eq!(

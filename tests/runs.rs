@@ -525,7 +525,7 @@ async fn workflow_status_and_concurrency_policy_gate_new_runs() {
         "{refused:?}"
     );
     host.runner
-        .set_workflow_status(TENANT, &draft.id, WorkflowStatus::Active)
+        .set_workflow_status(TENANT, &draft.id, WorkflowStatus::Active, "admin")
         .await
         .expect("activate");
     host.runner

@@ -1,8 +1,10 @@
-//! Approval links: tokens that let one reviewer decide one gate from an email,
-//! without an API key. A token is its claims (tenant, run, step, reviewer,
-//! expiry) in base64url, a dot, and their HMAC-SHA256 under the host's secret.
-//! The same claims always make the same token; using one is recorded, so a
-//! token works once.
+//! Approval links: tokens that let one reviewer decide one gate, or one plan,
+//! from an email, without an API key. A token is its claims (for a gate:
+//! tenant, run, step, reviewer, expiry; for a plan: tenant, workflow, version,
+//! reviewer, decision, expiry) in base64url, a dot, and their HMAC-SHA256
+//! under the host's secret. The same claims always make the same token. A
+//! gate's token works once because its use is recorded; a plan's, because a
+//! version of a plan is decided once.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,13 +12,17 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use crate::workflow::PlanDecision;
+
 type HmacSha256 = Hmac<Sha256>;
 
-/// What a token allows.
+/// What a gate's token allows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Claims {
     #[serde(rename = "t")]
     pub tenant: String,
@@ -29,6 +35,45 @@ pub struct Claims {
     /// Unix seconds.
     #[serde(rename = "e")]
     pub expires: i64,
+}
+
+/// What a plan's token allows: one reviewer's one decision on one version of
+/// a planned workflow. Its fields differ from a gate's, and both refuse
+/// unknown fields, so neither kind of token passes for the other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanClaims {
+    #[serde(rename = "t")]
+    pub tenant: String,
+    #[serde(rename = "w")]
+    pub workflow: String,
+    #[serde(rename = "n")]
+    pub version: i64,
+    #[serde(rename = "v")]
+    pub reviewer: String,
+    #[serde(rename = "o")]
+    pub decision: PlanDecision,
+    /// Unix seconds.
+    #[serde(rename = "e")]
+    pub expires: i64,
+}
+
+/// Claims that expire.
+pub trait Expiring {
+    /// Unix seconds.
+    fn expires(&self) -> i64;
+}
+
+impl Expiring for Claims {
+    fn expires(&self) -> i64 {
+        self.expires
+    }
+}
+
+impl Expiring for PlanClaims {
+    fn expires(&self) -> i64 {
+        self.expires
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,7 +124,7 @@ impl LinkSigner {
         HmacSha256::new_from_slice(&self.key).expect("HMAC takes keys of any length")
     }
 
-    pub fn token(&self, claims: &Claims) -> String {
+    pub fn token(&self, claims: &impl Serialize) -> String {
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
         let mut mac = self.mac();
         mac.update(payload.as_bytes());
@@ -92,7 +137,11 @@ impl LinkSigner {
     }
 
     /// The claims of an untampered token that has not expired at `now` (Unix s).
-    pub fn verify(&self, token: &str, now: i64) -> Result<Claims, LinkError> {
+    pub fn verify<C: DeserializeOwned + Expiring>(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<C, LinkError> {
         let (payload, signature) = token.split_once('.').ok_or(LinkError::Invalid)?;
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
@@ -101,12 +150,12 @@ impl LinkSigner {
         mac.update(payload.as_bytes());
         mac.verify_slice(&signature)
             .map_err(|_| LinkError::Invalid)?;
-        let claims: Claims = URL_SAFE_NO_PAD
+        let claims: C = URL_SAFE_NO_PAD
             .decode(payload)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .ok_or(LinkError::Invalid)?;
-        if claims.expires <= now {
+        if claims.expires() <= now {
             return Err(LinkError::Expired);
         }
         Ok(claims)
@@ -138,6 +187,28 @@ impl LinkSigner {
             expires,
         });
         Some((self.url(&token), expires))
+    }
+}
+
+impl LinkSigner {
+    /// The link that lets `reviewer` take `decision` on the plan `plan`
+    /// tells of, until the plan's links expire.
+    pub fn plan_link(
+        &self,
+        tenant: &str,
+        plan: &crate::store::PlanNotice,
+        reviewer: &str,
+        decision: PlanDecision,
+    ) -> String {
+        let token = self.token(&PlanClaims {
+            tenant: tenant.to_owned(),
+            workflow: plan.workflow_id.clone(),
+            version: plan.version,
+            reviewer: reviewer.to_owned(),
+            decision,
+            expires: plan.links_expire,
+        });
+        format!("{}/v1/plans/{token}", self.public_url)
     }
 }
 
@@ -177,23 +248,50 @@ mod tests {
         let signer = signer("0123456789abcdef0123");
         let token = signer.token(&claims());
         assert_eq!(signer.token(&claims()), token, "deterministic");
-        assert_eq!(signer.verify(&token, 999), Ok(claims()));
-        assert_eq!(signer.verify(&token, 1_000), Err(LinkError::Expired));
+        assert_eq!(signer.verify::<Claims>(&token, 999), Ok(claims()));
+        assert_eq!(
+            signer.verify::<Claims>(&token, 1_000),
+            Err(LinkError::Expired)
+        );
         for index in 0..token.len() {
             let mut bytes = token.clone().into_bytes();
             bytes[index] = if bytes[index] == b'A' { b'B' } else { b'A' };
             let changed = String::from_utf8(bytes).expect("ascii");
             if changed != token {
                 assert_eq!(
-                    signer.verify(&changed, 0),
+                    signer.verify::<Claims>(&changed, 0),
                     Err(LinkError::Invalid),
                     "{index}"
                 );
             }
         }
         let other = super::tests::signer("another secret, other server");
-        assert_eq!(other.verify(&token, 0), Err(LinkError::Invalid));
+        assert_eq!(other.verify::<Claims>(&token, 0), Err(LinkError::Invalid));
         assert_eq!(signer.url("abc"), "http://x/v1/approvals/abc");
+    }
+
+    #[test]
+    fn a_gate_token_is_no_plan_token_and_a_plan_token_no_gate_token() {
+        let signer = signer("0123456789abcdef0123");
+        let plan = PlanClaims {
+            tenant: "acme".into(),
+            workflow: "w1".into(),
+            version: 1,
+            reviewer: "ana@example.com".into(),
+            decision: PlanDecision::Approve,
+            expires: 1_000,
+        };
+        let plan_token = signer.token(&plan);
+        assert_eq!(signer.verify::<PlanClaims>(&plan_token, 0), Ok(plan));
+        assert_eq!(
+            signer.verify::<Claims>(&plan_token, 0),
+            Err(LinkError::Invalid)
+        );
+        let gate_token = signer.token(&claims());
+        assert_eq!(
+            signer.verify::<PlanClaims>(&gate_token, 0),
+            Err(LinkError::Invalid)
+        );
     }
 
     #[test]
@@ -204,7 +302,7 @@ mod tests {
                 .expect("signer")
         };
         let token = make().token(&claims());
-        assert_eq!(make().verify(&token, 0), Ok(claims()));
+        assert_eq!(make().verify::<Claims>(&token, 0), Ok(claims()));
         use std::os::unix::fs::PermissionsExt as _;
         let mode = std::fs::metadata(dir.path().join("approval-secret"))
             .expect("secret file")

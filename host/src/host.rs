@@ -9,11 +9,13 @@ use anyhow::Context as _;
 use crate::approvals::LinkSigner;
 use crate::catalog::Catalog;
 use crate::engine::{BUNDLED, Engine, EngineConfig, Plugin};
+use crate::planner::{Goal, PlanError, Planner, PlannerSettings, StepType};
 use crate::plugins::{PluginError, Uploads};
-use crate::runner::{Runner, RunnerConfig, database_path};
+use crate::runner::{NewPlan, RunError, Runner, RunnerConfig, WorkflowRecord, database_path};
 use crate::secrets::Secrets;
 use crate::store::{Store, Synchronous};
 use crate::tenants::Keys;
+use crate::workflow::PlanRecord;
 
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -32,6 +34,8 @@ pub struct HostConfig {
     pub approval_link_ttl: std::time::Duration,
     /// The server's address as reviewers reach it, for approval links.
     pub public_url: String,
+    /// The model that writes workflows from goals; unset, there is no planner.
+    pub planner: Option<PlannerSettings>,
 }
 
 /// The default for [`HostConfig::max_plugin_bytes`].
@@ -53,6 +57,7 @@ impl HostConfig {
             approval_secret: None,
             approval_link_ttl: std::time::Duration::from_secs(24 * 3600),
             public_url: "http://127.0.0.1:8080".to_owned(),
+            planner: None,
         }
     }
 }
@@ -99,6 +104,18 @@ pub struct Host {
     pub keys: Keys,
     pub links: Arc<LinkSigner>,
     pub secrets: Arc<Secrets>,
+    pub planner: Option<Planner>,
+}
+
+/// Why a workflow was not planned.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFailure {
+    #[error("no planner is configured on this server")]
+    NotConfigured,
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Run(#[from] RunError),
 }
 
 impl Host {
@@ -109,6 +126,12 @@ impl Host {
                 config.data_dir.display()
             )
         })?;
+        let planner = config
+            .planner
+            .clone()
+            .map(Planner::new)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
         let engine = Arc::new(Engine::new(config.engine.clone())?);
         let catalog = Arc::new(Catalog::default());
         for (name, wasm) in BUNDLED {
@@ -164,7 +187,63 @@ impl Host {
             max_plugin_bytes: config.max_plugin_bytes,
             links,
             secrets,
+            planner,
         })
+    }
+
+    /// Has the planner write a workflow for `goal` from the step types
+    /// `tenant` can use, and stores it as a draft sent to its reviewers.
+    pub async fn plan_workflow(
+        &self,
+        tenant: &str,
+        goal: Goal,
+    ) -> Result<(WorkflowRecord, PlanRecord, serde_json::Value), PlanFailure> {
+        let planner = self.planner.as_ref().ok_or(PlanFailure::NotConfigured)?;
+        let types: Vec<StepType> = self
+            .runner
+            .catalog()
+            .visible(tenant)
+            .into_iter()
+            .map(|entry| {
+                let info = &entry.plugin.info;
+                StepType {
+                    name: info.name.clone(),
+                    description: info.description.clone(),
+                    config_schema: info.config_schema.clone(),
+                    input_schema: info.input_schema.clone(),
+                    audience: info.audience.clone(),
+                }
+            })
+            .collect();
+        let tenant_key = match planner.api_key_secret() {
+            Some(name) => self
+                .secrets
+                .values(tenant)
+                .map_err(|e| RunError::Store(crate::store::StoreError::Corrupt(e.to_string())))?
+                .get(name)
+                .cloned(),
+            None => None,
+        };
+        let api_key = tenant_key.as_deref().or(planner.api_key());
+        let plan = planner
+            .plan(&goal, &types, api_key, |definition| {
+                self.runner.definition_problems(tenant, definition)
+            })
+            .await?;
+        let (workflow, record) = self
+            .runner
+            .create_planned(
+                tenant,
+                plan.definition.clone(),
+                NewPlan {
+                    goal: goal.text,
+                    model: planner.model().to_owned(),
+                    attempts: plan.attempts,
+                    reviewers: goal.reviewers,
+                },
+            )
+            .await?;
+        Ok((workflow, record, plan.definition))
     }
 
     /// Adds `tenant`'s private plugin; see [`Uploads::upload`].

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod host;
 pub mod keyfile;
 pub mod notify;
+pub mod planner;
 pub mod plugins;
 pub mod run;
 pub mod runner;

@@ -19,12 +19,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::approvals::LinkSigner;
+use crate::approvals::{LinkSigner, PlanDecision};
 use crate::clock::{now_ms, timestamp};
 use crate::egress::{Rules, Target, client};
 use crate::secrets::Secrets;
 use crate::store::{
-    self, EventRecord, Notification, NotificationData, OutboxRecord, Recipient, RunRecord, Store,
+    self, EventRecord, Notification, NotificationData, OutboxRecord, PlanNotice, Recipient,
+    RunNotice, RunRecord, Store, Subject,
 };
 use crate::workflow::{Notifications, NotifyEvent};
 
@@ -75,7 +76,7 @@ pub fn outbox_rows(
         let body = Notification {
             kind: format!("run.{}", kind.as_str()),
             timestamp: timestamp(event.at),
-            data: NotificationData {
+            data: NotificationData::Run(Box::new(RunNotice {
                 run_id: run.id.clone(),
                 workflow_id: run.workflow_id.clone(),
                 status: run.status,
@@ -83,13 +84,13 @@ pub fn outbox_rows(
                 pending_action: run.pending_action.clone(),
                 result: run.result.clone(),
                 error: run.error.clone(),
-            },
+            })),
         };
         let mut add = |recipient: Recipient| {
             rows.push(OutboxRecord {
                 id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
                 tenant: run.tenant.clone(),
-                run_id: run.id.clone(),
+                subject: Subject::Run(run.id.clone()),
                 recipient,
                 notification: body.clone(),
                 attempts: 0,
@@ -138,6 +139,38 @@ pub fn outbox_rows(
         }
     }
     rows
+}
+
+/// The outbox rows that send a plan's version to its reviewers, each an
+/// email with their approve and reject links (made at delivery).
+pub fn plan_outbox_rows(
+    notice: &PlanNotice,
+    tenant: &str,
+    reviewers: &[String],
+    now: i64,
+) -> Vec<OutboxRecord> {
+    reviewers
+        .iter()
+        .map(|to| OutboxRecord {
+            id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
+            tenant: tenant.to_owned(),
+            subject: Subject::Workflow(notice.workflow_id.clone()),
+            recipient: Recipient::Email {
+                to: to.clone(),
+                reviewer: true,
+            },
+            notification: Notification {
+                kind: "workflow.plan_review".to_owned(),
+                timestamp: timestamp(now),
+                data: NotificationData::Plan(notice.clone()),
+            },
+            attempts: 0,
+            next_attempt: Some(now),
+            delivered_at: None,
+            last_error: None,
+            created_at: now,
+        })
+        .collect()
 }
 
 /// Moves webhook signing secrets that older builds kept in clear, in
@@ -394,12 +427,50 @@ async fn email(
     to: &str,
     reviewer: bool,
 ) -> Result<(), String> {
-    let notification = &record.notification;
-    let data = &notification.data;
+    let (subject, text) = match &record.notification.data {
+        NotificationData::Run(notice) => run_email(
+            host,
+            record,
+            &record.notification.kind,
+            notice,
+            to,
+            reviewer,
+        ),
+        NotificationData::Plan(notice) => plan_email(host, record, notice, to),
+    };
+    let parse = |address: &str| {
+        address
+            .parse::<Mailbox>()
+            .map_err(|e| format!("'{address}': {e}"))
+    };
+    let message = Message::builder()
+        .from(parse(&smtp.from)?)
+        .to(parse(to)?)
+        .subject(subject)
+        .header(lettre::message::header::ContentType::TEXT_PLAIN)
+        .body(text)
+        .map_err(|e| e.to_string())?;
+    mailer
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("SMTP: {e}"))
+}
+
+/// The subject and text of an email about a run; a gate's reviewer gets
+/// their approval link.
+fn run_email(
+    host: &Outbox,
+    record: &OutboxRecord,
+    kind: &str,
+    data: &RunNotice,
+    to: &str,
+    reviewer: bool,
+) -> (String, String) {
     let run = &data.run_id;
     let action = data.pending_action.as_ref();
     let (subject, mut text) = match action {
-        Some(action) if notification.kind == "run.paused" => (
+        Some(action) if kind == "run.paused" => (
             format!("Waiting for you: {}", action.message),
             format!(
                 "Run {run} is paused at step '{}' and asks:\n\n  {}\n\nTo review:\n\n{}\n",
@@ -409,10 +480,7 @@ async fn email(
             ),
         ),
         _ => (
-            format!(
-                "Run {run}: {}",
-                notification.kind.trim_start_matches("run.")
-            ),
+            format!("Run {run}: {}", kind.trim_start_matches("run.")),
             format!(
                 "Run {run} is {}.\n\n{}\n",
                 data.status,
@@ -435,23 +503,43 @@ async fn email(
             "\nDecide ({options}) here; the link works once:\n\n  {link}\n"
         ));
     }
-    let parse = |address: &str| {
-        address
-            .parse::<Mailbox>()
-            .map_err(|e| format!("'{address}': {e}"))
-    };
-    let message = Message::builder()
-        .from(parse(&smtp.from)?)
-        .to(parse(to)?)
-        .subject(subject)
-        .header(lettre::message::header::ContentType::TEXT_PLAIN)
-        .body(text)
-        .map_err(|e| e.to_string())?;
-    mailer
-        .send(message)
-        .await
-        .map(|_| ())
-        .map_err(|e| format!("SMTP: {e}"))
+    (subject, text)
+}
+
+/// The subject and text of a plan's review: the goal, the steps, and the
+/// reviewer's two links.
+fn plan_email(
+    host: &Outbox,
+    record: &OutboxRecord,
+    plan: &PlanNotice,
+    to: &str,
+) -> (String, String) {
+    let link = |decision| host.links.plan_link(&record.tenant, plan, to, decision);
+    let steps: String = plan
+        .steps
+        .iter()
+        .map(|line| format!("  {line}\n"))
+        .collect();
+    let expires = crate::clock::timestamp(plan.links_expire * 1000);
+    let text = format!(
+        "A planner wrote this workflow for the goal:\n\n  {}\n\n\
+         \"{}\", version {}, in {} step(s):\n\n{steps}\n\
+         {}Approve it to activate the workflow:\n\n  {}\n\n\
+         Reject it, with a note if you like:\n\n  {}\n\n\
+         Each link shows the plan first and changes nothing until you press its \
+         button. They work once, until {expires}.\n",
+        plan.goal,
+        plan.title,
+        plan.version,
+        plan.steps.len(),
+        plan.schedule
+            .as_ref()
+            .map(|s| format!("Once approved, it runs on the schedule {s}.\n\n"))
+            .unwrap_or_default(),
+        link(PlanDecision::Approve),
+        link(PlanDecision::Reject),
+    );
+    (format!("Plan to review: {}", plan.title), text)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::egress::{HostPattern, TenantPolicy};
 use crate::engine::SandboxLimits;
 use crate::host::{Host, HostConfig, MAX_PLUGIN_BYTES};
 use crate::notify::{self, SmtpSettings};
+use crate::planner::PlannerSettings;
 use crate::store::Synchronous;
 use crate::tenants;
 use crate::workflow::parse_duration;
@@ -56,6 +57,11 @@ pub struct Settings {
     pub approval_link_ttl: String,
     /// The SMTP server notification emails go through; unset, none are sent.
     pub smtp: Option<SmtpSettings>,
+    /// The model that writes workflows from goals (`POST /v1/workflows`
+    /// with a `goal`); unset, there is no planner.
+    pub planner: Option<PlannerSettings>,
+    /// How long the approve and reject links sent with a plan work.
+    pub plan_link_ttl: String,
     /// Hosts plugins may send HTTP requests to, as `[scheme://]host[:port]`
     /// (`*.domain`, `:*` for any port); a step also needs its own grant. Empty:
     /// no outbound HTTP at all.
@@ -85,6 +91,8 @@ impl Default for Settings {
             approval_secret: None,
             approval_link_ttl: "24h".to_owned(),
             smtp: None,
+            planner: None,
+            plan_link_ttl: "24h".to_owned(),
             http_allow: Vec::new(),
             tenants: HashMap::new(),
             retention: None,
@@ -109,6 +117,8 @@ const SETTING_NAMES: &[&str] = &[
     "approval_secret",
     "approval_link_ttl",
     "smtp",
+    "planner",
+    "plan_link_ttl",
     "http_allow",
     "tenants",
     "retention",
@@ -149,6 +159,11 @@ impl Settings {
             .map_err(|e| anyhow::anyhow!("shutdown_grace: {e}"))?;
         parse_duration(&settings.approval_link_ttl)
             .map_err(|e| anyhow::anyhow!("approval_link_ttl: {e}"))?;
+        parse_duration(&settings.plan_link_ttl)
+            .map_err(|e| anyhow::anyhow!("plan_link_ttl: {e}"))?;
+        if let Some(planner) = &settings.planner {
+            crate::planner::Planner::new(planner.clone()).map_err(anyhow::Error::msg)?;
+        }
         settings.retention()?;
         Ok(settings)
     }
@@ -220,6 +235,9 @@ pub async fn start(
         tenants: settings.tenants.clone(),
     });
     config.runner.retention = settings.retention()?;
+    config.runner.plan_link_ttl =
+        parse_duration(&settings.plan_link_ttl).map_err(anyhow::Error::msg)?;
+    config.planner = settings.planner.clone();
     config.max_plugin_bytes = settings.max_plugin_bytes;
     let address: SocketAddr = settings
         .listen

@@ -40,6 +40,7 @@ const PUBLIC: &[&str] = &[
     "/metrics",
     "/v1/openapi.json",
     "/v1/approvals/{token}",
+    "/v1/plans/{token}",
 ];
 
 /// Adds what every operation shares: the Bearer key and its 401 on tenant
@@ -70,7 +71,7 @@ pub fn complete(mut api: OpenApi) -> OpenApi {
             }
             shared_refusals(path, operation);
             problem_bodies(operation);
-            if path == "/v1/approvals/{token}" {
+            if path == "/v1/approvals/{token}" || path == "/v1/plans/{token}" {
                 html_refusals(operation);
             }
         }

@@ -57,6 +57,10 @@ pub enum ApiError {
     },
     /// 429.
     TooManyRequests(String),
+    /// 502: a server Cairn depends on (the planner's model) failed.
+    BadGateway { kind: &'static str, detail: String },
+    /// 504: a server Cairn depends on did not answer in time.
+    GatewayTimeout { kind: &'static str, detail: String },
     /// 500: logged, never shown.
     Internal(String),
 }
@@ -108,6 +112,14 @@ impl ApiError {
                 "quota-exceeded",
                 "Too many requests",
             ),
+            ApiError::BadGateway { kind, .. } => {
+                (StatusCode::BAD_GATEWAY, kind, "The upstream server failed")
+            }
+            ApiError::GatewayTimeout { kind, .. } => (
+                StatusCode::GATEWAY_TIMEOUT,
+                kind,
+                "The upstream server did not answer in time",
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -148,6 +160,9 @@ impl IntoResponse for ApiError {
             | ApiError::UnsupportedMediaType(detail)
             | ApiError::TooManyRequests(detail) => (Some(detail), Vec::new()),
             ApiError::Unprocessable { detail, errors, .. } => (Some(detail), errors),
+            ApiError::BadGateway { detail, .. } | ApiError::GatewayTimeout { detail, .. } => {
+                (Some(detail), Vec::new())
+            }
             ApiError::NotFound | ApiError::NoRoute | ApiError::MethodNotAllowed => {
                 (None, Vec::new())
             }

@@ -49,6 +49,18 @@ textarea { width: 100%; min-height: 5rem; font: inherit }
 </form>
 <p class="muted">Nothing changes until you press a button. This link works once.</p>
 {% endif %}
+{% if plan %}
+<p><strong>Goal:</strong> {{ plan.goal }}</p>
+<p class="muted">Workflow <code>{{ plan.workflow }}</code>, version {{ plan.version }}, planned by {{ plan.model }}; sent to {{ plan.reviewer }}.</p>
+<h2>{{ plan.title }}</h2>
+{% for step in plan.steps %}<p>{{ step }}</p>{% endfor %}
+{% if plan.schedule %}<p>Once approved, it runs on the schedule <code>{{ plan.schedule }}</code>.</p>{% endif %}
+<form method="post">
+{% if plan.decision == "reject" %}<p><label for="note">Why (optional)</label><br><textarea id="note" name="note"></textarea></p>{% endif %}
+<p><button type="submit" name="decision" value="{{ plan.decision }}">{{ plan.decision | capitalize }} this plan</button></p>
+</form>
+<p class="muted">Nothing changes until you press the button. This link works once.</p>
+{% endif %}
 </body></html>
 "#;
 
@@ -91,7 +103,13 @@ pub async fn harden(mut response: Response) -> Response {
     response
 }
 
-fn render(title: &str, detail: Option<&str>, ask: Option<Value>) -> String {
+/// A page: a title, a sentence, and what a gate asks or a plan to review.
+pub(super) fn render(
+    title: &str,
+    detail: Option<&str>,
+    ask: Option<Value>,
+    plan: Option<Value>,
+) -> String {
     static ENV: OnceLock<minijinja::Environment<'static>> = OnceLock::new();
     let env = ENV.get_or_init(|| {
         let mut env = minijinja::Environment::new();
@@ -103,7 +121,8 @@ fn render(title: &str, detail: Option<&str>, ask: Option<Value>) -> String {
     env.get_template("page.html")
         .and_then(|t| {
             let ask = ask.map(|a| minijinja::Value::from(minijinja::value::Serde(a)));
-            t.render(minijinja::context! { title, detail, ask })
+            let plan = plan.map(|p| minijinja::Value::from(minijinja::value::Serde(p)));
+            t.render(minijinja::context! { title, detail, ask, plan })
         })
         .unwrap_or_else(|e| {
             tracing::error!("approval page: {e}");
@@ -112,7 +131,7 @@ fn render(title: &str, detail: Option<&str>, ask: Option<Value>) -> String {
 }
 
 /// A refusal: an HTML page, or problem+json for a client that asks for JSON.
-struct Refusal {
+pub(super) struct Refusal {
     status: StatusCode,
     kind: &'static str,
     title: &'static str,
@@ -120,7 +139,7 @@ struct Refusal {
 }
 
 impl Refusal {
-    fn new(
+    pub(super) fn new(
         status: StatusCode,
         kind: &'static str,
         title: &'static str,
@@ -134,7 +153,7 @@ impl Refusal {
         }
     }
 
-    fn invalid() -> Self {
+    pub(super) fn invalid() -> Self {
         Refusal::new(
             StatusCode::NOT_FOUND,
             "invalid-link",
@@ -143,7 +162,7 @@ impl Refusal {
         )
     }
 
-    fn respond(self, json: bool) -> Response {
+    pub(super) fn respond(self, json: bool) -> Response {
         if json {
             let error = match self.status {
                 StatusCode::NOT_FOUND => ApiError::NotFound,
@@ -153,12 +172,12 @@ impl Refusal {
             };
             return error.into_response();
         }
-        let page = render(self.title, Some(&self.detail), None);
+        let page = render(self.title, Some(&self.detail), None, None);
         (self.status, Html(page)).into_response()
     }
 }
 
-fn wants_json(headers: &HeaderMap) -> bool {
+pub(super) fn wants_json(headers: &HeaderMap) -> bool {
     let has = |name, what| {
         headers
             .get(name)
@@ -168,28 +187,37 @@ fn wants_json(headers: &HeaderMap) -> bool {
     has(header::ACCEPT, "application/json") || has(header::CONTENT_TYPE, "application/json")
 }
 
-/// Checks a token against the run, changing nothing.
-fn check(state: &AppState, token: &str, headers: &HeaderMap) -> Result<(Claims, RunView), Refusal> {
-    let now = crate::clock::now_ms() / 1000;
-    let claims = state.host.links.verify(token, now).map_err(|e| match e {
-        LinkError::Invalid => Refusal::invalid(),
-        LinkError::Expired => Refusal::new(
-            StatusCode::GONE,
-            "link-expired",
-            "This approval link has expired",
-            "Ask for a new link, or decide in the API.",
-        ),
-    })?;
-    // A request with another tenant's key is refused as if the link did not exist.
-    if let Some(key) = headers
+/// Whether a link of `tenant` may be used with the request's key: a request
+/// with another tenant's key is refused as if the link did not exist.
+pub(super) fn key_fits(state: &AppState, headers: &HeaderMap, tenant: &str) -> bool {
+    let Some(key) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-    {
-        let tenant = state.host.keys.authenticate(key.trim());
-        if !matches!(tenant, Ok(Some(ref holder)) if holder.tenant == claims.tenant) {
-            return Err(Refusal::invalid());
-        }
+    else {
+        return true;
+    };
+    matches!(state.host.keys.authenticate(key.trim()), Ok(Some(ref holder)) if holder.tenant == tenant)
+}
+
+/// Checks a token against the run, changing nothing.
+fn check(state: &AppState, token: &str, headers: &HeaderMap) -> Result<(Claims, RunView), Refusal> {
+    let now = crate::clock::now_ms() / 1000;
+    let claims = state
+        .host
+        .links
+        .verify::<Claims>(token, now)
+        .map_err(|e| match e {
+            LinkError::Invalid => Refusal::invalid(),
+            LinkError::Expired => Refusal::new(
+                StatusCode::GONE,
+                "link-expired",
+                "This approval link has expired",
+                "Ask for a new link, or decide in the API.",
+            ),
+        })?;
+    if !key_fits(state, headers, &claims.tenant) {
+        return Err(Refusal::invalid());
     }
     let used = state
         .host
@@ -265,9 +293,32 @@ pub async fn show(
     match check(&state, &token, &headers) {
         Err(refusal) => refusal.respond(json),
         Ok((claims, run)) if json => Json(ask(&claims, &run)).into_response(),
-        Ok((claims, run)) => {
-            Html(render("Approval requested", None, Some(ask(&claims, &run)))).into_response()
-        }
+        Ok((claims, run)) => Html(render(
+            "Approval requested",
+            None,
+            Some(ask(&claims, &run)),
+            None,
+        ))
+        .into_response(),
+    }
+}
+
+/// A form's or a JSON body's fields, or `None` when they do not parse.
+pub(super) async fn read_body<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    request: Request,
+    json: bool,
+) -> Option<T> {
+    if json {
+        Bytes::from_request(request, state)
+            .await
+            .ok()
+            .and_then(|body| serde_json::from_slice::<T>(&body).ok())
+    } else {
+        axum::Form::<T>::from_request(request, state)
+            .await
+            .ok()
+            .map(|form| form.0)
     }
 }
 
@@ -305,17 +356,7 @@ pub async fn decide(
         Ok(checked) => checked,
         Err(refusal) => return refusal.respond(json),
     };
-    let decision = if json {
-        Bytes::from_request(request, &state)
-            .await
-            .ok()
-            .and_then(|body| serde_json::from_slice::<LinkDecision>(&body).ok())
-    } else {
-        axum::Form::<LinkDecision>::from_request(request, &state)
-            .await
-            .ok()
-            .map(|form| form.0)
-    };
+    let decision = read_body::<LinkDecision>(&state, request, json).await;
     let Some(decision) = decision else {
         return Refusal::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -339,7 +380,7 @@ pub async fn decide(
                 "Your decision ({chosen}) is recorded. The run is now {}.",
                 run.status
             );
-            Html(render("Thank you", Some(&detail), None)).into_response()
+            Html(render("Thank you", Some(&detail), None, None)).into_response()
         }
         Err(RunError::Conflict(detail)) => {
             Refusal::new(StatusCode::CONFLICT, "conflict", "Not recorded", detail).respond(json)

@@ -9,6 +9,7 @@ mod extract;
 mod keys;
 mod links;
 pub mod metrics;
+mod plan_links;
 mod plugins;
 mod runs;
 mod secrets;
@@ -66,6 +67,10 @@ fn routes(max_plugin_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(runs::approvals))
         .routes(
             routes!(links::show, links::decide)
+                .layer(axum::middleware::map_response(links::harden)),
+        )
+        .routes(
+            routes!(plan_links::show, plan_links::decide)
                 .layer(axum::middleware::map_response(links::harden)),
         )
         .routes(routes!(secrets::list))

@@ -9,22 +9,49 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, Path, Tenant};
-use crate::clock::timestamp;
+use super::extract::{ApiJson, Caller, Path, Tenant};
+use crate::clock::{now_ms, timestamp};
+use crate::host::PlanFailure;
+use crate::planner::{Goal, MAX_GOAL_BYTES, PlanError};
 use crate::run::RunStatus;
 use crate::runner::ScheduleView;
 use crate::runner::{WorkflowRecord, WorkflowStatus};
+use crate::workflow::{
+    PlanChannel, PlanDecision, PlanRecord, PlanReview, Schedule, ScheduleSpec, WorkflowDefinition,
+    readable_steps,
+};
 
+/// The most reviewers a plan may be sent to.
+const MAX_REVIEWERS: usize = 20;
+
+/// A workflow from a definition, or from a goal that a planner turns into
+/// one. Send `definition` (with `status`), or `goal` (with `schedule`,
+/// `timezone` and `notify`), not both.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkflow {
     /// The workflow definition: `name`, `steps`, and optionally `concurrency`
     /// and `paused_lifetime` (see the README).
-    #[schema(value_type = Object)]
-    definition: Value,
-    /// `draft` (the default) or `active`.
+    #[schema(value_type = Option<Object>)]
     #[serde(default)]
-    status: NewStatus,
+    definition: Option<Value>,
+    /// `draft` (the default) or `active`; a planned workflow is always a draft.
+    #[serde(default)]
+    status: Option<NewStatus>,
+    /// What the workflow should do, in words: the server's planner writes
+    /// it, and it is saved as a draft for review.
+    #[serde(default)]
+    goal: Option<String>,
+    /// With a goal: a cron schedule the workflow runs on once approved.
+    #[serde(default)]
+    schedule: Option<String>,
+    /// With a schedule: the IANA zone it is read in (default UTC).
+    #[serde(default)]
+    timezone: Option<String>,
+    /// With a goal: email addresses that review the plan (and the gates it
+    /// gets). Default: the requesting key's name, if that is an email address.
+    #[serde(default)]
+    notify: Option<Vec<String>>,
 }
 
 /// The status a workflow is created in.
@@ -58,6 +85,89 @@ pub struct WorkflowBody {
     /// The ten newest runs (on `GET /v1/workflows/{id}` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     recent_runs: Option<Vec<RecentRun>>,
+    /// Where a planned workflow came from, and the decisions on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<PlanView>,
+    /// What happens next (when a plan was just made).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+/// A planned workflow's provenance and review.
+#[derive(Serialize, ToSchema)]
+pub struct PlanView {
+    /// The goal as the owner wrote it.
+    goal: String,
+    /// The model that wrote the plan.
+    model: String,
+    /// Model calls it took.
+    attempts: u32,
+    created_at: String,
+    /// Who reviews the plan.
+    reviewers: Vec<String>,
+    /// The latest version's review: `pending`, `approved` or `rejected`.
+    state: PlanState,
+    /// The latest version's steps, as a person reads them.
+    steps: Vec<String>,
+    /// Every decision on the plan, oldest first.
+    decisions: Vec<PlanDecisionView>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanState {
+    Pending,
+    Approved,
+    Rejected,
+}
+
+/// One decision on one version of a plan.
+#[derive(Serialize, ToSchema)]
+pub struct PlanDecisionView {
+    version: i64,
+    decision: PlanDecision,
+    /// A key's name, or the email address a link was sent to.
+    reviewer: String,
+    channel: PlanChannel,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+    at: String,
+}
+
+fn plan_view(
+    workflow: &WorkflowRecord,
+    definition: &Value,
+    plan: PlanRecord,
+    reviews: Vec<PlanReview>,
+) -> PlanView {
+    let current = reviews.iter().rfind(|r| r.version == workflow.version);
+    let state = match current.map(|r| r.decision) {
+        Some(PlanDecision::Approve) => PlanState::Approved,
+        Some(PlanDecision::Reject) => PlanState::Rejected,
+        None => PlanState::Pending,
+    };
+    PlanView {
+        goal: plan.goal,
+        model: plan.model,
+        attempts: plan.attempts,
+        created_at: timestamp(plan.created_at),
+        reviewers: plan.reviewers,
+        state,
+        steps: WorkflowDefinition::from_value(definition.clone())
+            .map(|d| readable_steps(&d))
+            .unwrap_or_default(),
+        decisions: reviews
+            .into_iter()
+            .map(|r| PlanDecisionView {
+                version: r.version,
+                decision: r.decision,
+                reviewer: r.reviewer,
+                channel: r.channel,
+                note: r.note,
+                at: timestamp(r.at),
+            })
+            .collect(),
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -82,23 +192,48 @@ fn workflow_json(workflow: &WorkflowRecord, definition: Option<Value>) -> Workfl
         updated_at: timestamp(workflow.updated_at),
         definition,
         recent_runs: None,
+        plan: None,
+        message: None,
     }
 }
 
-/// Create a workflow, validated against the step types' schemas.
+/// Create a workflow: from a definition, validated against the step types'
+/// schemas; or from a goal, planned by the server's model, saved as a draft
+/// and sent to its reviewers.
 #[utoipa::path(operation_id = "createWorkflow", post, path = "/v1/workflows", tag = "workflows",
     request_body = CreateWorkflow,
     responses(
-        (status = 201, description = "Created", body = WorkflowBody),
-        (status = 422, description = "The definition is invalid; `errors` lists every problem"),
+        (status = 201, description = "Created (a planned workflow as a draft, with its plan and what happens next)", body = WorkflowBody),
+        (status = 422, description = "The definition is invalid (`errors` lists every problem); the goal, schedule or reviewers are invalid; no planner is configured; or the model's plan stayed invalid (`plan-invalid`, with its last problems)"),
+        (status = 502, description = "The planner's model server failed or refused; nothing was stored"),
+        (status = 504, description = "The planner's model server did not answer in time; nothing was stored"),
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    Caller(caller): Caller,
     body: ApiJson<CreateWorkflow>,
 ) -> Result<(StatusCode, Json<WorkflowBody>), ApiError> {
-    let CreateWorkflow { definition, status } = body.value;
-    let status = match status {
+    let mut request = body.value;
+    let tenant = caller.tenant.clone();
+    let definition = match (request.definition.take(), &request.goal) {
+        (Some(definition), None) => definition,
+        (None, Some(_)) => {
+            return create_planned(&state, &caller.tenant, &caller.name, request).await;
+        }
+        _ => {
+            return Err(ApiError::unprocessable(
+                "invalid-request",
+                "send a workflow `definition`, or a `goal` for the planner to write one, not both",
+            ));
+        }
+    };
+    if request.schedule.is_some() || request.timezone.is_some() || request.notify.is_some() {
+        return Err(ApiError::unprocessable(
+            "invalid-request",
+            "`schedule`, `timezone` and `notify` go with a `goal`; a definition carries its own              schedule and notifications",
+        ));
+    }
+    let status = match request.status.unwrap_or_default() {
         NewStatus::Draft => WorkflowStatus::Draft,
         NewStatus::Active => WorkflowStatus::Active,
     };
@@ -111,6 +246,143 @@ pub async fn create(
         StatusCode::CREATED,
         Json(workflow_json(&workflow, Some(definition))),
     ))
+}
+
+/// The goal's half of [`create`]: checks what the owner sent, has the
+/// planner write the plan, and answers with the stored draft.
+async fn create_planned(
+    state: &AppState,
+    tenant: &str,
+    key_name: &str,
+    request: CreateWorkflow,
+) -> Result<(StatusCode, Json<WorkflowBody>), ApiError> {
+    let invalid = |detail: String| ApiError::unprocessable("invalid-goal", detail);
+    let text = request.goal.unwrap_or_default();
+    if text.trim().is_empty() {
+        return Err(invalid(
+            "the goal is empty: say what the workflow should do".into(),
+        ));
+    }
+    if text.len() > MAX_GOAL_BYTES {
+        return Err(invalid(format!(
+            "the goal is {} bytes; at most {MAX_GOAL_BYTES}",
+            text.len()
+        )));
+    }
+    if request.status.is_some() {
+        return Err(invalid(
+            "a planned workflow starts as a draft; it becomes active when its plan is approved"
+                .into(),
+        ));
+    }
+    let schedule = match (request.schedule, request.timezone) {
+        (None, None) => None,
+        (None, Some(_)) => return Err(invalid("`timezone` goes with a `schedule`".into())),
+        (Some(cron), timezone) => {
+            let spec: ScheduleSpec = serde_json::from_value(serde_json::json!({
+                "cron": cron,
+                "timezone": timezone.unwrap_or_else(|| "UTC".to_owned()),
+            }))
+            .map_err(|e| invalid(e.to_string()))?;
+            if let Err(problems) = Schedule::parse(&spec) {
+                return Err(ApiError::Unprocessable {
+                    kind: "invalid-schedule",
+                    detail: "the schedule is not valid".into(),
+                    errors: problems
+                        .into_iter()
+                        .map(|mut p| {
+                            p.path = p
+                                .path
+                                .replace("/schedule", "")
+                                .replace("/cron", "/schedule");
+                            p
+                        })
+                        .collect(),
+                });
+            }
+            Some(spec)
+        }
+    };
+    let is_email = |s: &str| s.parse::<lettre::Address>().is_ok();
+    let reviewers = match request.notify {
+        Some(list) => {
+            if list.len() > MAX_REVIEWERS {
+                return Err(invalid(format!(
+                    "at most {MAX_REVIEWERS} reviewers in `notify`"
+                )));
+            }
+            if let Some(bad) = list.iter().find(|a| !is_email(a)) {
+                return Err(invalid(format!(
+                    "'{bad}' in `notify` is not an email address"
+                )));
+            }
+            list
+        }
+        None if is_email(key_name) => vec![key_name.to_owned()],
+        None => Vec::new(),
+    };
+    let goal = Goal {
+        text,
+        schedule,
+        reviewers,
+        today: timestamp(now_ms()).chars().take(10).collect(),
+    };
+    let (workflow, plan, definition) =
+        state
+            .host
+            .plan_workflow(tenant, goal)
+            .await
+            .map_err(|failure| match failure {
+                PlanFailure::NotConfigured => ApiError::unprocessable(
+                    "planner-not-configured",
+                    "this server has no planner: the operator sets `planner.base_url` and                      `planner.model` (see the README); send a `definition` instead",
+                ),
+                PlanFailure::Plan(PlanError::Invalid { problems, attempts }) => {
+                    ApiError::Unprocessable {
+                        kind: "plan-invalid",
+                        detail: format!(
+                            "the model's plan still had {} problem(s) after {attempts}                              attempt(s); nothing was stored. Rephrase the goal, or write the                              definition yourself",
+                            problems.len()
+                        ),
+                        errors: problems,
+                    }
+                }
+                PlanFailure::Plan(PlanError::Unavailable(detail)) => ApiError::BadGateway {
+                    kind: "planner-unavailable",
+                    detail: format!("{detail}; nothing was stored"),
+                },
+                PlanFailure::Plan(PlanError::TimedOut(detail)) => ApiError::GatewayTimeout {
+                    kind: "planner-timeout",
+                    detail: format!("{detail}; nothing was stored"),
+                },
+                PlanFailure::Run(error) => error.into(),
+            })?;
+    let scheduled = definition.get("schedule").is_some();
+    let message = match plan.reviewers.as_slice() {
+        [] => format!(
+            "This plan is a draft, and nobody was sent it. Review it, then activate it with              POST /v1/workflows/{id}/activate{starts}, or change it with PUT /v1/workflows/{id}.",
+            id = workflow.id,
+            starts = if scheduled {
+                ", which starts its schedule"
+            } else {
+                ""
+            },
+        ),
+        reviewers => format!(
+            "This plan is a draft. It was sent to {} for review: an approve link activates              it{starts}; a reject link keeps it a draft with the reviewer's note. You may also              activate it with POST /v1/workflows/{id}/activate, or change it with PUT              /v1/workflows/{id}, which sends the new version for review.",
+            reviewers.join(", "),
+            id = workflow.id,
+            starts = if scheduled {
+                " and starts its schedule"
+            } else {
+                ""
+            },
+        ),
+    };
+    let mut body = workflow_json(&workflow, Some(definition.clone()));
+    body.plan = Some(plan_view(&workflow, &definition, plan, Vec::new()));
+    body.message = Some(message);
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 /// The tenant's workflows.
@@ -143,7 +415,9 @@ pub async fn get(
         .host
         .runner
         .list_runs(&tenant, Some(&id), None, None, 10)?;
-    let mut body = workflow_json(&workflow, Some(definition));
+    let plan = state.host.runner.plan_of(&workflow.id)?;
+    let mut body = workflow_json(&workflow, Some(definition.clone()));
+    body.plan = plan.map(|(plan, reviews)| plan_view(&workflow, &definition, plan, reviews));
     body.recent_runs = Some(
         recent
             .into_iter()
@@ -183,19 +457,20 @@ pub async fn update(
 
 async fn set_status(
     state: AppState,
-    tenant: String,
+    caller: crate::tenants::KeyHolder,
     id: String,
     status: WorkflowStatus,
 ) -> Result<Json<WorkflowBody>, ApiError> {
     let workflow = state
         .host
         .runner
-        .set_workflow_status(&tenant, &id, status)
+        .set_workflow_status(&caller.tenant, &id, status, &caller.name)
         .await?;
     Ok(Json(workflow_json(&workflow, None)))
 }
 
-/// Let the workflow start runs.
+/// Let the workflow start runs; for a planned draft, this approves its plan
+/// (recorded as the key's decision).
 #[utoipa::path(operation_id = "activateWorkflow", post, path = "/v1/workflows/{id}/activate", tag = "workflows",
     params(("id" = String, Path, description = "Workflow id")),
     responses(
@@ -204,10 +479,10 @@ async fn set_status(
     ))]
 pub async fn activate(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<WorkflowBody>, ApiError> {
-    set_status(state, tenant, id, WorkflowStatus::Active).await
+    set_status(state, caller, id, WorkflowStatus::Active).await
 }
 
 /// Stop the workflow from starting runs; its runs carry on.
@@ -219,10 +494,10 @@ pub async fn activate(
     ))]
 pub async fn archive(
     State(state): State<AppState>,
-    Tenant(tenant): Tenant,
+    Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Json<WorkflowBody>, ApiError> {
-    set_status(state, tenant, id, WorkflowStatus::Archived).await
+    set_status(state, caller, id, WorkflowStatus::Archived).await
 }
 
 /// The workflow's cron schedule: its next five slots and what its latest

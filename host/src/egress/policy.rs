@@ -490,6 +490,28 @@ pub struct EgressPolicy {
 }
 
 impl EgressPolicy {
+    /// Allows only `target`'s scheme, host and port, at whatever address its
+    /// host resolves to (loopback and private ones included): for an endpoint
+    /// the operator named in the settings, such as the planner's model server,
+    /// which often runs on the same machine.
+    pub fn only(target: &Target) -> EgressPolicy {
+        let port = target.port;
+        let scheme = &target.scheme;
+        let patterns = [
+            format!("{scheme}://{}:{port}", target.authority_host()),
+            format!("{scheme}://0.0.0.0/0:{port}"),
+            format!("{scheme}://[::/0]:{port}"),
+        ];
+        EgressPolicy {
+            operator: patterns
+                .iter()
+                .filter_map(|p| HostPattern::parse(p).ok())
+                .collect(),
+            tenant: None,
+            step: None,
+        }
+    }
+
     /// Whether the lists allow `target` (before DNS).
     pub fn check(&self, target: &Target) -> Result<(), Denial> {
         if !self.operator.iter().any(|p| p.matches(target)) {
@@ -561,6 +583,25 @@ mod tests {
                 *expected,
                 "{pattern} vs {url}"
             );
+        }
+    }
+
+    #[test]
+    fn a_policy_for_one_endpoint_allows_it_at_any_address_and_nothing_else() {
+        let policy = EgressPolicy::only(&target("POST", "http://localhost:11434/v1/chat"));
+        assert_eq!(policy.operator.len(), 3, "{:?}", policy.operator);
+        let allowed = target("POST", "http://localhost:11434/v1/x");
+        assert!(policy.check(&allowed).is_ok());
+        for ip in ["127.0.0.1", "::1", "10.1.2.3"] {
+            let ip: IpAddr = ip.parse().expect("ip");
+            assert!(policy.check_address(&allowed, ip).is_ok(), "{ip}");
+        }
+        for url in [
+            "http://localhost:11435/v1/x",
+            "https://localhost:11434/v1/x",
+            "http://evil.example:11434/",
+        ] {
+            assert!(policy.check(&target("POST", url)).is_err(), "{url}");
         }
     }
 

@@ -135,6 +135,7 @@ impl Plugin {
             config_schema: self.info.config_schema.clone(),
             input_schema: self.info.input_schema.clone(),
             output_schema: self.info.output_schema.clone(),
+            audience: self.info.audience.clone(),
             digest: self.digest.clone(),
             size_bytes: self.size_bytes,
         }
@@ -153,6 +154,10 @@ pub struct PluginSummary {
     pub input_schema: Option<serde_json::Value>,
     /// JSON Schema of the step's output.
     pub output_schema: Option<serde_json::Value>,
+    /// Who sees what the step does, when it publishes or sends something to
+    /// an audience; planned workflows review such a step's input first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
     /// SHA-256 of the component, hex.
     pub digest: String,
     pub size_bytes: usize,
@@ -250,6 +255,7 @@ pub(super) fn parse_info(info: wit::StepInfo) -> Result<StepInfo, LoadError> {
         name: info.name,
         version: info.version,
         description: info.description,
+        audience: None,
     })
 }
 

@@ -13,6 +13,10 @@ pub struct StepInfo {
     pub config_schema: Option<Value>,
     pub input_schema: Option<Value>,
     pub output_schema: Option<Value>,
+    /// Who sees what the step does, for a step that publishes or sends
+    /// something to an audience (WIT 0.2 and later).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 /// One call of a step.

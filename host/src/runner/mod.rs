@@ -14,6 +14,7 @@ mod deadlines;
 mod decisions;
 mod definitions;
 mod driver;
+mod plans;
 mod scheduler;
 pub mod view;
 mod workflows;
@@ -49,6 +50,7 @@ use driver::spawn_driver;
 pub use crate::run::Actor;
 pub use crate::store::{EventRecord, WorkflowRecord, WorkflowStatus};
 pub use batch::{BatchProgress, BatchStatus, BatchView, MAX_BATCH_INPUTS};
+pub use plans::NewPlan;
 pub use scheduler::{FireView, ScheduleView};
 pub use view::{Progress, RunView, StepView};
 
@@ -69,6 +71,8 @@ pub struct RunnerConfig {
     pub egress: Arc<Rules>,
     /// How long finished runs are kept; `None` keeps them forever.
     pub retention: Option<Duration>,
+    /// How long the links sent with a plan for review work.
+    pub plan_link_ttl: Duration,
 }
 
 impl Default for RunnerConfig {
@@ -80,6 +84,7 @@ impl Default for RunnerConfig {
             schedules: true,
             egress: Arc::default(),
             retention: None,
+            plan_link_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -172,6 +177,7 @@ struct Inner {
     up_since: i64,
     egress: Arc<Rules>,
     secrets: Arc<Secrets>,
+    plan_link_ttl: Duration,
     /// The runtime drivers (and so steps) run on: the one the runner started
     /// on, wherever a start or a resume comes from (the API has threads of
     /// its own).
@@ -321,6 +327,7 @@ impl Runner {
                 schedules_changed: tokio::sync::Notify::new(),
                 up_since: now_ms(),
                 egress: config.egress,
+                plan_link_ttl: config.plan_link_ttl,
                 secrets,
                 runtime: tokio::runtime::Handle::current(),
             }),

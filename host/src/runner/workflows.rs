@@ -13,15 +13,7 @@ impl Runner {
     ) -> Result<WorkflowRecord, RunError> {
         let parsed = self.check_definition(tenant, definition.clone())?;
         let now = now_ms();
-        let workflow = WorkflowRecord {
-            id: new_id(),
-            tenant: tenant.to_owned(),
-            name: parsed.name.clone(),
-            status,
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
+        let workflow = first_version(tenant, &parsed, status, now);
         let record = workflow.clone();
         self.inner
             .store
@@ -43,6 +35,7 @@ impl Runner {
     ) -> Result<WorkflowRecord, RunError> {
         let parsed = self.check_definition(tenant, definition.clone())?;
         let (tenant, id) = (tenant.to_owned(), id.to_owned());
+        let runner = self.clone();
         let workflow = self
             .inner
             .store
@@ -65,19 +58,32 @@ impl Runner {
                     parsed.schedule.as_ref(),
                     workflow.updated_at,
                 )?;
+                // An edited draft plan goes to its reviewers again; the links
+                // of the earlier version no longer work.
+                if workflow.status == WorkflowStatus::Draft
+                    && let Some(plan) = store::get_plan(tx, &workflow.id)?
+                {
+                    let rows = runner.plan_notices(&workflow, &parsed, &plan, workflow.updated_at);
+                    rows.iter()
+                        .try_for_each(|row| store::insert_outbox(tx, row))?;
+                }
                 Ok(workflow)
             })
             .await?;
-        self.inner.schedules_changed.notify_one();
+        self.plan_sent(&workflow.id);
         Ok(workflow)
     }
 
+    /// Sets a workflow's status; `by` (a key's name) activating a planned
+    /// draft approves its plan.
     pub async fn set_workflow_status(
         &self,
         tenant: &str,
         id: &str,
         status: WorkflowStatus,
+        by: &str,
     ) -> Result<WorkflowRecord, RunError> {
+        let by = by.to_owned();
         let (tenant, id) = (tenant.to_owned(), id.to_owned());
         let workflow = self
             .inner
@@ -89,6 +95,7 @@ impl Runner {
                 workflow.updated_at = now_ms();
                 store::update_workflow(tx, &workflow)?;
                 if activated {
+                    store::approve_plan_on_activation(tx, &workflow, &by)?;
                     scheduler::restart_schedule(tx, &workflow, workflow.updated_at)?;
                 }
                 Ok(workflow)
@@ -193,5 +200,23 @@ impl Runner {
             .inner
             .store
             .read(|c| store::list_workflows(c, tenant))?)
+    }
+}
+
+/// The row of a new workflow at its first version.
+pub(super) fn first_version(
+    tenant: &str,
+    definition: &WorkflowDefinition,
+    status: WorkflowStatus,
+    now: i64,
+) -> WorkflowRecord {
+    WorkflowRecord {
+        id: new_id(),
+        tenant: tenant.to_owned(),
+        name: definition.name.clone(),
+        status,
+        version: 1,
+        created_at: now,
+        updated_at: now,
     }
 }

@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0008_secrets.sql"),
     include_str!("migrations/0009_history.sql"),
     include_str!("migrations/0010_keys.sql"),
+    include_str!("migrations/0011_plans.sql"),
 ];
 
 /// Most transitions committed in one transaction.

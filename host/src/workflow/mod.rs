@@ -1,6 +1,7 @@
 //! Workflow definitions: the model, validation, input templates and conditions.
 //! Knows nothing of wasmtime, SQL or HTTP.
 
+mod plan;
 mod schedule;
 mod template;
 mod validate;
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use serde_json::Value;
 
+pub use plan::{PlanChannel, PlanDecision, PlanRecord, PlanReview, readable_steps};
 pub use schedule::{CatchUp, Missed, Overlap, Plan, Schedule, ScheduleSpec};
 pub use template::{Templates, template_context};
 pub use validate::{Problem, StepCatalog, validate};

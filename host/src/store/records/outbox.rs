@@ -1,4 +1,4 @@
-//! The notification outbox.
+//! The notification outbox: what runs and plans tell their recipients.
 
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +10,8 @@ use crate::run::{PendingAction, RunFailure};
 pub struct OutboxRecord {
     pub id: String,
     pub tenant: String,
-    pub run_id: String,
+    /// What the notification is about.
+    pub subject: Subject,
     pub recipient: Recipient,
     pub notification: Notification,
     pub attempts: i64,
@@ -18,6 +19,23 @@ pub struct OutboxRecord {
     pub delivered_at: Option<i64>,
     pub last_error: Option<String>,
     pub created_at: i64,
+}
+
+/// What a notification is about: a run (its pause or end), or a workflow
+/// (its plan, for review). Stored as the row's `run_id` or `workflow_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Run(String),
+    Workflow(String),
+}
+
+impl Subject {
+    fn columns(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            Subject::Run(id) => (Some(id), None),
+            Subject::Workflow(id) => (None, Some(id)),
+        }
+    }
 }
 
 /// Where a notification goes. Stored as the row's `channel` and its JSON
@@ -49,8 +67,8 @@ impl Recipient {
 /// What a notification says: a webhook's body, what an email is written from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
-    /// `run.paused`, `run.completed`, `run.failed`, `run.cancelled` or
-    /// `run.timed_out`.
+    /// `run.paused`, `run.completed`, `run.failed`, `run.cancelled`,
+    /// `run.timed_out`, or `workflow.plan_review`.
     #[serde(rename = "type")]
     pub kind: String,
     /// RFC 3339.
@@ -58,9 +76,35 @@ pub struct Notification {
     pub data: NotificationData,
 }
 
+/// A notification's data: a run's, or a plan's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NotificationData {
+    Run(Box<RunNotice>),
+    Plan(PlanNotice),
+}
+
+/// A plan waiting for review: what the reviewer reads, and until when the
+/// links sent with it work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanNotice {
+    pub workflow_id: String,
+    /// The version the links approve: a later edit makes them void.
+    pub version: i64,
+    pub title: String,
+    pub goal: String,
+    /// The steps as readable lines.
+    pub steps: Vec<String>,
+    /// The cron schedule it runs on once approved, e.g. `0 9 * * 1 (UTC)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// When the links stop working (Unix seconds).
+    pub links_expire: i64,
+}
+
 /// The run as it was when the event happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NotificationData {
+pub struct RunNotice {
     pub run_id: String,
     pub workflow_id: String,
     pub status: RunStatus,
@@ -70,31 +114,35 @@ pub struct NotificationData {
     pub error: Option<RunFailure>,
 }
 
-pub(super) const OUTBOX_COLUMNS: &str = "id, tenant, run_id, channel, target, payload, attempts, next_attempt, delivered_at, last_error, created_at";
+pub(super) const OUTBOX_COLUMNS: &str = "id, tenant, run_id, workflow_id, channel, target, payload, attempts, next_attempt, delivered_at, last_error, created_at";
 
 pub(super) fn outbox_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxRecord> {
     Ok(OutboxRecord {
         id: row.get(0)?,
         tenant: row.get(1)?,
-        run_id: row.get(2)?,
-        recipient: typed_column(row, 4)?,
-        notification: typed_column(row, 5)?,
-        attempts: row.get(6)?,
-        next_attempt: row.get(7)?,
-        delivered_at: row.get(8)?,
-        last_error: row.get(9)?,
-        created_at: row.get(10)?,
+        subject: match (row.get(2)?, row.get::<_, Option<String>>(3)?) {
+            (Some(run), _) => Subject::Run(run),
+            (None, workflow) => Subject::Workflow(workflow.unwrap_or_default()),
+        },
+        recipient: typed_column(row, 5)?,
+        notification: typed_column(row, 6)?,
+        attempts: row.get(7)?,
+        next_attempt: row.get(8)?,
+        delivered_at: row.get(9)?,
+        last_error: row.get(10)?,
+        created_at: row.get(11)?,
     })
 }
 
 pub fn insert_outbox(tx: &Transaction<'_>, record: &OutboxRecord) -> Result<(), StoreError> {
     tx.prepare_cached(&format!(
-        "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
     ))?
     .execute(params![
         record.id,
         record.tenant,
-        record.run_id,
+        record.subject.columns().0,
+        record.subject.columns().1,
         record.recipient.channel(),
         opt_typed_text(Some(&record.recipient)),
         opt_typed_text(Some(&record.notification)),

@@ -1,6 +1,7 @@
 //! Workflows and their versioned definitions.
 
 use super::*;
+use crate::workflow::{PlanChannel, PlanDecision, PlanRecord, PlanReview};
 
 pub fn insert_workflow(
     tx: &Transaction<'_>,
@@ -140,4 +141,131 @@ pub fn get_definition(
     )
     .optional()?
     .ok_or(StoreError::NotFound)
+}
+
+/// Stores where a planned workflow came from.
+pub fn insert_plan(tx: &Transaction<'_>, plan: &PlanRecord) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO workflow_plans (workflow_id, goal, model, attempts, reviewers, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            plan.workflow_id,
+            plan.goal,
+            plan.model,
+            plan.attempts,
+            opt_typed_text(Some(&plan.reviewers)),
+            plan.created_at
+        ],
+    )?;
+    Ok(())
+}
+
+/// The plan of workflow `workflow_id`, if a planner wrote it.
+pub fn get_plan(conn: &Connection, workflow_id: &str) -> Result<Option<PlanRecord>, StoreError> {
+    Ok(conn
+        .query_row(
+            "SELECT workflow_id, goal, model, attempts, reviewers, created_at \
+             FROM workflow_plans WHERE workflow_id = ?1",
+            params![workflow_id],
+            |row| {
+                Ok(PlanRecord {
+                    workflow_id: row.get(0)?,
+                    goal: row.get(1)?,
+                    model: row.get(2)?,
+                    attempts: row.get(3)?,
+                    reviewers: typed_column(row, 4)?,
+                    created_at: row.get(5)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+/// Records a decision on a version of a plan; a version is decided once, so
+/// a second decision on it is a conflict.
+pub fn insert_plan_review(
+    tx: &Transaction<'_>,
+    workflow_id: &str,
+    review: &PlanReview,
+) -> Result<(), StoreError> {
+    let inserted = tx.execute(
+        "INSERT INTO workflow_decisions (workflow_id, version, decision, reviewer, channel, note, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+        params![
+            workflow_id,
+            review.version,
+            review.decision.as_str(),
+            review.reviewer,
+            review.channel.as_str(),
+            review.note,
+            review.at
+        ],
+    )?;
+    if inserted == 0 {
+        return Err(StoreError::Conflict(format!(
+            "version {} of this plan was decided already",
+            review.version
+        )));
+    }
+    Ok(())
+}
+
+/// The decisions on workflow `workflow_id`'s plan, oldest first.
+pub fn plan_reviews(conn: &Connection, workflow_id: &str) -> Result<Vec<PlanReview>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT version, decision, reviewer, channel, note, at FROM workflow_decisions \
+         WHERE workflow_id = ?1 ORDER BY version",
+    )?;
+    let rows = statement.query_map(params![workflow_id], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, String>(3)?,
+            row.get::<_, Option<String>>(4)?,
+            row.get::<_, i64>(5)?,
+        ))
+    })?;
+    rows.map(|row| {
+        let (version, decision, reviewer, channel, note, at) = row?;
+        let corrupt = |what: &str| StoreError::Corrupt(format!("plan decision {what}"));
+        Ok(PlanReview {
+            version,
+            decision: PlanDecision::parse(&decision).ok_or_else(|| corrupt(&decision))?,
+            reviewer,
+            channel: PlanChannel::parse(&channel).ok_or_else(|| corrupt(&channel))?,
+            note,
+            at,
+        })
+    })
+    .collect()
+}
+
+/// Records an activation of `workflow` by `by` through the API as the
+/// approval of its plan's current version, if a planner wrote it and that
+/// version was not decided yet.
+pub fn approve_plan_on_activation(
+    tx: &Transaction<'_>,
+    workflow: &WorkflowRecord,
+    by: &str,
+) -> Result<(), StoreError> {
+    if get_plan(tx, &workflow.id)?.is_none()
+        || plan_reviews(tx, &workflow.id)?
+            .iter()
+            .any(|r| r.version == workflow.version)
+    {
+        return Ok(());
+    }
+    insert_plan_review(
+        tx,
+        &workflow.id,
+        &PlanReview {
+            version: workflow.version,
+            decision: PlanDecision::Approve,
+            reviewer: by.to_owned(),
+            channel: PlanChannel::Api,
+            note: None,
+            at: workflow.updated_at,
+        },
+    )
 }

@@ -1,0 +1,161 @@
+//! Planned workflows: a draft a planner wrote, stored with its provenance and
+//! sent to its reviewers in the same transaction, and the decisions on it.
+//! A decision is on one version: approving activates the workflow (and
+//! starts its schedule); rejecting leaves it a draft with the note; an edit
+//! makes a new version, sent for review afresh.
+
+use super::*;
+use crate::notify::plan_outbox_rows;
+use crate::store::PlanNotice;
+use crate::workflow::{PlanDecision, PlanRecord, PlanReview, readable_steps};
+
+/// What the planner produced, to be kept with the draft.
+#[derive(Debug, Clone)]
+pub struct NewPlan {
+    pub goal: String,
+    pub model: String,
+    pub attempts: u32,
+    pub reviewers: Vec<String>,
+}
+
+impl Runner {
+    /// Every problem `definition` has for `tenant`, as saving it would find.
+    pub fn definition_problems(&self, tenant: &str, definition: &Value) -> Vec<Problem> {
+        match self.check_definition(tenant, definition.clone()) {
+            Ok(_) => Vec::new(),
+            Err(RunError::Invalid(problems)) => problems,
+            Err(other) => vec![Problem {
+                path: String::new(),
+                message: other.to_string(),
+            }],
+        }
+    }
+
+    /// Stores a planned workflow as a draft, with its plan, and the emails
+    /// that send it to its reviewers.
+    pub async fn create_planned(
+        &self,
+        tenant: &str,
+        definition: Value,
+        plan: NewPlan,
+    ) -> Result<(WorkflowRecord, PlanRecord), RunError> {
+        let parsed = self.check_definition(tenant, definition.clone())?;
+        let now = now_ms();
+        let workflow = super::workflows::first_version(tenant, &parsed, WorkflowStatus::Draft, now);
+        let record = PlanRecord {
+            workflow_id: workflow.id.clone(),
+            goal: plan.goal,
+            model: plan.model,
+            attempts: plan.attempts,
+            reviewers: plan.reviewers,
+            created_at: now,
+        };
+        let outbox = self.plan_notices(&workflow, &parsed, &record, now);
+        let (saved, saved_plan) = (workflow.clone(), record.clone());
+        self.inner
+            .store
+            .write(move |tx| {
+                store::insert_workflow(tx, &saved, &definition)?;
+                scheduler::sync_schedule(tx, &saved, parsed.schedule.as_ref(), now)?;
+                store::insert_plan(tx, &saved_plan)?;
+                outbox
+                    .iter()
+                    .try_for_each(|row| store::insert_outbox(tx, row))
+            })
+            .await?;
+        self.plan_sent(&workflow.id);
+        Ok((workflow, record))
+    }
+
+    /// The emails that send `workflow`'s current version to the plan's
+    /// reviewers; their links work for the runner's `plan_link_ttl`.
+    pub(super) fn plan_notices(
+        &self,
+        workflow: &WorkflowRecord,
+        definition: &WorkflowDefinition,
+        plan: &PlanRecord,
+        now: i64,
+    ) -> Vec<OutboxRecord> {
+        let notice = PlanNotice {
+            workflow_id: workflow.id.clone(),
+            version: workflow.version,
+            title: definition.name.clone(),
+            goal: plan.goal.clone(),
+            steps: readable_steps(definition),
+            schedule: definition
+                .schedule
+                .as_ref()
+                .map(|s| format!("`{}` ({})", s.cron, s.timezone)),
+            links_expire: (now + self.inner.plan_link_ttl.as_millis() as i64) / 1000,
+        };
+        plan_outbox_rows(&notice, &workflow.tenant, &plan.reviewers, now)
+    }
+
+    /// Wakes the outbox for a plan's emails.
+    pub(super) fn plan_sent(&self, workflow: &str) {
+        let _ = self.inner.changes.send(workflow.to_owned());
+        self.inner.schedules_changed.notify_one();
+    }
+
+    /// The plan of a workflow and every decision on it, if a planner wrote it.
+    pub fn plan_of(
+        &self,
+        workflow_id: &str,
+    ) -> Result<Option<(PlanRecord, Vec<PlanReview>)>, RunError> {
+        Ok(self.inner.store.read(|c| {
+            let Some(plan) = store::get_plan(c, workflow_id)? else {
+                return Ok(None);
+            };
+            Ok(Some((plan, store::plan_reviews(c, workflow_id)?)))
+        })?)
+    }
+
+    /// Records `review` on `tenant`'s planned workflow `id`: once per
+    /// version, and only while the workflow is a draft at that version. An
+    /// approval activates the workflow and starts its schedule.
+    pub async fn decide_plan(
+        &self,
+        tenant: &str,
+        id: &str,
+        review: PlanReview,
+    ) -> Result<WorkflowRecord, RunError> {
+        let (tenant, id) = (tenant.to_owned(), id.to_owned());
+        let workflow = self
+            .inner
+            .store
+            .write(move |tx| {
+                let mut workflow = store::get_workflow(tx, &tenant, &id)?;
+                if store::get_plan(tx, &id)?.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                if review.version != workflow.version {
+                    return Err(StoreError::Conflict(format!(
+                        "the plan changed after this link was sent: version {} is the latest, \
+                         and its reviewers were sent new links",
+                        workflow.version
+                    )));
+                }
+                let decided = store::plan_reviews(tx, &id)?
+                    .into_iter()
+                    .any(|r| r.version == review.version);
+                if decided || workflow.status != WorkflowStatus::Draft {
+                    return Err(StoreError::Conflict(format!(
+                        "version {} of this plan was decided already; the workflow is {}",
+                        review.version,
+                        workflow.status.as_str()
+                    )));
+                }
+                store::insert_plan_review(tx, &id, &review)?;
+                if review.decision == PlanDecision::Approve {
+                    workflow.status = WorkflowStatus::Active;
+                    workflow.updated_at = review.at;
+                    store::update_workflow(tx, &workflow)?;
+                    scheduler::restart_schedule(tx, &workflow, workflow.updated_at)?;
+                }
+                Ok(workflow)
+            })
+            .await?;
+        self.inner.schedules_changed.notify_one();
+        Ok(workflow)
+    }
+}

@@ -1,0 +1,114 @@
+//! Plans: workflows a planner wrote from a goal, and the decisions people
+//! take on them. A plan is reviewed per version: an approval activates the
+//! workflow; a rejection leaves it a draft, with the reviewer's note; an edit
+//! makes a new version, which is reviewed afresh.
+
+use serde::{Deserialize, Serialize};
+
+use super::WorkflowDefinition;
+
+/// Where a planned workflow came from, and who reviews it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRecord {
+    pub workflow_id: String,
+    /// The goal as the owner wrote it.
+    pub goal: String,
+    /// The model that wrote the plan.
+    pub model: String,
+    /// Model calls it took.
+    pub attempts: u32,
+    /// Email addresses that review the plan.
+    pub reviewers: Vec<String>,
+    pub created_at: i64,
+}
+
+/// What a plan's reviewer decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanDecision {
+    /// The workflow becomes active (and its schedule starts).
+    Approve,
+    /// The workflow stays a draft, with the reviewer's note.
+    Reject,
+}
+
+impl PlanDecision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanDecision::Approve => "approve",
+            PlanDecision::Reject => "reject",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PlanDecision> {
+        match text {
+            "approve" => Some(PlanDecision::Approve),
+            "reject" => Some(PlanDecision::Reject),
+            _ => None,
+        }
+    }
+}
+
+/// How a decision on a plan arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PlanChannel {
+    /// `POST /v1/workflows/{id}/activate`, by an API key.
+    Api,
+    /// A link from the plan's email.
+    Link,
+}
+
+impl PlanChannel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanChannel::Api => "api",
+            PlanChannel::Link => "link",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PlanChannel> {
+        match text {
+            "api" => Some(PlanChannel::Api),
+            "link" => Some(PlanChannel::Link),
+            _ => None,
+        }
+    }
+}
+
+/// One decision on one version of a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanReview {
+    pub version: i64,
+    pub decision: PlanDecision,
+    /// A key's name, or the email address a link was sent to.
+    pub reviewer: String,
+    pub channel: PlanChannel,
+    pub note: Option<String>,
+    pub at: i64,
+}
+
+/// The steps of a definition as lines a person reads in an email or a
+/// terminal: what each step is, and what stops before it.
+pub fn readable_steps(definition: &WorkflowDefinition) -> Vec<String> {
+    definition
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(index, step)| {
+            let mut line = format!("{}. {} ({})", index + 1, step.name, step.step_type);
+            if let Some(when) = &step.when {
+                line.push_str(&format!(", only when {when}"));
+            }
+            if let Some(gate) = &step.approval {
+                let who = if gate.reviewers.is_empty() {
+                    String::new()
+                } else {
+                    format!(" by {}", gate.reviewers.join(", "))
+                };
+                line.push_str(&format!("; then waits for approval{who}: {}", gate.message));
+            }
+            line
+        })
+        .collect()
+}

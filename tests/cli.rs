@@ -43,7 +43,7 @@ fn plugin_inspect_prints_describe_as_json() {
     let info = stdout_json(&output);
     assert_eq!(info["name"], "greet");
     assert_eq!(info["version"], "0.1.0");
-    assert_eq!(info["wit"], "cairn:step@0.1.0");
+    assert_eq!(info["wit"], "cairn:step@0.2.0");
     assert_eq!(info["input_schema"]["required"], json!(["name"]));
     assert!(
         info["digest"]

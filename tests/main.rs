@@ -23,3 +23,4 @@ mod schedules;
 mod security;
 mod state_machine;
 mod uploads;
+mod wit_versions;

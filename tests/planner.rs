@@ -21,6 +21,11 @@ const VALID: &str = r#"{"name": "AI marketing digest", "description": "Collects 
     {"name": "format", "type": "transform", "config": {"template": {"digest": "Top stories: {{ input }}"}}}
 ]}"#;
 
+const PUBLISHING: &str = r#"{"name": "Site digest", "description": "Drafts and publishes.", "steps": [
+    {"name": "draft", "type": "transform", "config": {"template": {"html": "<p>{{ input }}</p>", "title": "Digest"}}},
+    {"name": "post", "type": "publish", "config": {"mode": "draft"}}
+]}"#;
+
 const UNKNOWN_TYPE: &str = r#"{"name": "Digest", "description": "d", "steps": [
     {"name": "search", "type": "scraper", "config": {}}
 ]}"#;
@@ -63,6 +68,8 @@ fn model_stub() -> (HttpStub, Asked) {
         let has = |word: &str| goal.contains(word);
         if has("unknown") && n == 1 || has("hopeless") {
             completion(UNKNOWN_TYPE)
+        } else if has("publish") {
+            completion(PUBLISHING)
         } else if has("garbled") {
             completion("Sure! Here is the plan: {\"name\": ")
         } else if has("busy") && n == 1 {
@@ -199,6 +206,41 @@ fn the_planner_writes_checks_corrects_and_gives_up_as_it_should() {
         "{feedback}"
     );
     assert_eq!(asked[1]["messages"][2]["role"], "assistant");
+
+    // A step that reaches an audience gets a review of its input before it.
+    let published = plan(
+        &server,
+        json!({"goal": "publish a digest", "notify": ["ana@example.com"]}),
+    );
+    assert_eq!(published.status, 201, "{}", published.body);
+    let steps = published.body["definition"]["steps"]
+        .as_array()
+        .expect("steps");
+    let names: Vec<&str> = steps
+        .iter()
+        .map(|s| s["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, ["draft", "review_post", "post"]);
+    assert_eq!(steps[1]["type"], "noop");
+    assert_eq!(
+        steps[1]["approval"]["reviewers"],
+        json!(["ana@example.com"])
+    );
+    let lines = published.body["plan"]["steps"].as_array().expect("lines");
+    assert!(
+        lines[1]
+            .as_str()
+            .expect("line")
+            .contains("waits for approval by ana@example.com"),
+        "{lines:?}"
+    );
+    assert_eq!(published.body.get("warnings"), None);
+    let asked = requests_about(&model, "publish a digest");
+    let system = asked[0]["messages"][0]["content"].as_str().expect("prompt");
+    assert!(
+        system.contains("It reaches an audience (the readers of the site"),
+        "{system}"
+    );
 
     let before = server.get("/v1/workflows").body["workflows"]
         .as_array()

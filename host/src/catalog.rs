@@ -174,4 +174,13 @@ impl StepCatalog for TenantCatalog<'_> {
             .resolve(self.tenant, step_type)
             .map(|plugin| plugin.info.config_schema.clone())
     }
+
+    fn audience(&self, step_type: &str) -> Option<String> {
+        self.catalog
+            .resolve(self.tenant, step_type)
+            .ok()?
+            .info
+            .audience
+            .clone()
+    }
 }

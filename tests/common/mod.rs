@@ -26,6 +26,8 @@ pub fn component_bytes(file: &str) -> Vec<u8> {
 pub const HOSTILE: &str = "cairn_fixture_hostile.wasm";
 pub const CLI_COMMAND: &str = "cairn-fixture-cli-command.wasm";
 pub const FUTURE_MAJOR: &str = "cairn_fixture_future_major.wasm";
+/// Built against the frozen `cairn:step@0.1.0` WIT.
+pub const WIT_0_1: &str = "cairn_fixture_wit_0_1.wasm";
 pub const GREET: &str = "greet.wasm";
 
 /// One engine for the whole test binary: engines reserve a lot of address space,

@@ -17,8 +17,8 @@ use crate::run::RunStatus;
 use crate::runner::ScheduleView;
 use crate::runner::{WorkflowRecord, WorkflowStatus};
 use crate::workflow::{
-    PlanChannel, PlanDecision, PlanRecord, PlanReview, Schedule, ScheduleSpec, WorkflowDefinition,
-    readable_steps,
+    PlanChannel, PlanDecision, PlanRecord, PlanReview, Problem, Schedule, ScheduleSpec,
+    WorkflowDefinition, readable_steps,
 };
 
 /// The most reviewers a plan may be sent to.
@@ -91,6 +91,11 @@ pub struct WorkflowBody {
     /// What happens next (when a plan was just made).
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,
+    /// What the definition should still change, though it was accepted
+    /// (on create and update): e.g. a step that publishes with no approval
+    /// before it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    warnings: Vec<Problem>,
 }
 
 /// A planned workflow's provenance and review.
@@ -194,6 +199,7 @@ fn workflow_json(workflow: &WorkflowRecord, definition: Option<Value>) -> Workfl
         recent_runs: None,
         plan: None,
         message: None,
+        warnings: Vec::new(),
     }
 }
 
@@ -242,10 +248,9 @@ pub async fn create(
         .runner
         .create_workflow(&tenant, definition.clone(), status)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(workflow_json(&workflow, Some(definition))),
-    ))
+    let mut body = workflow_json(&workflow, Some(definition.clone()));
+    body.warnings = state.host.runner.definition_warnings(&tenant, &definition);
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 /// The goal's half of [`create`]: checks what the owner sent, has the
@@ -452,7 +457,9 @@ pub async fn update(
         .runner
         .update_workflow(&tenant, &id, definition.clone())
         .await?;
-    Ok(Json(workflow_json(&workflow, Some(definition))))
+    let mut body = workflow_json(&workflow, Some(definition.clone()));
+    body.warnings = state.host.runner.definition_warnings(&tenant, &definition);
+    Ok(Json(body))
 }
 
 async fn set_status(

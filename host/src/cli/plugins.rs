@@ -220,7 +220,6 @@ pub async fn load_bundled(engine: &Engine, name: &str) -> anyhow::Result<Plugin>
 
 fn describe(plugin: &Plugin, source: &str) -> Value {
     let mut summary = json!(plugin.summary());
-    summary["wit"] = json!(format!("cairn:step@{}", cairn::engine::WIT_VERSION));
     summary["source"] = json!(source);
     summary
 }

@@ -104,7 +104,7 @@ impl Engine {
     /// Instantiates `pre` in a new store under `limits` and makes one call.
     pub(super) async fn execute(
         &self,
-        pre: &PluginPre<StepState>,
+        pre: &StepPre,
         limits: &SandboxLimits,
         on_progress: Option<ProgressSink>,
         outbound: Option<Arc<OutboundHttp>>,
@@ -129,23 +129,7 @@ impl Engine {
         });
 
         let outcome = tokio::time::timeout(limits.wall_time() + TIMEOUT_GRACE, async {
-            let plugin = pre
-                .instantiate_async(&mut store)
-                .await
-                .map_err(|e| (e, true))?;
-            let step = plugin.cairn_step_step();
-            match &call {
-                GuestCall::Describe => step.call_describe(&mut store).await.map(GuestReturn::Info),
-                GuestCall::Run(invocation) => step
-                    .call_run(&mut store, invocation)
-                    .await
-                    .map(GuestReturn::Outcome),
-                GuestCall::Resume(invocation, checkpoint, decision) => step
-                    .call_resume(&mut store, invocation, checkpoint, decision)
-                    .await
-                    .map(GuestReturn::Outcome),
-            }
-            .map_err(|e| (e, false))
+            pre.call(&mut store, &call).await
         })
         .await;
         let duration = started.elapsed();
@@ -194,18 +178,6 @@ impl StepReport {
             _ => None,
         }
     }
-}
-
-/// One call into a guest, before its result is checked.
-pub(super) enum GuestCall {
-    Describe,
-    Run(wit::Invocation),
-    Resume(wit::Invocation, String, String),
-}
-
-pub(super) enum GuestReturn {
-    Info(wit::StepInfo),
-    Outcome(wit::Outcome),
 }
 
 /// Takes every secret the step could use out of what it produced, whichever

@@ -28,13 +28,13 @@ impl Engine {
             .exports(&self.engine)
             .map(|(name, _)| name.to_owned())
             .collect();
-        check_exports(&exports)?;
+        let version = check_exports(&exports)?;
 
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::UnsupportedImport(format!("{e:#}")))?;
-        let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::NotAStepPlugin {
+        let pre = StepPre::new(version, instance_pre).map_err(|e| LoadError::NotAStepPlugin {
             exports: format!("{} ({e:#})", exports.join(", ")),
             hint: "",
         })?;
@@ -54,6 +54,7 @@ impl Engine {
         };
         Ok(Plugin {
             info,
+            wit_version: version,
             digest: format!("sha256:{digest}"),
             size_bytes: wasm.len(),
             pre,
@@ -98,13 +99,15 @@ pub enum LoadError {
     #[error("not a valid WebAssembly component: {0}")]
     Invalid(String),
     #[error(
-        "this component does not export cairn:step/step@{WIT_VERSION}, so it is not a step plugin \
-         (it exports: {exports}){hint}"
+        "this component does not export cairn:step/step@{}, so it is not a step plugin \
+         (it exports: {exports}){hint}",
+        supported()
     )]
     NotAStepPlugin { exports: String, hint: &'static str },
     #[error(
         "this plugin was built against cairn:step@{found}, which this host does not run; \
-         it runs plugins built against cairn:step@{WIT_VERSION}"
+         it runs plugins built against cairn:step@{}",
+        supported()
     )]
     IncompatibleVersion { found: String },
     #[error("this plugin imports something the host does not provide: {0}")]
@@ -118,10 +121,12 @@ pub enum LoadError {
 /// A loaded, checked step plugin, ready to instantiate.
 pub struct Plugin {
     pub info: StepInfo,
+    /// The `cairn:step` version it was built against (its release line).
+    pub wit_version: &'static str,
     /// `sha256:<hex>` of the component bytes.
     pub digest: String,
     pub size_bytes: usize,
-    pub(super) pre: PluginPre<StepState>,
+    pub(super) pre: StepPre,
 }
 
 impl Plugin {
@@ -136,6 +141,7 @@ impl Plugin {
             input_schema: self.info.input_schema.clone(),
             output_schema: self.info.output_schema.clone(),
             audience: self.info.audience.clone(),
+            wit: format!("cairn:step@{}", self.wit_version),
             digest: self.digest.clone(),
             size_bytes: self.size_bytes,
         }
@@ -158,6 +164,8 @@ pub struct PluginSummary {
     /// an audience; planned workflows review such a step's input first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
+    /// The WIT package it was built against, e.g. `cairn:step@0.2.0`.
+    pub wit: String,
     /// SHA-256 of the component, hex.
     pub digest: String,
     pub size_bytes: usize,
@@ -184,13 +192,25 @@ pub(super) fn check_header(wasm: &[u8]) -> Result<(), LoadError> {
     Ok(())
 }
 
-/// Explains a component whose exports do not include a compatible step interface.
-pub(super) fn check_exports(exports: &[String]) -> Result<(), LoadError> {
+/// The versions this host runs, for messages: `0.2.0 or 0.1.0`.
+fn supported() -> String {
+    WIT_VERSIONS.join(" or ")
+}
+
+/// The version of `cairn:step` whose bindings fit a component with these
+/// exports (one of [`WIT_VERSIONS`]), or why none does.
+pub(super) fn check_exports(exports: &[String]) -> Result<&'static str, LoadError> {
     let ours = exports
         .iter()
         .find_map(|name| name.strip_prefix(STEP_EXPORT_PREFIX));
+    let known = |found: &str| {
+        WIT_VERSIONS
+            .iter()
+            .copied()
+            .find(|ours| same_release_line(found, ours))
+    };
     match ours {
-        Some(version) if same_release_line(version, WIT_VERSION) => Ok(()),
+        Some(version) if known(version).is_some() => Ok(known(version).unwrap_or(WIT_VERSION)),
         Some(version) => Err(LoadError::IncompatibleVersion {
             found: version.to_owned(),
         }),
@@ -255,7 +275,7 @@ pub(super) fn parse_info(info: wit::StepInfo) -> Result<StepInfo, LoadError> {
         name: info.name,
         version: info.version,
         description: info.description,
-        audience: None,
+        audience: info.audience.filter(|a| !a.trim().is_empty()),
     })
 }
 
@@ -292,6 +312,10 @@ mod tests {
     fn release_lines_follow_semver() {
         assert!(same_release_line("0.1.0", "0.1.0"));
         assert!(same_release_line("0.1.3", "0.1.0"));
+        let exports = |v: &str| vec![format!("cairn:step/step@{v}")];
+        assert_eq!(check_exports(&exports("0.1.0")), Ok("0.1.0"));
+        assert_eq!(check_exports(&exports("0.2.1")), Ok("0.2.0"));
+        assert!(check_exports(&exports("0.3.0")).is_err());
         assert!(!same_release_line("0.2.0", "0.1.0"));
         assert!(!same_release_line("1.0.0", "0.1.0"));
         assert!(same_release_line("1.4.0", "1.0.0"));

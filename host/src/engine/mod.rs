@@ -25,19 +25,18 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::Linker;
 use wasmtime::{
     Config, Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
 };
 
-use bindings::cairn::step::types as wit;
-use bindings::{Plugin as PluginBindings, PluginPre};
+use bindings::latest as wit;
+use bindings::{GuestCall, GuestReturn, StepPre};
 use cache::CompileCache;
 use fault::Evidence;
 use sandbox::StepState;
 
 pub use attempt::StepReport;
-use attempt::{GuestCall, GuestReturn};
 pub use bundled::BUNDLED;
 pub use fault::StepFault;
 pub use limits::SandboxLimits;
@@ -51,8 +50,10 @@ pub use types::{
     StepOutcome, StepProgress,
 };
 
-/// The WIT package version this host implements.
-pub const WIT_VERSION: &str = "0.1.0";
+/// The latest WIT package version this host implements; it runs plugins
+/// built against every version in `bindings::VERSIONS`.
+pub const WIT_VERSION: &str = bindings::VERSIONS[0];
+pub use bindings::VERSIONS as WIT_VERSIONS;
 const STEP_EXPORT_PREFIX: &str = "cairn:step/step@";
 
 /// How often the epoch advances; the granularity of wall-time limits and of the
@@ -153,9 +154,7 @@ impl Engine {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
-            .and_then(|()| {
-                PluginBindings::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state)
-            })
+            .and_then(|()| bindings::add_to_linker(&mut linker))
             .map_err(|e| EngineError::Config(format!("{e:#}")))?;
 
         let cache =

@@ -8,7 +8,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use super::bindings::cairn::step::{host, types};
+use super::bindings::{latest as types, latest_host as host};
 use super::limits::SandboxLimits;
 use super::outbound::{Outbound, OutboundHttp};
 use super::types::{LogLevel, LogLine, LogSource, StepProgress};

@@ -3,7 +3,7 @@
 //! approves what will go out before it goes. (Cairn's gates pause *after* a
 //! step; a gate after the sending step would approve what was already sent.)
 //!
-//! The gate sits on a `noop` step, `review-<name>`, inserted right before the
+//! The gate sits on a `noop` step, `review_<name>`, inserted right before the
 //! audience step with the same input the audience step will get, so the
 //! reviewer sees exactly that. The audience step's own input is unchanged:
 //! written out, it still names the same steps; left unset (the previous
@@ -38,7 +38,7 @@ pub fn add_review_gates(mut definition: Value, types: &[StepType], reviewers: &[
             let mut review = Map::new();
             review.insert(
                 "name".into(),
-                json!(unique(&format!("review-{name}"), &mut taken)),
+                json!(unique(&format!("review_{name}"), &mut taken)),
             );
             review.insert("type".into(), json!("noop"));
             if let Some(input) = step.get("input") {
@@ -74,7 +74,7 @@ fn unique(wanted: &str, taken: &mut Vec<String>) -> String {
     let mut name = wanted.to_owned();
     let mut n = 2;
     while taken.contains(&name) {
-        name = format!("{wanted}-{n}");
+        name = format!("{wanted}_{n}");
         n += 1;
     }
     taken.push(name.clone());
@@ -116,7 +116,7 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["draft", "review-publish", "publish", "review-tell", "tell"]
+            ["draft", "review_publish", "publish", "review_tell", "tell"]
         );
         let review = &gated["steps"][1];
         assert_eq!(review["type"], "noop");
@@ -139,7 +139,7 @@ mod tests {
     #[test]
     fn a_step_after_a_gate_needs_no_second_one_and_names_stay_unique() {
         let plan = json!({"name": "n", "steps": [
-            {"name": "review-tell", "type": "transform", "approval": {}},
+            {"name": "review_tell", "type": "transform", "approval": {}},
             {"name": "tell", "type": "notify"},
             {"name": "x", "type": "transform"},
             {"name": "publish", "type": "publish"},
@@ -147,14 +147,14 @@ mod tests {
         let gated = add_review_gates(plan, &types(), &[]);
         let steps = gated["steps"].as_array().expect("steps");
         assert_eq!(steps.len(), 5);
-        assert_eq!(steps[3]["name"], "review-publish");
+        assert_eq!(steps[3]["name"], "review_publish");
         assert_eq!(steps[3]["approval"].get("reviewers"), None);
         assert_eq!(gated.get("notifications"), None);
         let clash = add_review_gates(
-            json!({"steps": [{"name": "review-tell", "type": "transform"}, {"name": "tell", "type": "notify"}]}),
+            json!({"steps": [{"name": "review_tell", "type": "transform"}, {"name": "tell", "type": "notify"}]}),
             &types(),
             &[],
         );
-        assert_eq!(clash["steps"][1]["name"], "review-tell-2");
+        assert_eq!(clash["steps"][1]["name"], "review_tell_2");
     }
 }

@@ -71,7 +71,7 @@ fn step_schema(step: &StepType) -> Value {
         "additionalProperties": false,
         "required": ["name", "type", "config"],
         "properties": {
-            "name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$"},
+            "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "maxLength": 64},
             "type": {"const": step.name},
             "config": config,
             "input": {"description": "JSON whose strings are templates over input, steps.<name>.output and run.id"},

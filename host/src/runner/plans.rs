@@ -31,6 +31,16 @@ impl Runner {
         }
     }
 
+    /// What a valid `definition` should still change (see
+    /// [`crate::workflow::warnings`]); empty for one that does not parse.
+    pub fn definition_warnings(&self, tenant: &str, definition: &Value) -> Vec<Problem> {
+        WorkflowDefinition::from_value(definition.clone())
+            .map(|parsed| {
+                crate::workflow::warnings(&parsed, &self.inner.catalog.for_tenant(tenant))
+            })
+            .unwrap_or_default()
+    }
+
     /// Stores a planned workflow as a draft, with its plan, and the emails
     /// that send it to its reviewers.
     pub async fn create_planned(

@@ -15,7 +15,7 @@ use serde_json::Value;
 pub use plan::{PlanChannel, PlanDecision, PlanRecord, PlanReview, readable_steps};
 pub use schedule::{CatchUp, Missed, Overlap, Plan, Schedule, ScheduleSpec};
 pub use template::{Templates, template_context};
-pub use validate::{Problem, StepCatalog, validate};
+pub use validate::{Problem, StepCatalog, validate, warnings};
 
 /// A workflow as its author writes it (JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

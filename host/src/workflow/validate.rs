@@ -20,6 +20,36 @@ pub trait StepCatalog {
     /// The config schema of the plugin `step_type` (`name` or `name@version`)
     /// resolves to, or why it does not resolve.
     fn config_schema(&self, step_type: &str) -> Result<Option<Value>, String>;
+
+    /// Who sees what a step of `step_type` does, if it reaches an audience.
+    fn audience(&self, _step_type: &str) -> Option<String> {
+        None
+    }
+}
+
+/// What a valid definition should still change, without being refused: each
+/// step that reaches an audience with nothing before it that stops for a
+/// person (an `approval` on the step before).
+pub fn warnings(definition: &WorkflowDefinition, catalog: &dyn StepCatalog) -> Vec<Problem> {
+    let mut warnings = Vec::new();
+    for (index, step) in definition.steps.iter().enumerate() {
+        let Some(audience) = catalog.audience(&step.step_type) else {
+            continue;
+        };
+        let reviewed = index > 0 && definition.steps[index - 1].approval.is_some();
+        if !reviewed {
+            warnings.push(Problem {
+                path: format!("/steps/{index}"),
+                message: format!(
+                    "'{}' ({}) sends to {audience}, and no person approves what it sends: \
+                     put an `approval` on the step before it (a `noop` step with the same \
+                     input will do)",
+                    step.name, step.step_type
+                ),
+            });
+        }
+    }
+    warnings
 }
 
 const TEMPLATE_ROOTS: &[&str] = &["input", "steps", "run", "step"];

@@ -37,6 +37,7 @@ impl Step for Notify {
             env!("CARGO_PKG_VERSION"),
             "Posts a JSON message to a webhook, Slack-style or generic.",
         )
+        .audience("the people who read the webhook's channel")
         .config_schema(json!({
             "type": "object",
             "required": ["url", "text"],

@@ -48,6 +48,7 @@ impl Step for Publish {
             "Sends the final HTML, title and meta description to a CMS endpoint (mode `cms`), \
              or keeps them as a draft (mode `draft`).",
         )
+        .audience("the readers of the site it publishes to")
         .config_schema(json!({
             "type": "object",
             "additionalProperties": false,

@@ -51,7 +51,39 @@ pub mod template;
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../../wit",
+        path: "../../wit/cairn-step@0.2.0",
+        // The WASI imports the world declares are the `wasip2` crate's.
+        with: {
+            "wasi:cli/environment@0.2.12": wasip2::cli::environment,
+            "wasi:cli/exit@0.2.12": wasip2::cli::exit,
+            "wasi:cli/stdin@0.2.12": wasip2::cli::stdin,
+            "wasi:cli/stdout@0.2.12": wasip2::cli::stdout,
+            "wasi:cli/stderr@0.2.12": wasip2::cli::stderr,
+            "wasi:cli/terminal-input@0.2.12": wasip2::cli::terminal_input,
+            "wasi:cli/terminal-output@0.2.12": wasip2::cli::terminal_output,
+            "wasi:cli/terminal-stdin@0.2.12": wasip2::cli::terminal_stdin,
+            "wasi:cli/terminal-stdout@0.2.12": wasip2::cli::terminal_stdout,
+            "wasi:cli/terminal-stderr@0.2.12": wasip2::cli::terminal_stderr,
+            "wasi:io/error@0.2.12": wasip2::io::error,
+            "wasi:io/poll@0.2.12": wasip2::io::poll,
+            "wasi:io/streams@0.2.12": wasip2::io::streams,
+            "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+            "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
+            "wasi:filesystem/types@0.2.12": wasip2::filesystem::types,
+            "wasi:filesystem/preopens@0.2.12": wasip2::filesystem::preopens,
+            "wasi:sockets/network@0.2.12": wasip2::sockets::network,
+            "wasi:sockets/instance-network@0.2.12": wasip2::sockets::instance_network,
+            "wasi:sockets/udp@0.2.12": wasip2::sockets::udp,
+            "wasi:sockets/udp-create-socket@0.2.12": wasip2::sockets::udp_create_socket,
+            "wasi:sockets/tcp@0.2.12": wasip2::sockets::tcp,
+            "wasi:sockets/tcp-create-socket@0.2.12": wasip2::sockets::tcp_create_socket,
+            "wasi:sockets/ip-name-lookup@0.2.12": wasip2::sockets::ip_name_lookup,
+            "wasi:random/random@0.2.12": wasip2::random::random,
+            "wasi:random/insecure@0.2.12": wasip2::random::insecure,
+            "wasi:random/insecure-seed@0.2.12": wasip2::random::insecure_seed,
+            "wasi:http/types@0.2.12": wasip2::http::types,
+            "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
+        },
         pub_export_macro: true,
         export_macro_name: "__export_plugin",
         default_bindings_module: "cairn_sdk::bindings",
@@ -74,6 +106,9 @@ pub struct Info {
     pub config_schema: Option<Value>,
     pub input_schema: Option<Value>,
     pub output_schema: Option<Value>,
+    /// Who sees what the step does, for a step that publishes or sends
+    /// something to an audience; see [`Info::audience`].
+    pub audience: Option<String>,
 }
 
 impl Info {
@@ -85,7 +120,16 @@ impl Info {
             config_schema: None,
             input_schema: None,
             output_schema: None,
+            audience: None,
         }
+    }
+
+    /// Declares that the step publishes or sends something that `who` sees
+    /// (e.g. "the site's readers"): planned workflows put a review gate before
+    /// it, and the host warns about hand-written workflows that do not.
+    pub fn audience(mut self, who: &str) -> Self {
+        self.audience = Some(who.to_owned());
+        self
     }
 
     /// JSON Schema that the step's config must satisfy; the host checks workflow
@@ -265,6 +309,7 @@ impl<S: Step> bindings::exports::cairn::step::step::Guest for Adapter<S> {
             config_schema: info.config_schema.map(|s| s.to_string()),
             input_schema: info.input_schema.map(|s| s.to_string()),
             output_schema: info.output_schema.map(|s| s.to_string()),
+            audience: info.audience,
         }
     }
 

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::api::{assert_problem, create_workflow, plugins_dir, setup};
-use crate::common::eventually;
-use crate::common::receivers::{Answer, Delivery, HttpStub, Mail, SmtpReceiver};
+use crate::common::api::{assert_problem, create_tenant, create_workflow, plugins_dir, setup};
+use crate::common::receivers::{Answer, Delivery, HttpStub, Mail, SmtpReceiver, WebhookReceiver};
 use crate::common::server::Server;
+use crate::common::{WIT_0_1, component_bytes, eventually};
 
 const VALID: &str = r#"{"name": "AI marketing digest", "description": "Collects the week's stories and formats a digest.", "steps": [
     {"name": "collect", "type": "noop", "config": {}},
@@ -68,6 +68,10 @@ fn model_stub() -> (HttpStub, Asked) {
         let has = |word: &str| goal.contains(word);
         if has("unknown") && n == 1 || has("hopeless") {
             completion(UNKNOWN_TYPE)
+        } else if has("legacy") {
+            completion(
+                r#"{"name": "Old", "description": "d", "steps": [{"name": "old", "type": "legacy", "config": {}}]}"#,
+            )
         } else if has("publish") {
             completion(PUBLISHING)
         } else if has("garbled") {
@@ -242,6 +246,52 @@ fn the_planner_writes_checks_corrects_and_gives_up_as_it_should() {
         "{system}"
     );
 
+    // Another tenant's private step type is not this tenant's: it is not
+    // offered, and a plan naming it is refused like any unknown type.
+    let other = create_tenant(&server, "other");
+    let uploaded = server.call_with(
+        "POST",
+        "/v1/plugins",
+        Some(&other),
+        Some(("application/wasm", component_bytes(WIT_0_1))),
+        &[],
+    );
+    assert_eq!(uploaded.status, 201, "{}", uploaded.body);
+    let offered_types = |request: &Value| -> Vec<String> {
+        request["response_format"]["json_schema"]["schema"]["properties"]["steps"]["items"]["anyOf"]
+            .as_array()
+            .expect("choices")
+            .iter()
+            .map(|c| {
+                c["properties"]["type"]["const"]
+                    .as_str()
+                    .expect("type")
+                    .to_owned()
+            })
+            .collect()
+    };
+    let stranger = plan(&server, json!({"goal": "use the legacy step"}));
+    assert_problem(&stranger, 422, "plan-invalid");
+    assert!(
+        stranger.body["errors"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("unknown step type 'legacy'"),
+        "{}",
+        stranger.body
+    );
+    let asked = requests_about(&model, "use the legacy step");
+    assert!(!offered_types(&asked[0]).contains(&"legacy".to_owned()));
+    let owner = server.call(
+        "POST",
+        "/v1/workflows",
+        Some(&other),
+        Some(&json!({"goal": "the legacy step, by its owner"})),
+    );
+    assert_eq!(owner.status, 201, "{}", owner.body);
+    let asked = requests_about(&model, "the legacy step, by its owner");
+    assert!(offered_types(&asked[0]).contains(&"legacy".to_owned()));
+
     let before = server.get("/v1/workflows").body["workflows"]
         .as_array()
         .expect("list")
@@ -315,6 +365,14 @@ fn the_planner_writes_checks_corrects_and_gives_up_as_it_should() {
             "invalid-request",
         ),
         (json!({}), "invalid-request"),
+        (
+            json!({"goal": "g", "webhooks": [{"url": "http://127.0.0.1:9/x", "secret": "${secret:none}"}]}),
+            "invalid-goal",
+        ),
+        (
+            json!({"goal": "g", "webhooks": [{"url": 5}]}),
+            "invalid-goal",
+        ),
     ];
     for (body, kind) in bad {
         let reply = plan(&server, body.clone());
@@ -324,13 +382,52 @@ fn the_planner_writes_checks_corrects_and_gives_up_as_it_should() {
     let asked_after: usize = counts.lock().expect("lock").values().sum();
     assert_eq!(asked_after, asked_before, "no model call");
 
-    // Nothing was stored for any failure: the one new workflow is the busy
-    // model's plan.
+    // The command line against this server: the plan as lines, approved on
+    // request; a refusal as the problem's lines, and a failing exit.
+    let cli = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .arg("plan")
+            .args(args)
+            .args(["--server", &server.url, "--api-key", &server.key])
+            .output()
+            .expect("cairn runs")
+    };
+    let printed = cli(&[
+        "a digest from the command line",
+        "--schedule",
+        "0 9 * * 1",
+        "--approve",
+    ]);
+    let stdout = String::from_utf8_lossy(&printed.stdout);
+    assert!(
+        printed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    for expected in [
+        "AI marketing digest (workflow ",
+        "active), planned by stub-model in 1 attempt(s):",
+        "  1. collect (noop)\n  2. format (transform)",
+        "Schedule: 0 9 * * 1 (UTC)",
+        "Approved: the workflow is active.",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} in {stdout}");
+    }
+    let refused = cli(&["a hopeless plan from the command line"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("(422)") && stderr.contains("/steps/0/type: unknown step type 'scraper'"),
+        "{stderr}"
+    );
+
+    // Nothing was stored for any failure: the new workflows are the busy
+    // model's plan and the command line's.
     let after = server.get("/v1/workflows").body["workflows"]
         .as_array()
         .expect("list")
         .len();
-    assert_eq!(after, before + 1);
+    assert_eq!(after, before + 2);
 }
 
 /// The approve and reject links of the plan email sent to `to` about the
@@ -389,7 +486,16 @@ fn reviewers_approve_or_reject_a_plan_by_its_links_once_per_version() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut settings = planner_settings(&model);
     settings.extend(smtp_settings(&smtp));
+    settings.push(("CAIRN_HTTP_ALLOW", r#"["127.0.0.1:*"]"#.into()));
     let server = start(dir.path(), &settings);
+    let hooks = WebhookReceiver::start();
+    let stored = server.call(
+        "PUT",
+        "/v1/secrets/hooks",
+        Some(&server.key),
+        Some(&json!({"value": crate::notifications::SECRET})),
+    );
+    assert!(stored.status < 300, "{}", stored.body);
 
     let created = plan(
         &server,
@@ -508,8 +614,10 @@ fn reviewers_approve_or_reject_a_plan_by_its_links_once_per_version() {
     // version for review, and the old links stop working.
     let second = plan(
         &server,
-        json!({"goal": "Monthly digest", "notify": ["owner@example.com"]}),
+        json!({"goal": "Monthly digest", "notify": ["owner@example.com"],
+               "webhooks": [{"url": hooks.url, "secret": "${secret:hooks}"}]}),
     );
+    assert_eq!(second.status, 201, "{}", second.body);
     let second_id = second.body["id"].as_str().expect("id").to_owned();
     let (old_approve, old_reject, _) =
         links_in(&smtp, &server, "owner@example.com", "Monthly digest", 1);
@@ -545,11 +653,35 @@ fn reviewers_approve_or_reject_a_plan_by_its_links_once_per_version() {
             .expect("html")
             .contains("version 2 is the latest")
     );
+    // The webhook was told of both versions, signed, with links of its own.
+    let told = hooks.wait_for("the edited plan's webhook", |d| {
+        d.body.contains("\"version\":2")
+    });
+    assert!(told.headers.contains_key("webhook-signature"));
+    let told: Value = serde_json::from_str(&told.body).expect("json");
+    assert_eq!(told["type"], "workflow.plan_review");
+    assert_eq!(told["data"]["title"], "AI marketing digest");
+    let approve_v2 = told["data"]["links"]["approve"]
+        .as_str()
+        .expect("approve link")
+        .strip_prefix(&server.url)
+        .expect("on this server")
+        .to_owned();
     let (fresh, _, _) = links_in(&smtp, &server, "owner@example.com", "Monthly digest", 2);
-    assert_eq!(form(&server, &fresh, "").status, 200);
+    assert_ne!(fresh, approve_v2, "each recipient has links of its own");
+    let approved = server.call_with(
+        "POST",
+        &approve_v2,
+        None,
+        Some(("application/json", b"{}".to_vec())),
+        &[],
+    );
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(approved.body["status"], "active");
     let now = workflow(&server, &second_id);
     assert_eq!(now["status"], "active");
     assert_eq!(now["plan"]["decisions"][1]["version"], 2);
+    assert_eq!(now["plan"]["decisions"][1]["reviewer"], json!(hooks.url));
 
     // The owner may approve through the API: the key's name is recorded.
     let third = plan(&server, json!({"goal": "Daily digest"}));

@@ -197,6 +197,7 @@ impl Host {
         &self,
         tenant: &str,
         goal: Goal,
+        webhooks: Vec<crate::workflow::WebhookTarget>,
     ) -> Result<(WorkflowRecord, PlanRecord, serde_json::Value), PlanFailure> {
         let planner = self.planner.as_ref().ok_or(PlanFailure::NotConfigured)?;
         let types: Vec<StepType> = self
@@ -240,6 +241,7 @@ impl Host {
                     model: planner.model().to_owned(),
                     attempts: plan.attempts,
                     reviewers: goal.reviewers,
+                    webhooks,
                 },
             )
             .await?;

@@ -27,7 +27,7 @@ use crate::store::{
     self, EventRecord, Notification, NotificationData, OutboxRecord, PlanNotice, Recipient,
     RunNotice, RunRecord, Store, Subject,
 };
-use crate::workflow::{Notifications, NotifyEvent};
+use crate::workflow::{Notifications, NotifyEvent, PlanRecord};
 
 /// Attempts before a notification is given up.
 const MAX_ATTEMPTS: i64 = 12;
@@ -141,24 +141,30 @@ pub fn outbox_rows(
     rows
 }
 
-/// The outbox rows that send a plan's version to its reviewers, each an
-/// email with their approve and reject links (made at delivery).
+/// The outbox rows that send a plan's version to its reviewers (an email
+/// each) and webhooks (a signed POST each), with approve and reject links
+/// made at delivery for each recipient.
 pub fn plan_outbox_rows(
     notice: &PlanNotice,
     tenant: &str,
-    reviewers: &[String],
+    plan: &PlanRecord,
     now: i64,
 ) -> Vec<OutboxRecord> {
-    reviewers
-        .iter()
-        .map(|to| OutboxRecord {
+    let emails = plan.reviewers.iter().map(|to| Recipient::Email {
+        to: to.clone(),
+        reviewer: true,
+    });
+    let hooks = plan.webhooks.iter().map(|hook| Recipient::Webhook {
+        url: hook.url.clone(),
+        secret_name: hook.secret_name().unwrap_or_default().to_owned(),
+    });
+    emails
+        .chain(hooks)
+        .map(|recipient| OutboxRecord {
             id: format!("msg_{}", uuid::Uuid::now_v7().simple()),
             tenant: tenant.to_owned(),
             subject: Subject::Workflow(notice.workflow_id.clone()),
-            recipient: Recipient::Email {
-                to: to.clone(),
-                reviewer: true,
-            },
+            recipient,
             notification: Notification {
                 kind: "workflow.plan_review".to_owned(),
                 timestamp: timestamp(now),
@@ -364,7 +370,22 @@ async fn webhook(
     let secret = secrets
         .get(name)
         .ok_or_else(|| format!("the tenant has no secret named '{name}' to sign webhooks with"))?;
-    let body = serde_json::to_string(&record.notification).map_err(|e| e.to_string())?;
+    let body = match &record.notification.data {
+        // A plan's webhook carries the links a person follows to decide,
+        // made for this webhook as the reviewer.
+        NotificationData::Plan(plan) => {
+            let mut body = serde_json::to_value(&record.notification).map_err(|e| e.to_string())?;
+            let link = |decision| host.links.plan_link(&record.tenant, plan, url, decision);
+            body["data"]["links"] = json!({
+                "approve": link(PlanDecision::Approve),
+                "reject": link(PlanDecision::Reject),
+            });
+            body.to_string()
+        }
+        NotificationData::Run(_) => {
+            serde_json::to_string(&record.notification).map_err(|e| e.to_string())?
+        }
+    };
     let now = now_ms() / 1000;
     let signature = sign(secret, &record.id, now, &body)
         .ok_or_else(|| format!("secret '{name}' is not a whsec_ signing key"))?;

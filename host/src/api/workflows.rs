@@ -18,7 +18,7 @@ use crate::runner::ScheduleView;
 use crate::runner::{WorkflowRecord, WorkflowStatus};
 use crate::workflow::{
     PlanChannel, PlanDecision, PlanRecord, PlanReview, Problem, Schedule, ScheduleSpec,
-    WorkflowDefinition, readable_steps,
+    WebhookTarget, WorkflowDefinition, readable_steps,
 };
 
 /// The most reviewers a plan may be sent to.
@@ -52,6 +52,13 @@ pub struct CreateWorkflow {
     /// gets). Default: the requesting key's name, if that is an email address.
     #[serde(default)]
     notify: Option<Vec<String>>,
+    /// With a goal: webhooks told of the plan, each `{url, secret}` with
+    /// `secret` a `${secret:NAME}` signing key, as in a definition's
+    /// notifications; the body carries the plan and its approve and reject
+    /// links.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    webhooks: Option<Vec<Value>>,
 }
 
 /// The status a workflow is created in.
@@ -233,10 +240,15 @@ pub async fn create(
             ));
         }
     };
-    if request.schedule.is_some() || request.timezone.is_some() || request.notify.is_some() {
+    if request.schedule.is_some()
+        || request.timezone.is_some()
+        || request.notify.is_some()
+        || request.webhooks.is_some()
+    {
         return Err(ApiError::unprocessable(
             "invalid-request",
-            "`schedule`, `timezone` and `notify` go with a `goal`; a definition carries its own              schedule and notifications",
+            "`schedule`, `timezone`, `notify` and `webhooks` go with a `goal`; a definition \
+             carries its own schedule and notifications",
         ));
     }
     let status = match request.status.unwrap_or_default() {
@@ -251,6 +263,51 @@ pub async fn create(
     let mut body = workflow_json(&workflow, Some(definition.clone()));
     body.warnings = state.host.runner.definition_warnings(&tenant, &definition);
     Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// A plan request's webhooks, each checked as a definition's webhook is.
+fn plan_webhooks(
+    state: &AppState,
+    tenant: &str,
+    hooks: Vec<Value>,
+) -> Result<Vec<WebhookTarget>, ApiError> {
+    if hooks.len() > MAX_REVIEWERS {
+        return Err(ApiError::unprocessable(
+            "invalid-goal",
+            format!("at most {MAX_REVIEWERS} webhooks"),
+        ));
+    }
+    let mut parsed = Vec::new();
+    let mut problems = Vec::new();
+    for (index, mut hook) in hooks.into_iter().enumerate() {
+        if let Some(object) = hook.as_object_mut() {
+            object
+                .entry("events")
+                .or_insert_with(|| serde_json::json!([]));
+        }
+        match serde_json::from_value::<WebhookTarget>(hook) {
+            Ok(hook) => parsed.push(hook),
+            Err(e) => problems.push(Problem {
+                path: format!("/webhooks/{index}"),
+                message: format!("a webhook is {{\"url\", \"secret\"}}: {e}"),
+            }),
+        }
+    }
+    problems.extend(
+        state
+            .host
+            .runner
+            .webhooks_problems(tenant, &parsed, "/webhooks")?,
+    );
+    if problems.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(ApiError::Unprocessable {
+            kind: "invalid-goal",
+            detail: "a webhook of the plan is not valid".into(),
+            errors: problems,
+        })
+    }
 }
 
 /// The goal's half of [`create`]: checks what the owner sent, has the
@@ -326,6 +383,7 @@ async fn create_planned(
         None if is_email(key_name) => vec![key_name.to_owned()],
         None => Vec::new(),
     };
+    let webhooks = plan_webhooks(state, tenant, request.webhooks.unwrap_or_default())?;
     let goal = Goal {
         text,
         schedule,
@@ -335,18 +393,18 @@ async fn create_planned(
     let (workflow, plan, definition) =
         state
             .host
-            .plan_workflow(tenant, goal)
+            .plan_workflow(tenant, goal, webhooks)
             .await
             .map_err(|failure| match failure {
                 PlanFailure::NotConfigured => ApiError::unprocessable(
                     "planner-not-configured",
-                    "this server has no planner: the operator sets `planner.base_url` and                      `planner.model` (see the README); send a `definition` instead",
+                    "this server has no planner: the operator sets `planner.base_url` and `planner.model` (see the README); send a `definition` instead",
                 ),
                 PlanFailure::Plan(PlanError::Invalid { problems, attempts }) => {
                     ApiError::Unprocessable {
                         kind: "plan-invalid",
                         detail: format!(
-                            "the model's plan still had {} problem(s) after {attempts}                              attempt(s); nothing was stored. Rephrase the goal, or write the                              definition yourself",
+                            "the model's plan still had {} problem(s) after {attempts} attempt(s); nothing was stored. Rephrase the goal, or write the definition yourself",
                             problems.len()
                         ),
                         errors: problems,
@@ -363,9 +421,11 @@ async fn create_planned(
                 PlanFailure::Run(error) => error.into(),
             })?;
     let scheduled = definition.get("schedule").is_some();
-    let message = match plan.reviewers.as_slice() {
+    let mut told = plan.reviewers.clone();
+    told.extend(plan.webhooks.iter().map(|hook| hook.url.clone()));
+    let message = match told.as_slice() {
         [] => format!(
-            "This plan is a draft, and nobody was sent it. Review it, then activate it with              POST /v1/workflows/{id}/activate{starts}, or change it with PUT /v1/workflows/{id}.",
+            "This plan is a draft, and nobody was sent it. Review it, then activate it with POST /v1/workflows/{id}/activate{starts}, or change it with PUT /v1/workflows/{id}.",
             id = workflow.id,
             starts = if scheduled {
                 ", which starts its schedule"
@@ -374,7 +434,7 @@ async fn create_planned(
             },
         ),
         reviewers => format!(
-            "This plan is a draft. It was sent to {} for review: an approve link activates              it{starts}; a reject link keeps it a draft with the reviewer's note. You may also              activate it with POST /v1/workflows/{id}/activate, or change it with PUT              /v1/workflows/{id}, which sends the new version for review.",
+            "This plan is a draft. It was sent to {} for review: an approve link activates it{starts}; a reject link keeps it a draft with the reviewer's note. You may also activate it with POST /v1/workflows/{id}/activate, or change it with PUT /v1/workflows/{id}, which sends the new version for review.",
             reviewers.join(", "),
             id = workflow.id,
             starts = if scheduled {

@@ -23,7 +23,9 @@ pub fn stdout_failed(error: std::io::Error) -> ! {
 
 mod bench;
 mod keys;
+mod plans;
 mod plugins;
+mod remote;
 mod runs;
 
 use std::path::PathBuf;
@@ -117,6 +119,9 @@ pub enum Command {
         #[arg(long, default_value = "10m")]
         wait: String,
     },
+    /// Have a running server's planner write a workflow from a goal; prints
+    /// the plan, and with `--approve` activates it.
+    Plan(plans::PlanArgs),
     /// Print performance figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -163,6 +168,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             plugins_dir,
         } => runs::resume(&data_dir, run, step, decision, plugins_dir).await,
         Command::Show { run, events } => runs::show(&data_dir, run, events).await,
+        Command::Plan(args) => plans::plan(&data_dir, args).await,
         Command::Bench(command) => bench::bench(cache_dir, command).await,
     }
 }

@@ -16,6 +16,7 @@ pub struct NewPlan {
     pub model: String,
     pub attempts: u32,
     pub reviewers: Vec<String>,
+    pub webhooks: Vec<crate::workflow::WebhookTarget>,
 }
 
 impl Runner {
@@ -58,6 +59,7 @@ impl Runner {
             model: plan.model,
             attempts: plan.attempts,
             reviewers: plan.reviewers,
+            webhooks: plan.webhooks,
             created_at: now,
         };
         let outbox = self.plan_notices(&workflow, &parsed, &record, now);
@@ -98,7 +100,7 @@ impl Runner {
                 .map(|s| format!("`{}` ({})", s.cron, s.timezone)),
             links_expire: (now + self.inner.plan_link_ttl.as_millis() as i64) / 1000,
         };
-        plan_outbox_rows(&notice, &workflow.tenant, &plan.reviewers, now)
+        plan_outbox_rows(&notice, &workflow.tenant, plan, now)
     }
 
     /// Wakes the outbox for a plan's emails.

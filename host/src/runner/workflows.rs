@@ -134,9 +134,10 @@ impl Runner {
         }
     }
 
-    /// Webhooks whose URL the egress policy refuses, or whose signing secret
-    /// the tenant does not have. Delivery checks both again, as settings and
-    /// secrets may change.
+    /// Webhooks whose URL is not one, or the egress policy refuses it; whose
+    /// `secret` is not a `${secret:NAME}` reference, or names a secret the
+    /// tenant does not have or that is no signing key. Delivery checks the
+    /// policy and the secret again, as settings and secrets may change.
     pub(super) fn webhook_problems(
         &self,
         tenant: &str,
@@ -146,6 +147,16 @@ impl Runner {
             .notifications
             .as_ref()
             .map_or(&[][..], |n| n.webhooks.as_slice());
+        self.webhooks_problems(tenant, hooks, "/notifications/webhooks")
+    }
+
+    /// [`Runner::webhook_problems`] of `hooks`, with paths under `at`.
+    pub fn webhooks_problems(
+        &self,
+        tenant: &str,
+        hooks: &[crate::workflow::WebhookTarget],
+        at: &str,
+    ) -> Result<Vec<Problem>, RunError> {
         if hooks.is_empty() {
             return Ok(Vec::new());
         }
@@ -157,7 +168,7 @@ impl Runner {
             .map_err(|e| RunError::Store(StoreError::Corrupt(e.to_string())))?;
         let mut problems = Vec::new();
         for (index, hook) in hooks.iter().enumerate() {
-            let at = |field: &str| format!("/notifications/webhooks/{index}/{field}");
+            let at = |field: &str| format!("{at}/{index}/{field}");
             if let Ok(target) = crate::egress::Target::parse("POST", &hook.url) {
                 let literal = target.host.parse::<std::net::IpAddr>().ok();
                 let checked = policy.check(&target).and_then(|()| match literal {
@@ -170,6 +181,30 @@ impl Runner {
                         message: format!("webhooks go out under the egress policy: {denial}"),
                     });
                 }
+            }
+            if let Err(message) = crate::egress::Target::parse("POST", &hook.url) {
+                problems.push(Problem {
+                    path: at("url"),
+                    message,
+                });
+            }
+            if hook.secret.starts_with("whsec_") {
+                problems.push(Problem {
+                    path: at("secret"),
+                    message: "signing secrets are not kept in definitions: store it as a tenant \
+                              secret (PUT /v1/secrets/NAME with {\"value\": \"whsec_...\"}) and \
+                              write \"secret\": \"${secret:NAME}\""
+                        .into(),
+                });
+            } else if hook.secret_name().is_none() {
+                problems.push(Problem {
+                    path: at("secret"),
+                    message: format!(
+                        "'{}' is not a secret reference: write \"${{secret:NAME}}\", naming a \
+                         tenant secret that holds the whsec_ signing key",
+                        hook.secret
+                    ),
+                });
             }
             if let Some(name) = hook.secret_name() {
                 let message = match secrets.get(name) {

@@ -5,10 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::WorkflowDefinition;
+use super::{WebhookTarget, WorkflowDefinition};
 
 /// Where a planned workflow came from, and who reviews it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlanRecord {
     pub workflow_id: String,
     /// The goal as the owner wrote it.
@@ -19,6 +19,8 @@ pub struct PlanRecord {
     pub attempts: u32,
     /// Email addresses that review the plan.
     pub reviewers: Vec<String>,
+    /// Webhooks told of the plan, with its links (their `events` unused).
+    pub webhooks: Vec<WebhookTarget>,
     pub created_at: i64,
 }
 

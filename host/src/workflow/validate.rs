@@ -73,39 +73,19 @@ pub fn validate(definition: &WorkflowDefinition, catalog: &dyn StepCatalog) -> V
             problem(p.path, p.message);
         }
     }
-    if let Some(notifications) = &definition.notifications {
-        for (index, hook) in notifications.webhooks.iter().enumerate() {
-            let at = |field: &str| format!("/notifications/webhooks/{index}/{field}");
-            if let Err(message) = crate::egress::Target::parse("POST", &hook.url) {
-                problem(at("url"), message);
-            }
-            if hook.secret.starts_with("whsec_") {
+    // Webhooks are checked by the runner, with the egress policy and the
+    // tenant's secrets.
+    if let Some(email) = definition
+        .notifications
+        .as_ref()
+        .and_then(|n| n.email.as_ref())
+    {
+        for (index, address) in email.to.iter().enumerate() {
+            if address.parse::<lettre::Address>().is_err() {
                 problem(
-                    at("secret"),
-                    "signing secrets are not kept in definitions: store it as a tenant secret \
-                     (PUT /v1/secrets/NAME with {\"value\": \"whsec_...\"}) and write \
-                     \"secret\": \"${secret:NAME}\""
-                        .into(),
+                    format!("/notifications/email/to/{index}"),
+                    format!("'{address}' is not an email address"),
                 );
-            } else if hook.secret_name().is_none() {
-                problem(
-                    at("secret"),
-                    format!(
-                        "'{}' is not a secret reference: write \"${{secret:NAME}}\", naming a \
-                         tenant secret that holds the whsec_ signing key",
-                        hook.secret
-                    ),
-                );
-            }
-        }
-        if let Some(email) = &notifications.email {
-            for (index, address) in email.to.iter().enumerate() {
-                if address.parse::<lettre::Address>().is_err() {
-                    problem(
-                        format!("/notifications/email/to/{index}"),
-                        format!("'{address}' is not an email address"),
-                    );
-                }
             }
         }
     }

@@ -10,6 +10,7 @@ CREATE TABLE workflow_plans (
     model       TEXT NOT NULL,
     attempts    INTEGER NOT NULL,    -- model calls it took
     reviewers   TEXT NOT NULL,       -- JSON array of email addresses
+    webhooks    TEXT NOT NULL,       -- JSON array of {"url", "secret"}: ${secret:NAME}
     created_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
 

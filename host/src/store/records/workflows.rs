@@ -146,14 +146,15 @@ pub fn get_definition(
 /// Stores where a planned workflow came from.
 pub fn insert_plan(tx: &Transaction<'_>, plan: &PlanRecord) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO workflow_plans (workflow_id, goal, model, attempts, reviewers, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO workflow_plans (workflow_id, goal, model, attempts, reviewers, webhooks, \
+         created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             plan.workflow_id,
             plan.goal,
             plan.model,
             plan.attempts,
             opt_typed_text(Some(&plan.reviewers)),
+            opt_typed_text(Some(&plan.webhooks)),
             plan.created_at
         ],
     )?;
@@ -164,7 +165,7 @@ pub fn insert_plan(tx: &Transaction<'_>, plan: &PlanRecord) -> Result<(), StoreE
 pub fn get_plan(conn: &Connection, workflow_id: &str) -> Result<Option<PlanRecord>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT workflow_id, goal, model, attempts, reviewers, created_at \
+            "SELECT workflow_id, goal, model, attempts, reviewers, webhooks, created_at \
              FROM workflow_plans WHERE workflow_id = ?1",
             params![workflow_id],
             |row| {
@@ -174,7 +175,8 @@ pub fn get_plan(conn: &Connection, workflow_id: &str) -> Result<Option<PlanRecor
                     model: row.get(2)?,
                     attempts: row.get(3)?,
                     reviewers: typed_column(row, 4)?,
-                    created_at: row.get(5)?,
+                    webhooks: typed_column(row, 5)?,
+                    created_at: row.get(6)?,
                 })
             },
         )

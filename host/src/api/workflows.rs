@@ -390,42 +390,45 @@ async fn create_planned(
         reviewers,
         today: timestamp(now_ms()).chars().take(10).collect(),
     };
-    let (workflow, plan, definition) =
-        state
-            .host
-            .plan_workflow(tenant, goal, webhooks)
-            .await
-            .map_err(|failure| match failure {
-                PlanFailure::NotConfigured => ApiError::unprocessable(
-                    "planner-not-configured",
-                    "this server has no planner: the operator sets `planner.base_url` and `planner.model` (see the README); send a `definition` instead",
-                ),
-                PlanFailure::Plan(PlanError::Invalid { problems, attempts }) => {
-                    ApiError::Unprocessable {
-                        kind: "plan-invalid",
-                        detail: format!(
-                            "the model's plan still had {} problem(s) after {attempts} attempt(s); nothing was stored. Rephrase the goal, or write the definition yourself",
-                            problems.len()
-                        ),
-                        errors: problems,
-                    }
+    let (workflow, plan, definition) = state
+        .host
+        .plan_workflow(tenant, goal, webhooks)
+        .await
+        .map_err(|failure| match failure {
+            PlanFailure::NotConfigured => ApiError::unprocessable(
+                "planner-not-configured",
+                "this server has no planner: the operator sets `planner.base_url` and \
+                     `planner.model` (see the README); send a `definition` instead",
+            ),
+            PlanFailure::Plan(PlanError::Invalid { problems, attempts }) => {
+                ApiError::Unprocessable {
+                    kind: "plan-invalid",
+                    detail: format!(
+                        "the model's plan still had {} problem(s) after {attempts} \
+                             attempt(s); nothing was stored. Rephrase the goal, or write the \
+                             definition yourself",
+                        problems.len()
+                    ),
+                    errors: problems,
                 }
-                PlanFailure::Plan(PlanError::Unavailable(detail)) => ApiError::BadGateway {
-                    kind: "planner-unavailable",
-                    detail: format!("{detail}; nothing was stored"),
-                },
-                PlanFailure::Plan(PlanError::TimedOut(detail)) => ApiError::GatewayTimeout {
-                    kind: "planner-timeout",
-                    detail: format!("{detail}; nothing was stored"),
-                },
-                PlanFailure::Run(error) => error.into(),
-            })?;
+            }
+            PlanFailure::Plan(PlanError::Unavailable(detail)) => ApiError::BadGateway {
+                kind: "planner-unavailable",
+                detail: format!("{detail}; nothing was stored"),
+            },
+            PlanFailure::Plan(PlanError::TimedOut(detail)) => ApiError::GatewayTimeout {
+                kind: "planner-timeout",
+                detail: format!("{detail}; nothing was stored"),
+            },
+            PlanFailure::Run(error) => error.into(),
+        })?;
     let scheduled = definition.get("schedule").is_some();
     let mut told = plan.reviewers.clone();
     told.extend(plan.webhooks.iter().map(|hook| hook.url.clone()));
     let message = match told.as_slice() {
         [] => format!(
-            "This plan is a draft, and nobody was sent it. Review it, then activate it with POST /v1/workflows/{id}/activate{starts}, or change it with PUT /v1/workflows/{id}.",
+            "This plan is a draft, and nobody was sent it. Review it, then activate it with POST \
+             /v1/workflows/{id}/activate{starts}, or change it with PUT /v1/workflows/{id}.",
             id = workflow.id,
             starts = if scheduled {
                 ", which starts its schedule"
@@ -434,7 +437,10 @@ async fn create_planned(
             },
         ),
         reviewers => format!(
-            "This plan is a draft. It was sent to {} for review: an approve link activates it{starts}; a reject link keeps it a draft with the reviewer's note. You may also activate it with POST /v1/workflows/{id}/activate, or change it with PUT /v1/workflows/{id}, which sends the new version for review.",
+            "This plan is a draft. It was sent to {} for review: an approve link activates \
+             it{starts}; a reject link keeps it a draft with the reviewer's note. You may also \
+             activate it with POST /v1/workflows/{id}/activate, or change it with PUT \
+             /v1/workflows/{id}, which sends the new version for review.",
             reviewers.join(", "),
             id = workflow.id,
             starts = if scheduled {

@@ -65,6 +65,11 @@ impl Inner {
             if deleted > 0 {
                 tracing::info!(runs = deleted, "deleted finished runs past their retention");
             }
+            match self.store.delete_settled_plan_notices(before).await {
+                Ok(0) => {}
+                Ok(notices) => tracing::info!(notices, "deleted plan reviews past their retention"),
+                Err(e) => tracing::error!("cannot delete plan reviews past their retention: {e}"),
+            }
             let pause = (retention / 10).clamp(Duration::from_millis(100), RETENTION_PAUSE);
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}

@@ -157,6 +157,12 @@ impl Store {
         Ok((found, deleted))
     }
 
+    /// Deletes plan reviews past retention that were delivered or given up.
+    pub async fn delete_settled_plan_notices(&self, before: i64) -> Result<usize, StoreError> {
+        self.write(move |tx| delete_settled_plan_notices(tx, before))
+            .await
+    }
+
     /// A workflow version's definition, as stored.
     pub fn definition(&self, workflow_id: &str, version: i64) -> Result<Value, StoreError> {
         self.read(|c| get_definition(c, workflow_id, version))

@@ -48,3 +48,6 @@ DROP TABLE outbox;
 ALTER TABLE outbox_rebuilt RENAME TO outbox;
 CREATE INDEX outbox_due ON outbox (next_attempt) WHERE next_attempt IS NOT NULL;
 CREATE INDEX outbox_by_run ON outbox (run_id);
+-- Plan reviews once delivered or given up, for the retention sweep.
+CREATE INDEX outbox_settled_plans ON outbox (created_at)
+    WHERE workflow_id IS NOT NULL AND next_attempt IS NULL;

@@ -22,6 +22,8 @@ const NEXT_PAUSE_DEADLINE: &str =
     "SELECT MIN(pause_deadline) FROM runs WHERE status = 'paused' AND pause_deadline IS NOT NULL";
 const UNFINISHED_RUNS_PINNED_TO: &str = "SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND status IN ('pending', 'running', 'paused') \
      AND EXISTS (SELECT 1 FROM json_each(runs.plugins) WHERE value = ?2)";
+const SETTLED_PLAN_NOTICES_BEFORE: &str = "DELETE FROM outbox INDEXED BY outbox_settled_plans \
+     WHERE workflow_id IS NOT NULL AND next_attempt IS NULL AND created_at < ?1";
 const FINISHED_RUNS_BEFORE: &str = "SELECT id FROM runs INDEXED BY runs_finished WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1 \
      ORDER BY updated_at LIMIT ?2";
 
@@ -289,6 +291,67 @@ mod tests {
         assert!(delete_finished_run(&tx, "3").expect("delete"));
         assert!(!delete_finished_run(&tx, "nope").expect("delete"));
         check(&tx);
+    }
+
+    #[test]
+    fn settled_plan_notices_past_retention_are_swept_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = Connection::open(dir.path().join("db")).expect("open");
+        crate::store::migrate(&mut conn).expect("migrate");
+        let tx = conn.transaction().expect("tx");
+        let workflow = WorkflowRecord {
+            id: "w".to_owned(),
+            tenant: "a".to_owned(),
+            name: "w".to_owned(),
+            status: crate::store::WorkflowStatus::Draft,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        };
+        insert_workflow(&tx, &workflow, &Value::Null).expect("workflow");
+        let notice = |id: &str, created_at: i64, next_attempt: Option<i64>| OutboxRecord {
+            id: id.to_owned(),
+            tenant: "a".to_owned(),
+            subject: Subject::Workflow("w".to_owned()),
+            recipient: Recipient::Email {
+                to: "ana@example.com".to_owned(),
+                reviewer: true,
+            },
+            notification: Notification {
+                kind: "workflow.plan_review".to_owned(),
+                timestamp: String::new(),
+                data: NotificationData::Plan(PlanNotice {
+                    workflow_id: "w".to_owned(),
+                    version: 1,
+                    title: "t".to_owned(),
+                    goal: "g".to_owned(),
+                    steps: vec![],
+                    schedule: None,
+                    links_expire: 0,
+                }),
+            },
+            attempts: 1,
+            next_attempt,
+            delivered_at: None,
+            last_error: None,
+            created_at,
+        };
+        for row in [
+            notice("old-settled", 10, None),
+            notice("old-pending", 10, Some(20)),
+            notice("new-settled", 100, None),
+        ] {
+            insert_outbox(&tx, &row).expect("insert");
+        }
+        assert_eq!(delete_settled_plan_notices(&tx, 50).expect("sweep"), 1);
+        let left: Vec<String> = tx
+            .prepare("SELECT id FROM outbox ORDER BY id")
+            .expect("prepare")
+            .query_map([], |row| row.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(left, ["new-settled", "old-pending"]);
     }
 
     #[test]

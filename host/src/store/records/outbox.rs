@@ -212,6 +212,14 @@ pub fn outbox_attempted(
     Ok(())
 }
 
+/// Deletes plan reviews created before `before` that were delivered or given
+/// up: a run's notifications go with the run, a plan's are swept here.
+pub fn delete_settled_plan_notices(tx: &Transaction<'_>, before: i64) -> Result<usize, StoreError> {
+    Ok(tx
+        .prepare_cached(SETTLED_PLAN_NOTICES_BEFORE)?
+        .execute(params![before])?)
+}
+
 /// A run's notifications, oldest first.
 pub fn run_outbox(conn: &Connection, run_id: &str) -> Result<Vec<OutboxRecord>, StoreError> {
     let mut statement = conn.prepare_cached(&format!(

@@ -217,6 +217,18 @@ mod tests {
         }
     }
 
+    fn workflow(id: &str) -> WorkflowRecord {
+        WorkflowRecord {
+            id: id.to_owned(),
+            tenant: "a".to_owned(),
+            name: id.to_owned(),
+            status: crate::store::WorkflowStatus::Active,
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
     #[test]
     fn counts_kept_by_triggers_match_the_rows() {
         use RunStatus::*;
@@ -224,16 +236,7 @@ mod tests {
         let mut conn = Connection::open(dir.path().join("db")).expect("open");
         crate::store::migrate(&mut conn).expect("migrate");
         let tx = conn.transaction().expect("tx");
-        let workflow = WorkflowRecord {
-            id: "w".to_owned(),
-            tenant: "a".to_owned(),
-            name: "w".to_owned(),
-            status: crate::store::WorkflowStatus::Active,
-            version: 1,
-            created_at: 0,
-            updated_at: 0,
-        };
-        insert_workflow(&tx, &workflow, &Value::Null).expect("workflow");
+        insert_workflow(&tx, &workflow("w"), &Value::Null).expect("workflow");
         let check = |tx: &Transaction<'_>| {
             let counted: Vec<(String, i64)> = tx
                 .prepare("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status")
@@ -299,16 +302,7 @@ mod tests {
         let mut conn = Connection::open(dir.path().join("db")).expect("open");
         crate::store::migrate(&mut conn).expect("migrate");
         let tx = conn.transaction().expect("tx");
-        let workflow = WorkflowRecord {
-            id: "w".to_owned(),
-            tenant: "a".to_owned(),
-            name: "w".to_owned(),
-            status: crate::store::WorkflowStatus::Draft,
-            version: 1,
-            created_at: 0,
-            updated_at: 0,
-        };
-        insert_workflow(&tx, &workflow, &Value::Null).expect("workflow");
+        insert_workflow(&tx, &workflow("w"), &Value::Null).expect("workflow");
         let notice = |id: &str, created_at: i64, next_attempt: Option<i64>| OutboxRecord {
             id: id.to_owned(),
             tenant: "a".to_owned(),

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::common::api::{
-    assert_problem, create_tenant, create_workflow, poll_until, setup, start_run, status_is,
+    assert_problem, create_tenant, create_workflow, poll_until, post_form, setup, start_run,
+    status_is,
 };
 use crate::common::server::{Reply, Server};
 
@@ -51,19 +52,6 @@ fn open(server: &Server, path: &str) -> Reply {
     server.call_with("GET", path, None, None, &[])
 }
 
-fn form(server: &Server, path: &str, body: &str) -> Reply {
-    server.call_with(
-        "POST",
-        path,
-        None,
-        Some((
-            "application/x-www-form-urlencoded",
-            body.as_bytes().to_vec(),
-        )),
-        &[],
-    )
-}
-
 #[test]
 fn two_reviewers_approve_through_single_use_links_and_the_page_changes_nothing() {
     let (_dir, server) = setup();
@@ -103,7 +91,7 @@ fn two_reviewers_approve_through_single_use_links_and_the_page_changes_nothing()
     assert_eq!(server.get(&format!("/v1/runs/{run}")).body, paused);
 
     // Ana approves: one of two; the run still waits.
-    let thanks = form(&server, ana, "decision=approve&note=Looks+good");
+    let thanks = post_form(&server, ana, "decision=approve&note=Looks+good");
     assert_eq!(thanks.status, 200, "{}", thanks.body);
     assert!(thanks.body.as_str().expect("html").contains("recorded"));
     let waiting = server.get(&format!("/v1/runs/{run}")).body;
@@ -111,7 +99,7 @@ fn two_reviewers_approve_through_single_use_links_and_the_page_changes_nothing()
     assert_eq!(waiting["pending_action"]["approvals"], 1);
     // Her link is spent; nor may she approve again through the API.
     assert_eq!(open(&server, ana).status, 409);
-    assert_eq!(form(&server, ana, "decision=approve").status, 409);
+    assert_eq!(post_form(&server, ana, "decision=approve").status, 409);
     let ana_key = crate::common::server::create_key(&server, "default", "Ana@Example.com");
     let again = server.call(
         "POST",
@@ -183,7 +171,7 @@ fn a_rejection_ends_the_run_and_bad_links_change_nothing() {
     bytes[middle] = if bytes[middle] == b'x' { b'y' } else { b'x' };
     let changed = format!("/v1/approvals/{}", String::from_utf8(bytes).expect("ascii"));
     assert_eq!(open(&server, &changed).status, 404);
-    assert_eq!(form(&server, &changed, "decision=approve").status, 404);
+    assert_eq!(post_form(&server, &changed, "decision=approve").status, 404);
     // Made with another secret: not valid.
     let elsewhere = tempfile::tempdir().expect("dir");
     let foreign = cairn::approvals::LinkSigner::load_or_create(
@@ -201,7 +189,7 @@ fn a_rejection_ends_the_run_and_bad_links_change_nothing() {
         expires: i64::MAX / 2,
     };
     let forged = format!("/v1/approvals/{}", foreign.token(&claims));
-    assert_eq!(form(&server, &forged, "decision=approve").status, 404);
+    assert_eq!(post_form(&server, &forged, "decision=approve").status, 404);
     // Expired: signed with this server's secret, a minute ago.
     let own = cairn::approvals::LinkSigner::load_or_create(
         &dir.path().join("data"),
@@ -222,7 +210,7 @@ fn a_rejection_ends_the_run_and_bad_links_change_nothing() {
         })
     );
     assert_eq!(open(&server, &expired).status, 410);
-    assert_eq!(form(&server, &expired, "decision=approve").status, 410);
+    assert_eq!(post_form(&server, &expired, "decision=approve").status, 410);
     // Presented with another tenant's key: as if it did not exist.
     let globex = create_tenant(&server, "globex");
     let theirs = server.call_with(
@@ -237,14 +225,14 @@ fn a_rejection_ends_the_run_and_bad_links_change_nothing() {
     );
     assert_eq!(theirs.status, 404);
     // Not an option: refused, and the link still works.
-    assert_eq!(form(&server, &ana, "decision=maybe").status, 422);
+    assert_eq!(post_form(&server, &ana, "decision=maybe").status, 422);
     assert_eq!(
         server.get(&format!("/v1/runs/{run}")).body,
         paused,
         "nothing changed"
     );
 
-    let rejected = form(&server, &ana, "decision=reject&note=Off+brand");
+    let rejected = post_form(&server, &ana, "decision=reject&note=Off+brand");
     assert_eq!(rejected.status, 200, "{}", rejected.body);
     let ended = poll_until(&server, &run, status_is("cancelled"));
     assert_eq!(ended["error"]["reason"], "rejected");

@@ -7,7 +7,9 @@ use std::sync::atomic::Ordering;
 
 use serde_json::{Value, json};
 
-use crate::common::api::{create_workflow, plugins_dir, poll_until, start_run, status_is};
+use crate::common::api::{
+    create_workflow, plugins_dir, poll_until, post_form, start_run, status_is,
+};
 use crate::common::receivers::{Delivery, SmtpReceiver, WebhookReceiver};
 use crate::common::server::Server;
 
@@ -128,16 +130,7 @@ fn a_pause_mails_reviewers_their_link_and_posts_a_signed_webhook() {
     let page = server.call_with("GET", &link, None, None, &[]);
     assert_eq!(page.status, 200);
     assert_eq!(server.get(&format!("/v1/runs/{run}")).body, paused);
-    let decided = server.call_with(
-        "POST",
-        &link,
-        None,
-        Some((
-            "application/x-www-form-urlencoded",
-            b"decision=approve".to_vec(),
-        )),
-        &[],
-    );
+    let decided = post_form(&server, &link, "decision=approve");
     assert_eq!(decided.status, 200, "{}", decided.body);
     poll_until(&server, &run, status_is("completed"));
 

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::api::{assert_problem, create_tenant, create_workflow, plugins_dir, setup};
+use crate::common::api::{
+    assert_problem, create_tenant, create_workflow, plugins_dir, post_form, setup,
+};
 use crate::common::receivers::{Answer, Delivery, HttpStub, Mail, SmtpReceiver, WebhookReceiver};
 use crate::common::server::Server;
 use crate::common::{WIT_0_1, component_bytes, eventually};
@@ -455,19 +457,6 @@ fn links_in(
     (links[0].clone(), links[1].clone(), mail)
 }
 
-fn form(server: &Server, path: &str, fields: &str) -> crate::common::server::Reply {
-    server.call_with(
-        "POST",
-        path,
-        None,
-        Some((
-            "application/x-www-form-urlencoded",
-            fields.as_bytes().to_vec(),
-        )),
-        &[],
-    )
-}
-
 fn workflow(server: &Server, id: &str) -> Value {
     server.get(&format!("/v1/workflows/{id}")).body
 }
@@ -571,15 +560,15 @@ fn reviewers_approve_or_reject_a_plan_by_its_links_once_per_version() {
     tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).expect("ascii");
     assert_eq!(server.call("GET", &tampered, None, None).status, 404);
-    assert_eq!(form(&server, &tampered, "").status, 404);
+    assert_eq!(post_form(&server, &tampered, "").status, 404);
     let as_gate = approve.replace("/v1/plans/", "/v1/approvals/");
     assert_eq!(server.call("GET", &as_gate, None, None).status, 404);
     // A link's decision is its own.
-    let other = form(&server, &approve, "decision=reject");
+    let other = post_form(&server, &approve, "decision=reject");
     assert_eq!(other.status, 422);
 
     // POST approves, once; the schedule starts.
-    let approved = form(&server, &approve, "");
+    let approved = post_form(&server, &approve, "");
     assert_eq!(approved.status, 200, "{}", approved.body);
     assert!(
         approved
@@ -603,7 +592,7 @@ fn reviewers_approve_or_reject_a_plan_by_its_links_once_per_version() {
     );
     assert_problem(&again, 409, "conflict");
     let (_, editors_reject, _) = links_in(&smtp, &server, "editor@example.com", "Weekly digest", 1);
-    assert_eq!(form(&server, &editors_reject, "note=late").status, 409);
+    assert_eq!(post_form(&server, &editors_reject, "note=late").status, 409);
     let run = eventually("the approved plan's schedule starts a run", || {
         runs_of(&server, &id).into_iter().next()
     });
@@ -621,7 +610,7 @@ fn reviewers_approve_or_reject_a_plan_by_its_links_once_per_version() {
     let second_id = second.body["id"].as_str().expect("id").to_owned();
     let (old_approve, old_reject, _) =
         links_in(&smtp, &server, "owner@example.com", "Monthly digest", 1);
-    let rejected = form(
+    let rejected = post_form(
         &server,
         &old_reject,
         "note=Too+long%2C+cut+it+to+three+stories",
@@ -644,7 +633,7 @@ fn reviewers_approve_or_reject_a_plan_by_its_links_once_per_version() {
     );
     assert_eq!(put.status, 200, "{}", put.body);
     assert_eq!(workflow(&server, &second_id)["plan"]["state"], "pending");
-    let stale = form(&server, &old_approve, "");
+    let stale = post_form(&server, &old_approve, "");
     assert_eq!(stale.status, 409);
     assert!(
         stale
@@ -718,7 +707,7 @@ fn plan_links_expire_and_a_server_without_a_planner_says_so() {
         &[("accept", "application/json")],
     );
     assert_problem(&expired, 410, "link-expired");
-    assert_eq!(form(&server, &approve, "").status, 410);
+    assert_eq!(post_form(&server, &approve, "").status, 410);
     let id = created.body["id"].as_str().expect("id");
     assert_eq!(workflow(&server, id)["status"], "draft");
 

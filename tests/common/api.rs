@@ -31,6 +31,21 @@ pub fn gated() -> Value {
     ]})
 }
 
+/// POSTs `fields` (`a=1&b=2`) as a form, with no key: as a browser
+/// submits a link's page.
+pub fn post_form(server: &Server, path: &str, fields: &str) -> server::Reply {
+    server.call_with(
+        "POST",
+        path,
+        None,
+        Some((
+            "application/x-www-form-urlencoded",
+            fields.as_bytes().to_vec(),
+        )),
+        &[],
+    )
+}
+
 pub fn create_workflow(server: &Server, definition: Value, status: &str) -> String {
     let reply = server.post(
         "/v1/workflows",

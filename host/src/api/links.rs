@@ -382,17 +382,25 @@ pub async fn decide(
             );
             Html(render("Thank you", Some(&detail), None, None)).into_response()
         }
-        Err(RunError::Conflict(detail)) => {
+        Err(error) => not_recorded(error, json),
+    }
+}
+
+/// The answer to a link's decision the runner refused: a page, or
+/// problem+json; what the refusal does not explain stays internal.
+pub(super) fn not_recorded(error: RunError, json: bool) -> Response {
+    match error {
+        RunError::Conflict(detail) => {
             Refusal::new(StatusCode::CONFLICT, "conflict", "Not recorded", detail).respond(json)
         }
-        Err(RunError::Rejected(detail)) => Refusal::new(
+        RunError::Rejected(detail) => Refusal::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "input-rejected",
             "Not one of the options",
             detail,
         )
         .respond(json),
-        Err(RunError::NotFound) => Refusal::invalid().respond(json),
-        Err(other) => ApiError::from(other).into_response(),
+        RunError::NotFound => Refusal::invalid().respond(json),
+        other => ApiError::from(other).into_response(),
     }
 }

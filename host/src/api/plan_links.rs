@@ -13,11 +13,10 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::error::ApiError;
 use super::extract::Path;
-use super::links::{Refusal, key_fits, read_body, render, wants_json};
+use super::links::{Refusal, key_fits, not_recorded, read_body, render, wants_json};
 use crate::approvals::{LinkError, PlanClaims};
-use crate::runner::{RunError, WorkflowRecord, WorkflowStatus};
+use crate::runner::{WorkflowRecord, WorkflowStatus};
 use crate::workflow::{
     PlanChannel, PlanDecision, PlanRecord, PlanReview, WorkflowDefinition, readable_steps,
 };
@@ -237,10 +236,6 @@ pub async fn decide(
             };
             Html(render("Thank you", Some(&detail), None, None)).into_response()
         }
-        Err(RunError::Conflict(detail)) => {
-            Refusal::new(StatusCode::CONFLICT, "conflict", "Not recorded", detail).respond(json)
-        }
-        Err(RunError::NotFound) => Refusal::invalid().respond(json),
-        Err(other) => ApiError::from(other).into_response(),
+        Err(error) => not_recorded(error, json),
     }
 }

@@ -197,25 +197,18 @@ impl Planner {
             };
             wait = Duration::ZERO;
             let problems = match answer(&content, goal) {
-                Ok(definition) => match check(&definition) {
-                    problems if problems.is_empty() => {
-                        let definition = add_review_gates(definition, types, &goal.reviewers);
-                        let problems = check(&definition);
-                        if problems.is_empty() {
-                            return Ok(Plan {
-                                definition,
-                                attempts: attempt,
-                            });
-                        }
-                        // The gates are the host's own: a problem with them
-                        // is not the model's to fix.
-                        return Err(PlanError::Invalid {
-                            problems,
+                Ok(definition) => {
+                    let problems = check(&definition);
+                    if problems.is_empty() {
+                        // The review gates are the host's own: the runner
+                        // checks the definition with them when it stores it.
+                        return Ok(Plan {
+                            definition: add_review_gates(definition, types, &goal.reviewers),
                             attempts: attempt,
                         });
                     }
-                    problems => problems,
-                },
+                    problems
+                }
                 Err(problems) => problems,
             };
             messages.push(json!({"role": "assistant", "content": content}));

@@ -147,10 +147,9 @@ impl Runner {
                         workflow.version
                     )));
                 }
-                let decided = store::plan_reviews(tx, &id)?
-                    .into_iter()
-                    .any(|r| r.version == review.version);
-                if decided || workflow.status != WorkflowStatus::Draft {
+                if store::plan_decided(tx, &id, review.version)?
+                    || workflow.status != WorkflowStatus::Draft
+                {
                     return Err(StoreError::Conflict(format!(
                         "version {} of this plan was decided already; the workflow is {}",
                         review.version,

@@ -169,24 +169,24 @@ impl Runner {
         let mut problems = Vec::new();
         for (index, hook) in hooks.iter().enumerate() {
             let at = |field: &str| format!("{at}/{index}/{field}");
-            if let Ok(target) = crate::egress::Target::parse("POST", &hook.url) {
-                let literal = target.host.parse::<std::net::IpAddr>().ok();
-                let checked = policy.check(&target).and_then(|()| match literal {
-                    Some(ip) => policy.check_address(&target, ip),
-                    None => Ok(()),
-                });
-                if let Err(denial) = checked {
-                    problems.push(Problem {
-                        path: at("url"),
-                        message: format!("webhooks go out under the egress policy: {denial}"),
+            match crate::egress::Target::parse("POST", &hook.url) {
+                Ok(target) => {
+                    let literal = target.host.parse::<std::net::IpAddr>().ok();
+                    let checked = policy.check(&target).and_then(|()| match literal {
+                        Some(ip) => policy.check_address(&target, ip),
+                        None => Ok(()),
                     });
+                    if let Err(denial) = checked {
+                        problems.push(Problem {
+                            path: at("url"),
+                            message: format!("webhooks go out under the egress policy: {denial}"),
+                        });
+                    }
                 }
-            }
-            if let Err(message) = crate::egress::Target::parse("POST", &hook.url) {
-                problems.push(Problem {
+                Err(message) => problems.push(Problem {
                     path: at("url"),
                     message,
-                });
+                }),
             }
             if hook.secret.starts_with("whsec_") {
                 problems.push(Problem {

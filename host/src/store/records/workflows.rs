@@ -212,6 +212,19 @@ pub fn insert_plan_review(
     Ok(())
 }
 
+/// Whether `version` of workflow `workflow_id`'s plan was decided.
+pub fn plan_decided(
+    conn: &Connection,
+    workflow_id: &str,
+    version: i64,
+) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM workflow_decisions WHERE workflow_id = ?1 AND version = ?2")?
+        .query_row(params![workflow_id, version], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 /// The decisions on workflow `workflow_id`'s plan, oldest first.
 pub fn plan_reviews(conn: &Connection, workflow_id: &str) -> Result<Vec<PlanReview>, StoreError> {
     let mut statement = conn.prepare_cached(
@@ -251,11 +264,7 @@ pub fn approve_plan_on_activation(
     workflow: &WorkflowRecord,
     by: &str,
 ) -> Result<(), StoreError> {
-    if get_plan(tx, &workflow.id)?.is_none()
-        || plan_reviews(tx, &workflow.id)?
-            .iter()
-            .any(|r| r.version == workflow.version)
-    {
+    if get_plan(tx, &workflow.id)?.is_none() || plan_decided(tx, &workflow.id, workflow.version)? {
         return Ok(());
     }
     insert_plan_review(

@@ -14,6 +14,7 @@ mod egress;
 mod engine;
 mod faults;
 mod hardening;
+mod language;
 mod notifications;
 mod openapi;
 mod planner;

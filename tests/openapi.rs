@@ -31,6 +31,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/batches/{id}/cancel"),
     ("GET", "/v1/runs"),
     ("GET", "/v1/runs/{id}"),
+    ("GET", "/v1/runs/{id}/steps/{path}"),
     ("GET", "/v1/runs/{id}/events"),
     ("POST", "/v1/runs/{id}/resume"),
     ("POST", "/v1/runs/{id}/cancel"),
@@ -88,7 +89,8 @@ fn every_route_is_described_and_every_description_is_a_route() {
     for path in paths {
         let concrete = path
             .replace("{id}", "no-such-id")
-            .replace("{name}", "no-such-name");
+            .replace("{name}", "no-such-name")
+            .replace("{path}", "no-such-step");
         for method in METHODS {
             let body = matches!(*method, "POST" | "PUT").then(|| serde_json::json!({}));
             let reply = server.call(method, &concrete, Some(&server.key), body.as_ref());

@@ -20,3 +20,11 @@ pub fn timestamp(ms: i64) -> String {
     let time = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
     humantime::format_rfc3339_millis(time).to_string()
 }
+
+/// Unix milliseconds of an RFC 3339 time (`2026-12-24T09:00:00Z`,
+/// `2026-12-24T10:00:00+01:00`); `None` when it is not one.
+pub fn parse_timestamp(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|at| at.timestamp_millis())
+}

@@ -73,6 +73,11 @@ pub fn outbox_rows(
         .iter()
         .filter_map(|e| Some((e.event.notification()?, e)));
     for (kind, event) in notifiable {
+        // A step that waits is named by its own event (several may wait).
+        let pending_action = match &event.event {
+            crate::run::RunEvent::Paused { pending_action, .. } => Some(pending_action.clone()),
+            _ => run.pending_action.clone(),
+        };
         let body = Notification {
             kind: format!("run.{}", kind.as_str()),
             timestamp: timestamp(event.at),
@@ -81,7 +86,7 @@ pub fn outbox_rows(
                 workflow_id: run.workflow_id.clone(),
                 status: run.status,
                 event_seq: event.seq,
-                pending_action: run.pending_action.clone(),
+                pending_action: pending_action.clone(),
                 result: run.result.clone(),
                 error: run.error.clone(),
             })),
@@ -122,8 +127,7 @@ pub fn outbox_rows(
                 });
             }
         }
-        let reviewers = run
-            .pending_action
+        let reviewers = pending_action
             .as_ref()
             .and_then(|a| a.gate.as_ref())
             .map(|g| g.reviewers.as_slice())

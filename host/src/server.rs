@@ -71,6 +71,10 @@ pub struct Settings {
     /// How long finished runs are kept, with their steps, events and outbox
     /// rows (e.g. `30d`); unset, forever.
     pub retention: Option<String>,
+    /// Bounds on the workflow language: `max_depth` (constructs inside
+    /// constructs), `max_branches` (of a parallel, cases of a switch),
+    /// `max_items` (of a map), `max_steps_per_run`, `max_workflow_depth`.
+    pub language: crate::workflow::LanguageLimits,
 }
 
 impl Default for Settings {
@@ -96,6 +100,7 @@ impl Default for Settings {
             http_allow: Vec::new(),
             tenants: HashMap::new(),
             retention: None,
+            language: crate::workflow::LanguageLimits::default(),
         }
     }
 }
@@ -122,6 +127,7 @@ const SETTING_NAMES: &[&str] = &[
     "http_allow",
     "tenants",
     "retention",
+    "language",
 ];
 
 impl Settings {
@@ -230,6 +236,7 @@ pub async fn start(
     config.runner.max_running_steps = settings.max_running_steps;
     config.runner.step_limits = settings.limits;
     config.runner.max_active_runs_per_tenant = settings.max_active_runs_per_tenant;
+    config.runner.language = settings.language;
     config.runner.egress = std::sync::Arc::new(crate::egress::Rules {
         operator: settings.http_allow.clone(),
         tenants: settings.tenants.clone(),

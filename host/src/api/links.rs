@@ -20,7 +20,6 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::ApiError;
 use crate::approvals::{Claims, LinkError, token_id};
-use crate::run::RunStatus;
 use crate::runner::{RunError, RunView};
 
 const PAGE: &str = r#"<!doctype html>
@@ -237,11 +236,8 @@ fn check(state: &AppState, token: &str, headers: &HeaderMap) -> Result<(Claims, 
         .runner
         .get_run(Some(&claims.tenant), &claims.run)
         .map_err(|_| Refusal::invalid())?;
-    let waiting = run.status == RunStatus::Paused
-        && run
-            .pending_action
-            .as_ref()
-            .is_some_and(|a| a.step == claims.step);
+    let waiting =
+        !run.status.is_terminal() && run.pending_actions.iter().any(|a| a.step == claims.step);
     if !waiting {
         return Err(Refusal::new(
             StatusCode::CONFLICT,
@@ -258,7 +254,7 @@ fn check(state: &AppState, token: &str, headers: &HeaderMap) -> Result<(Claims, 
 
 /// What the page asks, from the run's pending action.
 fn ask(claims: &Claims, run: &RunView) -> Value {
-    let action = run.pending_action.as_ref();
+    let action = run.pending_actions.iter().find(|a| a.step == claims.step);
     let gate = action.and_then(|a| a.gate.as_ref());
     json!({
         "message": action.map(|a| &a.message),

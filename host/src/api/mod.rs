@@ -61,6 +61,7 @@ fn routes(max_plugin_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(batches::cancel))
         .routes(routes!(runs::list))
         .routes(routes!(runs::get))
+        .routes(routes!(runs::step))
         .routes(routes!(runs::events))
         .routes(routes!(runs::resume))
         .routes(routes!(runs::cancel))

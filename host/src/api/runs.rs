@@ -200,6 +200,48 @@ pub async fn get(
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+pub struct StepQuery {
+    /// A map's first item to show; 0 when absent.
+    offset: Option<usize>,
+    /// Items to show, 1 to 500; 50 when absent.
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<usize>,
+}
+
+/// One step of a run by its path (`draft`, `research.web.fetch`,
+/// `per_article[2].review`); for a map, a page of its items with their steps.
+#[utoipa::path(operation_id = "getRunStep", get, path = "/v1/runs/{id}/steps/{path}", tag = "runs",
+    params(
+        ("id" = String, Path, description = "Run id"),
+        ("path" = String, Path, description = "The step's path"),
+        StepQuery,
+    ),
+    responses(
+        (status = 200, description = "The step", body = crate::runner::StepDetail),
+        (status = 400, description = "A bad offset or limit"),
+        (status = 404, description = "No such run for this tenant, or no such step in it"),
+    ))]
+pub async fn step(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path((id, path)): Path<(String, String)>,
+    query: Result<Query<StepQuery>, QueryRejection>,
+) -> Result<Json<crate::runner::StepDetail>, ApiError> {
+    let Query(query) = query.map_err(|e| bad_query(e.body_text()))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(bad_query("limit must be from 1 to 500"));
+    }
+    let offset = query.offset.unwrap_or(0);
+    let detail = state
+        .host
+        .runner
+        .step_detail(&tenant, &id, &path, offset, limit)?;
+    Ok(Json(detail))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Only events with a greater sequence number.
     after: Option<i64>,
@@ -421,12 +463,12 @@ pub struct ApprovalsQuery {
     limit: Option<usize>,
 }
 
-/// A run waiting for a person.
+/// A step waiting for a person (a run has one entry per waiting step).
 #[derive(Serialize, ToSchema)]
 pub struct Approval {
     run_id: String,
     workflow_id: String,
-    /// The step it is paused at.
+    /// The step that waits (its path).
     step: Option<String>,
     /// What it waits for.
     pending_action: Option<PendingAction>,
@@ -473,28 +515,41 @@ pub async fn approvals(
         query.reviewer.as_deref(),
         limit,
     )?;
-    let approvals = runs
-        .into_iter()
-        .map(|run| Approval {
-            links: approval_links(&state, &tenant, &run),
-            step: run.pending_action.as_ref().map(|a| a.step.clone()),
-            run_id: run.id,
-            workflow_id: run.workflow_id,
-            pending_action: run.pending_action,
-            waiting_since: run.updated_at,
-            deadline: run.pause_deadline,
-        })
-        .collect();
+    let mut approvals = Vec::new();
+    for run in &runs {
+        for action in &run.pending_actions {
+            let reviewers = action.gate.as_ref().map(|g| &g.reviewers);
+            if let Some(reviewer) = &query.reviewer
+                && !reviewers.is_some_and(|r| r.contains(reviewer))
+            {
+                continue;
+            }
+            let step = run.steps.iter().find(|s| s.name == action.step);
+            approvals.push(Approval {
+                links: approval_links(&state, &tenant, &run.id, action),
+                step: Some(action.step.clone()),
+                run_id: run.id.clone(),
+                workflow_id: run.workflow_id.clone(),
+                pending_action: Some(action.clone()),
+                waiting_since: action
+                    .gate
+                    .as_ref()
+                    .map_or_else(|| run.updated_at.clone(), |g| g.paused_at.clone()),
+                deadline: step.and_then(|s| s.deadline.clone()),
+            });
+        }
+    }
     Ok(Json(ApprovalList { approvals }))
 }
 
-/// The approval links of a run paused at a gate with reviewers.
-fn approval_links(state: &AppState, tenant: &str, run: &RunView) -> Vec<ApprovalLink> {
-    let Some((action, gate)) = run
-        .pending_action
-        .as_ref()
-        .and_then(|a| Some((a, a.gate.as_ref()?)))
-    else {
+/// The approval links of a step of run `run_id` waiting at a gate with reviewers.
+fn approval_links(
+    state: &AppState,
+    tenant: &str,
+    run_id: &str,
+    action: &PendingAction,
+) -> Vec<ApprovalLink> {
+    let Some(gate) = action.gate.as_ref() else {
         return Vec::new();
     };
     gate.reviewers
@@ -502,7 +557,7 @@ fn approval_links(state: &AppState, tenant: &str, run: &RunView) -> Vec<Approval
         .filter_map(|reviewer| {
             let (url, expires) = state.host.links.link_for(
                 tenant,
-                &run.id,
+                run_id,
                 &action.step,
                 &gate.paused_at,
                 reviewer,

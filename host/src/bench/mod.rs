@@ -340,20 +340,13 @@ pub async fn finished_history(
                         trigger: Some(Trigger::Api),
                     };
                     let step = StepRecord {
-                        run_id: id.clone(),
-                        index: 0,
-                        name: "s".to_owned(),
                         status: StepStatus::Completed,
                         attempts: 1,
                         input: Some(json!({})),
                         output: Some(output.clone()),
-                        error: None,
-                        checkpoint: None,
-                        decision: None,
                         started_at: Some(at),
                         finished_at: Some(at),
-                        decisions: Vec::new(),
-                        logs: Vec::new(),
+                        ..StepRecord::pending(&id, 0, "s".to_owned())
                     };
                     crate::store::insert_run(tx, &run, &[step])?;
                     let events = [

@@ -9,6 +9,7 @@ mod event;
 mod state;
 mod status;
 mod transition;
+pub mod tree;
 
 pub use admission::{Load, admit, counts_workflow_runs};
 pub use decision::{Choice, check_decision};
@@ -19,9 +20,10 @@ pub use state::{
 };
 pub use status::{ErrorReason, IllegalTransition, RunStatus, StepStatus, UnknownName};
 pub use transition::{
-    Attempt, Effect, Refusal, STEP_LOG_BYTES, Transition, Version, abandon, cancel, complete,
-    create, decide, expire, fail_step, finish_attempt, skip_step, start_step,
+    Attempt, Effect, Entry, Refusal, STEP_LOG_BYTES, Transition, Version, abandon, cancel, create,
+    decide, enter, expire, fail_step, finish_attempt, skip_step, start_step, tick,
 };
+pub use tree::{ConstructState, Frontier, Layout, RunSteps};
 
 #[cfg(test)]
 mod tests;

@@ -19,6 +19,8 @@ pub struct RunRecord {
     pub input: Value,
     pub result: Option<Value>,
     pub error: Option<RunFailure>,
+    /// The first of what the run's steps wait for (each waiting step holds
+    /// its own: `StepRecord::pending`).
     pub pending_action: Option<PendingAction>,
     pub paused_step: Option<i64>,
     pub pause_deadline: Option<i64>,
@@ -26,7 +28,8 @@ pub struct RunRecord {
     pub current_action: Option<String>,
     pub steps_total: i64,
     pub steps_done: i64,
-    /// The digest of the plugin each step is pinned to, by step index.
+    /// The digest of the plugin each site of the definition is pinned to
+    /// (`tree::Layout::sites`; empty for a construct).
     pub plugins: Vec<String>,
     pub last_seq: i64,
     pub created_at: i64,
@@ -34,11 +37,13 @@ pub struct RunRecord {
     pub trigger: Option<Trigger>,
 }
 
-/// One step of a run as stored.
+/// One step instance of a run as stored: a step of the top list, or of a
+/// branch, a case or a map's item (see `tree`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepRecord {
     pub run_id: String,
     pub index: i64,
+    /// The instance's path: `draft`, `research.web.fetch`, `per_article[2].review`.
     pub name: String,
     pub status: StepStatus,
     pub attempts: i64,
@@ -55,6 +60,40 @@ pub struct StepRecord {
     pub decisions: Vec<Decision>,
     /// What the step's attempts logged, the latest lines kept.
     pub logs: Vec<StepLog>,
+    /// What the step waits for, while it awaits input.
+    pub pending: Option<PendingAction>,
+    /// When its wait for a decision times out.
+    pub deadline: Option<i64>,
+    /// When a retry of it is due.
+    pub wake_at: Option<i64>,
+    /// Where a construct is (none for a plugin step).
+    pub construct: Option<super::ConstructState>,
+}
+
+impl StepRecord {
+    /// A step instance that has not started.
+    pub fn pending(run_id: &str, index: usize, name: String) -> StepRecord {
+        StepRecord {
+            run_id: run_id.to_owned(),
+            index: index as i64,
+            name,
+            status: StepStatus::Pending,
+            attempts: 0,
+            input: None,
+            output: None,
+            error: None,
+            checkpoint: None,
+            decision: None,
+            started_at: None,
+            finished_at: None,
+            decisions: Vec::new(),
+            logs: Vec::new(),
+            pending: None,
+            deadline: None,
+            wake_at: None,
+            construct: None,
+        }
+    }
 }
 
 /// What started a run.

@@ -9,6 +9,7 @@ use super::EventKind;
 use serde::{Deserialize, Serialize};
 
 /// `pending → running → (paused ⇄ running) → completed | failed | cancelled`
+/// (a decision that finishes the last step completes a paused run)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -55,10 +56,13 @@ pub enum ErrorReason {
     Rejected,
     /// A pause's deadline passed without a decision.
     TimedOut,
+    /// The run grew past one of the operator's limits of the language
+    /// (items of a map, steps of a run).
+    LimitExceeded,
 }
 
 impl ErrorReason {
-    pub const ALL: [ErrorReason; 8] = [
+    pub const ALL: [ErrorReason; 9] = [
         ErrorReason::StepFailed,
         ErrorReason::TemplateError,
         ErrorReason::TemplateLimit,
@@ -67,6 +71,7 @@ impl ErrorReason {
         ErrorReason::Cancelled,
         ErrorReason::Rejected,
         ErrorReason::TimedOut,
+        ErrorReason::LimitExceeded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -79,6 +84,7 @@ impl ErrorReason {
             ErrorReason::Cancelled => "cancelled",
             ErrorReason::Rejected => "rejected",
             ErrorReason::TimedOut => "timed_out",
+            ErrorReason::LimitExceeded => "limit_exceeded",
         }
     }
 }
@@ -106,7 +112,8 @@ impl RunStatus {
             (self, next),
             (Pending, Running | Cancelled | Failed)
                 | (Running, Running | Paused | Completed | Failed | Cancelled)
-                | (Paused, Running | Failed | Cancelled)
+                // Paused → Completed: a decision finished the last step.
+                | (Paused, Running | Completed | Failed | Cancelled)
         )
     }
 

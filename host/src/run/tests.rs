@@ -268,10 +268,6 @@ mod oracle {
                     if !matches!(self.state, Going | Resumed) {
                         return false;
                     }
-                    if self.at == self.specs.len() {
-                        self.state = Completed;
-                        return true;
-                    }
                     let spec = &self.specs[self.at];
                     self.attempts += 1;
                     // A plugin pauses only on its first run of the step; once
@@ -354,12 +350,18 @@ mod oracle {
             }
         }
 
+        /// The current step finished: the next is due, or the run completes
+        /// with the last.
         fn next_step(&mut self) {
             self.at += 1;
             self.done += 1;
             self.attempts = 0;
             self.approvers.clear();
-            self.state = Expect::Going;
+            self.state = if self.at == self.specs.len() {
+                Expect::Completed
+            } else {
+                Expect::Going
+            };
         }
 
         fn run_status(&self) -> RunStatus {
@@ -384,8 +386,8 @@ mod oracle {
     /// (or, for the driver, when it has nothing to do).
     fn through_core(
         run: &RunRecord,
-        steps: &[StepRecord],
-        definition: &WorkflowDefinition,
+        steps: &RunSteps,
+        layout: &Layout,
         op: &Op,
         now: i64,
     ) -> Option<Transition> {
@@ -394,11 +396,13 @@ mod oracle {
                 if run.status.is_terminal() || run.status == RunStatus::Paused {
                     return None;
                 }
-                let Some(index) = steps.iter().position(|s| !s.status.is_terminal()) else {
-                    return complete(run, steps, now).ok();
-                };
-                let started = start_step(run, &steps[index], now).ok()?;
-                let mut after = steps.to_vec();
+                // The driver waits for a retry's time; here time jumps to it.
+                let later = now + 24 * 3_600_000;
+                let index = *super::super::tree::walk(layout, steps, later)
+                    .attempts
+                    .first()?;
+                let started = start_step(run, steps, index, now).ok()?;
+                let mut after = steps.clone();
                 started.apply_to(&mut after);
                 let step = &after[index];
                 let outcome = match outcome {
@@ -430,9 +434,16 @@ mod oracle {
                         },
                     },
                 };
-                let finished =
-                    finish_attempt(&started.run, step, definition, outcome, Vec::new(), now)
-                        .ok()?;
+                let finished = finish_attempt(
+                    &started.run,
+                    &after,
+                    layout,
+                    index,
+                    outcome,
+                    Vec::new(),
+                    now,
+                )
+                .ok()?;
                 Some(started.then(finished))
             }
             Op::Decide {
@@ -447,10 +458,10 @@ mod oracle {
                     format!("s{}", paused + 1)
                 };
                 let actor = Actor::api(REVIEWERS[*who]);
-                decide(run, steps, definition, &name, &json!(option), &actor, now).ok()
+                decide(run, steps, layout, &name, &json!(option), &actor, now).ok()
             }
             Op::Cancel => cancel(run, steps, &Actor::api("ops"), now).ok(),
-            Op::Expire => expire(run, steps, definition, now + 3 * 3_600_000)
+            Op::Expire => expire(run, steps, layout, now + 3 * 3_600_000)
                 .ok()
                 .flatten(),
         }
@@ -465,7 +476,8 @@ mod oracle {
             number: 1,
             definition: &definition,
         };
-        let (mut run, mut steps, created) = create(
+        let layout = Layout::of(&definition);
+        let (mut run, steps, created) = create(
             "r".to_owned(),
             version,
             plugins,
@@ -474,6 +486,7 @@ mod oracle {
             0,
         );
         prop_assert_eq!(created.seq, 1);
+        let mut steps = RunSteps::new(steps);
         let mut oracle = Oracle {
             specs,
             state: Expect::Going,
@@ -486,7 +499,7 @@ mod oracle {
         for op in &ops {
             now += 1_000;
             let accepted = oracle.apply(op);
-            let transition = through_core(&run, &steps, &definition, op, now);
+            let transition = through_core(&run, &steps, &layout, op, now);
             prop_assert_eq!(
                 transition.is_some(),
                 accepted,
@@ -515,12 +528,12 @@ mod oracle {
             // Steps before the current one completed; after it, untouched
             // (unless the run ended: then they are cancelled, or pending
             // after a failure).
-            for (i, step) in steps.iter().enumerate() {
+            for (i, step) in steps.records().iter().enumerate() {
                 if i < oracle.at {
                     prop_assert_eq!(step.status, StepStatus::Completed, "step {}", i);
                 } else if i > oracle.at {
                     let allowed = match run.status {
-                        RunStatus::Cancelled => StepStatus::Cancelled,
+                        RunStatus::Cancelled | RunStatus::Failed => StepStatus::Cancelled,
                         _ => StepStatus::Pending,
                     };
                     prop_assert_eq!(step.status, allowed, "step {}", i);

@@ -6,14 +6,23 @@
 
 use serde_json::Value;
 
+use std::collections::{BTreeMap, HashMap};
+
 use super::decision::{Choice, check_decision};
+use super::tree::{
+    ConstructState, Frontier, Layout, Move, Records, RunSteps, Scope, ScopeEnd, new_records,
+    scope_prefix, walk,
+};
 use super::{
     Actor, Cancellation, Channel, Decision, ErrorReason, EventRecord, GateProgress,
     IllegalTransition, PendingAction, RunEvent, RunFailure, RunRecord, RunStatus, StepFailure,
     StepLog, StepRecord, StepStatus, distinct_approvers,
 };
 use crate::clock::timestamp;
-use crate::workflow::{ApprovalGate, TimeoutAction, WorkflowDefinition, parse_duration};
+use crate::workflow::{
+    ApprovalGate, DEFAULT_CASE, StepDefinition, StepKind, TimeoutAction, WorkflowDefinition,
+    parse_duration,
+};
 
 /// Bytes of log messages kept per step, across its attempts; older lines go first.
 pub const STEP_LOG_BYTES: usize = 64 << 10;
@@ -78,27 +87,77 @@ pub enum Attempt {
     },
 }
 
-/// A transition being built from a copy of the run.
-struct Draft {
+/// A transition being built: a copy of the run, and copies of the records
+/// it changes or adds.
+struct Draft<'s> {
     run: RunRecord,
     expected_seq: i64,
-    steps: Vec<StepRecord>,
+    base: &'s RunSteps,
+    changed: BTreeMap<usize, StepRecord>,
+    added: HashMap<String, usize>,
     events: Vec<EventRecord>,
     effects: Vec<Effect>,
     now: i64,
 }
 
-impl Draft {
-    fn of(run: &RunRecord, now: i64) -> Draft {
+impl Records for Draft<'_> {
+    fn record(&self, index: usize) -> Option<&StepRecord> {
+        self.changed.get(&index).or_else(|| self.base.get(index))
+    }
+    fn find(&self, path: &str) -> Option<usize> {
+        self.base
+            .index_of(path)
+            .or_else(|| self.added.get(path).copied())
+    }
+}
+
+impl<'s> Draft<'s> {
+    fn of(run: &RunRecord, base: &'s RunSteps, now: i64) -> Draft<'s> {
         let mut run = run.clone();
         run.updated_at = now;
         Draft {
             expected_seq: run.last_seq,
             run,
-            steps: Vec::new(),
+            base,
+            changed: BTreeMap::new(),
+            added: HashMap::new(),
             events: Vec::new(),
             effects: Vec::new(),
             now,
+        }
+    }
+
+    /// The record `index`, to change; a corrupt index is an illegal transition.
+    fn step(&mut self, index: usize) -> Result<&mut StepRecord, IllegalTransition> {
+        if !self.changed.contains_key(&index) {
+            let Some(record) = self.base.get(index).cloned() else {
+                return Err(IllegalTransition {
+                    what: "step",
+                    from: format!("#{index}"),
+                    to: "a missing step".to_owned(),
+                });
+            };
+            self.changed.insert(index, record);
+        }
+        Ok(self.changed.get_mut(&index).expect("just inserted"))
+    }
+
+    fn read(&self, index: usize) -> Option<&StepRecord> {
+        self.record(index)
+    }
+
+    /// How many records the run has, those added included.
+    fn count(&self) -> usize {
+        self.base.len() + self.added.len()
+    }
+
+    /// Adds the records of a scope's steps under `prefix`.
+    fn enter_scope(&mut self, prefix: &str, steps: &[StepDefinition]) {
+        let first = self.count();
+        for record in new_records(&self.run.id, prefix, steps, first) {
+            let index = record.index as usize;
+            self.added.insert(record.name.clone(), index);
+            self.changed.insert(index, record);
         }
     }
 
@@ -127,22 +186,247 @@ impl Draft {
         run.current_action = None;
     }
 
-    fn pause(&mut self, index: i64, action: PendingAction, lifetime: Option<&str>) {
-        let now = self.now;
+    /// Makes every change the host makes on its own (constructs that can
+    /// finish, items to start), then sets what the run shows: it completes
+    /// or fails with its top list, pauses when nothing but decisions are
+    /// awaited, and goes on when a decision let something run.
+    fn settle(&mut self, layout: &Layout) -> Result<(), IllegalTransition> {
+        if self.run.status.is_terminal() {
+            return Ok(());
+        }
+        let frontier = loop {
+            let frontier = walk(layout, &*self, self.now);
+            if frontier.moves.is_empty() {
+                break frontier;
+            }
+            for change in frontier.moves {
+                self.apply(layout, change)?;
+            }
+        };
+        match frontier.root.clone() {
+            ScopeEnd::Done(result) => {
+                let result = result.unwrap_or(Value::Null);
+                self.set_run(RunStatus::Completed)?;
+                self.unpause();
+                self.run.result = Some(result.clone());
+                self.event(RunEvent::Completed { result });
+            }
+            ScopeEnd::Failed(index) => self.fail_run(index)?,
+            ScopeEnd::Cancelled => {}
+            ScopeEnd::Active => self.show(&frontier)?,
+        }
+        Ok(())
+    }
+
+    /// What an unfinished run shows: what it waits for, when it wakes, what
+    /// it does; paused when only decisions can move it.
+    fn show(&mut self, frontier: &Frontier) -> Result<(), IllegalTransition> {
+        let awaiting: Vec<&StepRecord> = frontier
+            .awaiting
+            .iter()
+            .filter_map(|&index| self.read(index))
+            .collect();
+        let first = awaiting.first().map(|s| (s.index, s.pending.clone()));
+        let deadline = awaiting.iter().filter_map(|s| s.deadline).min();
+        let running: Vec<String> = frontier
+            .attempts
+            .iter()
+            .filter_map(|&index| self.read(index))
+            .filter(|s| s.status == StepStatus::Running)
+            .map(|s| format!("'{}'", s.name))
+            .collect();
+        let movable = !frontier.attempts.is_empty() || !frontier.entries.is_empty();
+        let only_decisions = !awaiting.is_empty() && !movable && frontier.next_timer.is_none();
         let run = &mut self.run;
-        run.pending_action = Some(action);
-        run.paused_step = Some(index);
-        run.pause_deadline = lifetime
-            .and_then(|l| parse_duration(l).ok())
-            .map(|d| now.saturating_add(d.as_millis().min(i64::MAX as u128) as i64));
-        run.current_action = Some("waiting for a decision".to_owned());
+        run.paused_step = first.as_ref().map(|(index, _)| *index);
+        run.pending_action = first.and_then(|(_, pending)| pending);
+        run.pause_deadline = deadline;
+        run.wake_at = frontier.next_timer.filter(|_| !movable);
+        run.current_action = Some(match (running.len(), run.wake_at) {
+            (1, _) => format!("running step {}", running[0]),
+            (0, _) if only_decisions => "waiting for a decision".to_owned(),
+            (0, Some(at)) => format!("waiting until {}", timestamp(at)),
+            (0, None) => "starting the next step".to_owned(),
+            (n, _) => format!("running {n} steps: {}", running.join(", ")),
+        });
+        if only_decisions && self.run.status == RunStatus::Running {
+            self.set_run(RunStatus::Paused)?;
+        } else if !only_decisions && self.run.status == RunStatus::Paused {
+            self.set_run(RunStatus::Running)?;
+            self.effects.push(Effect::Drive);
+        } else if !only_decisions && self.run.status == RunStatus::Running {
+            self.effects.push(Effect::Drive);
+        }
+        Ok(())
+    }
+
+    /// Fails the run with the failure of its record `index`, cancelling what
+    /// has not finished.
+    fn fail_run(&mut self, index: usize) -> Result<(), IllegalTransition> {
+        let Some(step) = self.read(index).cloned() else {
+            return Ok(());
+        };
+        let error = step.error.clone().unwrap_or_else(|| StepFailure {
+            reason: Some(ErrorReason::HostError),
+            message: format!("step '{}' failed", step.name),
+            retryable: false,
+            fault: None,
+        });
+        let reason = error.reason.unwrap_or(ErrorReason::StepFailed);
+        self.end_unfinished(StepStatus::Cancelled)?;
+        self.set_run(RunStatus::Failed)?;
+        self.unpause();
+        self.run.error = Some(RunFailure {
+            reason,
+            message: error.message.clone(),
+            step: Some(step.name.clone()),
+            fault: error.fault.clone(),
+            actor: None,
+        });
+        self.event(RunEvent::Failed {
+            reason,
+            step: Some(step.name),
+            message: error.message,
+        });
+        Ok(())
+    }
+
+    /// Ends every unfinished record (no events: the run's own says why).
+    fn end_unfinished(&mut self, status: StepStatus) -> Result<(), IllegalTransition> {
+        let unfinished: Vec<usize> = (0..self.count())
+            .filter(|&i| self.read(i).is_some_and(|s| !s.status.is_terminal()))
+            .collect();
+        if unfinished.iter().any(|&i| {
+            self.read(i)
+                .is_some_and(|s| s.status == StepStatus::Running)
+        }) {
+            self.effects.push(Effect::Interrupt);
+        }
+        let now = self.now;
+        for index in unfinished {
+            let step = self.step(index)?;
+            set_step(step, status)?;
+            step.finished_at = Some(now);
+            step.pending = None;
+            step.deadline = None;
+            step.wake_at = None;
+        }
+        Ok(())
+    }
+
+    /// Ends the unfinished records whose paths start with `prefix`.
+    fn cancel_inside(&mut self, path: &str) -> Result<(), IllegalTransition> {
+        let (dot, bracket) = (format!("{path}."), format!("{path}["));
+        let inside: Vec<usize> = (0..self.count())
+            .filter(|&i| {
+                self.read(i).is_some_and(|s| {
+                    !s.status.is_terminal()
+                        && (s.name.starts_with(&dot) || s.name.starts_with(&bracket))
+                })
+            })
+            .collect();
+        let now = self.now;
+        for index in inside {
+            let step = self.step(index)?;
+            set_step(step, StepStatus::Cancelled)?;
+            step.finished_at = Some(now);
+            step.pending = None;
+            step.deadline = None;
+            step.wake_at = None;
+        }
+        Ok(())
+    }
+
+    /// Applies one change the walk found.
+    fn apply(&mut self, layout: &Layout, change: Move) -> Result<(), IllegalTransition> {
+        let now = self.now;
+        match change {
+            Move::Complete { index, output } => {
+                let step = self.step(index)?;
+                set_step(step, StepStatus::Completed)?;
+                step.output = Some(output.clone());
+                step.finished_at = Some(now);
+                let (name, attempt) = (step.name.clone(), step.attempts);
+                self.run.steps_done += 1;
+                self.event(RunEvent::StepCompleted {
+                    step: name,
+                    attempt,
+                    output,
+                });
+            }
+            Move::Fail { index, failed } => {
+                let causes: Vec<StepRecord> = failed
+                    .iter()
+                    .filter_map(|&i| self.read(i).cloned())
+                    .collect();
+                let path = self.read(index).map(|s| s.name.clone()).unwrap_or_default();
+                self.cancel_inside(&path)?;
+                let reason = causes
+                    .first()
+                    .and_then(|c| c.error.as_ref())
+                    .and_then(|e| e.reason)
+                    .unwrap_or(ErrorReason::StepFailed);
+                let message = causes
+                    .iter()
+                    .map(|c| {
+                        let why = c.error.as_ref().map_or("failed", |e| e.message.as_str());
+                        format!("'{}': {why}", c.name)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let fault = causes
+                    .first()
+                    .and_then(|c| c.error.as_ref())
+                    .and_then(|e| e.fault.clone());
+                let error = StepFailure {
+                    reason: Some(reason),
+                    message,
+                    retryable: false,
+                    fault,
+                };
+                let step = self.step(index)?;
+                set_step(step, StepStatus::Failed)?;
+                step.error = Some(error.clone());
+                step.finished_at = Some(now);
+                let (name, attempt) = (step.name.clone(), step.attempts);
+                self.event(RunEvent::StepFailed {
+                    step: name,
+                    attempt,
+                    error,
+                });
+            }
+            Move::StartItems { index, from, to } => {
+                let Some((path, map)) = self.read(index).and_then(|s| {
+                    let (_, site) = layout.site(&s.name)?;
+                    Some((s.name.clone(), site.map.clone()?))
+                }) else {
+                    return Ok(());
+                };
+                for item in from..to {
+                    let prefix = scope_prefix(&path, Scope::Item(item));
+                    self.enter_scope(&prefix, &map.steps);
+                }
+                if let Some(ConstructState::Map { started, .. }) = &mut self.step(index)?.construct
+                {
+                    *started = to;
+                }
+            }
+            Move::Settled { index, settled } => {
+                if let Some(ConstructState::Map { settled: at, .. }) =
+                    &mut self.step(index)?.construct
+                {
+                    *at = settled;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn done(self) -> Transition {
         Transition {
             run: self.run,
             expected_seq: self.expected_seq,
-            steps: self.steps,
+            steps: self.changed.into_values().collect(),
             events: self.events,
             effects: self.effects,
         }
@@ -162,28 +446,18 @@ impl Transition {
         self.steps
             .retain(|s| later.steps.iter().all(|l| l.index != s.index));
         self.steps.extend(later.steps);
+        self.steps.sort_by_key(|s| s.index);
         self.events.extend(later.events);
         self.effects.extend(later.effects);
         self.run = later.run;
         self
     }
 
-    /// Whether the transition only completes a step: the driver may hold it
-    /// to commit with what comes next.
-    pub fn only_completes_a_step(&self) -> bool {
-        !self.events.is_empty()
-            && self
-                .events
-                .iter()
-                .all(|e| matches!(e.event, RunEvent::StepCompleted { .. }))
-    }
-
-    /// The run's steps with this transition's changes applied.
-    pub fn apply_to(&self, steps: &mut [StepRecord]) {
+    /// The run's steps with this transition's changes applied (added
+    /// records appended).
+    pub fn apply_to(&self, steps: &mut RunSteps) {
         for changed in &self.steps {
-            if let Some(step) = steps.iter_mut().find(|s| s.index == changed.index) {
-                *step = changed.clone();
-            }
+            steps.put(changed.clone());
         }
     }
 }
@@ -197,8 +471,9 @@ pub struct Version<'a> {
     pub definition: &'a WorkflowDefinition,
 }
 
-/// A new pending run of a workflow version, its steps pinned to `plugins`
-/// (digests, by step), with its `created` event.
+/// A new pending run of a workflow version, its sites pinned to `plugins`
+/// (digests, by site), with its `created` event and the records of its top
+/// list.
 pub fn create(
     id: String,
     of: Version<'_>,
@@ -235,27 +510,7 @@ pub fn create(
         updated_at: now,
         trigger: Some(trigger.clone()),
     };
-    let steps = definition
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(index, step)| StepRecord {
-            run_id: id.clone(),
-            index: index as i64,
-            name: step.name.clone(),
-            status: StepStatus::Pending,
-            attempts: 0,
-            input: None,
-            output: None,
-            error: None,
-            checkpoint: None,
-            decision: None,
-            started_at: None,
-            finished_at: None,
-            decisions: Vec::new(),
-            logs: Vec::new(),
-        })
-        .collect();
+    let steps = new_records(&id, "", &definition.steps, 0);
     let created = EventRecord {
         seq: 1,
         at: now,
@@ -268,135 +523,141 @@ pub fn create(
     (run, steps, created)
 }
 
-/// Starts an attempt of `step` (its input prepared).
+/// Starts an attempt of plugin step `index` (its input prepared).
 pub fn start_step(
     run: &RunRecord,
-    step: &StepRecord,
+    steps: &RunSteps,
+    index: usize,
     now: i64,
 ) -> Result<Transition, IllegalTransition> {
-    let mut draft = Draft::of(run, now);
-    let mut step = step.clone();
+    let mut draft = Draft::of(run, steps, now);
+    let step = draft.step(index)?;
     let recovered = step.status == StepStatus::Running && step.decision.is_none();
-    set_step(&mut step, StepStatus::Running)?;
+    set_step(step, StepStatus::Running)?;
     step.attempts += 1;
     step.started_at = Some(now);
+    step.wake_at = None;
+    let (name, attempt) = (step.name.clone(), step.attempts);
     if draft.run.status == RunStatus::Pending {
         draft.set_run(RunStatus::Running)?;
     }
     draft.run.wake_at = None;
-    draft.run.current_action = Some(format!("running step '{}'", step.name));
+    draft.run.current_action = Some(format!("running step '{name}'"));
     draft.event(RunEvent::StepStarted {
-        step: step.name.clone(),
-        attempt: step.attempts,
+        step: name,
+        attempt,
         recovered,
     });
-    draft.steps.push(step);
     Ok(draft.done())
 }
 
-/// Skips `step`: its `when` condition is false.
+/// Skips step `index` (a plugin step or a construct): its `when` is false.
 pub fn skip_step(
     run: &RunRecord,
-    step: &StepRecord,
+    steps: &RunSteps,
+    layout: &Layout,
+    index: usize,
     when: Option<String>,
     now: i64,
 ) -> Result<Transition, IllegalTransition> {
-    let mut draft = Draft::of(run, now);
-    let mut step = step.clone();
-    set_step(&mut step, StepStatus::Skipped)?;
+    let mut draft = Draft::of(run, steps, now);
+    if draft.run.status == RunStatus::Pending {
+        draft.set_run(RunStatus::Running)?;
+    }
+    let step = draft.step(index)?;
+    set_step(step, StepStatus::Skipped)?;
     step.finished_at = Some(now);
+    let name = step.name.clone();
     draft.run.steps_done += 1;
-    draft.event(RunEvent::StepSkipped {
-        step: step.name.clone(),
-        when,
-    });
-    draft.steps.push(step);
+    draft.event(RunEvent::StepSkipped { step: name, when });
+    draft.settle(layout)?;
     Ok(draft.done())
 }
 
-/// Fails `step` and with it the run, for `reason`; `error` is the step's own
-/// error when the plugin failed it.
+/// Fails step `index` for `reason` (the enclosing constructs, and the run,
+/// follow as their rules say); `error` is the step's own error when the
+/// plugin failed it.
+#[allow(clippy::too_many_arguments)]
 pub fn fail_step(
     run: &RunRecord,
-    step: &StepRecord,
+    steps: &RunSteps,
+    layout: &Layout,
+    index: usize,
     reason: ErrorReason,
     message: &str,
     error: Option<StepFailure>,
     now: i64,
 ) -> Result<Transition, IllegalTransition> {
-    let mut draft = Draft::of(run, now);
-    let mut step = step.clone();
-    fail_in(&mut draft, &mut step, reason, message, error)?;
-    draft.steps.push(step);
+    let mut draft = Draft::of(run, steps, now);
+    if draft.run.status == RunStatus::Pending {
+        draft.set_run(RunStatus::Running)?;
+    }
+    fail_in(&mut draft, index, reason, message, error)?;
+    draft.settle(layout)?;
     Ok(draft.done())
 }
 
 fn fail_in(
-    draft: &mut Draft,
-    step: &mut StepRecord,
+    draft: &mut Draft<'_>,
+    index: usize,
     reason: ErrorReason,
     message: &str,
     error: Option<StepFailure>,
 ) -> Result<(), IllegalTransition> {
-    set_step(step, StepStatus::Failed)?;
-    draft.set_run(RunStatus::Failed)?;
-    let fault = error.as_ref().and_then(|e| e.fault.clone());
+    let now = draft.now;
     let error = error.unwrap_or_else(|| StepFailure {
         reason: Some(reason),
         message: message.to_owned(),
         retryable: false,
         fault: None,
     });
+    let step = draft.step(index)?;
+    set_step(step, StepStatus::Failed)?;
     step.error = Some(error.clone());
-    step.finished_at = Some(draft.now);
-    draft.unpause();
-    draft.run.error = Some(RunFailure {
-        reason,
-        message: message.to_owned(),
-        step: Some(step.name.clone()),
-        fault,
-        actor: None,
-    });
+    step.finished_at = Some(now);
+    step.pending = None;
+    step.deadline = None;
+    step.wake_at = None;
+    let (name, attempt) = (step.name.clone(), step.attempts);
     draft.event(RunEvent::StepFailed {
-        step: step.name.clone(),
-        attempt: step.attempts,
+        step: name,
+        attempt,
         error,
-    });
-    draft.event(RunEvent::Failed {
-        reason,
-        step: Some(step.name.clone()),
-        message: message.to_owned(),
     });
     Ok(())
 }
 
-/// Records how an attempt of step `index` ended, with what it logged: the
-/// step completes (or pauses at its gate), pauses for the plugin, waits to
-/// be retried, or fails and with it the run.
+/// Records how an attempt of plugin step `index` ended, with what it
+/// logged: the step completes (or waits at its gate), waits for the
+/// plugin's question to be answered, waits to be retried, or fails.
+#[allow(clippy::too_many_arguments)]
 pub fn finish_attempt(
     run: &RunRecord,
-    step: &StepRecord,
-    definition: &WorkflowDefinition,
+    steps: &RunSteps,
+    layout: &Layout,
+    index: usize,
     outcome: Attempt,
     logs: Vec<StepLog>,
     now: i64,
 ) -> Result<Transition, IllegalTransition> {
-    let step_definition = definition.steps.get(step.index as usize);
-    let gate = step_definition.and_then(|s| s.approval.as_ref());
-    let retry = step_definition.and_then(|s| s.retry.as_ref());
-    let mut draft = Draft::of(run, now);
-    let mut step = step.clone();
-    keep_logs(&mut step, logs);
+    let mut draft = Draft::of(run, steps, now);
+    let path = draft
+        .read(index)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    let site = layout.site(&path).map(|(_, site)| site);
+    let gate = site.and_then(|s| s.approval.as_ref());
+    let retry = site.and_then(|s| s.retry.as_ref());
+    let step = draft.step(index)?;
+    keep_logs(step, logs);
     step.decision = None;
     match outcome {
         Attempt::Complete { output } => match gate {
             Some(gate) => {
-                set_step(&mut step, StepStatus::AwaitingInput)?;
                 step.output = Some(output.clone());
                 step.error = None;
-                draft.set_run(RunStatus::Paused)?;
                 let action = PendingAction {
-                    step: step.name.clone(),
+                    step: path.clone(),
                     kind: "approval".to_owned(),
                     message: gate.message.clone(),
                     options: gate.options.clone(),
@@ -409,49 +670,32 @@ pub fn finish_attempt(
                         paused_at: timestamp(now),
                     }),
                 };
-                let lifetime = gate
-                    .timeout
-                    .as_deref()
-                    .or(definition.paused_lifetime.as_deref());
-                draft.pause(step.index, action.clone(), lifetime);
-                draft.event(RunEvent::Paused {
-                    step: step.name.clone(),
-                    pending_action: action,
-                    gate: true,
-                });
+                let lifetime = gate.timeout.as_deref().or(layout.paused_lifetime());
+                wait_for_decision(&mut draft, index, action, lifetime, true)?;
             }
             None => {
-                set_step(&mut step, StepStatus::Completed)?;
+                set_step(step, StepStatus::Completed)?;
                 step.output = Some(output.clone());
                 step.error = None;
                 step.finished_at = Some(now);
+                let attempt = step.attempts;
                 draft.run.steps_done += 1;
                 draft.event(RunEvent::StepCompleted {
-                    step: step.name.clone(),
-                    attempt: step.attempts,
+                    step: path,
+                    attempt,
                     output,
                 });
             }
         },
         Attempt::Pause { action, checkpoint } => {
-            set_step(&mut step, StepStatus::AwaitingInput)?;
             step.checkpoint = Some(checkpoint);
-            draft.set_run(RunStatus::Paused)?;
             let action = PendingAction {
-                step: step.name.clone(),
+                step: path,
                 gate: None,
                 ..action
             };
-            draft.pause(
-                step.index,
-                action.clone(),
-                definition.paused_lifetime.as_deref(),
-            );
-            draft.event(RunEvent::Paused {
-                step: step.name.clone(),
-                pending_action: action,
-                gate: false,
-            });
+            let lifetime = layout.paused_lifetime();
+            wait_for_decision(&mut draft, index, action, lifetime, false)?;
         }
         Attempt::Fail { error } => {
             let max_attempts = retry.map_or(1, |r| r.max_attempts) as i64;
@@ -459,14 +703,15 @@ pub fn finish_attempt(
                 let wait = retry
                     .map(|r| r.backoff(step.attempts as u32))
                     .unwrap_or_default();
-                set_step(&mut step, StepStatus::Pending)?;
+                set_step(step, StepStatus::Pending)?;
                 step.error = Some(error.clone());
                 let retry_at = now.saturating_add(wait.as_millis().min(i64::MAX as u128) as i64);
-                draft.run.wake_at = Some(retry_at);
-                draft.run.current_action = Some(format!("waiting to retry step '{}'", step.name));
+                step.wake_at = Some(retry_at);
+                let attempt = step.attempts;
+                draft.run.current_action = Some(format!("waiting to retry step '{path}'"));
                 draft.event(RunEvent::RetryScheduled {
-                    step: step.name.clone(),
-                    attempt: step.attempts,
+                    step: path,
+                    attempt,
                     error,
                     retry_at,
                 });
@@ -474,7 +719,7 @@ pub fn finish_attempt(
                 let message = error.message.clone();
                 fail_in(
                     &mut draft,
-                    &mut step,
+                    index,
                     ErrorReason::StepFailed,
                     &message,
                     Some(error),
@@ -482,8 +727,157 @@ pub fn finish_attempt(
             }
         }
     }
-    draft.steps.push(step);
+    draft.settle(layout)?;
     Ok(draft.done())
+}
+
+/// Step `index` waits for `action` to be decided, until `lifetime` passes.
+fn wait_for_decision(
+    draft: &mut Draft<'_>,
+    index: usize,
+    action: PendingAction,
+    lifetime: Option<&str>,
+    gate: bool,
+) -> Result<(), IllegalTransition> {
+    let now = draft.now;
+    let step = draft.step(index)?;
+    set_step(step, StepStatus::AwaitingInput)?;
+    step.pending = Some(action.clone());
+    step.deadline = lifetime
+        .and_then(|l| parse_duration(l).ok())
+        .map(|d| now.saturating_add(d.as_millis().min(i64::MAX as u128) as i64));
+    let name = step.name.clone();
+    draft.event(RunEvent::Paused {
+        step: name,
+        pending_action: action,
+        gate,
+    });
+    Ok(())
+}
+
+/// How a construct starts, once the host evaluated what it needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    /// Its `when` is false.
+    Skip { when: Option<String> },
+    /// Its templates failed, or a limit stops it.
+    Fail {
+        reason: ErrorReason,
+        message: String,
+    },
+    /// A `parallel` enters its branches; its input is passed to their first steps.
+    Parallel { input: Value },
+    /// A `map` runs its steps over `items`.
+    Map { items: Vec<Value> },
+    /// A `switch` runs `case` (a case's name, or the default's).
+    Switch { case: String, input: Value },
+    /// A `wait` waits until `until`; its input is its output.
+    Wait { until: i64, input: Value },
+}
+
+/// Starts construct `index` as `entry` says: its first scopes' records are
+/// added (a map's first items start as the walk allows).
+pub fn enter(
+    run: &RunRecord,
+    steps: &RunSteps,
+    layout: &Layout,
+    index: usize,
+    entry: Entry,
+    now: i64,
+) -> Result<Transition, IllegalTransition> {
+    let mut draft = Draft::of(run, steps, now);
+    if draft.run.status == RunStatus::Pending {
+        draft.set_run(RunStatus::Running)?;
+    }
+    let path = draft
+        .read(index)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    let Some((_, site)) = layout.site(&path) else {
+        return Err(IllegalTransition {
+            what: "step",
+            from: path,
+            to: "a site the definition does not have".to_owned(),
+        });
+    };
+    let (input, state) = match entry {
+        Entry::Skip { when } => return skip_step(run, steps, layout, index, when, now),
+        Entry::Fail { reason, message } => {
+            return fail_step(run, steps, layout, index, reason, &message, None, now);
+        }
+        Entry::Parallel { input } => {
+            if let StepKind::Parallel(parallel) = site.kind() {
+                for (branch, inner) in &parallel.branches {
+                    let prefix = scope_prefix(&path, Scope::Named(branch));
+                    draft.enter_scope(&prefix, inner);
+                    draft.run.steps_total += inner.len() as i64;
+                }
+            }
+            (input, ConstructState::Parallel)
+        }
+        Entry::Map { items } => {
+            if let StepKind::Map(map) = site.kind() {
+                draft.run.steps_total += (items.len() * map.steps.len()) as i64;
+            }
+            let state = ConstructState::Map {
+                items: items.len(),
+                started: 0,
+                settled: 0,
+            };
+            (Value::Array(items), state)
+        }
+        Entry::Switch { case, input } => {
+            if let StepKind::Switch(switch) = site.kind() {
+                let inner = switch
+                    .cases
+                    .iter()
+                    .find(|c| c.name == case)
+                    .map(|c| &c.steps)
+                    .or(switch.default.as_ref().filter(|_| case == DEFAULT_CASE));
+                if let Some(inner) = inner {
+                    let prefix = scope_prefix(&path, Scope::Named(&case));
+                    draft.enter_scope(&prefix, inner);
+                    draft.run.steps_total += inner.len() as i64;
+                }
+            }
+            (input, ConstructState::Switch { case })
+        }
+        Entry::Wait { until, input } => (input, ConstructState::Wait { until }),
+    };
+    let step = draft.step(index)?;
+    set_step(step, StepStatus::Running)?;
+    step.attempts = 1;
+    step.started_at = Some(now);
+    step.input = Some(input);
+    step.construct = Some(state);
+    let name = step.name.clone();
+    draft.event(RunEvent::StepStarted {
+        step: name,
+        attempt: 1,
+        recovered: false,
+    });
+    draft.settle(layout)?;
+    Ok(draft.done())
+}
+
+/// What time alone changes: a `wait` that is over, a map that can start
+/// more items. `None` when nothing.
+pub fn tick(
+    run: &RunRecord,
+    steps: &RunSteps,
+    layout: &Layout,
+    now: i64,
+) -> Result<Option<Transition>, IllegalTransition> {
+    let mut draft = Draft::of(run, steps, now);
+    draft.settle(layout)?;
+    let changed = !draft.changed.is_empty()
+        || !draft.events.is_empty()
+        || draft.run.status != run.status
+        || draft.run.pending_action != run.pending_action
+        || draft.run.wake_at != run.wake_at
+        || draft.run.pause_deadline != run.pause_deadline
+        || draft.run.current_action != run.current_action;
+    Ok(changed.then(|| draft.done()))
 }
 
 /// Adds what an attempt logged to the step's log, keeping the latest
@@ -499,88 +893,66 @@ fn keep_logs(step: &mut StepRecord, lines: Vec<StepLog>) {
     step.logs.drain(..first);
 }
 
-/// Completes the run: every step is finished. Its result is the latest
-/// completed step's output.
-pub fn complete(
-    run: &RunRecord,
-    steps: &[StepRecord],
-    now: i64,
-) -> Result<Transition, IllegalTransition> {
-    let mut draft = Draft::of(run, now);
-    let result = steps
-        .iter()
-        .rev()
-        .find(|s| s.status == StepStatus::Completed)
-        .and_then(|s| s.output.clone())
-        .unwrap_or(Value::Null);
-    draft.set_run(RunStatus::Completed)?;
-    draft.unpause();
-    draft.run.result = Some(result.clone());
-    draft.event(RunEvent::Completed { result });
-    Ok(draft.done())
+/// The steps waiting for a decision, in the tree's order.
+fn awaiting(steps: &RunSteps, layout: &Layout, now: i64) -> Vec<usize> {
+    walk(layout, steps, now).awaiting
 }
 
-/// The run paused at `index`, and that step.
-fn paused_step<'s>(
-    run: &RunRecord,
-    steps: &'s [StepRecord],
-) -> Result<(usize, &'s StepRecord), Refusal> {
-    let index = run.paused_step.unwrap_or_default() as usize;
-    match steps.get(index) {
-        Some(step) => Ok((index, step)),
-        None => Err(Refusal::Corrupt(format!(
-            "run {} paused at missing step {index}",
-            run.id
-        ))),
-    }
-}
-
-/// The gate the run waits at: its step's, when the run paused there (not
-/// when the step's plugin paused before it completed).
-fn waiting_gate<'d>(
-    run: &RunRecord,
-    definition: &'d WorkflowDefinition,
+/// The gate step `index` waits at, when it waits at its gate (not when its
+/// plugin paused before it completed).
+fn waiting_gate<'l>(
+    steps: &RunSteps,
+    layout: &'l Layout,
     index: usize,
-) -> Option<&'d ApprovalGate> {
-    let at_gate = run
-        .pending_action
+) -> Option<&'l ApprovalGate> {
+    let step = steps.get(index)?;
+    let at_gate = step
+        .pending
         .as_ref()
         .is_some_and(|action| action.gate.is_some());
-    definition
-        .steps
-        .get(index)
-        .and_then(|s| s.approval.as_ref())
+    layout
+        .site(&step.name)
+        .and_then(|(_, site)| site.approval.as_ref())
         .filter(|_| at_gate)
 }
 
-/// A decision on the run paused at step `step`: an option (`"approve"` or
-/// `{"decision": "approve", "note": "..."}`) when the pending action offers
-/// options, else a value its input schema accepts. At a gate, approvals count
-/// towards its quorum of distinct identities; a rejection cancels the run.
+/// A decision on step `step` (a path), which waits for one: an option
+/// (`"approve"` or `{"decision": "approve", "note": "..."}`) when its
+/// pending action offers options, else a value its input schema accepts.
+/// At a gate, approvals count towards its quorum of distinct identities; a
+/// rejection cancels the run.
+#[allow(clippy::too_many_arguments)]
 pub fn decide(
     run: &RunRecord,
-    steps: &[StepRecord],
-    definition: &WorkflowDefinition,
+    steps: &RunSteps,
+    layout: &Layout,
     step: &str,
     decision: &Value,
     actor: &Actor,
     now: i64,
 ) -> Result<Transition, Refusal> {
-    if run.status != RunStatus::Paused {
+    if run.status.is_terminal() {
         return Err(Refusal::Conflict(format!(
             "run is {}, not paused",
             run.status
         )));
     }
-    let (index, paused) = paused_step(run, steps)?;
-    if paused.name != step {
-        return Err(Refusal::Conflict(format!(
-            "run is paused at step '{}', not '{step}'",
-            paused.name
-        )));
-    }
-    let choice = check_decision(run.pending_action.as_ref(), decision).map_err(Refusal::Invalid)?;
-    let gate = waiting_gate(run, definition, index);
+    let waiting = awaiting(steps, layout, now);
+    let Some(index) = steps.index_of(step).filter(|index| waiting.contains(index)) else {
+        let names: Vec<String> = waiting
+            .iter()
+            .filter_map(|&i| steps.get(i))
+            .map(|s| format!("'{}'", s.name))
+            .collect();
+        return Err(Refusal::Conflict(match names.len() {
+            0 => format!("run is {}, not paused", run.status),
+            1 => format!("run is paused at step {}, not '{step}'", names[0]),
+            _ => format!("run is paused at steps {}, not '{step}'", names.join(", ")),
+        }));
+    };
+    let paused = &steps[index];
+    let choice = check_decision(paused.pending.as_ref(), decision).map_err(Refusal::Invalid)?;
+    let gate = waiting_gate(steps, layout, index);
     if let (Some(gate), Some((option, _))) = (gate, &choice)
         && !gate.reject.contains(option)
         && paused
@@ -598,7 +970,9 @@ pub fn decide(
         value: decision,
         choice,
     };
-    Ok(apply_decision(run, steps, index, gate, answer, actor, now)?)
+    Ok(apply_decision(
+        run, steps, layout, index, gate, answer, actor, now,
+    )?)
 }
 
 /// A checked decision: what was sent, and the option (with its note) it
@@ -608,10 +982,12 @@ struct Answer<'a> {
     choice: Choice,
 }
 
-/// Applies a checked decision to a paused run and its paused step `index`.
+/// Applies a checked decision to step `index`, which waits for one.
+#[allow(clippy::too_many_arguments)]
 fn apply_decision(
     run: &RunRecord,
-    steps: &[StepRecord],
+    steps: &RunSteps,
+    layout: &Layout,
     index: usize,
     gate: Option<&ApprovalGate>,
     answer: Answer<'_>,
@@ -622,12 +998,13 @@ fn apply_decision(
         value: decision,
         choice,
     } = answer;
-    let mut draft = Draft::of(run, now);
-    let mut step = steps[index].clone();
+    let mut draft = Draft::of(run, steps, now);
+    let step = draft.step(index)?;
+    let name = step.name.clone();
     let (option, note) = choice.clone().unzip();
     let note = note.flatten();
     let resumed = RunEvent::Resumed {
-        step: step.name.clone(),
+        step: name.clone(),
         decision: decision.clone(),
         option,
         note,
@@ -650,17 +1027,12 @@ fn apply_decision(
             // A timeout's decision is final; people's approvals count to the quorum.
             let by_timer = actor.channel == Channel::Timer;
             if !rejects && !by_timer && approved < gate.required.max(1) as usize {
-                // More approvals are needed: the run stays paused.
-                if let Some(progress) = draft
-                    .run
-                    .pending_action
-                    .as_mut()
-                    .and_then(|a| a.gate.as_mut())
-                {
+                // More approvals are needed: the step keeps waiting.
+                if let Some(progress) = step.pending.as_mut().and_then(|a| a.gate.as_mut()) {
                     progress.approvals = approved;
                 }
                 draft.event(RunEvent::ApprovalRecorded {
-                    step: step.name.clone(),
+                    step: name,
                     reviewer: actor.name.clone(),
                     option,
                     note,
@@ -669,63 +1041,62 @@ fn apply_decision(
                     required: gate.required,
                 });
             } else {
-                set_step(&mut step, StepStatus::Completed)?;
+                set_step(step, StepStatus::Completed)?;
                 step.finished_at = Some(now);
+                step.pending = None;
+                step.deadline = None;
                 draft.event(resumed);
-                draft.unpause();
                 if rejects {
-                    // The steps after it will not run: cancelled, as by a cancel.
-                    cancel_steps(&mut draft, &steps[index + 1..])?;
+                    // Nothing after it runs: cancelled, as by a cancel.
+                    draft.end_unfinished(StepStatus::Cancelled)?;
                     draft.set_run(RunStatus::Cancelled)?;
+                    draft.unpause();
                     let message = note
                         .clone()
-                        .unwrap_or_else(|| format!("rejected at step '{}'", step.name));
+                        .unwrap_or_else(|| format!("rejected at step '{name}'"));
                     draft.run.error = Some(RunFailure {
                         reason: ErrorReason::Rejected,
                         message,
-                        step: Some(step.name.clone()),
+                        step: Some(name.clone()),
                         fault: None,
                         actor: Some(actor.name.clone()),
                     });
                     draft.event(RunEvent::Cancelled(Cancellation::Rejected {
                         reason: ErrorReason::Rejected,
-                        step: step.name.clone(),
+                        step: name,
                         note,
                         actor: actor.name.clone(),
                     }));
                 } else {
-                    draft.set_run(RunStatus::Running)?;
                     draft.run.steps_done += 1;
-                    draft.effects.push(Effect::Drive);
                 }
             }
         }
         _ => {
             // The plugin paused: it decides what the decision means on resume.
-            set_step(&mut step, StepStatus::Running)?;
+            set_step(step, StepStatus::Running)?;
             step.decision = Some(decision.clone());
-            draft.set_run(RunStatus::Running)?;
-            draft.unpause();
+            step.pending = None;
+            step.deadline = None;
             draft.event(resumed);
-            draft.effects.push(Effect::Drive);
         }
     }
-    draft.steps.push(step);
+    draft.settle(layout)?;
     Ok(draft.done())
 }
 
 /// Cancels a pending, running or paused run and its unfinished steps.
 pub fn cancel(
     run: &RunRecord,
-    steps: &[StepRecord],
+    steps: &RunSteps,
     actor: &Actor,
     now: i64,
 ) -> Result<Transition, Refusal> {
     if run.status.is_terminal() {
         return Err(Refusal::Conflict(format!("run is already {}", run.status)));
     }
-    let mut draft = Draft::of(run, now);
-    cancel_steps(&mut draft, steps)?;
+    let mut draft = Draft::of(run, steps, now);
+    draft.end_unfinished(StepStatus::Cancelled)?;
     draft.set_run(RunStatus::Cancelled)?;
     draft.unpause();
     draft.run.error = Some(RunFailure {
@@ -739,35 +1110,34 @@ pub fn cancel(
         actor: actor.name.clone(),
         channel: actor.channel,
     }));
-    draft.effects.push(Effect::Interrupt);
+    if !draft.effects.contains(&Effect::Interrupt) {
+        draft.effects.push(Effect::Interrupt);
+    }
     Ok(draft.done())
 }
 
-/// Cancels those of `steps` that are not finished.
-fn cancel_steps(draft: &mut Draft, steps: &[StepRecord]) -> Result<(), IllegalTransition> {
-    for step in steps.iter().filter(|s| !s.status.is_terminal()) {
-        let mut step = step.clone();
-        set_step(&mut step, StepStatus::Cancelled)?;
-        step.finished_at = Some(draft.now);
-        draft.steps.push(step);
-    }
-    Ok(())
-}
-
-/// Applies the timeout of a paused run whose deadline passed: a gate's
-/// `on_timeout` (approve, reject), or failing the run. `None` when the run is
-/// not paused or its deadline is still ahead.
+/// Applies the timeout of the first step whose wait for a decision is past
+/// its deadline: its gate's `on_timeout` (approve, reject), or failing it
+/// (and with it the run, as a failed step does). `None` when no wait is
+/// past its deadline.
 pub fn expire(
     run: &RunRecord,
-    steps: &[StepRecord],
-    definition: &WorkflowDefinition,
+    steps: &RunSteps,
+    layout: &Layout,
     now: i64,
 ) -> Result<Option<Transition>, Refusal> {
-    if run.status != RunStatus::Paused || run.pause_deadline.is_none_or(|at| at > now) {
+    if run.status.is_terminal() {
         return Ok(None);
     }
-    let (index, step) = paused_step(run, steps)?;
-    let gate = waiting_gate(run, definition, index);
+    let Some(index) = awaiting(steps, layout, now).into_iter().find(|&i| {
+        steps
+            .get(i)
+            .and_then(|s| s.deadline)
+            .is_some_and(|at| at <= now)
+    }) else {
+        return Ok(None);
+    };
+    let gate = waiting_gate(steps, layout, index);
     let action = gate.map_or(TimeoutAction::Fail, |g| g.on_timeout);
     let option = gate.and_then(|g| match action {
         TimeoutAction::Approve => g.options.iter().find(|o| !g.reject.contains(o)).cloned(),
@@ -783,63 +1153,78 @@ pub fn expire(
         };
         let actor = Actor::timer();
         return Ok(Some(apply_decision(
-            run, steps, index, gate, answer, &actor, now,
+            run, steps, layout, index, gate, answer, &actor, now,
         )?));
     }
-    let mut draft = Draft::of(run, now);
-    let mut step = step.clone();
-    set_step(&mut step, StepStatus::Failed)?;
+    let mut draft = Draft::of(run, steps, now);
+    let step = draft.step(index)?;
+    set_step(step, StepStatus::Failed)?;
     step.error = Some(StepFailure {
-        reason: None,
+        reason: Some(ErrorReason::TimedOut),
         message: "timed out waiting for a decision".to_owned(),
         retryable: false,
         fault: None,
     });
     step.finished_at = Some(now);
+    step.pending = None;
+    step.deadline = None;
+    let name = step.name.clone();
+    draft.end_unfinished(StepStatus::Cancelled)?;
     draft.set_run(RunStatus::Failed)?;
     draft.unpause();
     draft.run.error = Some(RunFailure {
         reason: ErrorReason::TimedOut,
-        message: format!("step '{}' timed out waiting for a decision", step.name),
-        step: Some(step.name.clone()),
+        message: format!("step '{name}' timed out waiting for a decision"),
+        step: Some(name.clone()),
         fault: None,
         actor: None,
     });
     draft.event(RunEvent::TimedOut {
         reason: ErrorReason::TimedOut,
-        step: step.name.clone(),
+        step: name,
     });
-    draft.steps.push(step);
     Ok(Some(draft.done()))
 }
 
-/// Fails a run the host cannot go on with (`host_error`): the step it was at,
-/// if any, and the run. `None` when the run is finished already.
+/// Fails a run the host cannot go on with (`host_error`): the first step it
+/// was at, if any, and the run; whatever else was unfinished is cancelled.
+/// Needs no definition (it may be what cannot be read). `None` when the run
+/// is finished already.
 pub fn abandon(
     run: &RunRecord,
-    steps: &[StepRecord],
+    steps: &RunSteps,
     message: &str,
     now: i64,
 ) -> Result<Option<Transition>, IllegalTransition> {
     if run.status.is_terminal() {
         return Ok(None);
     }
-    if let Some(step) = steps.iter().find(|s| !s.status.is_terminal()) {
-        return fail_step(run, step, ErrorReason::HostError, message, None, now).map(Some);
-    }
-    let mut draft = Draft::of(run, now);
+    let mut draft = Draft::of(run, steps, now);
+    let at = steps
+        .records()
+        .iter()
+        .find(|s| !s.status.is_terminal() && s.construct.is_none())
+        .map(|s| s.index as usize);
+    let step = match at {
+        Some(index) => {
+            fail_in(&mut draft, index, ErrorReason::HostError, message, None)?;
+            draft.read(index).map(|s| s.name.clone())
+        }
+        None => None,
+    };
+    draft.end_unfinished(StepStatus::Cancelled)?;
     draft.set_run(RunStatus::Failed)?;
     draft.unpause();
     draft.run.error = Some(RunFailure {
         reason: ErrorReason::HostError,
         message: message.to_owned(),
-        step: None,
+        step: step.clone(),
         fault: None,
         actor: None,
     });
     draft.event(RunEvent::Failed {
         reason: ErrorReason::HostError,
-        step: None,
+        step,
         message: message.to_owned(),
     });
     Ok(Some(draft.done()))

@@ -107,8 +107,17 @@ impl Runner {
         trigger: Trigger,
     ) -> Result<NewRun, RunError> {
         let definition = self.inner.definition(&workflow.id, workflow.version)?;
-        let mut pins = Vec::with_capacity(definition.steps.len());
-        for step in &definition.steps {
+        let layout = self
+            .inner
+            .definitions
+            .layout(&workflow.id, workflow.version)?;
+        let mut pins = Vec::with_capacity(layout.sites().len());
+        for step in layout.sites() {
+            if step.step_type.is_empty() {
+                // A construct: the host runs it, no plugin.
+                pins.push(String::new());
+                continue;
+            }
             let plugin = self
                 .inner
                 .catalog

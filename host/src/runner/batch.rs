@@ -219,6 +219,7 @@ impl Runner {
                 for run_id in &unfinished {
                     // One run refusing rolls back the whole batch's cancel.
                     let (run, steps) = store::get_run_with_steps(tx, Some(&owner), run_id)?;
+                    let steps = run::RunSteps::new(steps);
                     let cancelled = run::cancel(&run, &steps, &actor, now)
                         .map_err(|refused| StoreError::Conflict(refused.to_string()))?;
                     store::commit_in(tx, &cancelled, &inner.outbox(&cancelled))?;

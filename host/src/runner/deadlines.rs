@@ -79,8 +79,8 @@ impl Inner {
     }
 
     pub(super) async fn expire(self: &Arc<Self>, run_id: &str) -> Result<(), RunError> {
-        self.transact(None, run_id, None, |run, steps, definition| {
-            run::expire(run, steps, definition, now_ms())
+        self.transact(None, run_id, None, |run, steps, layout| {
+            run::expire(run, steps, layout, now_ms())
         })
         .await
     }

@@ -54,9 +54,9 @@ impl Runner {
     ) -> Result<RunView, RunError> {
         let step = step.to_owned();
         self.inner
-            .transact(Some(tenant), run_id, link, move |run, steps, definition| {
+            .transact(Some(tenant), run_id, link, move |run, steps, layout| {
                 let now = now_ms();
-                run::decide(run, steps, definition, &step, &decision, &actor, now).map(Some)
+                run::decide(run, steps, layout, &step, &decision, &actor, now).map(Some)
             })
             .await?;
         self.get_run(Some(tenant), run_id)

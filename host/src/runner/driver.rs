@@ -1,9 +1,34 @@
-//! The driver of one run: prepares each step, runs its attempts in the
-//! engine, and commits the transitions the run core computes from what
-//! happened; a step's completion waits to be committed with the next step's
-//! start.
+//! The driver of one run: walks its tree, starts constructs and prepares
+//! steps, runs their attempts in the engine (several at once in branches and
+//! map items), and commits the transitions the run core computes from what
+//! happened, a round at a time: the steps that ended and those that start
+//! next go in one commit.
+
+use tokio::task::JoinSet;
 
 use super::*;
+use crate::run::tree;
+use crate::workflow::StepKind;
+
+/// Why a step whose templates failed fails.
+fn template_reason(failure: &TemplateFailure) -> ErrorReason {
+    match failure {
+        TemplateFailure::Error(_) => ErrorReason::TemplateError,
+        TemplateFailure::Limit(_) => ErrorReason::TemplateLimit,
+    }
+}
+
+/// `null`, `a string`, ...: what a JSON value is, in a message.
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
 
 impl Inner {
     pub(super) fn definition(
@@ -16,168 +41,486 @@ impl Inner {
             .map_err(RunError::Store)
     }
 
-    /// Takes `transition` into the driver's copy of the run, and commits it
-    /// together with the one held before, if any; a step's completion alone
-    /// is held instead, to join the next commit.
-    async fn advance(
-        &self,
-        run: &mut RunRecord,
-        steps: &mut [StepRecord],
-        held: &mut Option<Transition>,
-        transition: Transition,
-    ) -> Result<(), RunError> {
-        transition.apply_to(steps);
-        let only_completes = transition.only_completes_a_step();
-        let transition = match held.take() {
-            Some(earlier) => earlier.then(transition),
-            None => transition,
-        };
-        if only_completes {
-            *run = transition.run.clone();
-            *held = Some(transition);
-            return Ok(());
-        }
-        *run = self.commit(transition).await?.run;
-        Ok(())
-    }
-
-    /// Commits a held transition on its own, before the driver waits or stops.
-    async fn flush(&self, held: &mut Option<Transition>) -> Result<(), RunError> {
-        if let Some(transition) = held.take() {
-            self.commit(transition).await?;
-        }
-        Ok(())
-    }
-
-    /// Drives one run until it finishes, pauses, or is cancelled or shut down.
-    /// When the driver fails, its caller commits what is left in `held`.
+    /// Drives one run until it finishes, pauses, or is cancelled or shut
+    /// down: starts what its tree has ready (several steps at once in
+    /// branches and map items), commits each round of changes in one
+    /// transaction, and takes the attempts' outcomes as they end. Someone
+    /// else's change of the run (a decision while it runs) pokes the driver,
+    /// which reads the run again.
     pub(super) async fn drive(
-        &self,
+        self: &Arc<Self>,
         run_id: &str,
         stop: &CancellationToken,
-        held: &mut Option<Transition>,
+        poke: &Poke,
     ) -> Result<(), RunError> {
-        let (mut run, mut steps) = self.load(None, run_id)?;
-        let definition = self.definition(&run.workflow_id, run.workflow_version)?;
+        let (run, steps) = self.load(None, run_id)?;
+        let layout = self
+            .definitions
+            .layout(&run.workflow_id, run.workflow_version)
+            .map_err(RunError::Store)?;
+        let mut driver = Driver {
+            run,
+            steps: RunSteps::new(steps),
+            layout,
+            flight: JoinSet::new(),
+            in_flight: HashMap::new(),
+            finished: Vec::new(),
+        };
         loop {
-            let next = self
-                .next(&mut run, &mut steps, &definition, held, stop)
-                .await?;
-            match next {
-                Some(transition) => {
-                    self.advance(&mut run, &mut steps, held, transition).await?;
+            if driver.run.status.is_terminal() {
+                return Ok(());
+            }
+            match self.round(&mut driver, stop).await {
+                Ok(Round::Go) => {}
+                Ok(Round::Stop) => return Ok(()),
+                Err(RunError::Conflict(_)) if !driver.run.status.is_terminal() => {
+                    // Someone moved the run: read it again, keep what ended.
+                    driver.reload(self, run_id)?;
+                    continue;
                 }
-                None => return self.flush(held).await,
+                Err(e) => return Err(e),
+            }
+            if driver.run.status == RunStatus::Paused && driver.in_flight.is_empty() {
+                return Ok(());
+            }
+            if driver.in_flight.is_empty() && driver.finished.is_empty() {
+                let frontier = tree::walk(&driver.layout, &driver.steps, now_ms());
+                if frontier.attempts.is_empty() && frontier.entries.is_empty() {
+                    let Some(at) = frontier.next_timer.or(frontier.next_deadline) else {
+                        if frontier.root == tree::ScopeEnd::Active && frontier.awaiting.is_empty() {
+                            return Err(RunError::Store(StoreError::Corrupt(format!(
+                                "run {run_id} has nothing that can run, and has not ended"
+                            ))));
+                        }
+                        return Ok(());
+                    };
+                    let wait = Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64);
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = poke.notified() => driver.reload(self, run_id)?,
+                        () = stop.cancelled() => return Ok(()),
+                    }
+                }
+                continue;
+            }
+            let frontier = tree::walk(&driver.layout, &driver.steps, now_ms());
+            let wait = frontier
+                .next_timer
+                .or(frontier.next_deadline)
+                .map(|at| Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64))
+                .unwrap_or(Duration::from_secs(3600));
+            tokio::select! {
+                joined = driver.flight.join_next(), if !driver.flight.is_empty() => {
+                    if let Some(joined) = joined {
+                        driver.ended(joined);
+                    }
+                    while let Some(joined) = driver.flight.try_join_next() {
+                        driver.ended(joined);
+                    }
+                }
+                () = tokio::time::sleep(wait) => {}
+                () = poke.notified() => driver.reload(self, run_id)?,
+                () = stop.cancelled() => return Ok(()),
             }
         }
     }
 
-    /// What comes next for the run: completing it, skipping or failing a step
-    /// that cannot run, or an attempt of the next step and how it ended;
-    /// `None` when the driver's work is done (or it was told to stop).
-    async fn next(
-        &self,
-        run: &mut RunRecord,
-        steps: &mut [StepRecord],
-        definition: &WorkflowDefinition,
-        held: &mut Option<Transition>,
+    /// One round: the attempts that ended, what time changed, constructs to
+    /// start and steps to prepare, committed together; then the attempts
+    /// started in it are launched.
+    async fn round(
+        self: &Arc<Self>,
+        driver: &mut Driver,
         stop: &CancellationToken,
-    ) -> Result<Option<Transition>, RunError> {
-        if run.status.is_terminal() || run.status == RunStatus::Paused {
-            return Ok(None);
+    ) -> Result<Round, RunError> {
+        let mut round: Option<Transition> = None;
+        let take = |driver: &mut Driver, round: &mut Option<Transition>, t: Transition| {
+            t.apply_to(&mut driver.steps);
+            driver.run = t.run.clone();
+            *round = Some(match round.take() {
+                Some(earlier) => earlier.then(t),
+                None => t,
+            });
+        };
+        for (index, attempt, logs) in std::mem::take(&mut driver.finished) {
+            let running = driver
+                .steps
+                .get(index)
+                .is_some_and(|s| s.status == StepStatus::Running);
+            if !running || driver.run.status.is_terminal() {
+                continue;
+            }
+            let finished = run::finish_attempt(
+                &driver.run,
+                &driver.steps,
+                &driver.layout,
+                index,
+                attempt,
+                logs,
+                now_ms(),
+            )?;
+            take(driver, &mut round, finished);
         }
-        let Some(index) = steps.iter().position(|s| !s.status.is_terminal()) else {
-            return Ok(Some(run::complete(run, steps, now_ms())?));
-        };
-        let Some(step_definition) = definition.steps.get(index) else {
-            return Err(RunError::Store(StoreError::Corrupt(format!(
-                "run {} has a step {index} that its workflow version does not define",
-                run.id
-            ))));
-        };
-        match steps[index].status {
-            StepStatus::AwaitingInput => return Ok(None),
-            StepStatus::Pending => {
-                if let Some(wake_at) = run.wake_at {
-                    self.flush(held).await?;
-                    let wait =
-                        Duration::from_millis(wake_at.saturating_sub(now_ms()).max(0) as u64);
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        () = stop.cancelled() => return Ok(None),
-                    }
+        let mut launch = Vec::new();
+        // Constructs may add steps, which may be ready at once: look again
+        // while something changes (each look is bounded by the tree).
+        for _ in 0..64 {
+            if driver.run.status.is_terminal() {
+                break;
+            }
+            let now = now_ms();
+            if let Some(ticked) = run::tick(&driver.run, &driver.steps, &driver.layout, now)? {
+                take(driver, &mut round, ticked);
+            }
+            if let Some(expired) = run::expire(&driver.run, &driver.steps, &driver.layout, now)? {
+                take(driver, &mut round, expired);
+                continue;
+            }
+            let frontier = tree::walk(&driver.layout, &driver.steps, now);
+            let mut changed = false;
+            for index in frontier.entries {
+                let entry = self.entry(driver, index).await;
+                let entered = run::enter(
+                    &driver.run,
+                    &driver.steps,
+                    &driver.layout,
+                    index,
+                    entry,
+                    now_ms(),
+                )?;
+                take(driver, &mut round, entered);
+                changed = true;
+            }
+            for index in frontier.attempts {
+                if driver.in_flight.contains_key(&index)
+                    || launch.iter().any(|(i, _)| *i == index)
+                    || driver.run.status.is_terminal()
+                {
+                    continue;
                 }
-                if steps[index].decision.is_none() {
-                    let prepared = self.prepare(run, steps, index, step_definition).await;
-                    let step = &mut steps[index];
-                    match prepared {
-                        Ok(Some(input)) => step.input = Some(input),
-                        Ok(None) => {
-                            let when = step_definition.when.clone();
-                            return Ok(Some(run::skip_step(run, step, when, now_ms())?));
+                let permit = match Arc::clone(&self.slots).try_acquire_owned() {
+                    Ok(permit) => permit,
+                    Err(_) if driver.in_flight.is_empty() && launch.is_empty() => {
+                        if let Some(t) = round.take() {
+                            self.commit(t).await?;
                         }
-                        Err(failure) => {
-                            let reason = match failure {
-                                TemplateFailure::Error(_) => ErrorReason::TemplateError,
-                                TemplateFailure::Limit(_) => ErrorReason::TemplateLimit,
-                            };
-                            let message = failure.to_string();
-                            let failed =
-                                run::fail_step(run, step, reason, &message, None, now_ms())?;
-                            return Ok(Some(failed));
+                        tokio::select! {
+                            permit = Arc::clone(&self.slots).acquire_owned() => {
+                                permit.map_err(|_| RunError::Conflict("runner stopped".into()))?
+                            }
+                            () = stop.cancelled() => return Ok(Round::Stop),
                         }
+                    }
+                    Err(_) => break,
+                };
+                match self.prepare_attempt(driver, index).await? {
+                    Some(t) => {
+                        // Skipped or failed without running.
+                        take(driver, &mut round, t);
+                        changed = true;
+                    }
+                    None => {
+                        let started = run::start_step(&driver.run, &driver.steps, index, now_ms())?;
+                        take(driver, &mut round, started);
+                        launch.push((index, permit));
                     }
                 }
             }
-            _ => {}
+            if !changed {
+                break;
+            }
         }
-        self.attempt(run, steps, index, definition, held, stop)
+        if let Some(t) = round {
+            driver.run = self.commit(t).await?.run;
+        }
+        if driver.run.status.is_terminal() {
+            return Ok(Round::Stop);
+        }
+        for (index, permit) in launch {
+            self.launch(driver, index, permit)?;
+        }
+        // Attempts of steps that a change ended (a failed branch cancels
+        // the others) stop.
+        let ended: Vec<usize> = driver
+            .in_flight
+            .keys()
+            .copied()
+            .filter(|&i| {
+                driver
+                    .steps
+                    .get(i)
+                    .is_none_or(|s| s.status != StepStatus::Running)
+            })
+            .collect();
+        for index in ended {
+            if let Some(handle) = driver.in_flight.remove(&index) {
+                handle.abort();
+            }
+        }
+        Ok(Round::Go)
+    }
+
+    /// How construct `index` starts: its `when`, then what it needs
+    /// evaluated (a map's items, a switch's cases, a wait's time), within
+    /// the operator's limits.
+    async fn entry(&self, driver: &Driver, index: usize) -> Entry {
+        let record = &driver.steps[index];
+        let Some((_, site)) = driver.layout.site(&record.name) else {
+            return Entry::Fail {
+                reason: ErrorReason::HostError,
+                message: format!("step '{}' is not in its workflow version", record.name),
+            };
+        };
+        let seen = tree::visible(
+            &driver.layout,
+            &driver.steps,
+            &driver.run.input,
+            &record.name,
+        );
+        let context = template_context(
+            &driver.run.id,
+            &record.name,
+            &driver.run.input,
+            &seen.outputs,
+            seen.item.as_ref(),
+        );
+        let evaluate = |when, template| self.evaluate(&record.name, &context, when, template);
+        let failed = |failure: TemplateFailure| Entry::Fail {
+            reason: template_reason(&failure),
+            message: failure.to_string(),
+        };
+        if let Some(when) = site.when.as_deref() {
+            match evaluate(Some(when), None).await {
+                Ok(Evaluation::Skip) => {
+                    return Entry::Skip {
+                        when: site.when.clone(),
+                    };
+                }
+                Ok(Evaluation::Run { .. }) => {}
+                Err(failure) => return failed(failure),
+            }
+        }
+        let input = seen.default_input;
+        let name = &record.name;
+        let language = &self.language;
+        let room = language
+            .max_steps_per_run
+            .saturating_sub(driver.run.steps_total.max(0) as usize);
+        let too_big = |adds: usize| {
+            (adds > room).then(|| Entry::Fail {
+                reason: ErrorReason::LimitExceeded,
+                message: format!(
+                    "step '{name}' would grow the run to {} steps, above this host's limit of {}",
+                    driver.run.steps_total.max(0) as usize + adds,
+                    language.max_steps_per_run
+                ),
+            })
+        };
+        match site.kind() {
+            StepKind::Parallel(parallel) => {
+                let adds = parallel.branches.values().map(Vec::len).sum();
+                too_big(adds).unwrap_or(Entry::Parallel { input })
+            }
+            StepKind::Map(map) => {
+                let items = match evaluate(None, Some(&map.items)).await {
+                    Ok(Evaluation::Run { input: Some(items) }) => items,
+                    Ok(_) => Value::Null,
+                    Err(failure) => return failed(failure),
+                };
+                let Value::Array(items) = items else {
+                    return Entry::Fail {
+                        reason: ErrorReason::TemplateError,
+                        message: format!(
+                            "the items of map '{name}' are {}, not an array",
+                            json_kind(&items)
+                        ),
+                    };
+                };
+                if items.len() > language.max_items {
+                    return Entry::Fail {
+                        reason: ErrorReason::LimitExceeded,
+                        message: format!(
+                            "map '{name}' has {} items, above this host's limit of {}",
+                            items.len(),
+                            language.max_items
+                        ),
+                    };
+                }
+                too_big(items.len() * map.steps.len()).unwrap_or(Entry::Map { items })
+            }
+            StepKind::Switch(switch) => {
+                for case in &switch.cases {
+                    match evaluate(Some(&case.when), None).await {
+                        Ok(Evaluation::Skip) => continue,
+                        Ok(Evaluation::Run { .. }) => {
+                            return too_big(case.steps.len()).unwrap_or(Entry::Switch {
+                                case: case.name.clone(),
+                                input,
+                            });
+                        }
+                        Err(failure) => return failed(failure),
+                    }
+                }
+                match &switch.default {
+                    Some(default) => too_big(default.len()).unwrap_or(Entry::Switch {
+                        case: crate::workflow::DEFAULT_CASE.to_owned(),
+                        input,
+                    }),
+                    None => Entry::Fail {
+                        reason: ErrorReason::StepFailed,
+                        message: format!("no case of switch '{name}' holds, and it has no default"),
+                    },
+                }
+            }
+            StepKind::Wait(wait) => {
+                let until = match (&wait.duration, &wait.until) {
+                    (Some(duration), _) => match parse_duration(duration) {
+                        Ok(d) => {
+                            now_ms().saturating_add(d.as_millis().min(i64::MAX as u128) as i64)
+                        }
+                        Err(e) => {
+                            return Entry::Fail {
+                                reason: ErrorReason::TemplateError,
+                                message: e,
+                            };
+                        }
+                    },
+                    (None, Some(until)) => {
+                        let template = Value::String(until.clone());
+                        let text = match evaluate(None, Some(&template)).await {
+                            Ok(Evaluation::Run { input: Some(text) }) => text,
+                            Ok(_) => Value::Null,
+                            Err(failure) => return failed(failure),
+                        };
+                        match text.as_str().and_then(crate::clock::parse_timestamp) {
+                            Some(at) => at,
+                            None => {
+                                return Entry::Fail {
+                                    reason: ErrorReason::TemplateError,
+                                    message: format!(
+                                        "wait '{name}': until gave {text}, not an RFC 3339 time \
+                                         (e.g. \"2026-12-24T09:00:00Z\")"
+                                    ),
+                                };
+                            }
+                        }
+                    }
+                    (None, None) => now_ms(),
+                };
+                Entry::Wait { until, input }
+            }
+            StepKind::Workflow(_) | StepKind::Plugin(_) => Entry::Fail {
+                reason: ErrorReason::HostError,
+                message: format!("step '{name}' is not a construct this host can start"),
+            },
+        }
+    }
+
+    /// Evaluates a condition or a template over `context` in the sandbox.
+    async fn evaluate(
+        &self,
+        name: &str,
+        context: &Value,
+        when: Option<&str>,
+        template: Option<&Value>,
+    ) -> Result<Evaluation, TemplateFailure> {
+        self.engine
+            .evaluate_templates(name, context.clone(), when, template, &self.step_limits)
             .await
     }
 
-    /// Runs one attempt of step `index` in the engine (once a slot is free),
-    /// committing its start first; the transition of how it ended (`None`:
-    /// told to stop).
-    async fn attempt(
+    /// Gets plugin step `index` ready for an attempt: a pending step's
+    /// templates are evaluated (its input set on the driver's copy). Returns
+    /// the transition when the step does not run after all: skipped, or
+    /// failed (templates, a plugin that is gone).
+    async fn prepare_attempt(
         &self,
-        run: &mut RunRecord,
-        steps: &mut [StepRecord],
+        driver: &mut Driver,
         index: usize,
-        definition: &WorkflowDefinition,
-        held: &mut Option<Transition>,
-        stop: &CancellationToken,
     ) -> Result<Option<Transition>, RunError> {
-        let step_definition = &definition.steps[index];
-        let digest = run.plugins.get(index).cloned().unwrap_or_default();
-        let Some(plugin) = self.catalog.by_digest(&digest) else {
+        let record = driver.steps[index].clone();
+        let Some((site_index, site)) = driver.layout.site(&record.name) else {
+            return Err(RunError::Store(StoreError::Corrupt(format!(
+                "run {} has a step '{}' that its workflow version does not define",
+                driver.run.id, record.name
+            ))));
+        };
+        let digest = driver
+            .run
+            .plugins
+            .get(site_index)
+            .cloned()
+            .unwrap_or_default();
+        if self.catalog.by_digest(&digest).is_none() {
             let message = format!(
                 "the plugin that step '{}' is pinned to ({digest}) is not loaded on this host",
-                step_definition.name
+                record.name
             );
-            let reason = ErrorReason::PluginUnavailable;
-            let failed = run::fail_step(run, &steps[index], reason, &message, None, now_ms())?;
+            let failed = driver.fail(index, ErrorReason::PluginUnavailable, &message)?;
             return Ok(Some(failed));
-        };
-        let permit = match Arc::clone(&self.slots).try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                self.flush(held).await?;
-                tokio::select! {
-                    permit = Arc::clone(&self.slots).acquire_owned() => permit.map_err(|_| RunError::Conflict("runner stopped".into()))?,
-                    () = stop.cancelled() => return Ok(None),
-                }
+        }
+        if record.status != StepStatus::Pending || record.decision.is_some() {
+            return Ok(None);
+        }
+        let seen = tree::visible(
+            &driver.layout,
+            &driver.steps,
+            &driver.run.input,
+            &record.name,
+        );
+        let prepared = self.prepare(&driver.run, &record.name, site, seen).await;
+        match prepared {
+            Ok(Some(input)) => {
+                let mut step = record;
+                step.input = Some(input);
+                driver.steps.put(step);
+                Ok(None)
             }
-        };
-        let started = run::start_step(run, &steps[index], now_ms())?;
-        self.advance(run, steps, held, started).await?;
+            Ok(None) => {
+                let when = site.when.clone();
+                let (run, steps, layout) = (&driver.run, &driver.steps, &driver.layout);
+                let skipped = run::skip_step(run, steps, layout, index, when, now_ms())?;
+                Ok(Some(skipped))
+            }
+            Err(failure) => {
+                let failed = driver.fail(index, template_reason(&failure), &failure.to_string())?;
+                Ok(Some(failed))
+            }
+        }
+    }
 
-        let step = &steps[index];
+    /// Launches the attempt of step `index`, whose start was committed.
+    fn launch(
+        self: &Arc<Self>,
+        driver: &mut Driver,
+        index: usize,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Result<(), RunError> {
+        let step = driver.steps[index].clone();
+        let Some((site_index, site)) = driver.layout.site(&step.name) else {
+            return Err(RunError::Store(StoreError::Corrupt(format!(
+                "step '{}' is not in its workflow version",
+                step.name
+            ))));
+        };
+        let digest = driver
+            .run
+            .plugins
+            .get(site_index)
+            .cloned()
+            .unwrap_or_default();
+        let plugin = self.catalog.by_digest(&digest).ok_or_else(|| {
+            RunError::Store(StoreError::Corrupt(format!(
+                "the plugin of step '{}' was unloaded",
+                step.name
+            )))
+        })?;
         let invocation = Invocation {
-            run_id: run.id.clone(),
+            run_id: driver.run.id.clone(),
             step: step.name.clone(),
             attempt: step.attempts as u32,
-            idempotency_key: format!("{}/{}", run.id, step.name),
-            config: step_definition.config.clone(),
+            idempotency_key: format!("{}/{}", driver.run.id, step.name),
+            config: site.config.clone(),
             input: step.input.clone().unwrap_or(Value::Null),
         };
         let call = match &step.decision {
@@ -188,68 +531,52 @@ impl Inner {
             None => Call::Run,
         };
         let mut limits = self.step_limits;
-        if let Some(timeout) = step_definition
-            .timeout
-            .as_deref()
-            .and_then(|t| parse_duration(t).ok())
-        {
+        if let Some(timeout) = site.timeout.as_deref().and_then(|t| parse_duration(t).ok()) {
             limits.wall_time_ms = timeout.as_millis().min(u128::from(u64::MAX)) as u64;
         }
-        let outbound = self.outbound_http(&run.tenant, step_definition)?;
-        let report = tokio::select! {
-            report = self.engine.run_with_http(&plugin, &invocation, &call, &limits, Some(self.progress_sink(&run.id)), outbound) => report,
-            () = stop.cancelled() => return Ok(None),
-        };
-        drop(permit);
-        metrics::histogram!("cairn_step_duration_seconds", "plugin" => plugin.info.name.clone())
-            .record(report.duration.as_secs_f64());
-        if let Some(fault) = report.fault() {
-            metrics::counter!("cairn_sandbox_faults_total", "kind" => fault.as_str()).increment(1);
-        }
-        let logs = log_lines(step.attempts, &report);
-        let finished = run::finish_attempt(
-            run,
-            step,
-            definition,
-            attempt_of(report.outcome),
-            logs,
-            now_ms(),
-        )?;
-        Ok(Some(finished))
+        let outbound = self.outbound_http(&driver.run.tenant, site)?;
+        let sink = self.progress_sink(&driver.run.id);
+        let inner = Arc::clone(self);
+        let attempt = step.attempts;
+        let handle = driver.flight.spawn(async move {
+            let report = inner
+                .engine
+                .run_with_http(&plugin, &invocation, &call, &limits, Some(sink), outbound)
+                .await;
+            drop(permit);
+            metrics::histogram!("cairn_step_duration_seconds", "plugin" => plugin.info.name.clone())
+                .record(report.duration.as_secs_f64());
+            if let Some(fault) = report.fault() {
+                metrics::counter!("cairn_sandbox_faults_total", "kind" => fault.as_str())
+                    .increment(1);
+            }
+            let logs = log_lines(attempt, &report);
+            (index, attempt_of(report.outcome), logs)
+        });
+        driver.in_flight.insert(index, handle);
+        Ok(())
     }
 
-    /// Evaluates step `index`'s `when` and `input` templates in the template
-    /// sandbox: `None` when the step is to be skipped, else its input. Without
-    /// an input template a step takes the latest completed output, or the
-    /// run's input; a step with no templates needs no sandbox.
+    /// Evaluates a plugin step's `when` and `input` templates in the
+    /// template sandbox: `None` when the step is to be skipped, else its
+    /// input. Without an input template a step takes `seen.default_input`;
+    /// a step with no templates needs no sandbox.
     pub(super) async fn prepare(
         &self,
         run: &RunRecord,
-        steps: &[StepRecord],
-        index: usize,
+        path: &str,
         step: &crate::workflow::StepDefinition,
+        seen: tree::Visible,
     ) -> Result<Option<Value>, TemplateFailure> {
-        let default_input = || {
-            steps[..index]
-                .iter()
-                .rev()
-                .find(|s| s.status == StepStatus::Completed)
-                .and_then(|s| s.output.clone())
-                .unwrap_or_else(|| run.input.clone())
-        };
         if step.when.is_none() && step.input.is_none() {
-            return Ok(Some(default_input()));
+            return Ok(Some(seen.default_input));
         }
-        let outputs: BTreeMap<String, Value> = steps
-            .iter()
-            .filter(|s| s.status == StepStatus::Completed)
-            .filter_map(|s| s.output.clone().map(|o| (s.name.clone(), o)))
-            .collect();
-        let context = template_context(&run.id, &step.name, &run.input, &outputs);
+        let context =
+            template_context(&run.id, path, &run.input, &seen.outputs, seen.item.as_ref());
         let evaluation = self
             .engine
             .evaluate_templates(
-                &step.name,
+                path,
                 context,
                 step.when.as_deref(),
                 step.input.as_ref(),
@@ -258,7 +585,7 @@ impl Inner {
             .await?;
         Ok(match evaluation {
             Evaluation::Skip => None,
-            Evaluation::Run { input } => Some(input.unwrap_or_else(default_input)),
+            Evaluation::Run { input } => Some(input.unwrap_or(seen.default_input)),
         })
     }
 
@@ -302,22 +629,17 @@ impl Inner {
         })
     }
 
-    /// Ends a run whose driver stopped on an error that is not a conflict: commits
-    /// the completion the driver still held, then fails the step it was at and
-    /// the run, so that no run is left unfinished without a driver.
-    pub(super) async fn abandon(&self, run_id: &str, held: Option<Transition>, error: &RunError) {
-        if let Some(held) = held {
-            match self.commit(held).await {
-                Ok(_) | Err(RunError::Conflict(_)) => {}
-                Err(e) => tracing::error!(run = %run_id, "cannot commit the held completion: {e}"),
-            }
-        }
+    /// Ends a run whose driver stopped on an error that is not a conflict:
+    /// fails the step it was at and the run, so that no run is left
+    /// unfinished without a driver.
+    pub(super) async fn abandon(&self, run_id: &str, error: &RunError) {
         let message = format!("the host could not go on with the run: {error}");
         // Someone else may move the run in between: look again, a few times.
         for _ in 0..3 {
-            let failed = self
-                .load(None, run_id)
-                .and_then(|(run, steps)| Ok(run::abandon(&run, &steps, &message, now_ms())?));
+            let failed = self.load(None, run_id).and_then(|(run, steps)| {
+                let steps = RunSteps::new(steps);
+                Ok(run::abandon(&run, &steps, &message, now_ms())?)
+            });
             let outcome = match failed {
                 Ok(Some(transition)) => self.commit(transition).await,
                 Ok(None) => return,
@@ -394,31 +716,146 @@ fn attempt_of(outcome: StepOutcome) -> Attempt {
     }
 }
 
+/// What a driver holds of its run between rounds.
+struct Driver {
+    run: RunRecord,
+    steps: RunSteps,
+    layout: Arc<Layout>,
+    /// The attempts running, each answering with its step, outcome and logs.
+    flight: JoinSet<(usize, Attempt, Vec<StepLog>)>,
+    in_flight: HashMap<usize, tokio::task::AbortHandle>,
+    /// Attempts that ended, to be committed in the next round.
+    finished: Vec<(usize, Attempt, Vec<StepLog>)>,
+}
+
+impl Driver {
+    /// Fails step `index` without running it.
+    fn fail(
+        &self,
+        index: usize,
+        reason: ErrorReason,
+        message: &str,
+    ) -> Result<Transition, RunError> {
+        let (run, steps, layout) = (&self.run, &self.steps, &self.layout);
+        Ok(run::fail_step(
+            run,
+            steps,
+            layout,
+            index,
+            reason,
+            message,
+            None,
+            now_ms(),
+        )?)
+    }
+
+    fn ended(&mut self, joined: Result<(usize, Attempt, Vec<StepLog>), tokio::task::JoinError>) {
+        // An error is an abort: its step ended under it.
+        if let Ok((index, attempt, logs)) = joined {
+            self.in_flight.remove(&index);
+            self.finished.push((index, attempt, logs));
+        }
+    }
+
+    /// Reads the run again after someone else moved it; attempts in flight
+    /// and outcomes not yet committed are kept.
+    fn reload(&mut self, inner: &Inner, run_id: &str) -> Result<(), RunError> {
+        let (run, steps) = inner.load(None, run_id)?;
+        self.run = run;
+        self.steps = RunSteps::new(steps);
+        Ok(())
+    }
+}
+
+/// What a round of the driver leaves it to do.
+enum Round {
+    Go,
+    Stop,
+}
+
+/// A nudge to a run's driver: someone else changed the run.
+#[derive(Default)]
+pub(super) struct Poke {
+    poked: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Poke {
+    pub(super) fn poke(&self) {
+        self.poked.store(true, Ordering::SeqCst);
+        self.notify.notify_one();
+    }
+
+    async fn notified(&self) {
+        self.notify.notified().await;
+        self.poked.store(false, Ordering::SeqCst);
+    }
+
+    fn take(&self) -> bool {
+        self.poked.swap(false, Ordering::SeqCst)
+    }
+}
+
+/// A run's driver as the runner knows it.
+#[derive(Clone)]
+pub(super) struct DriverHandle {
+    generation: u64,
+    pub(super) token: CancellationToken,
+    pub(super) poke: Arc<Poke>,
+}
+
+/// Pokes the run's driver, or starts one when it has none.
+pub(super) fn drive_run(inner: &Arc<Inner>, run_id: String) {
+    if let Ok(drivers) = inner.drivers.lock()
+        && let Some(handle) = drivers.get(&run_id)
+    {
+        handle.poke.poke();
+        return;
+    }
+    spawn_driver(inner, run_id);
+}
+
 pub(super) fn spawn_driver(inner: &Arc<Inner>, run_id: String) {
     let generation = inner.next_driver.fetch_add(1, Ordering::Relaxed);
-    let token = inner.shutdown.child_token();
+    let handle = DriverHandle {
+        generation,
+        token: inner.shutdown.child_token(),
+        poke: Arc::new(Poke::default()),
+    };
     if let Ok(mut drivers) = inner.drivers.lock() {
-        drivers.insert(run_id.clone(), (generation, token.clone()));
+        drivers.insert(run_id.clone(), handle.clone());
     }
     let inner = Arc::clone(inner);
     let runtime = inner.runtime.clone();
     runtime.spawn(async move {
-        let mut held = None;
-        if let Err(error) = inner.drive(&run_id, &token, &mut held).await {
-            match error {
-                RunError::Conflict(_) => {
-                    tracing::debug!(run = %run_id, "driver stopped: the run changed under it")
-                }
-                other => {
-                    tracing::error!(run = %run_id, "driver stopped: {other}");
-                    inner.abandon(&run_id, held.take(), &other).await;
+        loop {
+            let result = inner.drive(&run_id, &handle.token, &handle.poke).await;
+            if let Err(error) = result {
+                match error {
+                    RunError::Conflict(_) => {
+                        tracing::debug!(run = %run_id, "driver stopped: the run changed under it")
+                    }
+                    other => {
+                        tracing::error!(run = %run_id, "driver stopped: {other}");
+                        inner.abandon(&run_id, &other).await;
+                    }
                 }
             }
-        }
-        if let Ok(mut drivers) = inner.drivers.lock()
-            && drivers.get(&run_id).is_some_and(|(g, _)| *g == generation)
-        {
-            drivers.remove(&run_id);
+            // A poke that came as the driver stopped: drive again.
+            let mut drivers = match inner.drivers.lock() {
+                Ok(drivers) => drivers,
+                Err(_) => return,
+            };
+            if handle.poke.take() && !handle.token.is_cancelled() {
+                continue;
+            }
+            if drivers
+                .get(&run_id)
+                .is_some_and(|h| h.generation == generation)
+            {
+                drivers.remove(&run_id);
+            }
+            break;
         }
         if let Ok(mut progress) = inner.progress.lock() {
             progress.remove(&run_id);

@@ -19,7 +19,7 @@ mod scheduler;
 pub mod view;
 mod workflows;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -37,12 +37,14 @@ use crate::engine::{
     StepReport, TemplateFailure,
 };
 use crate::run::{
-    self, Attempt, Effect, ErrorReason, IllegalTransition, PendingAction, Refusal, RunStatus,
-    StepFailure, StepLog, StepStatus, Transition, Trigger,
+    self, Attempt, Effect, Entry, ErrorReason, IllegalTransition, Layout, PendingAction, Refusal,
+    RunStatus, RunSteps, StepFailure, StepLog, StepStatus, Transition, Trigger,
 };
 use crate::secrets::Secrets;
 use crate::store::{self, OutboxRecord, RunRecord, Started, StepRecord, Store, StoreError};
-use crate::workflow::{Problem, WorkflowDefinition, parse_duration, template_context, validate};
+use crate::workflow::{
+    LanguageLimits, Problem, WorkflowDefinition, parse_duration, template_context, validate,
+};
 use admission::{NewRun, admit};
 use definitions::Definitions;
 use driver::spawn_driver;
@@ -52,7 +54,7 @@ pub use crate::store::{EventRecord, WorkflowRecord, WorkflowStatus};
 pub use batch::{BatchProgress, BatchStatus, BatchView, MAX_BATCH_INPUTS};
 pub use plans::NewPlan;
 pub use scheduler::{FireView, ScheduleView};
-pub use view::{Progress, RunView, StepView};
+pub use view::{ItemView, ItemsSummary, Progress, RunView, StepDetail, StepView};
 
 /// Settings of the runner.
 #[derive(Debug, Clone)]
@@ -73,6 +75,8 @@ pub struct RunnerConfig {
     pub retention: Option<Duration>,
     /// How long the links sent with a plan for review work.
     pub plan_link_ttl: Duration,
+    /// The operator's bounds on the workflow language.
+    pub language: LanguageLimits,
 }
 
 impl Default for RunnerConfig {
@@ -85,6 +89,7 @@ impl Default for RunnerConfig {
             egress: Arc::default(),
             retention: None,
             plan_link_ttl: Duration::from_secs(24 * 3600),
+            language: LanguageLimits::default(),
         }
     }
 }
@@ -165,7 +170,7 @@ struct Inner {
     slot_count: usize,
     step_limits: SandboxLimits,
     max_active_runs_per_tenant: usize,
-    drivers: Mutex<HashMap<String, (u64, CancellationToken)>>,
+    drivers: Mutex<HashMap<String, driver::DriverHandle>>,
     next_driver: AtomicU64,
     progress: Arc<Mutex<HashMap<String, StepProgress>>>,
     definitions: Arc<Definitions>,
@@ -178,6 +183,7 @@ struct Inner {
     egress: Arc<Rules>,
     secrets: Arc<Secrets>,
     plan_link_ttl: Duration,
+    language: LanguageLimits,
     /// The runtime drivers (and so steps) run on: the one the runner started
     /// on, wherever a start or a resume comes from (the API has threads of
     /// its own).
@@ -232,17 +238,13 @@ impl Inner {
     /// Commits the transition `decide` computes from the run (none: nothing
     /// to do), read and written in one transaction, with the approval link
     /// `link` marked used; then acts on the transition's effects. `decide`
-    /// gets the run's workflow version's definition.
+    /// gets the layout of the run's workflow version.
     async fn transact(
         self: &Arc<Self>,
         tenant: Option<&str>,
         run_id: &str,
         link: Option<String>,
-        decide: impl FnOnce(
-            &RunRecord,
-            &[StepRecord],
-            &WorkflowDefinition,
-        ) -> Result<Option<Transition>, Refusal>
+        decide: impl FnOnce(&RunRecord, &RunSteps, &Layout) -> Result<Option<Transition>, Refusal>
         + Send
         + 'static,
     ) -> Result<(), RunError> {
@@ -254,10 +256,10 @@ impl Inner {
                 run_id.to_owned(),
                 link,
                 move |run, steps| {
-                    let definition = inner
+                    let layout = inner
                         .definitions
-                        .get(&run.workflow_id, run.workflow_version)?;
-                    decide(run, steps, &definition).map_err(StoreError::Refused)
+                        .layout(&run.workflow_id, run.workflow_version)?;
+                    decide(run, steps, &layout).map_err(StoreError::Refused)
                 },
                 move |transition| outbox.outbox(transition),
             )
@@ -273,15 +275,15 @@ impl Inner {
     fn act(self: &Arc<Self>, run_id: &str, effects: &[Effect]) {
         for effect in effects {
             match effect {
-                Effect::Drive => spawn_driver(self, run_id.to_owned()),
+                Effect::Drive => driver::drive_run(self, run_id.to_owned()),
                 Effect::Interrupt => {
                     let driver = self
                         .drivers
                         .lock()
                         .ok()
                         .and_then(|d| d.get(run_id).cloned());
-                    if let Some((_, token)) = driver {
-                        token.cancel();
+                    if let Some(handle) = driver {
+                        handle.token.cancel();
                     }
                 }
             }
@@ -328,6 +330,7 @@ impl Runner {
                 up_since: now_ms(),
                 egress: config.egress,
                 plan_link_ttl: config.plan_link_ttl,
+                language: config.language,
                 secrets,
                 runtime: tokio::runtime::Handle::current(),
             }),
@@ -393,6 +396,19 @@ impl Runner {
             .ok()
             .and_then(|p| p.get(id).cloned());
         Ok(RunView::new(&run, &steps, live.as_ref()))
+    }
+
+    /// Step `path` of a tenant's run; for a map, items `offset..offset+limit`.
+    pub fn step_detail(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        path: &str,
+        offset: usize,
+        limit: usize,
+    ) -> Result<view::StepDetail, RunError> {
+        let (_, steps) = self.inner.load(Some(tenant), run_id)?;
+        view::StepDetail::new(path, &steps, offset, limit).ok_or(RunError::NotFound)
     }
 
     /// The run's events after sequence number `after`.

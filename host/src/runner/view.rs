@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use crate::engine::StepProgress;
 use crate::run::{
-    Decision, PendingAction, RunFailure, RunStatus, StepFailure, StepLog, StepStatus, Trigger,
+    ConstructState, Decision, PendingAction, RunFailure, RunStatus, StepFailure, StepLog,
+    StepStatus, Trigger,
 };
 use crate::store::{RunRecord, StepRecord};
 
@@ -19,9 +20,19 @@ pub struct RunView {
     pub workflow_version: i64,
     pub status: RunStatus,
     pub progress: Progress,
+    /// The steps of the top list, and of branches and cases, in the order
+    /// they were entered; the steps of a map's items are summarised on the
+    /// map's step (`items`) and paged by `GET /v1/runs/{id}/steps/{path}`.
     pub steps: Vec<StepView>,
+    /// The first of `pending_actions` (for clients written before there
+    /// could be several).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_action: Option<PendingAction>,
+    /// What the run's steps wait for, one per waiting step (at most
+    /// 100; `waiting_steps` counts them all). Resume names the step.
+    pub pending_actions: Vec<PendingAction>,
+    /// How many steps wait for a decision.
+    pub waiting_steps: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause_deadline: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,6 +78,176 @@ pub struct StepView {
     /// What the step's attempts logged, latest lines kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<Vec<StepLog>>,
+    /// When its wait for a decision times out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
+    /// A map's items, counted by how they stand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<ItemsSummary>,
+    /// The case a switch runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    /// Until when a wait waits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_until: Option<String>,
+}
+
+/// A map's items by how they stand.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct ItemsSummary {
+    pub total: usize,
+    /// Items whose steps started.
+    pub started: usize,
+    pub completed: usize,
+    pub failed: usize,
+    pub cancelled: usize,
+    /// Items with a step waiting for a decision.
+    pub waiting: usize,
+}
+
+/// One item of a map, with its steps.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct ItemView {
+    pub index: usize,
+    /// `pending` until it starts; then as its steps stand.
+    pub status: StepStatus,
+    pub steps: Vec<StepView>,
+}
+
+/// One step of a run, with a page of a map's items.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct StepDetail {
+    pub step: StepView,
+    /// A map's items from `offset`, with their steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<ItemView>>,
+}
+
+/// Pending actions a run view lists at most.
+const PENDING_SHOWN: usize = 100;
+
+impl StepView {
+    fn new(step: &StepRecord, all: &[StepRecord]) -> StepView {
+        let (items, case, wait_until) = match &step.construct {
+            Some(ConstructState::Map { items, .. }) => {
+                (Some(summarise(&step.name, *items, all)), None, None)
+            }
+            Some(ConstructState::Switch { case }) => (None, Some(case.clone()), None),
+            Some(ConstructState::Wait { until }) => (None, None, Some(timestamp(*until))),
+            _ => (None, None, None),
+        };
+        StepView {
+            name: step.name.clone(),
+            status: step.status,
+            attempts: step.attempts,
+            output: step.output.clone(),
+            error: step.error.clone(),
+            started_at: step.started_at.map(timestamp),
+            finished_at: step.finished_at.map(timestamp),
+            decisions: (!step.decisions.is_empty()).then(|| step.decisions.clone()),
+            logs: (!step.logs.is_empty()).then(|| step.logs.clone()),
+            deadline: step.deadline.map(timestamp),
+            items,
+            case,
+            wait_until,
+        }
+    }
+}
+
+/// Whether a record belongs to an item of a map (shown on the map's page).
+fn in_an_item(path: &str) -> bool {
+    path.contains('[')
+}
+
+/// The records directly in item `item` of the map at `map` (not those of
+/// maps inside it).
+fn item_records<'a>(map: &str, item: usize, all: &'a [StepRecord]) -> Vec<&'a StepRecord> {
+    let prefix = format!("{map}[{item}].");
+    all.iter()
+        .filter(|s| {
+            s.name
+                .strip_prefix(&prefix)
+                .is_some_and(|rest| !in_an_item(rest))
+        })
+        .collect()
+}
+
+/// How an item stands, from its records.
+fn item_status(records: &[&StepRecord]) -> StepStatus {
+    let any = |status| records.iter().any(|s| s.status == status);
+    if records.is_empty() {
+        StepStatus::Pending
+    } else if any(StepStatus::Failed) {
+        StepStatus::Failed
+    } else if any(StepStatus::Cancelled) {
+        StepStatus::Cancelled
+    } else if any(StepStatus::AwaitingInput) {
+        StepStatus::AwaitingInput
+    } else if records.iter().all(|s| s.status.is_terminal()) {
+        StepStatus::Completed
+    } else {
+        StepStatus::Running
+    }
+}
+
+fn summarise(map: &str, items: usize, all: &[StepRecord]) -> ItemsSummary {
+    let mut by_item: std::collections::BTreeMap<usize, Vec<&StepRecord>> = Default::default();
+    let prefix = format!("{map}[");
+    for step in all {
+        let Some(rest) = step.name.strip_prefix(&prefix) else {
+            continue;
+        };
+        let Some((index, tail)) = rest.split_once(']') else {
+            continue;
+        };
+        if in_an_item(tail) {
+            continue;
+        }
+        if let Ok(index) = index.parse() {
+            by_item.entry(index).or_default().push(step);
+        }
+    }
+    let mut summary = ItemsSummary {
+        total: items,
+        started: by_item.len(),
+        ..ItemsSummary::default()
+    };
+    for records in by_item.values() {
+        match item_status(records) {
+            StepStatus::Completed => summary.completed += 1,
+            StepStatus::Failed => summary.failed += 1,
+            StepStatus::Cancelled => summary.cancelled += 1,
+            StepStatus::AwaitingInput => summary.waiting += 1,
+            _ => {}
+        }
+    }
+    summary
+}
+
+impl StepDetail {
+    /// Step `path` of a run; a map's items from `offset`, `limit` of them.
+    pub fn new(path: &str, all: &[StepRecord], offset: usize, limit: usize) -> Option<StepDetail> {
+        let step = all.iter().find(|s| s.name == path)?;
+        let items = match &step.construct {
+            Some(ConstructState::Map { items, .. }) => Some(
+                (offset..(*items).min(offset.saturating_add(limit)))
+                    .map(|index| {
+                        let records = item_records(path, index, all);
+                        ItemView {
+                            index,
+                            status: item_status(&records),
+                            steps: records.iter().map(|s| StepView::new(s, all)).collect(),
+                        }
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        };
+        Some(StepDetail {
+            step: StepView::new(step, all),
+            items,
+        })
+    }
 }
 
 impl RunView {
@@ -84,6 +265,10 @@ impl RunView {
             Some(p) if !p.action.is_empty() => Some(p.action.clone()),
             _ => run.current_action.clone(),
         };
+        let waiting: Vec<&StepRecord> = steps
+            .iter()
+            .filter(|s| s.status == StepStatus::AwaitingInput)
+            .collect();
         RunView {
             id: run.id.clone(),
             workflow_id: run.workflow_id.clone(),
@@ -97,19 +282,16 @@ impl RunView {
             },
             steps: steps
                 .iter()
-                .map(|step| StepView {
-                    name: step.name.clone(),
-                    status: step.status,
-                    attempts: step.attempts,
-                    output: step.output.clone(),
-                    error: step.error.clone(),
-                    started_at: step.started_at.map(timestamp),
-                    finished_at: step.finished_at.map(timestamp),
-                    decisions: (!step.decisions.is_empty()).then(|| step.decisions.clone()),
-                    logs: (!step.logs.is_empty()).then(|| step.logs.clone()),
-                })
+                .filter(|step| !in_an_item(&step.name))
+                .map(|step| StepView::new(step, steps))
                 .collect(),
             pending_action: run.pending_action.clone(),
+            pending_actions: waiting
+                .iter()
+                .take(PENDING_SHOWN)
+                .filter_map(|s| s.pending.clone())
+                .collect(),
+            waiting_steps: waiting.len(),
             pause_deadline: run.pause_deadline.map(timestamp),
             result: run.result.clone(),
             error: run.error.clone(),

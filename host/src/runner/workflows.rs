@@ -125,7 +125,11 @@ impl Runner {
     ) -> Result<WorkflowDefinition, RunError> {
         let parsed = WorkflowDefinition::from_value(definition)
             .map_err(|problem| RunError::Invalid(vec![problem]))?;
-        let mut problems = validate(&parsed, &self.inner.catalog.for_tenant(tenant));
+        let mut problems = validate(
+            &parsed,
+            &self.inner.catalog.for_tenant(tenant),
+            &self.inner.language,
+        );
         problems.extend(self.webhook_problems(tenant, &parsed)?);
         if problems.is_empty() {
             Ok(parsed)

@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0009_history.sql"),
     include_str!("migrations/0010_keys.sql"),
     include_str!("migrations/0011_plans.sql"),
+    include_str!("migrations/0012_step_tree.sql"),
 ];
 
 /// Most transitions committed in one transaction.

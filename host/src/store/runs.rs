@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::records::*;
 use super::{Store, StoreError};
-use crate::run::{EventRecord, RunRecord, RunStatus, StepRecord, Transition};
+use crate::run::{EventRecord, RunRecord, RunStatus, RunSteps, StepRecord, Transition};
 
 /// A run with its steps.
 pub type RunWithSteps = (RunRecord, Vec<StepRecord>);
@@ -39,14 +39,14 @@ impl Store {
         tenant: Option<String>,
         id: String,
         link: Option<String>,
-        decide: impl FnOnce(&RunRecord, &[StepRecord]) -> Result<Option<Transition>, StoreError>
+        decide: impl FnOnce(&RunRecord, &RunSteps) -> Result<Option<Transition>, StoreError>
         + Send
         + 'static,
         outbox: impl FnOnce(&Transition) -> Vec<OutboxRecord> + Send + 'static,
     ) -> Result<Option<Transition>, StoreError> {
         self.write(move |tx| {
             let (run, steps) = get_run_with_steps(tx, tenant.as_deref(), &id)?;
-            let Some(transition) = decide(&run, &steps)? else {
+            let Some(transition) = decide(&run, &RunSteps::new(steps))? else {
                 return Ok(None);
             };
             if let Some(token) = &link

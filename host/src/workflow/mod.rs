@@ -15,7 +15,7 @@ use serde_json::Value;
 pub use plan::{PlanChannel, PlanDecision, PlanRecord, PlanReview, readable_steps};
 pub use schedule::{CatchUp, Missed, Overlap, Plan, Schedule, ScheduleSpec};
 pub use template::{Templates, template_context};
-pub use validate::{Problem, StepCatalog, validate, warnings};
+pub use validate::{LanguageLimits, Problem, StepCatalog, validate, warnings};
 
 /// A workflow as its author writes it (JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,9 +134,26 @@ pub struct StepDefinition {
     /// Unique within the workflow; templates refer to it as `steps.<name>`.
     pub name: String,
     /// A plugin name, optionally with a version requirement: `transform`,
-    /// `transform@0.1`, `transform@=0.1.2`.
-    #[serde(rename = "type")]
+    /// `transform@0.1`, `transform@=0.1.2`. Empty for a construct of the
+    /// language (`parallel`, `map`, `switch`, `wait`, `workflow`), whose
+    /// semantics are the host's.
+    #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
     pub step_type: String,
+    /// Named branches, each a list of steps, run at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<Parallel>,
+    /// Steps run for each item of a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<MapOver>,
+    /// The steps of the first case whose condition holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub switch: Option<Switch>,
+    /// A durable timer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait: Option<Wait>,
+    /// Another workflow of the tenant, run as a child run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<SubWorkflow>,
     #[serde(default = "empty_object")]
     pub config: Value,
     /// The step's input: a JSON value whose strings are minijinja templates over
@@ -160,6 +177,190 @@ pub struct StepDefinition {
     /// secrets it may use there. Unset: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http: Option<crate::egress::HttpGrant>,
+}
+
+/// What a step entry is: a plugin call or one of the language's constructs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepKind<'d> {
+    Plugin(&'d str),
+    Parallel(&'d Parallel),
+    Map(&'d MapOver),
+    Switch(&'d Switch),
+    Wait(&'d Wait),
+    Workflow(&'d SubWorkflow),
+}
+
+impl StepKind<'_> {
+    /// The construct's key in a step entry; `type` for a plugin call.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            StepKind::Plugin(_) => "type",
+            StepKind::Parallel(_) => "parallel",
+            StepKind::Map(_) => "map",
+            StepKind::Switch(_) => "switch",
+            StepKind::Wait(_) => "wait",
+            StepKind::Workflow(_) => "workflow",
+        }
+    }
+}
+
+impl StepDefinition {
+    /// What the entry is; validation makes sure that it is exactly one thing
+    /// (a plugin call when nothing else is given).
+    pub fn kind(&self) -> StepKind<'_> {
+        if let Some(parallel) = &self.parallel {
+            StepKind::Parallel(parallel)
+        } else if let Some(map) = &self.map {
+            StepKind::Map(map)
+        } else if let Some(switch) = &self.switch {
+            StepKind::Switch(switch)
+        } else if let Some(wait) = &self.wait {
+            StepKind::Wait(wait)
+        } else if let Some(workflow) = &self.workflow {
+            StepKind::Workflow(workflow)
+        } else {
+            StepKind::Plugin(&self.step_type)
+        }
+    }
+
+    /// The keys of the entry that say what it is (`type` and the constructs'),
+    /// to tell an entry that says two things apart.
+    pub fn kinds_given(&self) -> Vec<&'static str> {
+        let mut given = Vec::new();
+        if !self.step_type.is_empty() {
+            given.push("type");
+        }
+        for (present, key) in [
+            (self.parallel.is_some(), "parallel"),
+            (self.map.is_some(), "map"),
+            (self.switch.is_some(), "switch"),
+            (self.wait.is_some(), "wait"),
+            (self.workflow.is_some(), "workflow"),
+        ] {
+            if present {
+                given.push(key);
+            }
+        }
+        given
+    }
+
+    /// The step lists inside the entry, each with its scope's name in paths
+    /// and its JSON pointer under the entry: a branch, the map's item steps
+    /// (named `[]`), a case, the default.
+    pub fn scopes(&self) -> Vec<(String, String, &[StepDefinition])> {
+        match self.kind() {
+            StepKind::Parallel(parallel) => parallel
+                .branches
+                .iter()
+                .map(|(name, steps)| {
+                    let pointer = format!("/parallel/branches/{name}");
+                    (name.clone(), pointer, steps.as_slice())
+                })
+                .collect(),
+            StepKind::Map(map) => vec![("[]".to_owned(), "/map/steps".to_owned(), &map.steps[..])],
+            StepKind::Switch(switch) => {
+                let mut scopes: Vec<(String, String, &[StepDefinition])> = switch
+                    .cases
+                    .iter()
+                    .enumerate()
+                    .map(|(index, case)| {
+                        let pointer = format!("/switch/cases/{index}/steps");
+                        (case.name.clone(), pointer, case.steps.as_slice())
+                    })
+                    .collect();
+                if let Some(default) = &switch.default {
+                    let pointer = "/switch/default".to_owned();
+                    scopes.push((DEFAULT_CASE.to_owned(), pointer, default.as_slice()));
+                }
+                scopes
+            }
+            StepKind::Plugin(_) | StepKind::Wait(_) | StepKind::Workflow(_) => Vec::new(),
+        }
+    }
+}
+
+/// The name of a switch's default case, in paths and in its output.
+pub const DEFAULT_CASE: &str = "default";
+
+/// `parallel`: named branches run at once; the output is an object keyed by
+/// branch (each branch's last output).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parallel {
+    pub branches: std::collections::BTreeMap<String, Vec<StepDefinition>>,
+    #[serde(default)]
+    pub fail: FailMode,
+}
+
+/// What a `parallel` does when a branch fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailMode {
+    /// The other branches are cancelled, and the step fails.
+    #[default]
+    Fast,
+    /// The other branches run to their end; the step fails with every reason.
+    All,
+}
+
+/// `map`: `steps` run for each item of the array `items` renders to, with
+/// `item` and `index` in their templates' scope, `concurrency` items at
+/// once; the output is the array of the items' outputs, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapOver {
+    /// A template giving a JSON array (or an array literal).
+    pub items: Value,
+    pub steps: Vec<StepDefinition>,
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+}
+
+fn default_concurrency() -> u32 {
+    10
+}
+
+/// `switch`: the first case whose `when` holds runs; else the `default`, if
+/// any. The output is `{"case": name, "output": that case's last output}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Switch {
+    pub cases: Vec<Case>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Vec<StepDefinition>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// How paths and the switch's output name the case.
+    pub name: String,
+    /// A condition, as a step's `when`.
+    pub when: String,
+    pub steps: Vec<StepDefinition>,
+}
+
+/// `wait`: a durable timer, `for` a duration or `until` a time (a template
+/// giving RFC 3339). Its output is its input, passed on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wait {
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+}
+
+/// `workflow`: another workflow of the same tenant, started as a child run
+/// (on its active version) with the step's `input`, and waited for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubWorkflow {
+    /// The child workflow's id.
+    pub id: String,
+    /// Whether the child's failure fails the step (else it is the output).
+    #[serde(default = "yes")]
+    pub fail_on_error: bool,
 }
 
 fn empty_object() -> Value {

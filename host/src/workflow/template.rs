@@ -12,17 +12,23 @@ use cairn_template::{Scope, escape_pointer, one_line, single_expression};
 use serde_json::Value;
 
 /// What a step's templates see: `input` (the run's input), `run.id`,
-/// `step.name`, and `steps.<name>.output` for every step that completed
-/// before.
+/// `step.name`, `steps.<name>.output` for every step that completed before
+/// it where it can see, and inside a map `item` and `index`.
 pub fn template_context(
     run_id: &str,
     step: &str,
     input: &Value,
     outputs: &BTreeMap<String, Value>,
+    item: Option<&(Value, usize)>,
 ) -> Value {
-    Scope::new(input.clone(), run_id, step)
+    let mut context = Scope::new(input.clone(), run_id, step)
         .with_outputs(outputs.iter().map(|(name, output)| (name.as_str(), output)))
-        .to_json()
+        .to_json();
+    if let (Some((value, index)), Value::Object(variables)) = (item, &mut context) {
+        variables.insert("item".to_owned(), value.clone());
+        variables.insert("index".to_owned(), Value::from(*index));
+    }
+    context
 }
 
 /// Checks templates when a workflow is saved.
@@ -121,6 +127,7 @@ mod tests {
             "publish",
             &json!({"topic": "wasm", "tags": ["a", "b"]}),
             &outputs,
+            None,
         );
         minijinja::Value::from(minijinja::value::Serde(&context))
     }
@@ -192,6 +199,7 @@ mod tests {
             "s",
             &json!({"score": 0.7, "skip": false}),
             &BTreeMap::new(),
+            None,
         )));
         let env = environment(None);
         let check = |expression: &str| condition(&env, expression, &context);

@@ -29,9 +29,10 @@ const FINISHED_RUNS_BEFORE: &str = "SELECT id FROM runs INDEXED BY runs_finished
 
 fn paused_runs_sql() -> String {
     format!(
-        "SELECT {RUN_COLUMNS} FROM runs WHERE tenant = ?1 AND status = 'paused' \
-         AND (?2 IS NULL OR workflow_id = ?2) \
-         AND (?4 IS NULL OR EXISTS (SELECT 1 FROM json_each(pending_action, '$.reviewers') WHERE value = ?4)) \
+        "SELECT {RUN_COLUMNS} FROM runs WHERE tenant = ?1 AND status IN ('paused', 'running') \
+         AND pending_action IS NOT NULL AND (?2 IS NULL OR workflow_id = ?2) \
+         AND (?4 IS NULL OR EXISTS (SELECT 1 FROM steps s, json_each(s.pending, '$.reviewers') \
+              WHERE s.run_id = runs.id AND s.status = 'awaiting_input' AND value = ?4)) \
          ORDER BY updated_at, id LIMIT ?3"
     )
 }

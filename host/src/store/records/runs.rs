@@ -75,7 +75,7 @@ pub fn save_run(
 ) -> Result<(), StoreError> {
     let changed = tx.prepare_cached(
         "UPDATE runs SET status = ?2, result = ?3, error = ?4, pending_action = ?5, paused_step = ?6, pause_deadline = ?7, \
-         wake_at = ?8, current_action = ?9, steps_done = ?10, last_seq = ?11, updated_at = ?12 \
+         wake_at = ?8, current_action = ?9, steps_done = ?10, last_seq = ?11, updated_at = ?12, steps_total = ?14 \
          WHERE id = ?1 AND last_seq = ?13")?.execute(
         params![
             run.id,
@@ -91,6 +91,7 @@ pub fn save_run(
             run.last_seq,
             run.updated_at,
             expected_seq,
+            run.steps_total,
         ],
     )?;
     if changed == 1 {
@@ -102,10 +103,12 @@ pub fn save_run(
 
 pub fn save_step(tx: &Transaction<'_>, step: &StepRecord) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "INSERT INTO steps (run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions, logs) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+        "INSERT INTO steps (run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions, logs, \
+         pending, deadline, wake_at, construct) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
          ON CONFLICT (run_id, step_index) DO UPDATE SET status = ?4, attempts = ?5, input = ?6, output = ?7, error = ?8, \
-         checkpoint = ?9, decision = ?10, started_at = ?11, finished_at = ?12, decisions = ?13, logs = ?14")?.execute(
+         checkpoint = ?9, decision = ?10, started_at = ?11, finished_at = ?12, decisions = ?13, logs = ?14, \
+         pending = ?15, deadline = ?16, wake_at = ?17, construct = ?18")?.execute(
         params![
             step.run_id,
             step.index,
@@ -121,6 +124,10 @@ pub fn save_step(tx: &Transaction<'_>, step: &StepRecord) -> Result<(), StoreErr
             step.finished_at,
             opt_typed_text(Some(&step.decisions).filter(|d| !d.is_empty())),
             opt_typed_text(Some(&step.logs).filter(|l| !l.is_empty())),
+            opt_typed_text(step.pending.as_ref()),
+            step.deadline,
+            step.wake_at,
+            opt_typed_text(step.construct.as_ref()),
         ],
     )?;
     Ok(())
@@ -162,8 +169,8 @@ pub fn get_run(conn: &Connection, tenant: Option<&str>, id: &str) -> Result<RunR
 
 pub fn get_steps(conn: &Connection, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
     let mut statement = conn.prepare_cached(
-        "SELECT run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions, logs \
-         FROM steps WHERE run_id = ?1 ORDER BY step_index",
+        "SELECT run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions, logs, \
+         pending, deadline, wake_at, construct FROM steps WHERE run_id = ?1 ORDER BY step_index",
     )?;
     let rows = statement.query_map(params![run_id], |row| {
         Ok(StepRecord {
@@ -181,6 +188,10 @@ pub fn get_steps(conn: &Connection, run_id: &str) -> Result<Vec<StepRecord>, Sto
             finished_at: row.get(11)?,
             decisions: opt_typed_column(row, 12)?.unwrap_or_default(),
             logs: opt_typed_column(row, 13)?.unwrap_or_default(),
+            pending: opt_typed_column(row, 14)?,
+            deadline: row.get(15)?,
+            wake_at: row.get(16)?,
+            construct: opt_typed_column(row, 17)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

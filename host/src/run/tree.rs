@@ -1,0 +1,620 @@
+//! A run as a tree of step instances. The definition's step entries are its
+//! sites (numbered in pre-order, so a flat workflow's sites are its steps);
+//! a run holds one record per instance of a site, named by its path:
+//! `draft` at the top, `research.web.fetch` in a branch of a `parallel`,
+//! `per_article[2].review` in item 2 of a `map`, `route.publish.send` in a
+//! case of a `switch`. A list's records are created together when its scope
+//! is entered (the run's top list at creation, a branch or a case when its
+//! construct starts, an item when the map starts it), so each scope's records
+//! are consecutive.
+//!
+//! [`walk`] reads the tree: what is ready to run, what waits for a person or
+//! a timer, and which constructs (and the run) can finish; the transitions
+//! settle every change through it.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{StepRecord, StepStatus};
+use crate::workflow::{FailMode, StepDefinition, StepKind, WorkflowDefinition};
+
+/// The sites of a definition: each step entry at any depth, in pre-order.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    sites: Vec<StepDefinition>,
+    by_key: HashMap<String, usize>,
+    /// The run's top list.
+    root: Vec<StepDefinition>,
+    paused_lifetime: Option<String>,
+}
+
+impl Layout {
+    pub fn of(definition: &WorkflowDefinition) -> Layout {
+        let mut layout = Layout {
+            sites: Vec::new(),
+            by_key: HashMap::new(),
+            root: definition.steps.clone(),
+            paused_lifetime: definition.paused_lifetime.clone(),
+        };
+        layout.add(&definition.steps, "");
+        layout
+    }
+
+    fn add(&mut self, steps: &[StepDefinition], prefix: &str) {
+        for step in steps {
+            let key = format!("{prefix}{}", step.name);
+            self.by_key.insert(key.clone(), self.sites.len());
+            self.sites.push(step.clone());
+            for (scope, _, inner) in step.scopes() {
+                let prefix = if scope == "[]" {
+                    format!("{key}[].")
+                } else {
+                    format!("{key}.{scope}.")
+                };
+                self.add(inner, &prefix);
+            }
+        }
+    }
+
+    /// How long a step may wait for a decision, unless its gate says.
+    pub fn paused_lifetime(&self) -> Option<&str> {
+        self.paused_lifetime.as_deref()
+    }
+
+    /// Every site, in order: what `RunRecord::plugins` is indexed by.
+    pub fn sites(&self) -> &[StepDefinition] {
+        &self.sites
+    }
+
+    /// The site an instance path runs, and its number.
+    pub fn site(&self, path: &str) -> Option<(usize, &StepDefinition)> {
+        let index = *self.by_key.get(&site_key(path))?;
+        Some((index, &self.sites[index]))
+    }
+}
+
+/// A path with its item numbers taken out: `a[3].b` → `a[].b`.
+pub fn site_key(path: &str) -> String {
+    let mut key = String::with_capacity(path.len());
+    let mut in_brackets = false;
+    for c in path.chars() {
+        match c {
+            '[' => {
+                in_brackets = true;
+                key.push('[');
+            }
+            ']' => {
+                in_brackets = false;
+                key.push(']');
+            }
+            _ if in_brackets => {}
+            _ => key.push(c),
+        }
+    }
+    key
+}
+
+/// The prefix of the records inside a construct's scope: a branch or case
+/// (`name.scope.`) or an item (`name[i].`).
+pub fn scope_prefix(path: &str, scope: Scope<'_>) -> String {
+    match scope {
+        Scope::Named(name) => format!("{path}.{name}."),
+        Scope::Item(index) => format!("{path}[{index}]."),
+    }
+}
+
+/// One scope inside a construct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    Named(&'a str),
+    Item(usize),
+}
+
+/// Where a construct instance is, as its record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConstructState {
+    /// Its branches were entered.
+    Parallel,
+    /// `items` to run; items before `started` were entered; items before
+    /// `settled` have all finished.
+    Map {
+        items: usize,
+        started: usize,
+        settled: usize,
+    },
+    /// The case that runs.
+    Switch { case: String },
+    /// Until when it waits (Unix milliseconds).
+    Wait { until: i64 },
+}
+
+/// A run's records, with an index of their paths.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunSteps {
+    records: Vec<StepRecord>,
+    by_path: HashMap<String, usize>,
+}
+
+impl RunSteps {
+    pub fn new(records: Vec<StepRecord>) -> RunSteps {
+        let by_path = records
+            .iter()
+            .enumerate()
+            .map(|(index, step)| (step.name.clone(), index))
+            .collect();
+        RunSteps { records, by_path }
+    }
+
+    pub fn records(&self) -> &[StepRecord] {
+        &self.records
+    }
+
+    pub fn into_records(self) -> Vec<StepRecord> {
+        self.records
+    }
+
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    pub fn get(&self, index: usize) -> Option<&StepRecord> {
+        self.records.get(index)
+    }
+
+    pub fn index_of(&self, path: &str) -> Option<usize> {
+        self.by_path.get(path).copied()
+    }
+
+    /// Takes a changed or new record (new ones come in order of index).
+    pub fn put(&mut self, step: StepRecord) {
+        let index = step.index as usize;
+        if index < self.records.len() {
+            self.records[index] = step;
+        } else {
+            self.by_path.insert(step.name.clone(), index);
+            self.records.push(step);
+        }
+    }
+}
+
+impl std::ops::Index<usize> for RunSteps {
+    type Output = StepRecord;
+    fn index(&self, index: usize) -> &StepRecord {
+        &self.records[index]
+    }
+}
+
+/// Reads records by index and path: the run's own, or a transition's copy
+/// with its changes.
+pub trait Records {
+    fn record(&self, index: usize) -> Option<&StepRecord>;
+    fn find(&self, path: &str) -> Option<usize>;
+}
+
+impl Records for RunSteps {
+    fn record(&self, index: usize) -> Option<&StepRecord> {
+        self.records.get(index)
+    }
+    fn find(&self, path: &str) -> Option<usize> {
+        self.index_of(path)
+    }
+}
+
+/// What the host can do next for a run, as a walk of its tree finds it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Frontier {
+    // (a walk of the top list; see `walk`)
+    /// Plugin steps to prepare and attempt (pending and due, or running: an
+    /// attempt that is in flight, or was interrupted and runs again).
+    pub attempts: Vec<usize>,
+    /// Constructs to start: their templates are evaluated by the host.
+    pub entries: Vec<usize>,
+    /// Steps waiting for a decision, in the tree's order.
+    pub awaiting: Vec<usize>,
+    /// The earliest time a timer is due: a retry's or a `wait`'s.
+    pub next_timer: Option<i64>,
+    /// The earliest deadline of a step waiting for a decision.
+    pub next_deadline: Option<i64>,
+    /// Changes the host makes on its own: constructs (and the run) that can
+    /// finish, maps that can start more items.
+    pub moves: Vec<Move>,
+    /// How the run's top list stands.
+    pub root: ScopeEnd,
+}
+
+/// How a list of steps stands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum ScopeEnd {
+    /// Every step finished; its last completed output, if any.
+    Done(Option<Value>),
+    /// A step of it failed (its index).
+    Failed(usize),
+    /// A step of it was cancelled.
+    Cancelled,
+    /// Steps are still to run.
+    #[default]
+    Active,
+}
+
+/// A change the host makes on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Move {
+    /// The construct `index` completes with `output`.
+    Complete { index: usize, output: Value },
+    /// The construct `index` fails: `failed` are its failed steps inside
+    /// (one when it fails fast); its unfinished steps inside are cancelled.
+    Fail { index: usize, failed: Vec<usize> },
+    /// The map `index` starts its items `from..to`.
+    StartItems {
+        index: usize,
+        from: usize,
+        to: usize,
+    },
+    /// The map `index` records that its items before `settled` finished.
+    Settled { index: usize, settled: usize },
+}
+
+/// Walks a run's tree at time `now`.
+pub fn walk(layout: &Layout, records: &dyn Records, now: i64) -> Frontier {
+    let mut frontier = Frontier::default();
+    let root: Vec<&StepDefinition> = layout.root.iter().collect();
+    let mut walker = Walker {
+        records,
+        now,
+        frontier: &mut frontier,
+    };
+    let end = walker.list("", &root);
+    frontier.root = end;
+    frontier
+}
+
+struct Walker<'a> {
+    records: &'a dyn Records,
+    now: i64,
+    frontier: &'a mut Frontier,
+}
+
+impl Walker<'_> {
+    fn wake(&mut self, at: i64) {
+        self.frontier.next_timer = Some(self.frontier.next_timer.map_or(at, |w| w.min(at)));
+    }
+
+    /// How the list `steps` under `prefix` stands, noting what is ready in it.
+    fn list(&mut self, prefix: &str, steps: &[&StepDefinition]) -> ScopeEnd {
+        let mut last = None;
+        for step in steps {
+            let path = format!("{prefix}{}", step.name);
+            let Some(index) = self.records.find(&path) else {
+                // Not entered: nothing of it has run.
+                return ScopeEnd::Active;
+            };
+            let Some(record) = self.records.record(index) else {
+                return ScopeEnd::Active;
+            };
+            match record.status {
+                StepStatus::Completed => last = record.output.clone().or(last),
+                StepStatus::Skipped => {}
+                StepStatus::Failed => return ScopeEnd::Failed(index),
+                StepStatus::Cancelled => return ScopeEnd::Cancelled,
+                StepStatus::Pending | StepStatus::Running | StepStatus::AwaitingInput => {
+                    self.visit(index, record, step);
+                    return ScopeEnd::Active;
+                }
+            }
+        }
+        ScopeEnd::Done(last)
+    }
+
+    fn visit(&mut self, index: usize, record: &StepRecord, step: &StepDefinition) {
+        if record.status == StepStatus::AwaitingInput {
+            self.frontier.awaiting.push(index);
+            if let Some(at) = record.deadline {
+                let next = &mut self.frontier.next_deadline;
+                *next = Some(next.map_or(at, |n| n.min(at)));
+            }
+            return;
+        }
+        let kind = step.kind();
+        if let StepKind::Plugin(_) = kind {
+            match record.wake_at {
+                Some(at) if at > self.now && record.status == StepStatus::Pending => self.wake(at),
+                _ => self.frontier.attempts.push(index),
+            }
+            return;
+        }
+        let (StepStatus::Running, Some(state)) = (record.status, &record.construct) else {
+            self.frontier.entries.push(index);
+            return;
+        };
+        let path = &record.name;
+        match (kind, state) {
+            (StepKind::Parallel(parallel), _) => {
+                let mut failed = Vec::new();
+                let mut outputs = serde_json::Map::new();
+                let mut active = false;
+                for (branch, steps) in &parallel.branches {
+                    let prefix = scope_prefix(path, Scope::Named(branch));
+                    let steps: Vec<&StepDefinition> = steps.iter().collect();
+                    match self.list(&prefix, &steps) {
+                        ScopeEnd::Done(output) => {
+                            outputs.insert(branch.clone(), output.unwrap_or(Value::Null));
+                        }
+                        ScopeEnd::Failed(at) => failed.push(at),
+                        ScopeEnd::Cancelled => {}
+                        ScopeEnd::Active => active = true,
+                    }
+                }
+                if !failed.is_empty() && (parallel.fail == FailMode::Fast || !active) {
+                    failed.truncate(if parallel.fail == FailMode::Fast {
+                        1
+                    } else {
+                        failed.len()
+                    });
+                    self.frontier.moves.push(Move::Fail { index, failed });
+                } else if !active && failed.is_empty() {
+                    let output = Value::Object(outputs);
+                    self.frontier.moves.push(Move::Complete { index, output });
+                }
+            }
+            (
+                StepKind::Map(map),
+                ConstructState::Map {
+                    items,
+                    started,
+                    settled,
+                },
+            ) => {
+                let steps: Vec<&StepDefinition> = map.steps.iter().collect();
+                let mut active = 0;
+                let mut first_active = None;
+                for item in *settled..*started {
+                    let prefix = scope_prefix(path, Scope::Item(item));
+                    match self.list(&prefix, &steps) {
+                        ScopeEnd::Done(_) => {}
+                        ScopeEnd::Failed(at) => {
+                            let failed = vec![at];
+                            self.frontier.moves.push(Move::Fail { index, failed });
+                            return;
+                        }
+                        ScopeEnd::Cancelled => return,
+                        ScopeEnd::Active => {
+                            active += 1;
+                            first_active.get_or_insert(item);
+                        }
+                    }
+                }
+                let settled_now = first_active.unwrap_or(*started);
+                if settled_now > *settled {
+                    let settled = settled_now;
+                    self.frontier.moves.push(Move::Settled { index, settled });
+                }
+                let room = (map.concurrency as usize).saturating_sub(active);
+                if *started < *items && room > 0 {
+                    let to = (*started + room).min(*items);
+                    let from = *started;
+                    self.frontier
+                        .moves
+                        .push(Move::StartItems { index, from, to });
+                } else if *started >= *items && active == 0 {
+                    let mut outputs = Vec::with_capacity(*items);
+                    for item in 0..*items {
+                        let prefix = scope_prefix(path, Scope::Item(item));
+                        outputs.push(self.last_output(&prefix, &steps));
+                    }
+                    let output = Value::Array(outputs);
+                    self.frontier.moves.push(Move::Complete { index, output });
+                }
+            }
+            (StepKind::Switch(switch), ConstructState::Switch { case }) => {
+                let steps: Vec<&StepDefinition> = switch
+                    .cases
+                    .iter()
+                    .find(|c| &c.name == case)
+                    .map(|c| c.steps.iter().collect())
+                    .or_else(|| switch.default.as_ref().map(|d| d.iter().collect()))
+                    .unwrap_or_default();
+                let prefix = scope_prefix(path, Scope::Named(case));
+                match self.list(&prefix, &steps) {
+                    ScopeEnd::Done(output) => {
+                        let output = serde_json::json!({
+                            "case": case,
+                            "output": output.unwrap_or(Value::Null),
+                        });
+                        self.frontier.moves.push(Move::Complete { index, output });
+                    }
+                    ScopeEnd::Failed(at) => {
+                        let failed = vec![at];
+                        self.frontier.moves.push(Move::Fail { index, failed });
+                    }
+                    ScopeEnd::Cancelled | ScopeEnd::Active => {}
+                }
+            }
+            (StepKind::Wait(_), ConstructState::Wait { until }) => {
+                if *until <= self.now {
+                    let output = record.input.clone().unwrap_or(Value::Null);
+                    self.frontier.moves.push(Move::Complete { index, output });
+                } else {
+                    self.wake(*until);
+                }
+            }
+            // A record whose state does not match its site: left as it is
+            // (the host fails such a run when it cannot go on).
+            _ => {}
+        }
+    }
+
+    /// The last completed output of a finished list.
+    fn last_output(&self, prefix: &str, steps: &[&StepDefinition]) -> Value {
+        steps
+            .iter()
+            .rev()
+            .filter_map(|step| self.records.find(&format!("{prefix}{}", step.name)))
+            .filter_map(|index| self.records.record(index))
+            .find(|record| record.status == StepStatus::Completed)
+            .and_then(|record| record.output.clone())
+            .unwrap_or(Value::Null)
+    }
+}
+
+/// What the templates of a step instance see of its run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visible {
+    /// `steps.<name>.output`: the completed steps before it in its list and
+    /// in the lists around it (the nearest of a name wins).
+    pub outputs: std::collections::BTreeMap<String, Value>,
+    /// Inside a map: the innermost item and its index.
+    pub item: Option<(Value, usize)>,
+    /// Its input when it has no `input` template: the last completed output
+    /// before it in its list, else what its list started with (the run's
+    /// input, a construct's input, a map's item).
+    pub default_input: Value,
+}
+
+/// What the templates of the instance at `path` see.
+pub fn visible(layout: &Layout, records: &dyn Records, run_input: &Value, path: &str) -> Visible {
+    let mut seen = Visible {
+        outputs: std::collections::BTreeMap::new(),
+        item: None,
+        default_input: Value::Null,
+    };
+    let mut current = path.to_owned();
+    let mut innermost = true;
+    loop {
+        let parent = parent_of(&current).map(|(c, s)| (c.to_owned(), scope_owned(s)));
+        let (prefix, list, entry): (String, Vec<StepDefinition>, Value) = match &parent {
+            None => (String::new(), layout.root.clone(), run_input.clone()),
+            Some((construct, scope)) => {
+                let record = records.find(construct).and_then(|i| records.record(i));
+                let input = record.and_then(|r| r.input.clone()).unwrap_or(Value::Null);
+                let site = layout.site(construct).map(|(_, site)| site);
+                let (prefix, list, entry) = match scope {
+                    OwnedScope::Item(item) => {
+                        let value = input.get(*item).cloned().unwrap_or(Value::Null);
+                        if seen.item.is_none() {
+                            seen.item = Some((value.clone(), *item));
+                        }
+                        let list = site.and_then(|s| s.map.as_ref()).map(|m| m.steps.clone());
+                        (scope_prefix(construct, Scope::Item(*item)), list, value)
+                    }
+                    OwnedScope::Named(name) => {
+                        let list = site.and_then(|s| {
+                            s.scopes()
+                                .into_iter()
+                                .find(|(scope, _, _)| scope == name)
+                                .map(|(_, _, steps)| steps.to_vec())
+                        });
+                        (scope_prefix(construct, Scope::Named(name)), list, input)
+                    }
+                };
+                (prefix, list.unwrap_or_default(), entry)
+            }
+        };
+        let leaf = current.strip_prefix(&prefix).unwrap_or(&current);
+        let position = list.iter().position(|s| s.name == leaf).unwrap_or(0);
+        let mut last = None;
+        for step in &list[..position] {
+            let record = records
+                .find(&format!("{prefix}{}", step.name))
+                .and_then(|i| records.record(i));
+            if let Some(record) = record.filter(|r| r.status == StepStatus::Completed) {
+                let output = record.output.clone().unwrap_or(Value::Null);
+                seen.outputs
+                    .entry(step.name.clone())
+                    .or_insert_with(|| output.clone());
+                last = Some(output);
+            }
+        }
+        if innermost {
+            seen.default_input = last.unwrap_or(entry);
+            innermost = false;
+        }
+        match parent {
+            Some((construct, _)) => current = construct,
+            None => return seen,
+        }
+    }
+}
+
+enum OwnedScope {
+    Named(String),
+    Item(usize),
+}
+
+fn scope_owned(scope: Scope<'_>) -> OwnedScope {
+    match scope {
+        Scope::Named(name) => OwnedScope::Named(name.to_owned()),
+        Scope::Item(item) => OwnedScope::Item(item),
+    }
+}
+
+/// The records of the steps `steps` of a scope entered under `prefix`,
+/// numbered from `first`.
+pub fn new_records(
+    run_id: &str,
+    prefix: &str,
+    steps: &[StepDefinition],
+    first: usize,
+) -> Vec<StepRecord> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(offset, step)| {
+            StepRecord::pending(run_id, first + offset, format!("{prefix}{}", step.name))
+        })
+        .collect()
+}
+
+/// The path of the construct a record's path is inside, with the scope:
+/// `a[2].b` → (`a`, item 2); `a.x.b` → (`a`, `x`); `b` → none.
+pub fn parent_of(path: &str) -> Option<(&str, Scope<'_>)> {
+    let (head, _) = path.rsplit_once('.')?;
+    if let Some(inner) = head.strip_suffix(']') {
+        let (construct, item) = inner.rsplit_once('[')?;
+        return Some((construct, Scope::Item(item.parse().ok()?)));
+    }
+    let (construct, scope) = head.rsplit_once('.')?;
+    Some((construct, Scope::Named(scope)))
+}
+
+/// The innermost map item `path` is in: its item value's index, and the
+/// map's path.
+pub fn enclosing_item(path: &str) -> Option<(&str, usize)> {
+    let mut current = path;
+    while let Some((construct, scope)) = parent_of(current) {
+        if let Scope::Item(item) = scope {
+            return Some((construct, item));
+        }
+        current = construct;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_their_scopes() {
+        assert_eq!(site_key("per_article[12].review"), "per_article[].review");
+        assert_eq!(site_key("a.b.c"), "a.b.c");
+        assert_eq!(
+            parent_of("per_article[12].review"),
+            Some(("per_article", Scope::Item(12)))
+        );
+        assert_eq!(
+            parent_of("research.web.fetch"),
+            Some(("research", Scope::Named("web")))
+        );
+        assert_eq!(parent_of("x[1].y.z.w"), Some(("x[1].y", Scope::Named("z"))));
+        assert_eq!(parent_of("draft"), None);
+        assert_eq!(enclosing_item("m[3].p.a.b"), Some(("m", 3)));
+        assert_eq!(enclosing_item("p.a.b"), None);
+    }
+}

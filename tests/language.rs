@@ -1,0 +1,439 @@
+//! The workflow language's constructs through the HTTP API: `map`,
+//! `switch`, `parallel` and `wait`, pauses inside them, failures and limits,
+//! and what the run view shows of a tree of steps.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use common::api::{
+    assert_problem, create_workflow, plugins_dir, poll_until, setup, start_run, status_is,
+};
+use common::server::Server;
+use serde_json::{Value, json};
+
+/// Keywords drafted one post each, routed by length, then published two ways.
+fn pipeline() -> Value {
+    json!({"name": "pipeline", "steps": [
+        {"name": "keywords", "type": "transform", "config": {"template": {"list": "{{ topics }}"}}},
+        {"name": "per_keyword", "map": {"items": "{{ steps.keywords.output.list }}", "concurrency": 2, "steps": [
+            {"name": "draft", "type": "transform", "input": {"kw": "{{ item }}", "at": "{{ index }}"},
+             "config": {"template": {"title": "Post about {{ kw }}", "at": "{{ at }}", "words": "{{ kw | length }}"}}},
+            {"name": "route", "switch": {
+                "cases": [{"name": "long", "when": "steps.draft.output.words > 3", "steps": [
+                    {"name": "tag", "type": "transform", "config": {"template": {"tagged": "long: {{ title }}"}}}
+                ]}],
+                "default": [{"name": "keep", "type": "noop"}]
+            }}
+        ]}},
+        {"name": "publish", "parallel": {"branches": {
+            "site": [{"name": "post", "type": "transform",
+                      "input": {"n": "{{ steps.per_keyword.output | length }}"},
+                      "config": {"template": {"posted": "{{ n }}"}}}],
+            "mail": [{"name": "send", "type": "transform", "config": {"template": {"sent": true}}}]
+        }}}
+    ]})
+}
+
+fn step<'a>(run: &'a Value, name: &str) -> &'a Value {
+    run["steps"]
+        .as_array()
+        .and_then(|steps| steps.iter().find(|s| s["name"] == name))
+        .unwrap_or_else(|| panic!("no step {name} in {run}"))
+}
+
+#[test]
+fn map_switch_and_parallel_run_a_content_pipeline() {
+    let (_dir, server) = setup();
+    let workflow = create_workflow(&server, pipeline(), "active");
+    let run = start_run(
+        &server,
+        &workflow,
+        json!({"topics": ["wasm", "go", "components"]}),
+    );
+    let done = poll_until(&server, &run, status_is("completed"));
+
+    // The map's output is its items' outputs in order; each is the switch's
+    // case and that case's last output.
+    let items = &step(&done, "per_keyword")["output"];
+    assert_eq!(
+        items,
+        &json!([
+            {"case": "long", "output": {"tagged": "long: Post about wasm"}},
+            {"case": "default", "output": {"title": "Post about go", "at": 1, "words": 2}},
+            {"case": "long", "output": {"tagged": "long: Post about components"}},
+        ])
+    );
+    // A parallel's output is keyed by branch.
+    assert_eq!(
+        done["result"],
+        json!({"mail": {"sent": true}, "site": {"posted": 3}})
+    );
+    // Progress counts every step the run held: 3 at the top, 2 per item,
+    // one per case that ran, 2 branch steps.
+    assert_eq!(done["progress"]["steps_total"], 14, "{done}");
+    assert_eq!(done["progress"]["steps_completed"], 14, "{done}");
+    assert_eq!(done["progress"]["percent"], 100);
+
+    // The view leaves items' steps to the map's own page, with a summary.
+    let names: Vec<&str> = done["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "keywords",
+            "per_keyword",
+            "publish",
+            "publish.mail.send",
+            "publish.site.post"
+        ]
+    );
+    assert_eq!(
+        step(&done, "per_keyword")["items"],
+        json!({"total": 3, "started": 3, "completed": 3, "failed": 0, "cancelled": 0, "waiting": 0})
+    );
+    let page = server.get(&format!(
+        "/v1/runs/{run}/steps/per_keyword?offset=1&limit=2"
+    ));
+    assert_eq!(page.status, 200, "{}", page.body);
+    let listed: Vec<(u64, Vec<&str>)> = page.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| {
+            let steps = item["steps"]
+                .as_array()
+                .expect("steps")
+                .iter()
+                .filter_map(|s| s["name"].as_str())
+                .collect();
+            (item["index"].as_u64().expect("index"), steps)
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (
+                1,
+                vec![
+                    "per_keyword[1].draft",
+                    "per_keyword[1].route",
+                    "per_keyword[1].route.default.keep"
+                ]
+            ),
+            (
+                2,
+                vec![
+                    "per_keyword[2].draft",
+                    "per_keyword[2].route",
+                    "per_keyword[2].route.long.tag"
+                ]
+            ),
+        ]
+    );
+    let route = server.get(&format!("/v1/runs/{run}/steps/per_keyword%5B1%5D.route"));
+    assert_eq!(route.status, 200, "{}", route.body);
+    assert_eq!(route.body["step"]["case"], "default");
+    let missing = server.get(&format!("/v1/runs/{run}/steps/per_keyword%5B7%5D.route"));
+    assert_problem(&missing, 404, "not-found");
+
+    // Every step instance's events are in the one gap-free log.
+    let events = server.get(&format!("/v1/runs/{run}/events"));
+    let events = events.body["events"].as_array().expect("events").clone();
+    let seqs: Vec<i64> = events.iter().filter_map(|e| e["seq"].as_i64()).collect();
+    assert_eq!(seqs, (1..=events.len() as i64).collect::<Vec<_>>());
+    let completed = events
+        .iter()
+        .filter(|e| e["kind"] == "step_completed")
+        .count();
+    assert_eq!(completed, 14);
+}
+
+#[test]
+fn steps_in_items_wait_at_once_and_are_resumed_by_path() {
+    let (_dir, server) = setup();
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "reviews", "steps": [
+            {"name": "articles", "map": {"items": "{{ input.articles }}", "steps": [
+                {"name": "review", "type": "noop", "approval": {"message": "Publish this one?", "reviewers": ["ed@example.com"]}}
+            ]}}
+        ]}),
+        "active",
+    );
+    let run = start_run(&server, &workflow, json!({"articles": ["a", "b"]}));
+    let paused = poll_until(&server, &run, |r| {
+        r["status"] == "paused" && r["waiting_steps"] == 2
+    });
+    let waiting: Vec<&str> = paused["pending_actions"]
+        .as_array()
+        .expect("pending actions")
+        .iter()
+        .filter_map(|a| a["step"].as_str())
+        .collect();
+    assert_eq!(waiting, ["articles[0].review", "articles[1].review"]);
+    assert_eq!(paused["pending_action"], paused["pending_actions"][0]);
+    assert_eq!(paused["pending_actions"][1]["data"], "b");
+
+    // The queue has one entry per waiting step, each with its own link.
+    let queue = server.get("/v1/approvals?reviewer=ed@example.com");
+    let entries = queue.body["approvals"].as_array().expect("queue");
+    assert_eq!(entries.len(), 2, "{}", queue.body);
+    assert_eq!(entries[1]["step"], "articles[1].review");
+    let link = entries[1]["links"][0]["url"].as_str().expect("a link");
+    assert!(!link.is_empty());
+
+    let wrong = server.post(
+        &format!("/v1/runs/{run}/resume"),
+        &json!({"step": "articles[2].review", "input": "approve"}),
+    );
+    assert_problem(&wrong, 409, "conflict");
+    assert!(
+        wrong.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("'articles[0].review', 'articles[1].review'")),
+        "{}",
+        wrong.body
+    );
+    let second = server.post(
+        &format!("/v1/runs/{run}/resume"),
+        &json!({"step": "articles[1].review", "input": "approve"}),
+    );
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.body["status"], "paused");
+    assert_eq!(second.body["waiting_steps"], 1);
+    assert_eq!(second.body["pending_action"]["step"], "articles[0].review");
+    let first = server.post(
+        &format!("/v1/runs/{run}/resume"),
+        &json!({"step": "articles[0].review", "input": "approve"}),
+    );
+    assert_eq!(first.status, 200, "{}", first.body);
+    let done = poll_until(&server, &run, status_is("completed"));
+    assert_eq!(done["result"], json!(["a", "b"]));
+    assert!(done.get("pending_action").is_none());
+    assert_eq!(done["pending_actions"], json!([]));
+}
+
+fn parallel_with(fail: &str) -> Value {
+    json!({"name": format!("fan-{fail}"), "steps": [
+        {"name": "fan", "parallel": {"fail": fail, "branches": {
+            "bad": [{"name": "boom", "type": "hostile", "config": {"attack": "panic"}}],
+            "slow": [{"name": "nap", "type": "hostile", "config": {"attack": "sleep", "ms": 1500}}]
+        }}},
+        {"name": "after", "type": "noop"}
+    ]})
+}
+
+#[test]
+fn a_failed_branch_cancels_the_others_or_waits_for_them() {
+    let (_dir, server) = setup();
+
+    let fast = create_workflow(&server, parallel_with("fast"), "active");
+    let run = start_run(&server, &fast, json!({}));
+    let failed = poll_until(&server, &run, status_is("failed"));
+    assert_eq!(failed["error"]["reason"], "step_failed", "{failed}");
+    assert_eq!(failed["error"]["step"], "fan", "{failed}");
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("'fan.bad.boom': ")),
+        "{failed}"
+    );
+    assert_eq!(step(&failed, "fan.slow.nap")["status"], "cancelled");
+    assert_eq!(step(&failed, "after")["status"], "cancelled");
+
+    let all = create_workflow(&server, parallel_with("all"), "active");
+    let run = start_run(&server, &all, json!({}));
+    let failed = poll_until(&server, &run, status_is("failed"));
+    assert_eq!(step(&failed, "fan.slow.nap")["status"], "completed");
+    assert_eq!(step(&failed, "fan")["status"], "failed");
+    assert_eq!(step(&failed, "after")["status"], "cancelled");
+}
+
+#[test]
+fn waits_are_timers_and_bad_input_fails_the_step_readably() {
+    let (_dir, server) = setup();
+
+    // `for`: the run waits, shows until when, and goes on.
+    let wait = create_workflow(
+        &server,
+        json!({"name": "cool-off", "steps": [
+            {"name": "draft", "type": "transform", "config": {"template": {"title": "t"}}},
+            {"name": "cool_off", "wait": {"for": "600ms"}},
+            {"name": "publish", "type": "noop"}
+        ]}),
+        "active",
+    );
+    let started = Instant::now();
+    let run = start_run(&server, &wait, json!({}));
+    let waiting = poll_until(&server, &run, |r| {
+        r["steps"][1]["wait_until"].is_string() || r["status"] == "completed"
+    });
+    assert_eq!(waiting["status"], "running", "{waiting}");
+    assert!(
+        waiting["progress"]["current_action"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("waiting until ")),
+        "{waiting}"
+    );
+    let done = poll_until(&server, &run, status_is("completed"));
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    // A wait passes its input on.
+    assert_eq!(done["result"], json!({"title": "t"}));
+
+    // `until` in the past is due at once; a bad time fails the step.
+    let until = create_workflow(
+        &server,
+        json!({"name": "until", "steps": [
+            {"name": "hold", "wait": {"until": "{{ input.at }}"}}
+        ]}),
+        "active",
+    );
+    let run = start_run(&server, &until, json!({"at": "2020-01-01T00:00:00Z"}));
+    poll_until(&server, &run, status_is("completed"));
+    let run = start_run(&server, &until, json!({"at": "next tuesday"}));
+    let failed = poll_until(&server, &run, status_is("failed"));
+    assert_eq!(failed["error"]["reason"], "template_error");
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not an RFC 3339 time")),
+        "{failed}"
+    );
+
+    // Cancel ends a long wait.
+    let run = start_run(&server, &until, json!({"at": "2099-01-01T00:00:00Z"}));
+    poll_until(&server, &run, |r| r["steps"][0]["status"] == "running");
+    let cancelled = server.post(&format!("/v1/runs/{run}/cancel"), &json!({}));
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    let cancelled = poll_until(&server, &run, status_is("cancelled"));
+    assert_eq!(step(&cancelled, "hold")["status"], "cancelled");
+
+    // A map over something that is not a list, a switch that matches
+    // nothing: the step fails with a reason, the run ends.
+    let bad = create_workflow(
+        &server,
+        json!({"name": "bad", "steps": [
+            {"name": "route", "switch": {"cases": [
+                {"name": "big", "when": "input.n > 10", "steps": [{"name": "a", "type": "noop"}]}
+            ]}},
+            {"name": "each", "map": {"items": "{{ input.things }}", "steps": [{"name": "b", "type": "noop"}]}}
+        ]}),
+        "active",
+    );
+    let run = start_run(&server, &bad, json!({"n": 1}));
+    let failed = poll_until(&server, &run, status_is("failed"));
+    assert_eq!(failed["error"]["step"], "route");
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no case of switch 'route' holds")),
+        "{failed}"
+    );
+    let run = start_run(&server, &bad, json!({"n": 11, "things": "abc"}));
+    let failed = poll_until(&server, &run, status_is("failed"));
+    assert_eq!(failed["error"]["reason"], "template_error");
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("the items of map 'each' are a string, not an array")),
+        "{failed}"
+    );
+}
+
+#[test]
+fn limits_hold_at_creation_and_as_a_run_grows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugins_dir(dir.path());
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &plugins,
+        &[
+            ("CAIRN_LANGUAGE__MAX_ITEMS", "3"),
+            ("CAIRN_LANGUAGE__MAX_DEPTH", "2"),
+        ],
+    );
+    let each = create_workflow(
+        &server,
+        json!({"name": "each", "steps": [
+            {"name": "each", "map": {"items": "{{ input }}", "concurrency": 3, "steps": [{"name": "b", "type": "noop"}]}}
+        ]}),
+        "active",
+    );
+    let run = start_run(&server, &each, json!([1, 2, 3, 4]));
+    let failed = poll_until(&server, &run, status_is("failed"));
+    assert_eq!(failed["error"]["reason"], "limit_exceeded", "{failed}");
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("4 items, above this host's limit of 3")),
+        "{failed}"
+    );
+    let run = start_run(&server, &each, json!([1, 2, 3]));
+    poll_until(&server, &run, status_is("completed"));
+
+    // At creation: every problem, each with its pointer.
+    let reply = server.post(
+        "/v1/workflows",
+        &json!({"status": "active", "definition": {"name": "bad", "steps": [
+            {"name": "a", "parallel": {"branches": {
+                "x": [{"name": "deep", "map": {"items": [1], "steps": [
+                    {"name": "deeper", "switch": {"cases": [{"name": "c", "when": "true", "steps": [{"name": "n", "type": "noop"}]}]}}
+                ]}}],
+                "y": [{"name": "peek", "type": "noop", "input": "{{ steps.deep.output }}"}]
+            }}},
+            {"name": "b", "type": "noop", "input": "{{ item }}"},
+            {"name": "c", "wait": {"for": "1s", "until": "x"}, "retry": {"max_attempts": 2}},
+            {"name": "d", "switch": {"cases": [{"name": "default", "when": "true", "steps": [{"name": "a", "type": "noop"}]}]}},
+            {"name": "e", "map": {"items": [1, 2, 3, 4], "steps": [{"name": "f", "type": "noop"}]}}
+        ]}}),
+    );
+    assert_problem(&reply, 422, "invalid-workflow");
+    let problems: Vec<(String, String)> = reply.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|p| {
+            (
+                p["path"].as_str().unwrap_or_default().to_owned(),
+                p["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expect = [
+        (
+            "/steps/0/parallel/branches/x/0/map/steps/0",
+            "nest 3 deep here, above this host's limit of 2",
+        ),
+        (
+            "/steps/0/parallel/branches/y/0/input",
+            "refers to unknown step 'deep'",
+        ),
+        ("/steps/1/input", "'item' exists only inside a map's steps"),
+        ("/steps/2/wait", "give one of `for`"),
+        ("/steps/2/retry", "`retry` belongs to a plugin step"),
+        (
+            "/steps/3/switch/cases/0/name",
+            "'default' cannot name a case",
+        ),
+        (
+            "/steps/3/switch/cases/0/steps/0/name",
+            "'a' is the name of a step around this one",
+        ),
+        (
+            "/steps/4/map/items",
+            "4 items, above this host's limit of 3",
+        ),
+    ];
+    for (path, words) in expect {
+        assert!(
+            problems.iter().any(|(p, m)| p == path && m.contains(words)),
+            "no problem at {path} with '{words}' in {problems:#?}"
+        );
+    }
+    assert_eq!(problems.len(), expect.len(), "{problems:#?}");
+}

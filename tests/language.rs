@@ -437,3 +437,148 @@ fn limits_hold_at_creation_and_as_a_run_grows() {
     }
     assert_eq!(problems.len(), expect.len(), "{problems:#?}");
 }
+
+#[test]
+fn a_workflow_step_runs_a_child_run_and_waits_for_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugins = plugins_dir(dir.path());
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &plugins,
+        &[("CAIRN_LANGUAGE__MAX_WORKFLOW_DEPTH", "2")],
+    );
+    let child = create_workflow(
+        &server,
+        json!({"name": "child", "steps": [
+            {"name": "double", "type": "transform", "config": {"template": {"doubled": "{{ n * 2 }}"}}}
+        ]}),
+        "active",
+    );
+    let parent = create_workflow(
+        &server,
+        json!({"name": "parent", "steps": [
+            {"name": "sub", "workflow": {"id": child}, "input": {"n": "{{ input.n }}"}},
+            {"name": "after", "type": "transform", "config": {"template": {"got": "{{ doubled }}"}}}
+        ]}),
+        "active",
+    );
+    let run = start_run(&server, &parent, json!({"n": 21}));
+    let done = poll_until(&server, &run, status_is("completed"));
+    assert_eq!(done["result"], json!({"got": 42}));
+    let sub = step(&done, "sub");
+    assert_eq!(sub["output"], json!({"doubled": 42}));
+    let child_run = sub["child_run"].as_str().expect("the child's run id");
+    let child_view = server.get(&format!("/v1/runs/{child_run}"));
+    assert_eq!(child_view.body["parent"], run.as_str());
+    assert_eq!(child_view.body["trigger"]["kind"], "parent");
+    assert_eq!(child_view.body["trigger"]["step"], "sub");
+    assert_eq!(child_view.body["workflow_id"], child.as_str());
+
+    // A child's failure fails the step, or is its output.
+    let failing = create_workflow(
+        &server,
+        json!({"name": "failing", "steps": [
+            {"name": "boom", "type": "hostile", "config": {"attack": "panic"}}
+        ]}),
+        "active",
+    );
+    for fail_on_error in [true, false] {
+        let parent = create_workflow(
+            &server,
+            json!({"name": "careful", "steps": [
+                {"name": "sub", "workflow": {"id": failing, "fail_on_error": fail_on_error}}
+            ]}),
+            "active",
+        );
+        let run = start_run(&server, &parent, json!({}));
+        let ended = poll_until(&server, &run, |r| {
+            r["status"] == "failed" || r["status"] == "completed"
+        });
+        if fail_on_error {
+            assert_eq!(ended["status"], "failed", "{ended}");
+            assert!(
+                ended["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("child run ") && m.contains(" failed: ")),
+                "{ended}"
+            );
+        } else {
+            assert_eq!(ended["status"], "completed", "{ended}");
+            assert_eq!(ended["result"]["status"], "failed", "{ended}");
+            assert_eq!(ended["result"]["error"]["step"], "boom", "{ended}");
+        }
+    }
+
+    // The parent's cancel cancels the child.
+    let waiting = create_workflow(
+        &server,
+        json!({"name": "waiting", "steps": [{"name": "review", "type": "noop", "approval": {}}]}),
+        "active",
+    );
+    let parent = create_workflow(
+        &server,
+        json!({"name": "impatient", "steps": [{"name": "sub", "workflow": {"id": waiting}}]}),
+        "active",
+    );
+    let run = start_run(&server, &parent, json!({}));
+    let started = poll_until(&server, &run, |r| step(r, "sub")["child_run"].is_string());
+    let child_run = step(&started, "sub")["child_run"]
+        .as_str()
+        .expect("child")
+        .to_owned();
+    poll_until(&server, &child_run, status_is("paused"));
+    let cancelled = server.post(&format!("/v1/runs/{run}/cancel"), &json!({}));
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    let child_after = poll_until(&server, &child_run, status_is("cancelled"));
+    assert!(
+        child_after["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("parent run {run}"))),
+        "{child_after}"
+    );
+
+    // At creation: a workflow the tenant lacks, a cycle, a chain too deep.
+    let unknown = server.post(
+        "/v1/workflows",
+        &json!({"status": "active", "definition": {"name": "x", "steps": [
+            {"name": "sub", "workflow": {"id": "0000"}}
+        ]}}),
+    );
+    assert_problem(&unknown, 422, "invalid-workflow");
+    assert_eq!(unknown.body["errors"][0]["path"], "/steps/0/workflow/id");
+    let top = create_workflow(
+        &server,
+        json!({"name": "top", "steps": [{"name": "sub", "workflow": {"id": parent}}]}),
+        "active",
+    );
+    let cycle = server.call(
+        "PUT",
+        &format!("/v1/workflows/{waiting}"),
+        Some(&server.key),
+        Some(&json!({"definition": {"name": "waiting", "steps": [
+            {"name": "sub", "workflow": {"id": top}}
+        ]}})),
+    );
+    assert_problem(&cycle, 422, "invalid-workflow");
+    assert!(
+        cycle.body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("a cycle: ")),
+        "{}",
+        cycle.body
+    );
+    let deeper = server.post(
+        "/v1/workflows",
+        &json!({"status": "active", "definition": {"name": "deeper", "steps": [
+            {"name": "sub", "workflow": {"id": top}}
+        ]}}),
+    );
+    assert_problem(&deeper, 422, "invalid-workflow");
+    assert!(
+        deeper.body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nest 3 deep, above this host's limit of 2")),
+        "{}",
+        deeper.body
+    );
+}

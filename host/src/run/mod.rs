@@ -20,8 +20,9 @@ pub use state::{
 };
 pub use status::{ErrorReason, IllegalTransition, RunStatus, StepStatus, UnknownName};
 pub use transition::{
-    Attempt, Effect, Entry, Refusal, STEP_LOG_BYTES, Transition, Version, abandon, cancel, create,
-    decide, enter, expire, fail_step, finish_attempt, skip_step, start_step, tick,
+    Attempt, ChildEnd, Effect, Entry, Refusal, STEP_LOG_BYTES, Transition, Version, abandon,
+    cancel, create, decide, enter, expire, fail_step, finish_attempt, finish_child, skip_step,
+    start_step, tick,
 };
 pub use tree::{ConstructState, Frontier, Layout, RunSteps};
 

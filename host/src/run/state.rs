@@ -104,6 +104,13 @@ pub enum Trigger {
     Api,
     /// One input of a batch.
     Batch { batch_id: String },
+    /// A `workflow` step of another run (its parent): `depth` counts the
+    /// runs above this one.
+    Parent {
+        run_id: String,
+        step: String,
+        depth: u32,
+    },
     /// A slot of the workflow's cron schedule, in its time zone.
     Schedule {
         slot: String,

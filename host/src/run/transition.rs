@@ -44,12 +44,14 @@ pub struct Transition {
 }
 
 /// What a committed transition asks of the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// The run goes on: a driver must take it.
     Drive,
     /// The run ended under its driver: stop the driver.
     Interrupt,
+    /// A sub-workflow step ended before its child run: cancel the child.
+    CancelRun(String),
 }
 
 /// Why a transition was refused; nothing changed.
@@ -304,6 +306,7 @@ impl<'s> Draft<'s> {
         }
         let now = self.now;
         for index in unfinished {
+            self.cancel_child(index);
             let step = self.step(index)?;
             set_step(step, status)?;
             step.finished_at = Some(now);
@@ -312,6 +315,16 @@ impl<'s> Draft<'s> {
             step.wake_at = None;
         }
         Ok(())
+    }
+
+    /// Asks for the child run of sub-workflow step `index` to be cancelled,
+    /// if it has one.
+    fn cancel_child(&mut self, index: usize) {
+        if let Some(ConstructState::Workflow { run }) =
+            self.read(index).and_then(|s| s.construct.clone())
+        {
+            self.effects.push(Effect::CancelRun(run));
+        }
     }
 
     /// Ends the unfinished records whose paths start with `prefix`.
@@ -327,6 +340,7 @@ impl<'s> Draft<'s> {
             .collect();
         let now = self.now;
         for index in inside {
+            self.cancel_child(index);
             let step = self.step(index)?;
             set_step(step, StepStatus::Cancelled)?;
             step.finished_at = Some(now);
@@ -627,6 +641,16 @@ fn fail_in(
     Ok(())
 }
 
+/// Fails step `index` with `error`, its own.
+fn fail_with(
+    draft: &mut Draft<'_>,
+    index: usize,
+    error: StepFailure,
+) -> Result<(), IllegalTransition> {
+    let message = error.message.clone();
+    fail_in(draft, index, ErrorReason::StepFailed, &message, Some(error))
+}
+
 /// Records how an attempt of plugin step `index` ended, with what it
 /// logged: the step completes (or waits at its gate), waits for the
 /// plugin's question to be answered, waits to be retried, or fails.
@@ -716,14 +740,7 @@ pub fn finish_attempt(
                     retry_at,
                 });
             } else {
-                let message = error.message.clone();
-                fail_in(
-                    &mut draft,
-                    index,
-                    ErrorReason::StepFailed,
-                    &message,
-                    Some(error),
-                )?;
+                fail_with(&mut draft, index, error)?;
             }
         }
     }
@@ -773,6 +790,8 @@ pub enum Entry {
     Switch { case: String, input: Value },
     /// A `wait` waits until `until`; its input is its output.
     Wait { until: i64, input: Value },
+    /// A `workflow` started its child run `run` with `input`.
+    Workflow { run: String, input: Value },
 }
 
 /// Starts construct `index` as `entry` says: its first scopes' records are
@@ -843,6 +862,7 @@ pub fn enter(
             (input, ConstructState::Switch { case })
         }
         Entry::Wait { until, input } => (input, ConstructState::Wait { until }),
+        Entry::Workflow { run, input } => (input, ConstructState::Workflow { run }),
     };
     let step = draft.step(index)?;
     set_step(step, StepStatus::Running)?;
@@ -856,6 +876,77 @@ pub fn enter(
         attempt: 1,
         recovered: false,
     });
+    draft.settle(layout)?;
+    Ok(draft.done())
+}
+
+/// How a child run ended, as its parent's step takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChildEnd {
+    Completed {
+        result: Value,
+    },
+    /// Failed or cancelled: its status and error.
+    Ended {
+        status: RunStatus,
+        error: Option<RunFailure>,
+    },
+}
+
+/// The child run of sub-workflow step `index` ended: the step completes with
+/// the child's result, or fails with its error (or, with `fail_on_error:
+/// false`, completes with the error as its output).
+pub fn finish_child(
+    run: &RunRecord,
+    steps: &RunSteps,
+    layout: &Layout,
+    index: usize,
+    end: ChildEnd,
+    now: i64,
+) -> Result<Transition, IllegalTransition> {
+    let mut draft = Draft::of(run, steps, now);
+    let Some(step) = draft.read(index).cloned() else {
+        return Ok(draft.done());
+    };
+    let child = match &step.construct {
+        Some(ConstructState::Workflow { run }) => run.clone(),
+        _ => String::new(),
+    };
+    let fail_on_error = layout
+        .site(&step.name)
+        .and_then(|(_, site)| site.workflow.as_ref())
+        .is_none_or(|w| w.fail_on_error);
+    let output = match end {
+        ChildEnd::Completed { result } => Ok(result),
+        ChildEnd::Ended { status, error } => {
+            let (reason, message) = error
+                .as_ref()
+                .map_or((ErrorReason::StepFailed, String::new()), |e| {
+                    (e.reason, e.message.clone())
+                });
+            if fail_on_error {
+                Err(StepFailure {
+                    reason: Some(match reason {
+                        ErrorReason::Cancelled | ErrorReason::Rejected => ErrorReason::StepFailed,
+                        other => other,
+                    }),
+                    message: format!("child run {child} {status}: {message}"),
+                    retryable: false,
+                    fault: error.and_then(|e| e.fault),
+                })
+            } else {
+                Ok(serde_json::json!({
+                    "run": child,
+                    "status": status,
+                    "error": error,
+                }))
+            }
+        }
+    };
+    match output {
+        Ok(output) => draft.apply(layout, Move::Complete { index, output })?,
+        Err(error) => fail_with(&mut draft, index, error)?,
+    }
     draft.settle(layout)?;
     Ok(draft.done())
 }

@@ -129,6 +129,8 @@ pub enum ConstructState {
     Switch { case: String },
     /// Until when it waits (Unix milliseconds).
     Wait { until: i64 },
+    /// The child run it waits for.
+    Workflow { run: String },
 }
 
 /// A run's records, with an index of their paths.
@@ -218,6 +220,8 @@ pub struct Frontier {
     pub entries: Vec<usize>,
     /// Steps waiting for a decision, in the tree's order.
     pub awaiting: Vec<usize>,
+    /// Sub-workflow steps waiting for their child runs: (step, child run).
+    pub children: Vec<(usize, String)>,
     /// The earliest time a timer is due: a retry's or a `wait`'s.
     pub next_timer: Option<i64>,
     /// The earliest deadline of a step waiting for a decision.
@@ -435,6 +439,9 @@ impl Walker<'_> {
                     }
                     ScopeEnd::Cancelled | ScopeEnd::Active => {}
                 }
+            }
+            (StepKind::Workflow(_), ConstructState::Workflow { run }) => {
+                self.frontier.children.push((index, run.clone()));
             }
             (StepKind::Wait(_), ConstructState::Wait { until }) => {
                 if *until <= self.now {

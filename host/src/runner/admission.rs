@@ -30,8 +30,21 @@ impl Runner {
         input: Value,
         idempotency: Option<Idempotency>,
     ) -> Result<(RunView, bool), RunError> {
+        self.start_with(tenant, workflow_id, input, idempotency, Trigger::Api)
+            .await
+    }
+
+    /// [`Runner::start_run_once`], started by `trigger`.
+    pub(super) async fn start_with(
+        &self,
+        tenant: &str,
+        workflow_id: &str,
+        input: Value,
+        idempotency: Option<Idempotency>,
+        trigger: Trigger,
+    ) -> Result<(RunView, bool), RunError> {
         let workflow = self.active_workflow(tenant, workflow_id)?;
-        let new = self.new_run(&workflow, input, Trigger::Api)?;
+        let new = self.new_run(&workflow, input, trigger)?;
         let id = new.run.id.clone();
         let quota = self.inner.max_active_runs_per_tenant as i64;
         let existing = self

@@ -86,15 +86,22 @@ impl Inner {
             if driver.in_flight.is_empty() && driver.finished.is_empty() {
                 let frontier = tree::walk(&driver.layout, &driver.steps, now_ms());
                 if frontier.attempts.is_empty() && frontier.entries.is_empty() {
-                    let Some(at) = frontier.next_timer.or(frontier.next_deadline) else {
+                    let wake = [frontier.next_timer, frontier.next_deadline]
+                        .into_iter()
+                        .flatten()
+                        .min();
+                    if wake.is_none() && frontier.children.is_empty() {
                         if frontier.root == tree::ScopeEnd::Active && frontier.awaiting.is_empty() {
                             return Err(RunError::Store(StoreError::Corrupt(format!(
                                 "run {run_id} has nothing that can run, and has not ended"
                             ))));
                         }
                         return Ok(());
-                    };
-                    let wait = Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64);
+                    }
+                    // A timer, or a child run's end (which pokes).
+                    let wait = wake.map_or(Duration::from_secs(3600), |at| {
+                        Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64)
+                    });
                     tokio::select! {
                         () = tokio::time::sleep(wait) => {}
                         () = poke.notified() => driver.reload(self, run_id)?,
@@ -178,6 +185,14 @@ impl Inner {
             }
             let frontier = tree::walk(&driver.layout, &driver.steps, now);
             let mut changed = false;
+            for (index, child) in frontier.children {
+                if let Some(end) = self.child_end(&child)? {
+                    let (run, steps, layout) = (&driver.run, &driver.steps, &driver.layout);
+                    let finished = run::finish_child(run, steps, layout, index, end, now_ms())?;
+                    take(driver, &mut round, finished);
+                    changed = true;
+                }
+            }
             for index in frontier.entries {
                 let entry = self.entry(driver, index).await;
                 let entered = run::enter(
@@ -263,7 +278,7 @@ impl Inner {
     /// How construct `index` starts: its `when`, then what it needs
     /// evaluated (a map's items, a switch's cases, a wait's time), within
     /// the operator's limits.
-    async fn entry(&self, driver: &Driver, index: usize) -> Entry {
+    async fn entry(self: &Arc<Self>, driver: &Driver, index: usize) -> Entry {
         let record = &driver.steps[index];
         let Some((_, site)) = driver.layout.site(&record.name) else {
             return Entry::Fail {
@@ -409,9 +424,98 @@ impl Inner {
                 };
                 Entry::Wait { until, input }
             }
-            StepKind::Workflow(_) | StepKind::Plugin(_) => Entry::Fail {
+            StepKind::Workflow(workflow) => {
+                let input = match &site.input {
+                    Some(template) => match evaluate(None, Some(template)).await {
+                        Ok(Evaluation::Run { input: Some(input) }) => input,
+                        Ok(_) => input,
+                        Err(failure) => return failed(failure),
+                    },
+                    None => input,
+                };
+                self.start_child(driver, index, &workflow.id, input).await
+            }
+            StepKind::Plugin(_) => Entry::Fail {
                 reason: ErrorReason::HostError,
                 message: format!("step '{name}' is not a construct this host can start"),
+            },
+        }
+    }
+
+    /// How child run `child` ended; `None` while it has not.
+    fn child_end(&self, child: &str) -> Result<Option<run::ChildEnd>, RunError> {
+        let (run, _) = self.load(None, child)?;
+        Ok(match run.status {
+            RunStatus::Completed => Some(run::ChildEnd::Completed {
+                result: run.result.unwrap_or(Value::Null),
+            }),
+            status if status.is_terminal() => Some(run::ChildEnd::Ended {
+                status,
+                error: run.error,
+            }),
+            _ => None,
+        })
+    }
+
+    /// Starts the child run of sub-workflow step `index` (at most once: a
+    /// second start for the same step finds the first child).
+    async fn start_child(
+        self: &Arc<Self>,
+        driver: &Driver,
+        index: usize,
+        workflow_id: &str,
+        input: Value,
+    ) -> Entry {
+        let record = &driver.steps[index];
+        let depth = match &driver.run.trigger {
+            Some(Trigger::Parent { depth, .. }) => depth + 1,
+            _ => 1,
+        };
+        if depth as usize > self.language.max_workflow_depth {
+            return Entry::Fail {
+                reason: ErrorReason::LimitExceeded,
+                message: format!(
+                    "step '{}' would start a child run {depth} deep, above this host's limit of {}",
+                    record.name, self.language.max_workflow_depth
+                ),
+            };
+        }
+        let trigger = Trigger::Parent {
+            run_id: driver.run.id.clone(),
+            step: record.name.clone(),
+            depth,
+        };
+        let once = Idempotency {
+            key: format!("parent:{}/{}", driver.run.id, record.name),
+            body_hash: String::new(),
+        };
+        let runner = Runner {
+            inner: Arc::clone(self),
+        };
+        let started = runner
+            .start_with(
+                &driver.run.tenant,
+                workflow_id,
+                input.clone(),
+                Some(once),
+                trigger,
+            )
+            .await;
+        match started {
+            Ok((child, _)) => Entry::Workflow {
+                run: child.id,
+                input,
+            },
+            Err(e) => Entry::Fail {
+                reason: ErrorReason::StepFailed,
+                message: format!(
+                    "step '{}' cannot start workflow {workflow_id}: {}",
+                    record.name,
+                    match e {
+                        RunError::NotFound => "the tenant has no such workflow".to_owned(),
+                        other => other.to_string(),
+                    }
+                ),
             },
         }
     }
@@ -632,7 +736,7 @@ impl Inner {
     /// Ends a run whose driver stopped on an error that is not a conflict:
     /// fails the step it was at and the run, so that no run is left
     /// unfinished without a driver.
-    pub(super) async fn abandon(&self, run_id: &str, error: &RunError) {
+    pub(super) async fn abandon(self: &Arc<Self>, run_id: &str, error: &RunError) {
         let message = format!("the host could not go on with the run: {error}");
         // Someone else may move the run in between: look again, a few times.
         for _ in 0..3 {

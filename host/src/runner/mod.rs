@@ -228,11 +228,43 @@ impl Inner {
 
     /// Commits a driver's `transition` and announces the change; a conflict
     /// means someone else moved the run. Returns the committed transition.
-    async fn commit(&self, transition: Transition) -> Result<Transition, RunError> {
+    async fn commit(self: &Arc<Self>, transition: Transition) -> Result<Transition, RunError> {
         let outbox = self.outbox(&transition);
         let committed = self.store.commit(transition, outbox).await?;
         let _ = self.changes.send(committed.run.id.clone());
+        self.tell_family(&committed);
         Ok(committed)
+    }
+
+    /// What a committed transition means for other runs: a sub-workflow
+    /// step that ended before its child cancels the child, and a child that
+    /// ended wakes its parent.
+    fn tell_family(self: &Arc<Self>, committed: &Transition) {
+        for effect in &committed.effects {
+            if let Effect::CancelRun(child) = effect {
+                let inner = Arc::clone(self);
+                let (child, parent) = (child.clone(), committed.run.id.clone());
+                self.runtime.spawn(async move {
+                    let actor = Actor::api(&format!("parent run {parent}"));
+                    let cancelled = inner
+                        .transact(None, &child, None, move |run, steps, _| {
+                            if run.status.is_terminal() {
+                                return Ok(None);
+                            }
+                            run::cancel(run, steps, &actor, now_ms()).map(Some)
+                        })
+                        .await;
+                    if let Err(e) = cancelled {
+                        tracing::warn!(run = %child, "the child run was not cancelled: {e}");
+                    }
+                });
+            }
+        }
+        if committed.run.status.is_terminal()
+            && let Some(Trigger::Parent { run_id, .. }) = &committed.run.trigger
+        {
+            driver::drive_run(self, run_id.clone());
+        }
     }
 
     /// Commits the transition `decide` computes from the run (none: nothing
@@ -267,6 +299,7 @@ impl Inner {
         if let Some(transition) = decided {
             let _ = self.changes.send(run_id.to_owned());
             self.act(run_id, &transition.effects);
+            self.tell_family(&transition);
         }
         Ok(())
     }
@@ -286,6 +319,8 @@ impl Inner {
                         handle.token.cancel();
                     }
                 }
+                // Done by `tell_family`, for every commit.
+                Effect::CancelRun(_) => {}
             }
         }
     }

@@ -22,7 +22,7 @@ pub struct NewPlan {
 impl Runner {
     /// Every problem `definition` has for `tenant`, as saving it would find.
     pub fn definition_problems(&self, tenant: &str, definition: &Value) -> Vec<Problem> {
-        match self.check_definition(tenant, definition.clone()) {
+        match self.check_definition(tenant, definition.clone(), None) {
             Ok(_) => Vec::new(),
             Err(RunError::Invalid(problems)) => problems,
             Err(other) => vec![Problem {
@@ -50,7 +50,7 @@ impl Runner {
         definition: Value,
         plan: NewPlan,
     ) -> Result<(WorkflowRecord, PlanRecord), RunError> {
-        let parsed = self.check_definition(tenant, definition.clone())?;
+        let parsed = self.check_definition(tenant, definition.clone(), None)?;
         let now = now_ms();
         let workflow = super::workflows::first_version(tenant, &parsed, WorkflowStatus::Draft, now);
         let record = PlanRecord {

@@ -44,8 +44,11 @@ pub struct RunView {
     pub updated_at: String,
     /// Sequence number of the run's latest event.
     pub last_event: i64,
-    /// What started the run: `{"kind": "api"}`, `{"kind": "batch", "batch_id"}`
-    /// or `{"kind": "schedule", "slot"}`.
+    /// The run whose `workflow` step started this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// What started the run: `{"kind": "api"}`, `{"kind": "batch", "batch_id"}`,
+    /// `{"kind": "schedule", "slot"}` or `{"kind": "parent", "run_id", "step", "depth"}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trigger: Option<Trigger>,
 }
@@ -90,6 +93,9 @@ pub struct StepView {
     /// Until when a wait waits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wait_until: Option<String>,
+    /// The child run a `workflow` step started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child_run: Option<String>,
 }
 
 /// A map's items by how they stand.
@@ -128,14 +134,16 @@ const PENDING_SHOWN: usize = 100;
 
 impl StepView {
     fn new(step: &StepRecord, all: &[StepRecord]) -> StepView {
-        let (items, case, wait_until) = match &step.construct {
-            Some(ConstructState::Map { items, .. }) => {
-                (Some(summarise(&step.name, *items, all)), None, None)
+        let (mut items, mut case, mut wait_until, mut child_run) = (None, None, None, None);
+        match &step.construct {
+            Some(ConstructState::Map { items: total, .. }) => {
+                items = Some(summarise(&step.name, *total, all));
             }
-            Some(ConstructState::Switch { case }) => (None, Some(case.clone()), None),
-            Some(ConstructState::Wait { until }) => (None, None, Some(timestamp(*until))),
-            _ => (None, None, None),
-        };
+            Some(ConstructState::Switch { case: name }) => case = Some(name.clone()),
+            Some(ConstructState::Wait { until }) => wait_until = Some(timestamp(*until)),
+            Some(ConstructState::Workflow { run }) => child_run = Some(run.clone()),
+            Some(ConstructState::Parallel) | None => {}
+        }
         StepView {
             name: step.name.clone(),
             status: step.status,
@@ -150,6 +158,7 @@ impl StepView {
             items,
             case,
             wait_until,
+            child_run,
         }
     }
 }
@@ -299,6 +308,10 @@ impl RunView {
             created_at: timestamp(run.created_at),
             updated_at: timestamp(run.updated_at),
             last_event: run.last_seq,
+            parent: match &run.trigger {
+                Some(Trigger::Parent { run_id, .. }) => Some(run_id.clone()),
+                _ => None,
+            },
             trigger: run.trigger.clone(),
         }
     }

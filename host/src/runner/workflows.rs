@@ -11,7 +11,7 @@ impl Runner {
         definition: Value,
         status: WorkflowStatus,
     ) -> Result<WorkflowRecord, RunError> {
-        let parsed = self.check_definition(tenant, definition.clone())?;
+        let parsed = self.check_definition(tenant, definition.clone(), None)?;
         let now = now_ms();
         let workflow = first_version(tenant, &parsed, status, now);
         let record = workflow.clone();
@@ -33,7 +33,7 @@ impl Runner {
         id: &str,
         definition: Value,
     ) -> Result<WorkflowRecord, RunError> {
-        let parsed = self.check_definition(tenant, definition.clone())?;
+        let parsed = self.check_definition(tenant, definition.clone(), Some(id))?;
         let (tenant, id) = (tenant.to_owned(), id.to_owned());
         let runner = self.clone();
         let workflow = self
@@ -118,10 +118,12 @@ impl Runner {
         })?)
     }
 
+    /// Checks a definition for workflow `id` (`None`: a new one).
     pub(super) fn check_definition(
         &self,
         tenant: &str,
         definition: Value,
+        id: Option<&str>,
     ) -> Result<WorkflowDefinition, RunError> {
         let parsed = WorkflowDefinition::from_value(definition)
             .map_err(|problem| RunError::Invalid(vec![problem]))?;
@@ -131,11 +133,92 @@ impl Runner {
             &self.inner.language,
         );
         problems.extend(self.webhook_problems(tenant, &parsed)?);
+        problems.extend(self.children_problems(tenant, &parsed, id)?);
         if problems.is_empty() {
             Ok(parsed)
         } else {
             Err(RunError::Invalid(problems))
         }
+    }
+
+    /// Sub-workflows the tenant does not have, that lead back to workflow
+    /// `id` (a cycle), or whose chain of children is deeper than the
+    /// operator allows.
+    fn children_problems(
+        &self,
+        tenant: &str,
+        definition: &WorkflowDefinition,
+        id: Option<&str>,
+    ) -> Result<Vec<Problem>, RunError> {
+        let mut problems = Vec::new();
+        for (path, child) in definition.children() {
+            let mut chain = vec![child.clone()];
+            match self.deepest_chain(tenant, &child, id, &mut chain)? {
+                Chain::Missing(missing) => problems.push(Problem {
+                    path,
+                    message: format!("the tenant has no workflow '{missing}'"),
+                }),
+                Chain::Cycle(names) => problems.push(Problem {
+                    path,
+                    message: format!(
+                        "a cycle: this workflow starts {}, which starts this workflow again",
+                        names.join(", which starts ")
+                    ),
+                }),
+                Chain::Depth(depth) if depth > self.inner.language.max_workflow_depth => {
+                    problems.push(Problem {
+                        path,
+                        message: format!(
+                            "child runs would nest {depth} deep, above this host's limit of {}",
+                            self.inner.language.max_workflow_depth
+                        ),
+                    });
+                }
+                Chain::Depth(_) => {}
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Follows workflow `at`'s children (their latest versions) from a
+    /// chain that started at the definition being checked.
+    fn deepest_chain(
+        &self,
+        tenant: &str,
+        at: &str,
+        origin: Option<&str>,
+        chain: &mut Vec<String>,
+    ) -> Result<Chain, RunError> {
+        if Some(at) == origin {
+            return Ok(Chain::Cycle(chain.clone()));
+        }
+        let definition = match self.get_workflow(tenant, at) {
+            Ok((_, definition)) => definition,
+            Err(RunError::NotFound) => return Ok(Chain::Missing(at.to_owned())),
+            Err(e) => return Err(e),
+        };
+        let Ok(definition) = WorkflowDefinition::from_value(definition) else {
+            return Ok(Chain::Depth(chain.len()));
+        };
+        let mut deepest = chain.len();
+        for (_, child) in definition.children() {
+            if chain.contains(&child) || chain.len() > self.inner.language.max_workflow_depth {
+                // A cycle that does not pass here was refused when it was
+                // saved; a chain this long is refused anyway.
+                deepest = deepest.max(chain.len() + 1);
+                continue;
+            }
+            chain.push(child.clone());
+            let found = self.deepest_chain(tenant, &child, origin, chain)?;
+            chain.pop();
+            match found {
+                Chain::Depth(depth) => deepest = deepest.max(depth),
+                // A missing grandchild fails its own step at run time.
+                Chain::Missing(_) => {}
+                cycle @ Chain::Cycle(_) => return Ok(cycle),
+            }
+        }
+        Ok(Chain::Depth(deepest))
     }
 
     /// Webhooks whose URL is not one, or the egress policy refuses it; whose
@@ -258,4 +341,14 @@ pub(super) fn first_version(
         created_at: now,
         updated_at: now,
     }
+}
+
+/// Where a chain of sub-workflows leads.
+enum Chain {
+    /// Its longest chain of child runs, this workflow's child being 1.
+    Depth(usize),
+    /// Back to the workflow being checked, through these.
+    Cycle(Vec<String>),
+    /// To a workflow the tenant does not have.
+    Missing(String),
 }

@@ -486,6 +486,25 @@ impl WorkflowDefinition {
         })
     }
 
+    /// The workflows its `workflow` steps start, at any depth, with the
+    /// pointers of their ids.
+    pub fn children(&self) -> Vec<(String, String)> {
+        fn walk(steps: &[StepDefinition], pointer: &str, found: &mut Vec<(String, String)>) {
+            for (index, step) in steps.iter().enumerate() {
+                let at = format!("{pointer}/{index}");
+                if let Some(workflow) = &step.workflow {
+                    found.push((format!("{at}/workflow/id"), workflow.id.clone()));
+                }
+                for (_, inner, list) in step.scopes() {
+                    walk(list, &format!("{at}{inner}"), found);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(&self.steps, "/steps", &mut found);
+        found
+    }
+
     pub fn step_index(&self, name: &str) -> Option<usize> {
         self.steps.iter().position(|step| step.name == name)
     }

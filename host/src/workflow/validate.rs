@@ -486,11 +486,10 @@ impl Checker<'_> {
                     "give one of `for` (a duration) and `until` (a time)".into(),
                 ),
             },
-            StepKind::Workflow(_) => {
-                self.problem(
-                    at("/workflow"),
-                    "sub-workflows are not available on this host yet".into(),
-                );
+            StepKind::Workflow(workflow) => {
+                if workflow.id.trim().is_empty() {
+                    self.problem(at("/workflow/id"), "must name a workflow".into());
+                }
             }
             StepKind::Plugin(_) => {}
         }

@@ -238,6 +238,154 @@ fn the_content_pipeline_researches_drafts_waits_for_approval_publishes_and_notif
     );
 }
 
+/// `examples/keyword-posts.json`, pointed at the stubs.
+fn keyword_posts(model: &HttpStub, cms: &HttpStub, chat: &HttpStub) -> Value {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/keyword-posts.json"
+    ))
+    .expect("example workflow")
+    .replace("https://api.openai.com", &model.base)
+    .replace("https://cms.example.com", &cms.base)
+    .replace("https://hooks.slack.com", &chat.base);
+    serde_json::from_str(&text).expect("json")
+}
+
+#[test]
+fn keyword_posts_fan_out_route_by_length_and_wait_per_post() {
+    // A long post about anything but "go"; for "go", four words.
+    let model = HttpStub::start(|request, _| {
+        let asked: Value = serde_json::from_str(&request.body).unwrap_or_default();
+        let prompt = asked["messages"][1]["content"].as_str().unwrap_or_default();
+        let keyword = prompt
+            .trim_start_matches("Write a 200-word blog post about ")
+            .trim_end_matches('.');
+        let article = if keyword == "go" {
+            "# Go\n\nToo short here.".to_owned()
+        } else {
+            format!(
+                "# All about {keyword}\n\n{}",
+                "Words that fill a post well. ".repeat(6)
+            )
+        };
+        (
+            200,
+            vec![("content-type".into(), "application/json".into())],
+            completion(&article),
+        )
+    });
+    let cms = HttpStub::start(|_, before| {
+        (
+            201,
+            vec![],
+            json!({"id": before, "url": format!("https://blog.example.com/{before}")}).to_string(),
+        )
+    });
+    let chat = HttpStub::start(|_, _| (200, vec![], "ok".into()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = serve(dir.path(), &[("CAIRN_HTTP_ALLOW", "[\"127.0.0.1:*\"]")]);
+    for (name, value) in [
+        ("openai", OPENAI_KEY),
+        ("cms", CMS_TOKEN),
+        ("slack_webhook", SLACK_PATH),
+    ] {
+        assert_eq!(put_secret(&server, &server.key, name, value).status, 201);
+    }
+    let workflow = create_workflow(&server, keyword_posts(&model, &cms, &chat), "active");
+    let run = start_run(
+        &server,
+        &workflow,
+        json!({"keywords": ["rust", "go", "wasm"]}),
+    );
+
+    // Two posts wait for the editor at once; the short one went back.
+    let paused = poll_until(&server, &run, |r| r["waiting_steps"] == 2);
+    let mut waiting: Vec<(&str, &str)> = paused["pending_actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .filter_map(|a| Some((a["step"].as_str()?, a["data"]["title"].as_str()?)))
+        .collect();
+    waiting.sort();
+    assert_eq!(
+        waiting,
+        [
+            ("posts[0].route.publishable.review", "All about rust"),
+            ("posts[2].route.publishable.review", "All about wasm")
+        ]
+    );
+    let told = chat.wait_for("the rewrite note", |_| true);
+    let told: Value = serde_json::from_str(&told.body).expect("slack message");
+    assert_eq!(
+        told,
+        json!({"text": "The draft about go has 4 words: it needs a rewrite."})
+    );
+    assert!(cms.received().is_empty(), "nothing is published unreviewed");
+
+    for (step, _) in waiting {
+        let resumed = server.post(
+            &format!("/v1/runs/{run}/resume"),
+            &json!({"step": step, "input": "approve"}),
+        );
+        assert_eq!(resumed.status, 200, "{}", resumed.body);
+    }
+    let done = poll_until(&server, &run, status_is("completed"));
+    let published: Vec<String> = cms
+        .received()
+        .iter()
+        .map(|request| {
+            let article: Value = serde_json::from_str(&request.body).expect("article");
+            assert_eq!(
+                request.headers["idempotency-key"],
+                format!(
+                    "{run}/posts[{}].route.publishable.publish",
+                    if article["title"] == "All about rust" {
+                        0
+                    } else {
+                        2
+                    }
+                )
+            );
+            article["title"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    let events = server.get(&format!("/v1/runs/{run}/events")).body;
+    let log: Vec<String> = events["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            format!(
+                "{} {} {} {} {}",
+                e["seq"],
+                e["kind"],
+                e["data"]["step"],
+                e["data"]["attempt"],
+                e["data"]["recovered"]
+            )
+        })
+        .collect();
+    assert_eq!(published.len(), 2, "{published:?} {log:#?}");
+    assert!(published.contains(&"All about wasm".to_owned()));
+    let cases: Vec<&Value> = done["steps"][0]["output"]
+        .as_array()
+        .expect("the map's output")
+        .iter()
+        .map(|post| &post["case"])
+        .collect();
+    assert_eq!(
+        cases,
+        [
+            &json!("publishable"),
+            &json!("default"),
+            &json!("publishable")
+        ]
+    );
+    let announced = chat.wait_for("the announcement", |d| d.body.contains("new posts"));
+    let announced: Value = serde_json::from_str(&announced.body).expect("slack message");
+    assert_eq!(announced, json!({"text": "2 new posts are out."}));
+}
+
 /// Searches every API answer about the run, and the server's log, for the values.
 fn assert_secrets_absent(server: &Server, run: &str, workflow: &str, secrets: &[&str]) {
     let mut seen = String::new();

@@ -6,6 +6,7 @@
 
 pub mod http;
 pub mod isolation;
+pub mod language;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -333,7 +334,7 @@ pub async fn finished_history(
                         current_action: None,
                         steps_total: 1,
                         steps_done: 1,
-                        plugins: Vec::new(),
+                        plugins: Default::default(),
                         last_seq: 4,
                         created_at: at,
                         updated_at: at,

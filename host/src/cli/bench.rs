@@ -61,6 +61,23 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         history: usize,
     },
+    /// The language's constructs: a map over noop items against as many
+    /// one-step runs, and a step's cost at the end of a long run (a list of
+    /// steps, a map) against its start.
+    Language {
+        /// Items of the map, and runs to compare it with.
+        #[arg(long, default_value_t = 1000)]
+        items: usize,
+        /// Items of the map running at once.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Steps of the long run, and items of the large map.
+        #[arg(long, default_value_t = 10_000)]
+        long: usize,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The API while steps burn every core: status-read latency, idle and busy.
     Isolation {
         /// Steps looping in their sandboxes at once.
@@ -159,6 +176,51 @@ pub async fn bench(cache_dir: Option<PathBuf>, command: BenchCommand) -> anyhow:
                     f.sequential_40_steps_ms
                 );
                 host.stop();
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Language {
+            items,
+            concurrency,
+            long,
+            json,
+        } => {
+            let dir = tempfile::tempdir()?;
+            let mut config = HostConfig::new(dir.path());
+            config.engine.cache_dir = cache_dir.clone();
+            let host = Host::start(config).await?;
+            let f = cairn::bench::language::language(&host, items, concurrency, long).await?;
+            host.stop();
+            if json {
+                print_json(&f)?;
+            } else {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                say!("workflow language, synchronous=FULL, {cores} cores");
+                say!(
+                    "  map over {} noop items, concurrency {}: {:.0} items/s ({:.2} s)",
+                    f.items,
+                    f.concurrency,
+                    f.map_items_per_second,
+                    f.map_seconds
+                );
+                say!(
+                    "  the same noops as {} one-step runs started at once: {:.0} runs/s ({:.2} s)",
+                    f.items,
+                    f.runs_per_second,
+                    f.runs_seconds
+                );
+                say!(
+                    "  {} noop steps in a row: {:.0} steps/s over the first tenth, {:.0} over the last",
+                    f.long_steps,
+                    f.long_first_per_second,
+                    f.long_last_per_second
+                );
+                say!(
+                    "  map over {} noop items: {:.0} items/s over the first tenth, {:.0} over the last",
+                    f.long_steps,
+                    f.wide_first_per_second,
+                    f.wide_last_per_second
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -30,7 +30,8 @@ pub struct RunRecord {
     pub steps_done: i64,
     /// The digest of the plugin each site of the definition is pinned to
     /// (`tree::Layout::sites`; empty for a construct).
-    pub plugins: Vec<String>,
+    /// Shared: a transition copies the run, not this list.
+    pub plugins: std::sync::Arc<Vec<String>>,
     pub last_seq: i64,
     pub created_at: i64,
     pub updated_at: i64,

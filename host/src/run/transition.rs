@@ -106,6 +106,12 @@ impl Records for Draft<'_> {
     fn record(&self, index: usize) -> Option<&StepRecord> {
         self.changed.get(&index).or_else(|| self.base.get(index))
     }
+    // What the base knows finished stays so in the draft (records never go
+    // back from finished); what the draft finishes is noted once committed
+    // and walked again.
+    fn finished(&self, prefix: &str) -> super::tree::Finished {
+        self.base.finished(prefix)
+    }
     fn find(&self, path: &str) -> Option<usize> {
         self.base
             .index_of(path)
@@ -228,7 +234,11 @@ impl<'s> Draft<'s> {
             .iter()
             .filter_map(|&index| self.read(index))
             .collect();
-        let first = awaiting.first().map(|s| (s.index, s.pending.clone()));
+        // The first is the oldest record, as the run view lists them.
+        let first = awaiting
+            .iter()
+            .min_by_key(|s| s.index)
+            .map(|s| (s.index, s.pending.clone()));
         let deadline = awaiting.iter().filter_map(|s| s.deadline).min();
         let running: Vec<String> = frontier
             .attempts
@@ -412,24 +422,13 @@ impl<'s> Draft<'s> {
             Move::StartItems { index, from, to } => {
                 let Some((path, map)) = self.read(index).and_then(|s| {
                     let (_, site) = layout.site(&s.name)?;
-                    Some((s.name.clone(), site.map.clone()?))
+                    Some((s.name.clone(), site.map.as_ref()?))
                 }) else {
                     return Ok(());
                 };
                 for item in from..to {
                     let prefix = scope_prefix(&path, Scope::Item(item));
                     self.enter_scope(&prefix, &map.steps);
-                }
-                if let Some(ConstructState::Map { started, .. }) = &mut self.step(index)?.construct
-                {
-                    *started = to;
-                }
-            }
-            Move::Settled { index, settled } => {
-                if let Some(ConstructState::Map { settled: at, .. }) =
-                    &mut self.step(index)?.construct
-                {
-                    *at = settled;
                 }
             }
         }
@@ -518,7 +517,7 @@ pub fn create(
         current_action: None,
         steps_total: definition.steps.len() as i64,
         steps_done: 0,
-        plugins,
+        plugins: std::sync::Arc::new(plugins),
         last_seq: 1,
         created_at: now,
         updated_at: now,
@@ -838,11 +837,7 @@ pub fn enter(
             if let StepKind::Map(map) = site.kind() {
                 draft.run.steps_total += (items.len() * map.steps.len()) as i64;
             }
-            let state = ConstructState::Map {
-                items: items.len(),
-                started: 0,
-                settled: 0,
-            };
+            let state = ConstructState::Map { items: items.len() };
             (Value::Array(items), state)
         }
         Entry::Switch { case, input } => {

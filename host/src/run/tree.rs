@@ -118,13 +118,10 @@ pub enum Scope<'a> {
 pub enum ConstructState {
     /// Its branches were entered.
     Parallel,
-    /// `items` to run; items before `started` were entered; items before
-    /// `settled` have all finished.
-    Map {
-        items: usize,
-        started: usize,
-        settled: usize,
-    },
+    /// `items` to run. Which started shows in the records (an item's are
+    /// added when it starts, in order), so the record is written only when
+    /// the map starts and ends, however many items it has.
+    Map { items: usize },
     /// The case that runs.
     Switch { case: String },
     /// Until when it waits (Unix milliseconds).
@@ -133,11 +130,41 @@ pub enum ConstructState {
     Workflow { run: String },
 }
 
-/// A run's records, with an index of their paths.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A run's records, with an index of their paths, and how far each list is
+/// known to be finished (records never go back from finished, so a walk
+/// starts where the last one found work: a step costs the same at the end
+/// of a long run as at its start).
+#[derive(Debug, Default)]
 pub struct RunSteps {
     records: Vec<StepRecord>,
     by_path: HashMap<String, usize>,
+    finished: std::sync::Mutex<HashMap<String, Finished>>,
+}
+
+/// The first `steps` of a list are completed or skipped; `last` is the
+/// last completed one's record.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Finished {
+    pub steps: usize,
+    pub last: Option<usize>,
+}
+
+impl Clone for RunSteps {
+    fn clone(&self) -> Self {
+        RunSteps {
+            records: self.records.clone(),
+            by_path: self.by_path.clone(),
+            finished: std::sync::Mutex::new(
+                self.finished.lock().map(|f| f.clone()).unwrap_or_default(),
+            ),
+        }
+    }
+}
+
+impl PartialEq for RunSteps {
+    fn eq(&self, other: &Self) -> bool {
+        self.records == other.records
+    }
 }
 
 impl RunSteps {
@@ -147,7 +174,11 @@ impl RunSteps {
             .enumerate()
             .map(|(index, step)| (step.name.clone(), index))
             .collect();
-        RunSteps { records, by_path }
+        RunSteps {
+            records,
+            by_path,
+            finished: Default::default(),
+        }
     }
 
     pub fn records(&self) -> &[StepRecord] {
@@ -198,6 +229,12 @@ impl std::ops::Index<usize> for RunSteps {
 pub trait Records {
     fn record(&self, index: usize) -> Option<&StepRecord>;
     fn find(&self, path: &str) -> Option<usize>;
+    /// How far the list under `prefix` is known to be finished.
+    fn finished(&self, _prefix: &str) -> Finished {
+        Finished::default()
+    }
+    /// Notes how far the list under `prefix` is finished.
+    fn note_finished(&self, _prefix: &str, _finished: Finished) {}
 }
 
 impl Records for RunSteps {
@@ -206,6 +243,20 @@ impl Records for RunSteps {
     }
     fn find(&self, path: &str) -> Option<usize> {
         self.index_of(path)
+    }
+    fn finished(&self, prefix: &str) -> Finished {
+        self.finished
+            .lock()
+            .ok()
+            .and_then(|f| f.get(prefix).copied())
+            .unwrap_or_default()
+    }
+    fn note_finished(&self, prefix: &str, finished: Finished) {
+        if let Ok(mut known) = self.finished.lock()
+            && known.get(prefix).is_none_or(|k| k.steps < finished.steps)
+        {
+            known.insert(prefix.to_owned(), finished);
+        }
     }
 }
 
@@ -261,8 +312,6 @@ pub enum Move {
         from: usize,
         to: usize,
     },
-    /// The map `index` records that its items before `settled` finished.
-    Settled { index: usize, settled: usize },
 }
 
 /// Walks a run's tree at time `now`.
@@ -292,27 +341,45 @@ impl Walker<'_> {
 
     /// How the list `steps` under `prefix` stands, noting what is ready in it.
     fn list(&mut self, prefix: &str, steps: &[&StepDefinition]) -> ScopeEnd {
-        let mut last = None;
-        for step in steps {
+        let known = self.records.finished(prefix);
+        let mut done = known;
+        for (position, step) in steps.iter().enumerate().skip(known.steps) {
             let path = format!("{prefix}{}", step.name);
-            let Some(index) = self.records.find(&path) else {
+            let record = self
+                .records
+                .find(&path)
+                .and_then(|index| Some((index, self.records.record(index)?)));
+            let Some((index, record)) = record else {
                 // Not entered: nothing of it has run.
                 return ScopeEnd::Active;
             };
-            let Some(record) = self.records.record(index) else {
-                return ScopeEnd::Active;
-            };
-            match record.status {
-                StepStatus::Completed => last = record.output.clone().or(last),
-                StepStatus::Skipped => {}
-                StepStatus::Failed => return ScopeEnd::Failed(index),
-                StepStatus::Cancelled => return ScopeEnd::Cancelled,
+            let end = match record.status {
+                StepStatus::Completed => {
+                    done = Finished {
+                        steps: position + 1,
+                        last: Some(index),
+                    };
+                    continue;
+                }
+                StepStatus::Skipped => {
+                    done.steps = position + 1;
+                    continue;
+                }
+                StepStatus::Failed => ScopeEnd::Failed(index),
+                StepStatus::Cancelled => ScopeEnd::Cancelled,
                 StepStatus::Pending | StepStatus::Running | StepStatus::AwaitingInput => {
                     self.visit(index, record, step);
-                    return ScopeEnd::Active;
+                    ScopeEnd::Active
                 }
-            }
+            };
+            self.records.note_finished(prefix, done);
+            return end;
         }
+        self.records.note_finished(prefix, done);
+        let last = done
+            .last
+            .and_then(|index| self.records.record(index))
+            .and_then(|record| record.output.clone());
         ScopeEnd::Done(last)
     }
 
@@ -367,18 +434,32 @@ impl Walker<'_> {
                     self.frontier.moves.push(Move::Complete { index, output });
                 }
             }
-            (
-                StepKind::Map(map),
-                ConstructState::Map {
-                    items,
-                    started,
-                    settled,
-                },
-            ) => {
+            (StepKind::Map(map), ConstructState::Map { items }) => {
                 let steps: Vec<&StepDefinition> = map.steps.iter().collect();
+                let Some(first) = steps.first() else {
+                    return;
+                };
+                // Items start in order: the first not started is found by
+                // halving, the first not finished from what walks noted.
+                let entered = |item: usize| {
+                    let path = format!("{}{}", scope_prefix(path, Scope::Item(item)), first.name);
+                    self.records.find(&path).is_some()
+                };
+                let (mut low, mut high) = (0, *items);
+                while low < high {
+                    let middle = (low + high) / 2;
+                    if entered(middle) {
+                        low = middle + 1;
+                    } else {
+                        high = middle;
+                    }
+                }
+                let started = low;
+                let key = format!("{path}[]");
+                let settled = self.records.finished(&key).steps.min(started);
                 let mut active = 0;
                 let mut first_active = None;
-                for item in *settled..*started {
+                for item in settled..started {
                     let prefix = scope_prefix(path, Scope::Item(item));
                     match self.list(&prefix, &steps) {
                         ScopeEnd::Done(_) => {}
@@ -394,19 +475,22 @@ impl Walker<'_> {
                         }
                     }
                 }
-                let settled_now = first_active.unwrap_or(*started);
-                if settled_now > *settled {
-                    let settled = settled_now;
-                    self.frontier.moves.push(Move::Settled { index, settled });
-                }
+                let steps_settled = first_active.unwrap_or(started);
+                self.records.note_finished(
+                    &key,
+                    Finished {
+                        steps: steps_settled,
+                        last: None,
+                    },
+                );
                 let room = (map.concurrency as usize).saturating_sub(active);
-                if *started < *items && room > 0 {
-                    let to = (*started + room).min(*items);
-                    let from = *started;
+                if started < *items && room > 0 {
+                    let to = (started + room).min(*items);
+                    let from = started;
                     self.frontier
                         .moves
                         .push(Move::StartItems { index, from, to });
-                } else if *started >= *items && active == 0 {
+                } else if started >= *items && active == 0 {
                     let mut outputs = Vec::with_capacity(*items);
                     for item in 0..*items {
                         let prefix = scope_prefix(path, Scope::Item(item));
@@ -484,8 +568,16 @@ pub struct Visible {
     pub default_input: Value,
 }
 
-/// What the templates of the instance at `path` see.
-pub fn visible(layout: &Layout, records: &dyn Records, run_input: &Value, path: &str) -> Visible {
+/// What the templates of the instance at `path` see; without
+/// `with_outputs`, all but `outputs` (all a step without templates needs,
+/// and cheap however long the run).
+pub fn visible(
+    layout: &Layout,
+    records: &dyn Records,
+    run_input: &Value,
+    path: &str,
+    with_outputs: bool,
+) -> Visible {
     let mut seen = Visible {
         outputs: std::collections::BTreeMap::new(),
         item: None,
@@ -495,48 +587,62 @@ pub fn visible(layout: &Layout, records: &dyn Records, run_input: &Value, path: 
     let mut innermost = true;
     loop {
         let parent = parent_of(&current).map(|(c, s)| (c.to_owned(), scope_owned(s)));
-        let (prefix, list, entry): (String, Vec<StepDefinition>, Value) = match &parent {
-            None => (String::new(), layout.root.clone(), run_input.clone()),
+        let (prefix, list, entry): (String, &[StepDefinition], Value) = match &parent {
+            None => (String::new(), &layout.root, run_input.clone()),
             Some((construct, scope)) => {
                 let record = records.find(construct).and_then(|i| records.record(i));
-                let input = record.and_then(|r| r.input.clone()).unwrap_or(Value::Null);
                 let site = layout.site(construct).map(|(_, site)| site);
-                let (prefix, list, entry) = match scope {
+                match scope {
                     OwnedScope::Item(item) => {
-                        let value = input.get(*item).cloned().unwrap_or(Value::Null);
+                        let value = record
+                            .and_then(|r| r.input.as_ref())
+                            .and_then(|items| items.get(*item))
+                            .cloned()
+                            .unwrap_or(Value::Null);
                         if seen.item.is_none() {
                             seen.item = Some((value.clone(), *item));
                         }
-                        let list = site.and_then(|s| s.map.as_ref()).map(|m| m.steps.clone());
-                        (scope_prefix(construct, Scope::Item(*item)), list, value)
+                        let list = site.and_then(|s| s.map.as_ref()).map(|m| &m.steps[..]);
+                        let prefix = scope_prefix(construct, Scope::Item(*item));
+                        (prefix, list.unwrap_or_default(), value)
                     }
                     OwnedScope::Named(name) => {
+                        let input = record.and_then(|r| r.input.clone()).unwrap_or(Value::Null);
                         let list = site.and_then(|s| {
                             s.scopes()
                                 .into_iter()
                                 .find(|(scope, _, _)| scope == name)
-                                .map(|(_, _, steps)| steps.to_vec())
+                                .map(|(_, _, steps)| steps)
                         });
-                        (scope_prefix(construct, Scope::Named(name)), list, input)
+                        let prefix = scope_prefix(construct, Scope::Named(name));
+                        (prefix, list.unwrap_or_default(), input)
                     }
-                };
-                (prefix, list.unwrap_or_default(), entry)
+                }
             }
         };
         let leaf = current.strip_prefix(&prefix).unwrap_or(&current);
         let position = list.iter().position(|s| s.name == leaf).unwrap_or(0);
+        let known = records.finished(&prefix);
         let mut last = None;
-        for step in &list[..position] {
-            let record = records
-                .find(&format!("{prefix}{}", step.name))
-                .and_then(|i| records.record(i));
-            if let Some(record) = record.filter(|r| r.status == StepStatus::Completed) {
-                let output = record.output.clone().unwrap_or(Value::Null);
-                seen.outputs
-                    .entry(step.name.clone())
-                    .or_insert_with(|| output.clone());
-                last = Some(output);
+        if with_outputs || (innermost && known.steps != position) {
+            for step in &list[..position] {
+                let record = records
+                    .find(&format!("{prefix}{}", step.name))
+                    .and_then(|i| records.record(i));
+                if let Some(record) = record.filter(|r| r.status == StepStatus::Completed) {
+                    let output = record.output.clone().unwrap_or(Value::Null);
+                    if with_outputs {
+                        let name = step.name.clone();
+                        seen.outputs.entry(name).or_insert_with(|| output.clone());
+                    }
+                    last = Some(output);
+                }
             }
+        } else if innermost {
+            last = known
+                .last
+                .and_then(|index| records.record(index))
+                .map(|record| record.output.clone().unwrap_or(Value::Null));
         }
         if innermost {
             seen.default_input = last.unwrap_or(entry);

@@ -149,7 +149,10 @@ impl Inner {
                 None => t,
             });
         };
-        for (index, attempt, logs) in std::mem::take(&mut driver.finished) {
+        // The outcomes stay with the driver until a commit holds them: a
+        // conflict (someone moved the run) reads the run again and takes
+        // them anew, so none is lost and no step runs twice.
+        for (index, attempt, logs) in driver.finished.clone() {
             let running = driver
                 .steps
                 .get(index)
@@ -218,6 +221,7 @@ impl Inner {
                     Err(_) if driver.in_flight.is_empty() && launch.is_empty() => {
                         if let Some(t) = round.take() {
                             self.commit(t).await?;
+                            driver.finished.clear();
                         }
                         tokio::select! {
                             permit = Arc::clone(&self.slots).acquire_owned() => {
@@ -248,6 +252,7 @@ impl Inner {
         if let Some(t) = round {
             driver.run = self.commit(t).await?.run;
         }
+        driver.finished.clear();
         if driver.run.status.is_terminal() {
             return Ok(Round::Stop);
         }
@@ -291,6 +296,7 @@ impl Inner {
             &driver.steps,
             &driver.run.input,
             &record.name,
+            true,
         );
         let context = template_context(
             &driver.run.id,
@@ -444,7 +450,7 @@ impl Inner {
 
     /// How child run `child` ended; `None` while it has not.
     fn child_end(&self, child: &str) -> Result<Option<run::ChildEnd>, RunError> {
-        let (run, _) = self.load(None, child)?;
+        let run = self.store.run(None, child)?;
         Ok(match run.status {
             RunStatus::Completed => Some(run::ChildEnd::Completed {
                 result: run.result.unwrap_or(Value::Null),
@@ -571,6 +577,7 @@ impl Inner {
             &driver.steps,
             &driver.run.input,
             &record.name,
+            site.when.is_some() || site.input.is_some(),
         );
         let prepared = self.prepare(&driver.run, &record.name, site, seen).await;
         match prepared {

@@ -446,6 +446,11 @@ impl Runner {
         view::StepDetail::new(path, &steps, offset, limit).ok_or(RunError::NotFound)
     }
 
+    /// How a run stands, from its row alone (no steps read).
+    pub fn run_status(&self, tenant: Option<&str>, id: &str) -> Result<RunStatus, RunError> {
+        Ok(self.inner.store.run(tenant, id)?.status)
+    }
+
     /// The run's events after sequence number `after`.
     pub fn events(
         &self,

@@ -62,6 +62,12 @@ impl Store {
         .await
     }
 
+    /// The run `id`'s row, without its steps; with `tenant`, only that
+    /// tenant's run.
+    pub fn run(&self, tenant: Option<&str>, id: &str) -> Result<RunRecord, StoreError> {
+        self.read(|c| get_run(c, tenant, id))
+    }
+
     /// The run `id` and its steps; with `tenant`, only that tenant's run.
     pub fn run_with_steps(
         &self,

@@ -210,7 +210,7 @@ mod tests {
             current_action: None,
             steps_total: 0,
             steps_done: 0,
-            plugins: Vec::new(),
+            plugins: Default::default(),
             last_seq: 0,
             created_at: 0,
             updated_at: 0,

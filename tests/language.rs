@@ -582,3 +582,36 @@ fn a_workflow_step_runs_a_child_run_and_waits_for_it() {
         deeper.body
     );
 }
+
+#[test]
+fn a_wait_survives_a_kill_without_starting_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, plugins) = (dir.path().join("data"), plugins_dir(dir.path()));
+    let server = Server::process(&data, &plugins);
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "durable-wait", "steps": [
+            {"name": "hold", "wait": {"for": "3s"}},
+            {"name": "after", "type": "noop"}
+        ]}),
+        "active",
+    );
+    let run = start_run(&server, &workflow, json!({"x": 1}));
+    let waiting = poll_until(&server, &run, |r| r["steps"][0]["wait_until"].is_string());
+    let until = waiting["steps"][0]["wait_until"].clone();
+    server.kill();
+
+    let server = Server::process(&data, &plugins);
+    let again = server.get(&format!("/v1/runs/{run}"));
+    assert_eq!(
+        again.body["steps"][0]["wait_until"], until,
+        "the timer was reset"
+    );
+    let done = poll_until(&server, &run, status_is("completed"));
+    assert_eq!(done["result"], json!({"x": 1}));
+    let finished = done["steps"][0]["finished_at"].as_str().expect("finished");
+    assert!(
+        finished >= until.as_str().expect("until"),
+        "the wait ended at {finished}, before {until}"
+    );
+}

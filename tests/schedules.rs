@@ -332,3 +332,39 @@ fn across_a_stop_missed_slots_follow_the_catch_up_policy_and_none_fires_twice() 
         }
     }
 }
+
+#[test]
+fn scheduled_runs_go_through_the_language_constructs() {
+    let (_dir, server) = setup();
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "fan", "schedule": {"cron": "* * * * * *", "input": {"items": [1, 2, 3]}, "overlap": "skip"},
+               "steps": [
+            {"name": "each", "map": {"items": "{{ input.items }}", "steps": [
+                {"name": "pick", "switch": {
+                    "cases": [{"name": "odd", "when": "item % 2 == 1", "steps": [{"name": "keep", "type": "noop"}]}],
+                    "default": [{"name": "drop", "type": "transform", "config": {"template": {"dropped": true}}}]
+                }}
+            ]}}
+        ]}),
+        "active",
+    );
+    let run = eventually("a scheduled run that completed", || {
+        scheduled_runs(&server, &workflow)
+            .into_iter()
+            .find(|r| r["status"] == "completed")
+    });
+    assert_eq!(
+        run["result"],
+        json!([
+            {"case": "odd", "output": 1},
+            {"case": "default", "output": {"dropped": true}},
+            {"case": "odd", "output": 3}
+        ])
+    );
+    let paused = server.post(
+        &format!("/v1/workflows/{workflow}/schedule/pause"),
+        &json!({}),
+    );
+    assert_eq!(paused.status, 200, "{}", paused.body);
+}

@@ -180,10 +180,11 @@ impl Uploads {
             for (workflow, definition) in &definitions {
                 let uses = WorkflowDefinition::from_value(definition.clone())
                     .map(|parsed| {
-                        parsed.steps.iter().any(|step| {
-                            catalog
-                                .resolve(tenant, &step.step_type)
-                                .is_ok_and(|p| &p.digest == digest)
+                        parsed.all_steps().iter().any(|step| {
+                            !step.step_type.is_empty()
+                                && catalog
+                                    .resolve(tenant, &step.step_type)
+                                    .is_ok_and(|p| &p.digest == digest)
                         })
                     })
                     .unwrap_or(false);

@@ -15,8 +15,8 @@ pub use admission::{Load, admit, counts_workflow_runs};
 pub use decision::{Choice, check_decision};
 pub use event::{Cancellation, EventKind, EventRecord, RunEvent};
 pub use state::{
-    Actor, Channel, Decision, GateProgress, PendingAction, RunFailure, RunRecord, StepFailure,
-    StepLog, StepRecord, Trigger, distinct_approvers,
+    Actor, Channel, Decision, GateProgress, PendingAction, Pins, RunFailure, RunRecord,
+    StepFailure, StepLog, StepRecord, Trigger, distinct_approvers,
 };
 pub use status::{ErrorReason, IllegalTransition, RunStatus, StepStatus, UnknownName};
 pub use transition::{

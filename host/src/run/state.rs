@@ -28,10 +28,9 @@ pub struct RunRecord {
     pub current_action: Option<String>,
     pub steps_total: i64,
     pub steps_done: i64,
-    /// The digest of the plugin each site of the definition is pinned to
-    /// (`tree::Layout::sites`; empty for a construct).
-    /// Shared: a transition copies the run, not this list.
-    pub plugins: std::sync::Arc<Vec<String>>,
+    /// The plugins its steps are pinned to. Shared: a transition copies the
+    /// run, not the pins.
+    pub plugins: std::sync::Arc<Pins>,
     pub last_seq: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -94,6 +93,35 @@ impl StepRecord {
             wake_at: None,
             construct: None,
         }
+    }
+}
+
+/// The plugin (digest) each step of a run is pinned to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Pins {
+    /// By step type as the definition writes it (`noop`, `validate@0.1`):
+    /// one entry however many steps use a type.
+    ByType(std::collections::BTreeMap<String, String>),
+    /// By site (`tree::Layout::sites`), as runs started by older builds
+    /// have them.
+    BySite(Vec<String>),
+}
+
+impl Default for Pins {
+    fn default() -> Self {
+        Pins::ByType(Default::default())
+    }
+}
+
+impl Pins {
+    /// The digest the step at `site`, of `step_type`, is pinned to.
+    pub fn digest(&self, site: usize, step_type: &str) -> Option<&str> {
+        match self {
+            Pins::ByType(by_type) => by_type.get(step_type),
+            Pins::BySite(by_site) => by_site.get(site),
+        }
+        .map(String::as_str)
     }
 }
 

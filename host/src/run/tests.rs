@@ -469,7 +469,7 @@ mod oracle {
 
     pub fn check(specs: Vec<StepSpec>, ops: Vec<Op>) -> Result<(), TestCaseError> {
         let definition = definition(&specs);
-        let plugins = vec!["digest".to_owned(); specs.len()];
+        let plugins = Pins::ByType([("noop".to_owned(), "digest".to_owned())].into());
         let version = Version {
             tenant: "t",
             workflow_id: "w",

@@ -484,13 +484,12 @@ pub struct Version<'a> {
     pub definition: &'a WorkflowDefinition,
 }
 
-/// A new pending run of a workflow version, its sites pinned to `plugins`
-/// (digests, by site), with its `created` event and the records of its top
-/// list.
+/// A new pending run of a workflow version, its steps pinned to `plugins`,
+/// with its `created` event and the records of its top list.
 pub fn create(
     id: String,
     of: Version<'_>,
-    plugins: Vec<String>,
+    plugins: super::Pins,
     input: Value,
     trigger: super::Trigger,
     now: i64,

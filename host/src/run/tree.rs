@@ -317,13 +317,13 @@ pub enum Move {
 /// Walks a run's tree at time `now`.
 pub fn walk(layout: &Layout, records: &dyn Records, now: i64) -> Frontier {
     let mut frontier = Frontier::default();
-    let root: Vec<&StepDefinition> = layout.root.iter().collect();
+    let root = &layout.root[..];
     let mut walker = Walker {
         records,
         now,
         frontier: &mut frontier,
     };
-    let end = walker.list("", &root);
+    let end = walker.list("", root);
     frontier.root = end;
     frontier
 }
@@ -340,7 +340,7 @@ impl Walker<'_> {
     }
 
     /// How the list `steps` under `prefix` stands, noting what is ready in it.
-    fn list(&mut self, prefix: &str, steps: &[&StepDefinition]) -> ScopeEnd {
+    fn list(&mut self, prefix: &str, steps: &[StepDefinition]) -> ScopeEnd {
         let known = self.records.finished(prefix);
         let mut done = known;
         for (position, step) in steps.iter().enumerate().skip(known.steps) {
@@ -412,8 +412,7 @@ impl Walker<'_> {
                 let mut active = false;
                 for (branch, steps) in &parallel.branches {
                     let prefix = scope_prefix(path, Scope::Named(branch));
-                    let steps: Vec<&StepDefinition> = steps.iter().collect();
-                    match self.list(&prefix, &steps) {
+                    match self.list(&prefix, steps) {
                         ScopeEnd::Done(output) => {
                             outputs.insert(branch.clone(), output.unwrap_or(Value::Null));
                         }
@@ -435,7 +434,7 @@ impl Walker<'_> {
                 }
             }
             (StepKind::Map(map), ConstructState::Map { items }) => {
-                let steps: Vec<&StepDefinition> = map.steps.iter().collect();
+                let steps = &map.steps[..];
                 let Some(first) = steps.first() else {
                     return;
                 };
@@ -461,7 +460,7 @@ impl Walker<'_> {
                 let mut first_active = None;
                 for item in settled..started {
                     let prefix = scope_prefix(path, Scope::Item(item));
-                    match self.list(&prefix, &steps) {
+                    match self.list(&prefix, steps) {
                         ScopeEnd::Done(_) => {}
                         ScopeEnd::Failed(at) => {
                             let failed = vec![at];
@@ -494,22 +493,22 @@ impl Walker<'_> {
                     let mut outputs = Vec::with_capacity(*items);
                     for item in 0..*items {
                         let prefix = scope_prefix(path, Scope::Item(item));
-                        outputs.push(self.last_output(&prefix, &steps));
+                        outputs.push(self.last_output(&prefix, steps));
                     }
                     let output = Value::Array(outputs);
                     self.frontier.moves.push(Move::Complete { index, output });
                 }
             }
             (StepKind::Switch(switch), ConstructState::Switch { case }) => {
-                let steps: Vec<&StepDefinition> = switch
+                let steps: &[StepDefinition] = switch
                     .cases
                     .iter()
                     .find(|c| &c.name == case)
-                    .map(|c| c.steps.iter().collect())
-                    .or_else(|| switch.default.as_ref().map(|d| d.iter().collect()))
+                    .map(|c| &c.steps[..])
+                    .or(switch.default.as_deref())
                     .unwrap_or_default();
                 let prefix = scope_prefix(path, Scope::Named(case));
-                match self.list(&prefix, &steps) {
+                match self.list(&prefix, steps) {
                     ScopeEnd::Done(output) => {
                         let output = serde_json::json!({
                             "case": case,
@@ -542,7 +541,7 @@ impl Walker<'_> {
     }
 
     /// The last completed output of a finished list.
-    fn last_output(&self, prefix: &str, steps: &[&StepDefinition]) -> Value {
+    fn last_output(&self, prefix: &str, steps: &[StepDefinition]) -> Value {
         steps
             .iter()
             .rev()
@@ -621,7 +620,21 @@ pub fn visible(
             }
         };
         let leaf = current.strip_prefix(&prefix).unwrap_or(&current);
-        let position = list.iter().position(|s| s.name == leaf).unwrap_or(0);
+        // A list's records are consecutive: the place in the list is the
+        // distance from the first one's record (checked; else looked for).
+        let first = list
+            .first()
+            .and_then(|s| records.find(&format!("{prefix}{}", s.name)));
+        let position = match (first, records.find(&current)) {
+            (Some(first), Some(at))
+                if list
+                    .get(at.wrapping_sub(first))
+                    .is_some_and(|s| s.name == leaf) =>
+            {
+                at - first
+            }
+            _ => list.iter().position(|s| s.name == leaf).unwrap_or(0),
+        };
         let known = records.finished(&prefix);
         let mut last = None;
         if with_outputs || (innermost && known.steps != position) {

@@ -124,11 +124,10 @@ impl Runner {
             .inner
             .definitions
             .layout(&workflow.id, workflow.version)?;
-        let mut pins = Vec::with_capacity(layout.sites().len());
+        let mut pins = std::collections::BTreeMap::new();
         for step in layout.sites() {
-            if step.step_type.is_empty() {
-                // A construct: the host runs it, no plugin.
-                pins.push(String::new());
+            if step.step_type.is_empty() || pins.contains_key(&step.step_type) {
+                // A construct (the host runs it), or a type pinned already.
                 continue;
             }
             let plugin = self
@@ -136,8 +135,9 @@ impl Runner {
                 .catalog
                 .resolve(&workflow.tenant, &step.step_type)
                 .map_err(|e| RunError::Rejected(format!("step '{}': {e}", step.name)))?;
-            pins.push(plugin.digest.clone());
+            pins.insert(step.step_type.clone(), plugin.digest.clone());
         }
+        let pins = run::Pins::ByType(pins);
         let version = run::Version {
             tenant: &workflow.tenant,
             workflow_id: &workflow.id,

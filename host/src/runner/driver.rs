@@ -549,18 +549,8 @@ impl Inner {
         index: usize,
     ) -> Result<Option<Transition>, RunError> {
         let record = driver.steps[index].clone();
-        let Some((site_index, site)) = driver.layout.site(&record.name) else {
-            return Err(RunError::Store(StoreError::Corrupt(format!(
-                "run {} has a step '{}' that its workflow version does not define",
-                driver.run.id, record.name
-            ))));
-        };
-        let digest = driver
-            .run
-            .plugins
-            .get(site_index)
-            .cloned()
-            .unwrap_or_default();
+        let layout = Arc::clone(&driver.layout);
+        let (site, digest) = driver.pinned(&layout, &record)?;
         if self.catalog.by_digest(&digest).is_none() {
             let message = format!(
                 "the plugin that step '{}' is pinned to ({digest}) is not loaded on this host",
@@ -608,18 +598,8 @@ impl Inner {
         permit: tokio::sync::OwnedSemaphorePermit,
     ) -> Result<(), RunError> {
         let step = driver.steps[index].clone();
-        let Some((site_index, site)) = driver.layout.site(&step.name) else {
-            return Err(RunError::Store(StoreError::Corrupt(format!(
-                "step '{}' is not in its workflow version",
-                step.name
-            ))));
-        };
-        let digest = driver
-            .run
-            .plugins
-            .get(site_index)
-            .cloned()
-            .unwrap_or_default();
+        let layout = Arc::clone(&driver.layout);
+        let (site, digest) = driver.pinned(&layout, &step)?;
         let plugin = self.catalog.by_digest(&digest).ok_or_else(|| {
             RunError::Store(StoreError::Corrupt(format!(
                 "the plugin of step '{}' was unloaded",
@@ -840,6 +820,22 @@ struct Driver {
 }
 
 impl Driver {
+    /// The site a plugin step runs, and the digest it is pinned to.
+    fn pinned<'l>(
+        &self,
+        layout: &'l Layout,
+        step: &StepRecord,
+    ) -> Result<(&'l crate::workflow::StepDefinition, String), RunError> {
+        let Some((site_index, site)) = layout.site(&step.name) else {
+            return Err(RunError::Store(StoreError::Corrupt(format!(
+                "run {} has a step '{}' that its workflow version does not define",
+                self.run.id, step.name
+            ))));
+        };
+        let digest = self.run.plugins.digest(site_index, &site.step_type);
+        Ok((site, digest.unwrap_or_default().to_owned()))
+    }
+
     /// Fails step `index` without running it.
     fn fail(
         &self,

@@ -486,6 +486,22 @@ impl WorkflowDefinition {
         })
     }
 
+    /// Every step entry at any depth, in pre-order (constructs and the
+    /// steps inside them).
+    pub fn all_steps(&self) -> Vec<&StepDefinition> {
+        fn walk<'d>(steps: &'d [StepDefinition], found: &mut Vec<&'d StepDefinition>) {
+            for step in steps {
+                found.push(step);
+                for (_, _, list) in step.scopes() {
+                    walk(list, found);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(&self.steps, &mut found);
+        found
+    }
+
     /// The workflows its `workflow` steps start, at any depth, with the
     /// pointers of their ids.
     pub fn children(&self) -> Vec<(String, String)> {

@@ -324,7 +324,7 @@ pub async fn finished_history(
                         workflow_id: workflow_id.clone(),
                         workflow_version: 1,
                         status: RunStatus::Completed,
-                        input: json!({}),
+                        input: json!({}).into(),
                         result: Some(output.clone()),
                         error: None,
                         pending_action: None,

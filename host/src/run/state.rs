@@ -16,7 +16,9 @@ pub struct RunRecord {
     pub workflow_id: String,
     pub workflow_version: i64,
     pub status: RunStatus,
-    pub input: Value,
+    /// Shared: a transition copies the run, not its input (a map's items
+    /// may be in it).
+    pub input: std::sync::Arc<Value>,
     pub result: Option<Value>,
     pub error: Option<RunFailure>,
     /// The first of what the run's steps wait for (each waiting step holds

@@ -506,7 +506,7 @@ pub fn create(
         workflow_id: workflow_id.to_owned(),
         workflow_version: version,
         status: RunStatus::Pending,
-        input: input.clone(),
+        input: input.clone().into(),
         result: None,
         error: None,
         pending_action: None,

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Actor, Effect, Idempotency, RunError, Runner, Trigger, admit, new_id, now_ms, run};
+use super::{Actor, Idempotency, RunError, Runner, Trigger, admit, new_id, now_ms, run};
 use crate::clock::timestamp;
 use crate::run::RunStatus;
 use crate::store::{self, BatchRecord, Started, StoreError};
@@ -216,21 +216,25 @@ impl Runner {
                     ));
                 }
                 let now = now_ms();
+                let mut cancelled = Vec::with_capacity(unfinished.len());
                 for run_id in &unfinished {
                     // One run refusing rolls back the whole batch's cancel.
                     let (run, steps) = store::get_run_with_steps(tx, Some(&owner), run_id)?;
                     let steps = run::RunSteps::new(steps);
-                    let cancelled = run::cancel(&run, &steps, &actor, now)
+                    let transition = run::cancel(&run, &steps, &actor, now)
                         .map_err(|refused| StoreError::Conflict(refused.to_string()))?;
-                    store::commit_in(tx, &cancelled, &inner.outbox(&cancelled))?;
+                    store::commit_in(tx, &transition, &inner.outbox(&transition))?;
+                    cancelled.push(transition);
                 }
                 store::set_batch_cancelled(tx, &batch_id, now)?;
-                Ok(unfinished)
+                Ok(cancelled)
             })
             .await?;
-        for run_id in &cancelled {
+        for transition in &cancelled {
+            let run_id = &transition.run.id;
             let _ = self.inner.changes.send(run_id.clone());
-            self.inner.act(run_id, &[Effect::Interrupt]);
+            self.inner.act(run_id, &transition.effects);
+            self.inner.tell_family(transition);
         }
         self.get_batch(tenant, id)
     }

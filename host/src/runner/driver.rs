@@ -111,9 +111,10 @@ impl Inner {
                 continue;
             }
             let frontier = tree::walk(&driver.layout, &driver.steps, now_ms());
-            let wait = frontier
-                .next_timer
-                .or(frontier.next_deadline)
+            let wait = [frontier.next_timer, frontier.next_deadline]
+                .into_iter()
+                .flatten()
+                .min()
                 .map(|at| Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64))
                 .unwrap_or(Duration::from_secs(3600));
             tokio::select! {

@@ -448,7 +448,7 @@ impl Runner {
 
     /// How a run stands, from its row alone (no steps read).
     pub fn run_status(&self, tenant: Option<&str>, id: &str) -> Result<RunStatus, RunError> {
-        Ok(self.inner.store.run(tenant, id)?.status)
+        Ok(self.inner.store.run_status(tenant, id)?)
     }
 
     /// The run's events after sequence number `after`.

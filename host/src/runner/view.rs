@@ -304,7 +304,7 @@ impl RunView {
             pause_deadline: run.pause_deadline.map(timestamp),
             result: run.result.clone(),
             error: run.error.clone(),
-            input: run.input.clone(),
+            input: (*run.input).clone(),
             created_at: timestamp(run.created_at),
             updated_at: timestamp(run.updated_at),
             last_event: run.last_seq,

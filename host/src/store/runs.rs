@@ -68,6 +68,11 @@ impl Store {
         self.read(|c| get_run(c, tenant, id))
     }
 
+    /// How run `id` stands, reading its status alone.
+    pub fn run_status(&self, tenant: Option<&str>, id: &str) -> Result<RunStatus, StoreError> {
+        self.read(|c| get_run_status(c, tenant, id))
+    }
+
     /// The run `id` and its steps; with `tenant`, only that tenant's run.
     pub fn run_with_steps(
         &self,

@@ -200,7 +200,7 @@ mod tests {
             workflow_id: "w".to_owned(),
             workflow_version: 1,
             status,
-            input: Value::Null,
+            input: Value::Null.into(),
             result: None,
             error: None,
             pending_action: None,

@@ -12,7 +12,7 @@ pub(super) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         workflow_id: row.get(2)?,
         workflow_version: row.get(3)?,
         status: status_column(row, 4)?,
-        input: json_column(row, 5)?,
+        input: json_column(row, 5)?.into(),
         result: opt_json_column(row, 6)?,
         error: opt_typed_column(row, 7)?,
         pending_action: opt_typed_column(row, 8)?,
@@ -164,6 +164,24 @@ pub fn get_run(conn: &Connection, tenant: Option<&str>, id: &str) -> Result<RunR
     match tenant {
         Some(tenant) if tenant != run.tenant => Err(StoreError::NotFound),
         _ => Ok(run),
+    }
+}
+
+/// How run `id` stands (its row's status alone); with `tenant`, only if it
+/// belongs to that tenant.
+pub fn get_run_status(
+    conn: &Connection,
+    tenant: Option<&str>,
+    id: &str,
+) -> Result<RunStatus, StoreError> {
+    let (owner, status): (String, RunStatus) = conn
+        .prepare_cached("SELECT tenant, status FROM runs WHERE id = ?1")?
+        .query_row(params![id], |row| Ok((row.get(0)?, status_column(row, 1)?)))
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    match tenant {
+        Some(tenant) if tenant != owner => Err(StoreError::NotFound),
+        _ => Ok(status),
     }
 }
 

@@ -387,6 +387,59 @@ fn run_pauses_at_the_gate_and_resume_completes_it() {
 }
 
 #[test]
+fn run_drives_the_language_constructs_and_resumes_a_step_by_path() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let workflow = data.path().join("tree.json");
+    let definition = json!({"name": "tree", "steps": [
+        {"name": "both", "parallel": {"branches": {
+            "a": [{"name": "one", "type": "transform", "config": {"template": {"a": 1}}}],
+            "b": [{"name": "pause", "wait": {"for": "200ms"}}]
+        }}},
+        {"name": "each", "map": {"items": [1, 2], "steps": [
+            {"name": "route", "switch": {
+                "cases": [{"name": "two", "when": "item == 2", "steps": [
+                    {"name": "check", "type": "noop", "approval": {"message": "Two?"}}
+                ]}],
+                "default": [{"name": "pass", "type": "noop"}]
+            }}
+        ]}}
+    ]});
+    std::fs::write(&workflow, definition.to_string()).expect("write");
+    let output = cairn(data.path(), &["run", workflow.to_str().expect("utf-8")]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let paused = stdout_json(&output);
+    assert_eq!(paused["status"], "paused", "{paused}");
+    assert_eq!(paused["pending_action"]["step"], "each[1].route.two.check");
+    let run = paused["id"].as_str().expect("id");
+    let output = cairn(
+        data.path(),
+        &[
+            "resume",
+            run,
+            "--step",
+            "each[1].route.two.check",
+            "--decision",
+            r#""approve""#,
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let done = stdout_json(&output);
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(
+        done["result"],
+        json!([{"case": "default", "output": 1}, {"case": "two", "output": 2}])
+    );
+}
+
+#[test]
 fn run_lists_every_problem_of_an_invalid_workflow() {
     let data = tempfile::tempdir().expect("tempdir");
     let workflow = data.path().join("bad.json");

@@ -619,3 +619,278 @@ proptest::proptest! {
         oracle::check(specs, ops)?;
     }
 }
+
+// ---------------------------------------------------------------------------
+// Trees: constructs driven through the core as the driver drives them.
+
+mod trees {
+    use serde_json::{Value, json};
+
+    use super::super::tree::{Layout, RunSteps, walk};
+    use super::super::*;
+    use crate::workflow::WorkflowDefinition;
+
+    /// A run of `definition` with its steps, as created.
+    fn start(definition: &Value) -> (Layout, RunRecord, RunSteps) {
+        let definition: WorkflowDefinition =
+            serde_json::from_value(definition.clone()).expect("a definition");
+        let layout = Layout::of(&definition);
+        let version = Version {
+            tenant: "t",
+            workflow_id: "w",
+            number: 1,
+            definition: &definition,
+        };
+        let (run, steps, _) = create(
+            "r".to_owned(),
+            version,
+            Pins::default(),
+            json!({"items": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}),
+            Trigger::Api,
+            0,
+        );
+        (layout, run, RunSteps::new(steps))
+    }
+
+    fn apply(run: &mut RunRecord, steps: &mut RunSteps, transition: Transition) {
+        transition.apply_to(steps);
+        *run = transition.run;
+    }
+
+    /// Drives the run as the driver would, each attempt completing with its
+    /// input (a construct's entry given by `entry`), until nothing is ready;
+    /// checks `check` after every change.
+    fn drive(
+        layout: &Layout,
+        run: &mut RunRecord,
+        steps: &mut RunSteps,
+        entry: impl Fn(&str) -> Entry,
+        mut check: impl FnMut(&RunRecord, &RunSteps),
+    ) {
+        for now in 1..10_000 {
+            let frontier = walk(layout, steps, now);
+            if let Some(&index) = frontier.entries.first() {
+                let name = steps[index].name.clone();
+                let entered = enter(run, steps, layout, index, entry(&name), now).expect("enter");
+                apply(run, steps, entered);
+            } else if let Some(&index) = frontier.attempts.first() {
+                let started = start_step(run, steps, index, now).expect("start");
+                apply(run, steps, started);
+                // As the driver prepares a step without templates: its input
+                // is what comes before it, and noop passes it on.
+                let name = steps[index].name.clone();
+                let output = super::super::tree::visible(layout, steps, &run.input, &name, false)
+                    .default_input;
+                let outcome = Attempt::Complete { output };
+                let finished = finish_attempt(run, steps, layout, index, outcome, Vec::new(), now)
+                    .expect("finish");
+                apply(run, steps, finished);
+            } else if let Some(ticked) = tick(run, steps, layout, now + 1_000_000).expect("tick") {
+                apply(run, steps, ticked);
+            } else {
+                return;
+            }
+            check(run, steps);
+        }
+    }
+
+    #[test]
+    fn a_map_keeps_its_concurrency_and_its_order() {
+        let (layout, mut run, mut steps) = start(&json!({"name": "m", "steps": [
+            {"name": "each", "map": {"items": "{{ input.items }}", "concurrency": 3, "steps": [
+                {"name": "a", "type": "noop"}, {"name": "b", "type": "noop"}
+            ]}}
+        ]}));
+        let items: Vec<Value> = (0..10).map(Value::from).collect();
+        let mut most = 0;
+        drive(
+            &layout,
+            &mut run,
+            &mut steps,
+            |_| Entry::Map {
+                items: items.clone(),
+            },
+            |_, steps| {
+                // Items with a step started and not all finished.
+                let mut active = std::collections::BTreeSet::new();
+                let mut started = std::collections::BTreeSet::new();
+                for step in steps.records() {
+                    if let Some(rest) = step.name.strip_prefix("each[") {
+                        let item: usize = rest
+                            .split(']')
+                            .next()
+                            .and_then(|i| i.parse().ok())
+                            .expect("item");
+                        started.insert(item);
+                        if !step.status.is_terminal() {
+                            active.insert(item);
+                        }
+                    }
+                }
+                assert!(active.len() <= 3, "{active:?} run at once");
+                // Items start in order.
+                assert_eq!(
+                    started.iter().copied().collect::<Vec<_>>(),
+                    (0..started.len()).collect::<Vec<_>>()
+                );
+                most = most.max(active.len());
+            },
+        );
+        assert_eq!(most, 3);
+        assert_eq!(run.status, RunStatus::Completed);
+        assert_eq!(run.result, Some(json!((0..10).collect::<Vec<_>>())));
+        assert_eq!(run.steps_total, 21);
+        assert_eq!(run.steps_done, 21);
+    }
+
+    #[test]
+    fn a_failed_branch_cancels_the_others_and_the_rest_of_the_run() {
+        let (layout, mut run, mut steps) = start(&json!({"name": "p", "steps": [
+            {"name": "both", "parallel": {"branches": {
+                "a": [{"name": "x", "type": "noop"}], "b": [{"name": "y", "type": "noop"}]
+            }}},
+            {"name": "after", "type": "noop"}
+        ]}));
+        let frontier = walk(&layout, &steps, 1);
+        let entered = enter(
+            &run,
+            &steps,
+            &layout,
+            frontier.entries[0],
+            Entry::Parallel { input: json!(1) },
+            1,
+        )
+        .expect("enter");
+        apply(&mut run, &mut steps, entered);
+        let ready = walk(&layout, &steps, 2).attempts;
+        assert_eq!(ready.len(), 2, "both branches are ready at once");
+        for &index in &ready {
+            let started = start_step(&run, &steps, index, 2).expect("start");
+            apply(&mut run, &mut steps, started);
+        }
+        let error = StepFailure {
+            reason: None,
+            message: "no".into(),
+            retryable: false,
+            fault: None,
+        };
+        let failed = finish_attempt(
+            &run,
+            &steps,
+            &layout,
+            ready[0],
+            Attempt::Fail { error },
+            Vec::new(),
+            3,
+        )
+        .expect("finish");
+        apply(&mut run, &mut steps, failed);
+        assert_eq!(run.status, RunStatus::Failed);
+        assert_eq!(
+            run.error.as_ref().and_then(|e| e.step.as_deref()),
+            Some("both")
+        );
+        let status = |name: &str| {
+            steps
+                .records()
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.status)
+        };
+        assert_eq!(status("both.b.y"), Some(StepStatus::Cancelled));
+        assert_eq!(status("after"), Some(StepStatus::Cancelled));
+    }
+
+    #[test]
+    fn several_steps_wait_and_each_is_decided_by_path() {
+        let (layout, mut run, mut steps) = start(&json!({"name": "g", "steps": [
+            {"name": "each", "map": {"items": [1, 2], "steps": [
+                {"name": "gate", "type": "noop", "approval": {}}
+            ]}}
+        ]}));
+        drive(
+            &layout,
+            &mut run,
+            &mut steps,
+            |_| Entry::Map {
+                items: vec![json!(1), json!(2)],
+            },
+            |_, _| {},
+        );
+        assert_eq!(run.status, RunStatus::Paused);
+        let waiting = walk(&layout, &steps, 10).awaiting;
+        assert_eq!(waiting.len(), 2);
+        let actor = Actor::api("ed");
+        let wrong = decide(
+            &run,
+            &steps,
+            &layout,
+            "each[5].gate",
+            &json!("approve"),
+            &actor,
+            10,
+        );
+        assert!(
+            matches!(&wrong, Err(Refusal::Conflict(m)) if m == "run is paused at steps 'each[0].gate', 'each[1].gate', not 'each[5].gate'"),
+            "{wrong:?}"
+        );
+        let first = decide(
+            &run,
+            &steps,
+            &layout,
+            "each[1].gate",
+            &json!("approve"),
+            &actor,
+            11,
+        )
+        .expect("decided");
+        apply(&mut run, &mut steps, first);
+        assert_eq!(run.status, RunStatus::Paused, "the other still waits");
+        assert_eq!(
+            run.pending_action.as_ref().map(|a| a.step.as_str()),
+            Some("each[0].gate")
+        );
+        let second = decide(
+            &run,
+            &steps,
+            &layout,
+            "each[0].gate",
+            &json!("approve"),
+            &actor,
+            12,
+        )
+        .expect("decided");
+        apply(&mut run, &mut steps, second);
+        assert_eq!(run.status, RunStatus::Completed);
+        assert_eq!(run.result, Some(json!([1, 2])));
+    }
+
+    #[test]
+    fn a_wait_is_due_only_at_its_time() {
+        let (layout, mut run, mut steps) = start(&json!({"name": "w", "steps": [
+            {"name": "hold", "wait": {"for": "1h"}}
+        ]}));
+        let entered = enter(
+            &run,
+            &steps,
+            &layout,
+            0,
+            Entry::Wait {
+                until: 5_000,
+                input: json!("x"),
+            },
+            1,
+        )
+        .expect("enter");
+        apply(&mut run, &mut steps, entered);
+        assert_eq!(run.status, RunStatus::Running, "a timer is not a pause");
+        assert_eq!(run.wake_at, Some(5_000));
+        assert!(tick(&run, &steps, &layout, 4_999).expect("tick").is_none());
+        let due = tick(&run, &steps, &layout, 5_000)
+            .expect("tick")
+            .expect("due");
+        apply(&mut run, &mut steps, due);
+        assert_eq!(run.status, RunStatus::Completed);
+        assert_eq!(run.result, Some(json!("x")));
+    }
+}

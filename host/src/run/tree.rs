@@ -263,7 +263,6 @@ impl Records for RunSteps {
 /// What the host can do next for a run, as a walk of its tree finds it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Frontier {
-    // (a walk of the top list; see `walk`)
     /// Plugin steps to prepare and attempt (pending and due, or running: an
     /// attempt that is in flight, or was interrupted and runs again).
     pub attempts: Vec<usize>,

@@ -180,14 +180,21 @@ impl Inner {
                 break;
             }
             let now = now_ms();
-            if let Some(ticked) = run::tick(&driver.run, &driver.steps, &driver.layout, now)? {
+            let mut frontier = tree::walk(&driver.layout, &driver.steps, now);
+            // Every transition settles its own changes: what is left to move
+            // on its own is what time made due (a wait that is over).
+            if !frontier.moves.is_empty()
+                && let Some(ticked) = run::tick(&driver.run, &driver.steps, &driver.layout, now)?
+            {
                 take(driver, &mut round, ticked);
+                frontier = tree::walk(&driver.layout, &driver.steps, now);
             }
-            if let Some(expired) = run::expire(&driver.run, &driver.steps, &driver.layout, now)? {
+            if frontier.next_deadline.is_some_and(|at| at <= now)
+                && let Some(expired) = run::expire(&driver.run, &driver.steps, &driver.layout, now)?
+            {
                 take(driver, &mut round, expired);
                 continue;
             }
-            let frontier = tree::walk(&driver.layout, &driver.steps, now);
             let mut changed = false;
             for (index, child) in frontier.children {
                 if let Some(end) = self.child_end(&child)? {

@@ -380,6 +380,19 @@ impl Runner {
         for run_id in unfinished {
             runner.spawn_driver(run_id);
         }
+        for child in runner.inner.store.orphaned_children()? {
+            tracing::info!(run = %child, "cancelling a child run whose parent ended");
+            let actor = Actor::api("its ended parent run");
+            let cancelled = runner
+                .inner
+                .transact(None, &child, None, move |run, steps, _| {
+                    run::cancel(run, steps, &actor, now_ms()).map(Some)
+                })
+                .await;
+            if let Err(e) = cancelled {
+                tracing::warn!(run = %child, "the child run was not cancelled: {e}");
+            }
+        }
         let runtime = &runner.inner.runtime;
         runtime.spawn(Arc::clone(&runner.inner).deadline_loop());
         if let Some(retention) = config.retention {

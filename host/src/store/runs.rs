@@ -130,6 +130,22 @@ impl Store {
         self.read(|c| run_ids_in(c, statuses))
     }
 
+    /// Unfinished child runs whose parent run has ended: a cancel that the
+    /// parent's end asked for and a crash cut short.
+    pub fn orphaned_children(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut statement = c.prepare_cached(
+                "SELECT child.id FROM runs child JOIN runs parent \
+                   ON parent.id = json_extract(child.trigger, '$.run_id') \
+                 WHERE child.status IN ('pending', 'running', 'paused') \
+                   AND json_extract(child.trigger, '$.kind') = 'parent' \
+                   AND parent.status IN ('completed', 'failed', 'cancelled')",
+            )?;
+            let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
     /// How many runs are in each status (a trigger-kept count: no scan).
     pub fn run_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
         self.read(count_runs_by_status)

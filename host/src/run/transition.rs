@@ -285,7 +285,7 @@ impl<'s> Draft<'s> {
             fault: None,
         });
         let reason = error.reason.unwrap_or(ErrorReason::StepFailed);
-        self.end_unfinished(StepStatus::Cancelled)?;
+        self.end_unfinished()?;
         self.set_run(RunStatus::Failed)?;
         self.unpause();
         self.run.error = Some(RunFailure {
@@ -303,8 +303,8 @@ impl<'s> Draft<'s> {
         Ok(())
     }
 
-    /// Ends every unfinished record (no events: the run's own says why).
-    fn end_unfinished(&mut self, status: StepStatus) -> Result<(), IllegalTransition> {
+    /// Cancels every unfinished record (no events: the run's own says why).
+    fn end_unfinished(&mut self) -> Result<(), IllegalTransition> {
         let unfinished: Vec<usize> = (0..self.count())
             .filter(|&i| self.read(i).is_some_and(|s| !s.status.is_terminal()))
             .collect();
@@ -314,11 +314,17 @@ impl<'s> Draft<'s> {
         }) {
             self.effects.push(Effect::Interrupt);
         }
+        self.cancel_steps(unfinished)
+    }
+
+    /// Cancels the records `indexes` (unfinished), and the child runs of
+    /// those that have one; what they waited for goes with them.
+    fn cancel_steps(&mut self, indexes: Vec<usize>) -> Result<(), IllegalTransition> {
         let now = self.now;
-        for index in unfinished {
+        for index in indexes {
             self.cancel_child(index);
             let step = self.step(index)?;
-            set_step(step, status)?;
+            set_step(step, StepStatus::Cancelled)?;
             step.finished_at = Some(now);
             step.pending = None;
             step.deadline = None;
@@ -348,17 +354,7 @@ impl<'s> Draft<'s> {
                 })
             })
             .collect();
-        let now = self.now;
-        for index in inside {
-            self.cancel_child(index);
-            let step = self.step(index)?;
-            set_step(step, StepStatus::Cancelled)?;
-            step.finished_at = Some(now);
-            step.pending = None;
-            step.deadline = None;
-            step.wake_at = None;
-        }
-        Ok(())
+        self.cancel_steps(inside)
     }
 
     /// Applies one change the walk found.
@@ -1133,7 +1129,7 @@ fn apply_decision(
                 draft.event(resumed);
                 if rejects {
                     // Nothing after it runs: cancelled, as by a cancel.
-                    draft.end_unfinished(StepStatus::Cancelled)?;
+                    draft.end_unfinished()?;
                     draft.set_run(RunStatus::Cancelled)?;
                     draft.unpause();
                     let message = note
@@ -1181,7 +1177,7 @@ pub fn cancel(
         return Err(Refusal::Conflict(format!("run is already {}", run.status)));
     }
     let mut draft = Draft::of(run, steps, now);
-    draft.end_unfinished(StepStatus::Cancelled)?;
+    draft.end_unfinished()?;
     draft.set_run(RunStatus::Cancelled)?;
     draft.unpause();
     draft.run.error = Some(RunFailure {
@@ -1254,7 +1250,7 @@ pub fn expire(
     step.pending = None;
     step.deadline = None;
     let name = step.name.clone();
-    draft.end_unfinished(StepStatus::Cancelled)?;
+    draft.end_unfinished()?;
     draft.set_run(RunStatus::Failed)?;
     draft.unpause();
     draft.run.error = Some(RunFailure {
@@ -1297,7 +1293,7 @@ pub fn abandon(
         }
         None => None,
     };
-    draft.end_unfinished(StepStatus::Cancelled)?;
+    draft.end_unfinished()?;
     draft.set_run(RunStatus::Failed)?;
     draft.unpause();
     draft.run.error = Some(RunFailure {

@@ -236,6 +236,22 @@ impl Inner {
         Ok(committed)
     }
 
+    /// Cancels child run `child`, unless it has ended; a failure is logged
+    /// (the next start looks for children whose parent ended).
+    async fn cancel_child(self: &Arc<Self>, child: &str, actor: Actor) {
+        let cancelled = self
+            .transact(None, child, None, move |run, steps, _| {
+                if run.status.is_terminal() {
+                    return Ok(None);
+                }
+                run::cancel(run, steps, &actor, now_ms()).map(Some)
+            })
+            .await;
+        if let Err(e) = cancelled {
+            tracing::warn!(run = %child, "the child run was not cancelled: {e}");
+        }
+    }
+
     /// What a committed transition means for other runs: a sub-workflow
     /// step that ended before its child cancels the child, and a child that
     /// ended wakes its parent.
@@ -246,17 +262,7 @@ impl Inner {
                 let (child, parent) = (child.clone(), committed.run.id.clone());
                 self.runtime.spawn(async move {
                     let actor = Actor::api(&format!("parent run {parent}"));
-                    let cancelled = inner
-                        .transact(None, &child, None, move |run, steps, _| {
-                            if run.status.is_terminal() {
-                                return Ok(None);
-                            }
-                            run::cancel(run, steps, &actor, now_ms()).map(Some)
-                        })
-                        .await;
-                    if let Err(e) = cancelled {
-                        tracing::warn!(run = %child, "the child run was not cancelled: {e}");
-                    }
+                    inner.cancel_child(&child, actor).await;
                 });
             }
         }
@@ -383,15 +389,7 @@ impl Runner {
         for child in runner.inner.store.orphaned_children()? {
             tracing::info!(run = %child, "cancelling a child run whose parent ended");
             let actor = Actor::api("its ended parent run");
-            let cancelled = runner
-                .inner
-                .transact(None, &child, None, move |run, steps, _| {
-                    run::cancel(run, steps, &actor, now_ms()).map(Some)
-                })
-                .await;
-            if let Err(e) = cancelled {
-                tracing::warn!(run = %child, "the child run was not cancelled: {e}");
-            }
+            runner.inner.cancel_child(&child, actor).await;
         }
         let runtime = &runner.inner.runtime;
         runtime.spawn(Arc::clone(&runner.inner).deadline_loop());

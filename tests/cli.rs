@@ -27,6 +27,16 @@ fn stdout_json(output: &Output) -> Value {
     })
 }
 
+/// The JSON a command that succeeded printed.
+fn succeeded(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout_json(output)
+}
+
 fn path(file: &str) -> String {
     component_path(file).display().to_string()
 }
@@ -437,6 +447,45 @@ fn run_drives_the_language_constructs_and_resumes_a_step_by_path() {
         done["result"],
         json!([{"case": "default", "output": 1}, {"case": "two", "output": 2}])
     );
+}
+
+/// A local run's `workflow` step starts a child from a workflow an earlier
+/// `cairn run` left in the same data directory, by the id it printed.
+#[test]
+fn run_starts_a_child_workflow_made_by_an_earlier_local_run() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let run = |name: &str, definition: Value, input: &str| {
+        let file = data.path().join(format!("{name}.json"));
+        std::fs::write(&file, definition.to_string()).expect("write");
+        let file = file.to_str().expect("utf-8").to_owned();
+        succeeded(&cairn(data.path(), &["run", &file, "--input", input]))
+    };
+    let first = run(
+        "child",
+        json!({"name": "child", "steps": [
+            {"name": "double", "type": "transform", "config": {"template": {"doubled": "{{ n * 2 }}"}}}
+        ]}),
+        r#"{"n": 1}"#,
+    );
+    assert_eq!(first["result"], json!({"doubled": 2}), "{first}");
+    let child = first["workflow_id"]
+        .as_str()
+        .expect("the child's workflow id");
+
+    let done = run(
+        "parent",
+        json!({"name": "parent", "steps": [
+            {"name": "sub", "workflow": {"id": child}, "input": {"n": "{{ input.n }}"}},
+            {"name": "after", "type": "transform", "config": {"template": {"got": "{{ doubled }}"}}}
+        ]}),
+        r#"{"n": 21}"#,
+    );
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["result"], json!({"got": 42}));
+    let child_run = done["steps"][0]["child_run"].as_str().expect("child run");
+    let shown = succeeded(&cairn(data.path(), &["show", child_run]));
+    assert_eq!(shown["parent"], done["id"], "{shown}");
+    assert_eq!(shown["result"], json!({"doubled": 42}));
 }
 
 #[test]

@@ -7,7 +7,8 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::api::{
-    assert_problem, create_workflow, plugins_dir, poll_until, setup, start_run, status_is,
+    assert_problem, create_workflow, plugins_dir, poll_until, post_form, setup, start_run,
+    status_is,
 };
 use common::server::Server;
 use serde_json::{Value, json};
@@ -438,6 +439,30 @@ fn limits_hold_at_creation_and_as_a_run_grows() {
     assert_eq!(problems.len(), expect.len(), "{problems:#?}");
 }
 
+/// A workflow whose step waits at a gate, a parent workflow that runs it as
+/// a child, and a run of the parent whose child waits: (child workflow,
+/// parent workflow, parent run, child run).
+fn parent_of_a_waiting_child(server: &Server) -> (String, String, String, String) {
+    let waiting = create_workflow(
+        server,
+        json!({"name": "waiting", "steps": [{"name": "review", "type": "noop", "approval": {}}]}),
+        "active",
+    );
+    let parent = create_workflow(
+        server,
+        json!({"name": "impatient", "steps": [{"name": "sub", "workflow": {"id": waiting}}]}),
+        "active",
+    );
+    let run = start_run(server, &parent, json!({}));
+    let started = poll_until(server, &run, |r| step(r, "sub")["child_run"].is_string());
+    let child = step(&started, "sub")["child_run"]
+        .as_str()
+        .expect("child")
+        .to_owned();
+    poll_until(server, &child, status_is("paused"));
+    (waiting, parent, run, child)
+}
+
 #[test]
 fn a_workflow_step_runs_a_child_run_and_waits_for_it() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -510,23 +535,7 @@ fn a_workflow_step_runs_a_child_run_and_waits_for_it() {
     }
 
     // The parent's cancel cancels the child.
-    let waiting = create_workflow(
-        &server,
-        json!({"name": "waiting", "steps": [{"name": "review", "type": "noop", "approval": {}}]}),
-        "active",
-    );
-    let parent = create_workflow(
-        &server,
-        json!({"name": "impatient", "steps": [{"name": "sub", "workflow": {"id": waiting}}]}),
-        "active",
-    );
-    let run = start_run(&server, &parent, json!({}));
-    let started = poll_until(&server, &run, |r| step(r, "sub")["child_run"].is_string());
-    let child_run = step(&started, "sub")["child_run"]
-        .as_str()
-        .expect("child")
-        .to_owned();
-    poll_until(&server, &child_run, status_is("paused"));
+    let (waiting, parent, run, child_run) = parent_of_a_waiting_child(&server);
     let cancelled = server.post(&format!("/v1/runs/{run}/cancel"), &json!({}));
     assert_eq!(cancelled.status, 200, "{}", cancelled.body);
     let child_after = poll_until(&server, &child_run, status_is("cancelled"));
@@ -614,4 +623,193 @@ fn a_wait_survives_a_kill_without_starting_over() {
         finished >= until.as_str().expect("until"),
         "the wait ended at {finished}, before {until}"
     );
+}
+
+#[test]
+fn a_step_inside_an_item_is_retried_on_its_own() {
+    let (_dir, server) = setup();
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "retries", "steps": [
+            {"name": "each", "map": {"items": "{{ input.xs }}", "steps": [
+                {"name": "call", "type": "hostile", "input": {"x": "{{ item }}"},
+                 "config": {"attack": "flaky", "succeed_at": 2},
+                 "retry": {"max_attempts": 3, "initial_backoff": "20ms"}}
+            ]}}
+        ]}),
+        "active",
+    );
+    let run = start_run(&server, &workflow, json!({"xs": [1, 2]}));
+    let done = poll_until(&server, &run, status_is("completed"));
+    assert_eq!(
+        done["result"],
+        json!([{"attempt": 2, "input": {"x": 1}}, {"attempt": 2, "input": {"x": 2}}])
+    );
+    let page = server.get(&format!("/v1/runs/{run}/steps/each"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    for (index, item) in page.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .enumerate()
+    {
+        let call = &item["steps"][0];
+        assert_eq!(call["name"], format!("each[{index}].call"), "{item}");
+        assert_eq!(call["attempts"], 2, "{item}");
+        assert_eq!(call["status"], "completed", "{item}");
+    }
+    // Each retry names its item's step; the map itself ran once.
+    let events = server.get(&format!("/v1/runs/{run}/events"));
+    let mut retried: Vec<&str> = events.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "retry_scheduled")
+        .filter_map(|e| e["data"]["step"].as_str())
+        .collect();
+    retried.sort_unstable();
+    assert_eq!(retried, ["each[0].call", "each[1].call"], "{}", events.body);
+    assert_eq!(step(&done, "each")["attempts"], 1, "{done}");
+}
+
+#[test]
+fn a_gate_in_a_branch_times_out_while_the_other_branch_runs() {
+    let (_dir, server) = setup();
+    let fan = |on_timeout: &str| {
+        json!({"name": format!("gate-{on_timeout}"), "steps": [
+            {"name": "fan", "parallel": {"branches": {
+                "review": [{"name": "check", "type": "noop",
+                            "approval": {"message": "Fine?", "timeout": "1s", "on_timeout": on_timeout}}],
+                "work": [{"name": "nap", "type": "hostile", "config": {"attack": "sleep", "ms": 3000}}]
+            }}},
+            {"name": "after", "type": "noop"}
+        ]})
+    };
+    let approving = create_workflow(&server, fan("approve"), "active");
+    let failing = create_workflow(&server, fan("fail"), "active");
+    let approve = start_run(&server, &approving, json!({}));
+    let fail = start_run(&server, &failing, json!({}));
+
+    // The gate waits while the other branch works: the run is running, and
+    // says which step waits for a decision.
+    let waiting = poll_until(&server, &approve, |r| r["waiting_steps"] == 1);
+    assert_eq!(waiting["status"], "running", "{waiting}");
+    assert_eq!(waiting["pending_actions"][0]["step"], "fan.review.check");
+    assert_eq!(step(&waiting, "fan.work.nap")["status"], "running");
+
+    // The timer decides the gate before the other branch is done.
+    let decided = poll_until(&server, &approve, |r| {
+        step(r, "fan.review.check")["status"] == "completed"
+    });
+    assert_eq!(
+        step(&decided, "fan.work.nap")["status"],
+        "running",
+        "{decided}"
+    );
+    let decision = &step(&decided, "fan.review.check")["decisions"][0];
+    assert_eq!(decision["channel"], "timer", "{decided}");
+    assert_eq!(decision["option"], "approve", "{decided}");
+    assert_eq!(decided["waiting_steps"], 0);
+    let done = poll_until(&server, &approve, status_is("completed"));
+    // `after` passes the parallel's output on: one entry per branch.
+    assert_eq!(done["result"]["review"], json!({}), "{done}");
+    assert_eq!(done["result"]["work"]["step"], "fan.work.nap", "{done}");
+
+    // `on_timeout: fail` fails the run at once and stops the other branch.
+    let failed = poll_until(&server, &fail, status_is("failed"));
+    assert_eq!(failed["error"]["reason"], "timed_out", "{failed}");
+    assert_eq!(failed["error"]["step"], "fan.review.check", "{failed}");
+    assert_eq!(step(&failed, "fan.work.nap")["status"], "cancelled");
+    assert_eq!(step(&failed, "after")["status"], "cancelled");
+}
+
+#[test]
+fn an_approval_link_decides_a_step_inside_an_item() {
+    let (_dir, server) = setup();
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "linked", "steps": [
+            {"name": "posts", "map": {"items": "{{ input.posts }}", "steps": [
+                {"name": "review", "type": "transform", "input": {"post": "{{ item }}"},
+                 "config": {"template": {"title": "{{ post | title }}"}},
+                 "approval": {"message": "Publish this post?", "reviewers": ["ed@example.com"]}}
+            ]}}
+        ]}),
+        "active",
+    );
+    let run = start_run(&server, &workflow, json!({"posts": ["first", "second"]}));
+    poll_until(&server, &run, |r| r["waiting_steps"] == 2);
+    let link_of = |step: &str| {
+        let queue = server.get("/v1/approvals");
+        let entry = queue.body["approvals"]
+            .as_array()
+            .expect("approvals")
+            .iter()
+            .find(|a| a["run_id"] == run.as_str() && a["step"] == step)
+            .cloned()
+            .unwrap_or_else(|| panic!("{step} does not wait: {}", queue.body));
+        let url = entry["links"][0]["url"].as_str().expect("url").to_owned();
+        url.strip_prefix(&server.url)
+            .expect("same server")
+            .to_owned()
+    };
+    let second = link_of("posts[1].review");
+    let page = server.call_with("GET", &second, None, None, &[]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let html = page.body.as_str().expect("html");
+    assert!(
+        html.contains("Publish this post?") && html.contains("Second"),
+        "{html}"
+    );
+
+    let thanks = post_form(&server, &second, "decision=approve&note=Good");
+    assert_eq!(thanks.status, 200, "{}", thanks.body);
+    let waiting = server.get(&format!("/v1/runs/{run}")).body;
+    assert_eq!(waiting["waiting_steps"], 1, "{waiting}");
+    assert_eq!(waiting["pending_action"]["step"], "posts[0].review");
+    // The link is spent; the other item's link still works.
+    assert_eq!(post_form(&server, &second, "decision=approve").status, 409);
+    let first = link_of("posts[0].review");
+    assert_eq!(post_form(&server, &first, "decision=approve").status, 200);
+
+    let done = poll_until(&server, &run, status_is("completed"));
+    assert_eq!(
+        done["result"],
+        json!([{"title": "First"}, {"title": "Second"}])
+    );
+    let page = server.get(&format!("/v1/runs/{run}/steps/posts"));
+    let decision = &page.body["items"][1]["steps"][0]["decisions"][0];
+    assert_eq!(decision["channel"], "link", "{}", page.body);
+    assert_eq!(decision["reviewer"], "ed@example.com", "{}", page.body);
+    assert_eq!(decision["note"], "Good", "{}", page.body);
+}
+
+#[test]
+fn a_child_left_running_by_a_crash_after_its_parent_ended_is_cancelled_on_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, plugins) = (dir.path().join("data"), plugins_dir(dir.path()));
+    let server = Server::process(&data, &plugins);
+    let (_, _, run, child) = parent_of_a_waiting_child(&server);
+    server.kill();
+
+    // What a crash between the parent's cancel and its child's leaves.
+    let db = rusqlite::Connection::open(data.join("cairn.db")).expect("open the database");
+    let changed = db
+        .execute(
+            "UPDATE runs SET status = 'cancelled' WHERE id = ?1",
+            rusqlite::params![run],
+        )
+        .expect("cancel the parent");
+    assert_eq!(changed, 1);
+    drop(db);
+
+    let server = Server::process(&data, &plugins);
+    let cancelled = poll_until(&server, &child, status_is("cancelled"));
+    assert!(
+        cancelled["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("its ended parent run")),
+        "{cancelled}"
+    );
+    assert_eq!(step(&cancelled, "review")["status"], "cancelled");
 }

@@ -194,6 +194,9 @@ impl Drop for Store {
     }
 }
 
+/// Prepared statements kept per connection (more than Cairn's distinct queries).
+const STATEMENT_CACHE: usize = 128;
+
 fn connect(path: &Path, synchronous: Synchronous) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
@@ -213,6 +216,9 @@ fn connect(path: &Path, synchronous: Synchronous) -> Result<Connection, StoreErr
          PRAGMA foreign_keys = ON;
          PRAGMA busy_timeout = 10000;"
     ))?;
+    // rusqlite keeps 16 prepared statements by default; the writer and the
+    // readers use more than that, and one evicted per call is parsed again.
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(connection)
 }
 

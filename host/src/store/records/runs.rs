@@ -154,11 +154,8 @@ pub fn append_event(
 /// The run `id`; with `tenant`, only if it belongs to that tenant.
 pub fn get_run(conn: &Connection, tenant: Option<&str>, id: &str) -> Result<RunRecord, StoreError> {
     let run = conn
-        .query_row(
-            &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
-            params![id],
-            run_from_row,
-        )
+        .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?
+        .query_row(params![id], run_from_row)
         .optional()?
         .ok_or(StoreError::NotFound)?;
     match tenant {
@@ -260,16 +257,16 @@ pub fn expired_pauses(conn: &Connection, now: i64) -> Result<Vec<String>, StoreE
 
 /// The earliest deadline of any paused run.
 pub fn next_pause_deadline(conn: &Connection) -> Result<Option<i64>, StoreError> {
-    Ok(conn.query_row(NEXT_PAUSE_DEADLINE, [], |row| row.get(0))?)
+    Ok(conn
+        .prepare_cached(NEXT_PAUSE_DEADLINE)?
+        .query_row([], |row| row.get(0))?)
 }
 
 /// Runs of a workflow that are not finished.
 pub fn active_runs_of(tx: &Connection, workflow_id: &str) -> Result<i64, StoreError> {
-    Ok(
-        tx.query_row(ACTIVE_RUNS_OF_WORKFLOW, params![workflow_id], |row| {
-            row.get(0)
-        })?,
-    )
+    Ok(tx
+        .prepare_cached(ACTIVE_RUNS_OF_WORKFLOW)?
+        .query_row(params![workflow_id], |row| row.get(0))?)
 }
 
 /// How many runs are in each status (kept by triggers: no scan of the runs).

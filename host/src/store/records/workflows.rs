@@ -117,7 +117,7 @@ pub fn get_workflow(
 }
 
 pub fn list_workflows(conn: &Connection, tenant: &str) -> Result<Vec<WorkflowRecord>, StoreError> {
-    let mut statement = conn.prepare(&format!(
+    let mut statement = conn.prepare_cached(&format!(
         "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE tenant = ?1 ORDER BY id"
     ))?;
     let rows = statement.query_map(params![tenant], workflow_from_row)?;

@@ -224,3 +224,73 @@ fn a_gate_timeout_is_announced_as_timed_out() {
     });
     assert_eq!(verified(&hook)["data"]["status"], "failed");
 }
+
+#[test]
+fn each_step_waiting_in_a_map_is_announced_with_its_own_link() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hooks = WebhookReceiver::start();
+    let smtp = SmtpReceiver::start();
+    let server = start(dir.path(), &smtp);
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "per-item", "steps": [
+            {"name": "posts", "map": {"items": "{{ input.topics }}", "steps": [
+                {"name": "review", "type": "transform", "input": {"topic": "{{ item }}"},
+                 "config": {"template": {"title": "{{ topic | title }}"}},
+                 "approval": {"message": "Ship it?", "reviewers": ["ana@example.com"]}}
+            ]}}
+        ], "notifications": {
+            "webhooks": [{"url": hooks.url, "secret": "${secret:hooks}", "events": ["paused"]}],
+            "email": {}
+        }}),
+        "active",
+    );
+    let run = start_run(&server, &workflow, json!({"topics": ["rust", "wasm"]}));
+    poll_until(&server, &run, |r| r["waiting_steps"] == 2);
+
+    // One signed webhook per waiting step, each naming its step.
+    hooks.wait_for("both pauses", |_| {
+        hooks
+            .received()
+            .iter()
+            .filter(|d| of_run(d, &run, "run.paused").is_some())
+            .count()
+            >= 2
+    });
+    let mut announced: Vec<(String, String)> = hooks
+        .received()
+        .iter()
+        .filter(|d| of_run(d, &run, "run.paused").is_some())
+        .map(|d| {
+            let action = verified(d)["data"]["pending_action"].clone();
+            (
+                action["step"].as_str().expect("step").to_owned(),
+                action["data"]["title"].as_str().expect("title").to_owned(),
+            )
+        })
+        .collect();
+    announced.sort();
+    assert_eq!(
+        announced,
+        [
+            ("posts[0].review".to_owned(), "Rust".to_owned()),
+            ("posts[1].review".to_owned(), "Wasm".to_owned())
+        ]
+    );
+
+    // One mail per waiting step; the Wasm mail's link decides that item alone.
+    let mail = smtp.wait_for("the Wasm mail", |m| m.data.contains("Wasm"));
+    smtp.wait_for("the Rust mail", |m| m.data.contains("Rust"));
+    let link = mail
+        .data
+        .split_whitespace()
+        .find(|word| word.starts_with(&format!("{}/v1/approvals/", server.url)))
+        .unwrap_or_else(|| panic!("no link in {}", mail.data))
+        .strip_prefix(&server.url)
+        .expect("path")
+        .to_owned();
+    assert_eq!(post_form(&server, &link, "decision=approve").status, 200);
+    let waiting = server.get(&format!("/v1/runs/{run}")).body;
+    assert_eq!(waiting["waiting_steps"], 1, "{waiting}");
+    assert_eq!(waiting["pending_action"]["step"], "posts[0].review");
+}

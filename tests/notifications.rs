@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::common::api::{
     create_workflow, plugins_dir, poll_until, post_form, start_run, status_is,
 };
-use crate::common::receivers::{Delivery, SmtpReceiver, WebhookReceiver};
+use crate::common::receivers::{Delivery, Mail, SmtpReceiver, WebhookReceiver};
 use crate::common::server::Server;
 
 pub const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -90,6 +90,17 @@ pub fn of_run<'a>(delivery: &'a Delivery, run: &str, kind: &str) -> Option<&'a D
     (body["type"] == kind && body["data"]["run_id"] == run).then_some(delivery)
 }
 
+/// The approval link in `mail`, as a path on `server`.
+fn link_in(mail: &Mail, server: &Server) -> String {
+    mail.data
+        .split_whitespace()
+        .find(|word| word.starts_with(&format!("{}/v1/approvals/", server.url)))
+        .unwrap_or_else(|| panic!("no link in {}", mail.data))
+        .strip_prefix(&server.url)
+        .expect("path")
+        .to_owned()
+}
+
 #[test]
 fn a_pause_mails_reviewers_their_link_and_posts_a_signed_webhook() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -115,14 +126,7 @@ fn a_pause_mails_reviewers_their_link_and_posts_a_signed_webhook() {
         "{}",
         mail.data
     );
-    let link = mail
-        .data
-        .split_whitespace()
-        .find(|word| word.starts_with(&format!("{}/v1/approvals/", server.url)))
-        .unwrap_or_else(|| panic!("no link in {}", mail.data))
-        .strip_prefix(&server.url)
-        .expect("path")
-        .to_owned();
+    let link = link_in(&mail, &server);
     // Nobody without an address was mailed, and ops hears only of the end.
     assert!(smtp.received().iter().all(|m| m.to == ["ana@example.com"]));
 
@@ -281,14 +285,7 @@ fn each_step_waiting_in_a_map_is_announced_with_its_own_link() {
     // One mail per waiting step; the Wasm mail's link decides that item alone.
     let mail = smtp.wait_for("the Wasm mail", |m| m.data.contains("Wasm"));
     smtp.wait_for("the Rust mail", |m| m.data.contains("Rust"));
-    let link = mail
-        .data
-        .split_whitespace()
-        .find(|word| word.starts_with(&format!("{}/v1/approvals/", server.url)))
-        .unwrap_or_else(|| panic!("no link in {}", mail.data))
-        .strip_prefix(&server.url)
-        .expect("path")
-        .to_owned();
+    let link = link_in(&mail, &server);
     assert_eq!(post_form(&server, &link, "decision=approve").status, 200);
     let waiting = server.get(&format!("/v1/runs/{run}")).body;
     assert_eq!(waiting["waiting_steps"], 1, "{waiting}");

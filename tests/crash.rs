@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cairn::run::StepStatus;
-use cairn::store::{self, Store, Synchronous};
+use cairn::store::{Store, Synchronous};
 use common::{HOSTILE, component_path};
 use serde_json::{Value, json};
 
@@ -104,7 +104,7 @@ fn survive_kills(workflow: &Value, runs: usize, records: usize, thresholds: &[i6
     .expect("spawn");
     // Wait for the database the process creates, then for progress, then kill.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !store::Store::open(&data.join("cairn.db"), Synchronous::Normal)
+    while !Store::open(&data.join("cairn.db"), Synchronous::Normal)
         .is_ok_and(|s| completed_steps(&s) > 0)
     {
         assert!(
@@ -136,13 +136,13 @@ fn survive_kills(workflow: &Value, runs: usize, records: usize, thresholds: &[i6
     assert_eq!(counts, json!({"completed": runs}));
 
     let run_ids = observer
-        .read(|c| store::run_ids_in(c, &[cairn::run::RunStatus::Completed]))
+        .reading(|c| c.run_ids_in(&[cairn::run::RunStatus::Completed]))
         .expect("runs");
     assert_eq!(run_ids.len(), runs);
     let mut recovered_attempts = 0;
     for run_id in &run_ids {
         let events = observer
-            .read(|c| store::get_events(c, run_id, 0))
+            .reading(|c| c.get_events(run_id, 0))
             .expect("events");
         let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
         assert_eq!(
@@ -150,9 +150,7 @@ fn survive_kills(workflow: &Value, runs: usize, records: usize, thresholds: &[i6
             (1..=events.len() as i64).collect::<Vec<_>>(),
             "run {run_id}: gaps in its event log"
         );
-        let steps = observer
-            .read(|c| store::get_steps(c, run_id))
-            .expect("steps");
+        let steps = observer.reading(|c| c.get_steps(run_id)).expect("steps");
         assert_eq!(steps.len(), records, "run {run_id}: steps lost or added");
         for step in &steps {
             assert_eq!(step.status, StepStatus::Completed, "{}", step.name);

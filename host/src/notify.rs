@@ -24,8 +24,8 @@ use crate::clock::{now_ms, timestamp};
 use crate::egress::{Rules, Target, client};
 use crate::secrets::Secrets;
 use crate::store::{
-    self, EventRecord, Notification, NotificationData, OutboxRecord, PlanNotice, Recipient,
-    RunNotice, RunRecord, Store, Subject,
+    EventRecord, Notification, NotificationData, OutboxRecord, PlanNotice, Recipient, RunNotice,
+    RunRecord, Store, Subject,
 };
 use crate::workflow::{Notifications, NotifyEvent, PlanRecord};
 
@@ -196,10 +196,9 @@ pub async fn migrate_webhook_secrets(store: &Store, secrets: &Secrets) -> anyhow
             &hex::encode(Sha256::digest(value.as_bytes()))[..16]
         )
     };
-    let definitions = store.read(|c| store::definitions_containing(c, "whsec_"))?;
-    let outbox = store.read(|c| store::outbox_targets_containing(c, "whsec_"))?;
+    let holding = store.holding("whsec_")?;
     let mut definitions_changed = Vec::new();
-    for (tenant, workflow_id, version, mut definition) in definitions {
+    for (tenant, workflow_id, version, mut definition) in holding.definitions {
         let hooks = definition
             .pointer_mut("/notifications/webhooks")
             .and_then(Value::as_array_mut);
@@ -218,7 +217,7 @@ pub async fn migrate_webhook_secrets(store: &Store, secrets: &Secrets) -> anyhow
         }
     }
     let mut outbox_changed = Vec::new();
-    for (id, tenant, target) in outbox {
+    for (id, tenant, target) in holding.outbox {
         let Some(value) = target["secret"].as_str() else {
             continue;
         };
@@ -228,17 +227,7 @@ pub async fn migrate_webhook_secrets(store: &Store, secrets: &Secrets) -> anyhow
     }
     let changed = definitions_changed.len() + outbox_changed.len();
     if changed > 0 {
-        store
-            .write(move |tx| {
-                for (workflow_id, version, definition) in &definitions_changed {
-                    store::replace_definition(tx, workflow_id, *version, definition)?;
-                }
-                for (id, target) in &outbox_changed {
-                    store::set_outbox_target(tx, id, target)?;
-                }
-                Ok(())
-            })
-            .await?;
+        store.rewrite(definitions_changed, outbox_changed).await?;
         tracing::info!(
             changed,
             "moved webhook signing secrets into the tenants' sealed secrets"
@@ -299,7 +288,7 @@ pub async fn deliver_loop(
     loop {
         let due = host
             .store
-            .read(|c| store::due_outbox(c, now_ms(), BATCH))
+            .reading(|c| c.due_outbox(now_ms(), BATCH))
             .unwrap_or_default();
         for record in &due {
             let outcome = match &record.recipient {
@@ -331,8 +320,8 @@ pub async fn deliver_loop(
             let error = error.map(str::to_owned);
             let saved = host
                 .store
-                .write(move |tx| {
-                    store::outbox_attempted(tx, &id, attempts, next, delivered, error.as_deref())
+                .transaction(move |tx| {
+                    tx.outbox_attempted(&id, attempts, next, delivered, error.as_deref())
                 })
                 .await;
             if let Err(e) = saved {
@@ -342,7 +331,11 @@ pub async fn deliver_loop(
         if due.len() == BATCH {
             continue;
         }
-        let next = host.store.read(store::next_outbox_attempt).ok().flatten();
+        let next = host
+            .store
+            .reading(|c| c.next_outbox_attempt())
+            .ok()
+            .flatten();
         let wait = next.map_or(5000, |at| (at - now_ms()).clamp(0, 5000)) as u64;
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(wait)) => {}

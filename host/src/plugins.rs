@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use crate::catalog::Catalog;
 use crate::clock::now_ms;
 use crate::engine::{Engine, LoadError, Plugin};
-use crate::store::{self, PluginRecord, Store, StoreError};
+use crate::store::{PluginRecord, Store, StoreError};
 use crate::workflow::WorkflowDefinition;
 
 #[derive(Debug, thiserror::Error)]
@@ -61,16 +61,13 @@ impl Uploads {
         store: &Store,
         catalog: &Catalog,
     ) -> anyhow::Result<()> {
-        for record in store.read(store::all_plugins)? {
+        for record in store.plugins()? {
             // Only a deleted upload needs the (full-scan) count of runs pinned to it.
             let unneeded = record.deleted_at.is_some()
-                && store.read(|c| {
-                    store::unfinished_runs_pinned_to(c, &record.tenant, &record.digest)
-                })? == 0;
+                && store.runs_pinned_to(&record.tenant, &record.digest)? == 0;
             if unneeded {
-                let (tenant, digest) = (record.tenant.clone(), record.digest.clone());
                 store
-                    .write(move |tx| store::purge_plugin(tx, &tenant, &digest))
+                    .purge_plugin(record.tenant.clone(), record.digest.clone())
                     .await?;
                 self.remove_unreferenced(store, &record.digest)?;
                 continue;
@@ -139,9 +136,7 @@ impl Uploads {
             created_at: now_ms(),
             deleted_at: None,
         };
-        store
-            .write(move |tx| store::upsert_plugin(tx, &record))
-            .await?;
+        store.save_plugin(record).await?;
         catalog.add_private(tenant, Arc::clone(&plugin), false);
         Ok((plugin, true))
     }
@@ -173,7 +168,7 @@ impl Uploads {
                  only a tenant's own uploads can be deleted"
             )));
         }
-        let definitions = store.read(|c| store::live_definitions(c, tenant))?;
+        let definitions = store.live_definitions(tenant)?;
         let mut users = Vec::new();
         for entry in &matching {
             let digest = &entry.plugin.digest;
@@ -192,7 +187,7 @@ impl Uploads {
                     users.push(format!("workflow '{workflow}'"));
                 }
             }
-            let runs = store.read(|c| store::unfinished_runs_pinned_to(c, tenant, digest))?;
+            let runs = store.runs_pinned_to(tenant, digest)?;
             if runs > 0 {
                 users.push(format!("{runs} unfinished run(s)"));
             }
@@ -205,15 +200,8 @@ impl Uploads {
             }
         }
         let digests: Vec<String> = matching.iter().map(|e| e.plugin.digest.clone()).collect();
-        let (owner, at) = (tenant.to_owned(), now_ms());
-        let retired = digests.clone();
         store
-            .write(move |tx| {
-                for digest in &retired {
-                    store::retire_plugin(tx, &owner, digest, at)?;
-                }
-                Ok(())
-            })
+            .retire_plugins(tenant.to_owned(), digests.clone(), now_ms())
             .await?;
         for digest in &digests {
             catalog.set_retired(tenant, digest, true);
@@ -242,7 +230,7 @@ impl Uploads {
     /// Removes the bytes of `digest` once no tenant's record refers to them.
     fn remove_unreferenced(&self, store: &Store, digest: &str) -> anyhow::Result<()> {
         let referenced = store
-            .read(store::all_plugins)?
+            .plugins()?
             .iter()
             .any(|record| record.digest == digest);
         if !referenced {

@@ -12,7 +12,7 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
 use crate::clock::now_ms;
 use crate::egress::check_secret_name;
-use crate::store::{self, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 const NONCE_BYTES: usize = 12;
 /// The largest secret value, in bytes.
@@ -78,19 +78,15 @@ impl Secrets {
             ));
         }
         let sealed = self.seal(tenant, name, value)?;
-        let (tenant_owned, name) = (tenant.to_owned(), name.to_owned());
         let created = self
             .store
-            .write(move |tx| {
-                let count = store::count_secrets(tx, &tenant_owned)?;
-                let created = store::put_secret(tx, &tenant_owned, &name, &sealed, now_ms())?;
-                if created && count >= MAX_SECRETS_PER_TENANT {
-                    return Err(StoreError::Conflict(format!(
-                        "a tenant may keep at most {MAX_SECRETS_PER_TENANT} secrets"
-                    )));
-                }
-                Ok(created)
-            })
+            .put_secret(
+                tenant.to_owned(),
+                name.to_owned(),
+                sealed,
+                now_ms(),
+                MAX_SECRETS_PER_TENANT,
+            )
             .await
             .map_err(|e| match e {
                 StoreError::Conflict(message) => SecretError::Invalid(message),
@@ -101,10 +97,9 @@ impl Secrets {
     }
 
     pub async fn delete(&self, tenant: &str, name: &str) -> Result<(), SecretError> {
-        let (tenant_owned, name) = (tenant.to_owned(), name.to_owned());
         let deleted = self
             .store
-            .write(move |tx| store::delete_secret(tx, &tenant_owned, &name))
+            .delete_secret(tenant.to_owned(), name.to_owned())
             .await?;
         self.forget(tenant);
         if deleted {
@@ -115,7 +110,7 @@ impl Secrets {
     }
 
     pub fn list(&self, tenant: &str) -> Result<Vec<SecretInfo>, SecretError> {
-        let records = self.store.read(|c| store::list_secrets(c, tenant))?;
+        let records = self.store.secrets(tenant)?;
         Ok(records
             .into_iter()
             .map(|record| SecretInfo {
@@ -131,7 +126,7 @@ impl Secrets {
         if let Some(values) = self.opened.lock().ok().and_then(|o| o.get(tenant).cloned()) {
             return Ok(values);
         }
-        let records = self.store.read(|c| store::list_secrets(c, tenant))?;
+        let records = self.store.secrets(tenant)?;
         let mut values = HashMap::with_capacity(records.len());
         for record in records {
             match self.unseal(tenant, &record.name, &record.sealed) {
@@ -206,7 +201,7 @@ mod tests {
     async fn values_are_sealed_at_rest_and_bound_to_their_row() {
         let dir = tempfile::tempdir().expect("dir");
         let store = Arc::new(
-            Store::open(&dir.path().join("db"), store::Synchronous::Normal).expect("store"),
+            Store::open(&dir.path().join("db"), crate::store::Synchronous::Normal).expect("store"),
         );
         crate::tenants::create_tenant(&store, "acme")
             .await
@@ -232,11 +227,7 @@ mod tests {
                 .map(String::as_str),
             Some("hunter3-hunter3")
         );
-        let sealed = store
-            .read(|c| store::list_secrets(c, "acme"))
-            .expect("rows")
-            .remove(0)
-            .sealed;
+        let sealed = store.secrets("acme").expect("rows").remove(0).sealed;
         assert!(!String::from_utf8_lossy(&sealed).contains("hunter3"));
         assert_eq!(secrets.unseal("acme", "other", &sealed), None);
         assert_eq!(secrets.unseal("other", "api", &sealed), None);

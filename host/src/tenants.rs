@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::clock::now_ms;
-use crate::store::{self, Store};
+use crate::store::Store;
 pub use crate::store::{KeyHolder, KeyRecord, StoreError};
 
 /// The tenant made on the first start with an empty data directory.
@@ -70,13 +70,7 @@ pub async fn create_tenant(store: &Store, name: &str) -> Result<String, StoreErr
         admin: true,
     };
     let hash = hash_key(&key);
-    store
-        .write(move |tx| {
-            let now = now_ms();
-            store::insert_tenant(tx, &holder.tenant, now)?;
-            store::insert_api_key(tx, &hash, &holder, now)
-        })
-        .await?;
+    store.create_tenant(holder, hash, now_ms()).await?;
     Ok(key)
 }
 
@@ -118,17 +112,7 @@ impl Keys {
             admin,
         };
         let hash = hash_key(&key);
-        self.store
-            .write(move |tx| {
-                if !store::tenant_exists(tx, &holder.tenant)? {
-                    return Err(StoreError::Conflict(format!(
-                        "there is no tenant '{}'",
-                        holder.tenant
-                    )));
-                }
-                store::insert_api_key(tx, &hash, &holder, now_ms())
-            })
-            .await?;
+        self.store.add_api_key(holder, hash, now_ms()).await?;
         Ok(key)
     }
 
@@ -143,7 +127,7 @@ impl Keys {
         }) {
             return Ok(Some(holder));
         }
-        let holder = self.store.read(|c| store::key_holder(c, &hash))?;
+        let holder = self.store.key_holder(&hash)?;
         if let Ok(mut known) = self.known.write() {
             match &holder {
                 Some(holder) => {
@@ -162,7 +146,7 @@ impl Keys {
 
     /// The tenant's keys: names, never hashes.
     pub fn list(&self, tenant: &str) -> Result<Vec<KeyRecord>, StoreError> {
-        self.store.read(|c| store::list_api_keys(c, tenant))
+        self.store.api_keys(tenant)
     }
 
     /// Revokes a key by name; it stops working at once in this process. With
@@ -175,26 +159,23 @@ impl Keys {
         name: &str,
         last_admin: LastAdmin,
     ) -> Result<(), StoreError> {
-        let (tenant, name) = (tenant.to_owned(), name.to_ascii_lowercase());
+        let name = name.to_ascii_lowercase();
+        let named = name.clone();
+        let refuse = move |keys: &[KeyRecord]| {
+            let target = keys.iter().find(|k| k.name == named);
+            let last =
+                target.is_some_and(|k| k.admin) && keys.iter().filter(|k| k.admin).count() == 1;
+            (last_admin == LastAdmin::Keep && last).then(|| {
+                format!(
+                    "'{named}' is the tenant's last admin key; make another with \
+                     `cairn key create --admin` first"
+                )
+            })
+        };
         let hash = self
             .store
-            .write(move |tx| {
-                if last_admin == LastAdmin::Keep {
-                    let keys = store::list_api_keys(tx, &tenant)?;
-                    let target = keys.iter().find(|k| k.name == name);
-                    if target.is_some_and(|k| k.admin)
-                        && keys.iter().filter(|k| k.admin).count() == 1
-                    {
-                        return Err(StoreError::Conflict(format!(
-                            "'{name}' is the tenant's last admin key; make another with \
-                             `cairn key create --admin` first"
-                        )));
-                    }
-                }
-                store::delete_api_key(tx, &tenant, &name)
-            })
-            .await?
-            .ok_or(StoreError::NotFound)?;
+            .delete_api_key(tenant.to_owned(), name, refuse)
+            .await?;
         if let Ok(mut known) = self.known.write() {
             known.remove(&hash);
         }
@@ -213,7 +194,7 @@ pub enum LastAdmin {
 /// On a database without tenants, creates the default tenant and writes its key
 /// to a file only the owner can read; returns that file's path.
 pub async fn ensure_default(store: &Store, data_dir: &Path) -> anyhow::Result<Option<PathBuf>> {
-    if store.read(store::count_tenants)? > 0 {
+    if store.tenant_count()? > 0 {
         return Ok(None);
     }
     let key = create_tenant(store, DEFAULT_TENANT).await?;

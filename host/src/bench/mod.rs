@@ -313,7 +313,7 @@ pub async fn finished_history(
         let chunk = CHUNK.min(count - written);
         let (tenant, workflow_id) = (tenant.to_owned(), workflow_id.to_owned());
         store
-            .write(move |tx| {
+            .transaction(move |tx| {
                 let at = crate::clock::now_ms() - 86_400_000;
                 for i in 0..chunk {
                     let id = uuid::Uuid::now_v7().to_string();
@@ -349,7 +349,7 @@ pub async fn finished_history(
                         finished_at: Some(at),
                         ..StepRecord::pending(&id, 0, "s".to_owned())
                     };
-                    crate::store::insert_run(tx, &run, &[step])?;
+                    tx.insert_run(&run, &[step])?;
                     let events = [
                         RunEvent::Created {
                             workflow_version: 1,
@@ -376,7 +376,7 @@ pub async fn finished_history(
                             at,
                             event,
                         };
-                        crate::store::append_event(tx, &id, &event)?;
+                        tx.append_event(&id, &event)?;
                     }
                 }
                 Ok(())

@@ -94,7 +94,7 @@ pub async fn recover(
     loop {
         let unfinished = host
             .store
-            .read(|c| cairn::store::run_ids_in(c, &[RunStatus::Pending, RunStatus::Running]))?;
+            .reading(|c| c.run_ids_in(&[RunStatus::Pending, RunStatus::Running]))?;
         if unfinished.is_empty() {
             break;
         }
@@ -172,20 +172,15 @@ pub async fn show(data_dir: &Path, run: String, events: bool) -> anyhow::Result<
     let store = Store::open(&cairn::runner::database_path(data_dir), Synchronous::Full)?;
     if events {
         let events = store
-            .read(|c| {
-                cairn::store::get_run(c, Some(LOCAL_TENANT), &run)?;
-                cairn::store::get_events(c, &run, 0)
+            .reading(|c| {
+                c.get_run(Some(LOCAL_TENANT), &run)?;
+                c.get_events(&run, 0)
             })
             .with_context(|| format!("run {run}"))?;
         print_json(&events)?;
     } else {
         let (record, steps) = store
-            .read(|c| {
-                Ok((
-                    cairn::store::get_run(c, Some(LOCAL_TENANT), &run)?,
-                    cairn::store::get_steps(c, &run)?,
-                ))
-            })
+            .reading(|c| Ok((c.get_run(Some(LOCAL_TENANT), &run)?, c.get_steps(&run)?)))
             .with_context(|| format!("run {run}"))?;
         print_json(&RunView::new(&record, &steps, None))?;
     }

@@ -2,7 +2,7 @@
 //! the concurrency policy satisfied, and an `Idempotency-Key` not reused with
 //! another body.
 
-use rusqlite::Transaction;
+use crate::store::Tx;
 
 use super::*;
 
@@ -50,10 +50,9 @@ impl Runner {
         let existing = self
             .inner
             .store
-            .write(move |tx| {
+            .transaction(move |tx| {
                 if let Some(idempotency) = &idempotency {
-                    let previous = store::idempotent(
-                        tx,
+                    let previous = tx.idempotent(
                         Started::Run,
                         &new.run.tenant,
                         &new.run.workflow_id,
@@ -70,8 +69,7 @@ impl Runner {
                 admit(tx, &workflow, &new.definition, 1, quota)?;
                 new.insert(tx)?;
                 if let Some(idempotency) = &idempotency {
-                    store::insert_idempotency_key(
-                        tx,
+                    tx.insert_idempotency_key(
                         Started::Run,
                         &new.run.tenant,
                         &new.run.workflow_id,
@@ -100,7 +98,7 @@ impl Runner {
         let workflow = self
             .inner
             .store
-            .read(|c| store::get_workflow(c, tenant, workflow_id))?;
+            .reading(|c| c.get_workflow(tenant, workflow_id))?;
         if workflow.status != WorkflowStatus::Active {
             return Err(RunError::NotActive(format!(
                 "workflow '{}' is {}; only an active workflow can start runs",
@@ -169,25 +167,25 @@ pub(super) struct NewRun {
 }
 
 impl NewRun {
-    pub(super) fn insert(&self, tx: &Transaction<'_>) -> Result<(), StoreError> {
-        store::insert_run(tx, &self.run, &self.steps)?;
-        store::append_event(tx, &self.run.id, &self.created)
+    pub(super) fn insert(&self, tx: &Tx<'_>) -> Result<(), StoreError> {
+        tx.insert_run(&self.run, &self.steps)?;
+        tx.append_event(&self.run.id, &self.created)
     }
 }
 
 /// Counts the unfinished runs in `tx` and refuses (rolling the job back)
 /// when the run core says `count` more runs of `workflow` may not start.
 pub(super) fn admit(
-    tx: &Transaction<'_>,
+    tx: &Tx<'_>,
     workflow: &WorkflowRecord,
     definition: &WorkflowDefinition,
     count: i64,
     quota: i64,
 ) -> Result<(), StoreError> {
     let load = run::Load {
-        tenant: store::active_runs_of_tenant(tx, &workflow.tenant)?,
+        tenant: tx.active_runs_of_tenant(&workflow.tenant)?,
         workflow: match run::counts_workflow_runs(definition) {
-            true => store::active_runs_of(tx, &workflow.id)?,
+            true => tx.active_runs_of(&workflow.id)?,
             false => 0,
         },
     };

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{Actor, Idempotency, RunError, Runner, Trigger, admit, new_id, now_ms, run};
 use crate::clock::timestamp;
 use crate::run::RunStatus;
-use crate::store::{self, BatchRecord, Started, StoreError};
+use crate::store::{BatchRecord, Started, StoreError};
 
 /// The most inputs one batch may have.
 pub const MAX_BATCH_INPUTS: usize = 10_000;
@@ -128,10 +128,9 @@ impl Runner {
         let existing = self
             .inner
             .store
-            .write(move |tx| {
+            .transaction(move |tx| {
                 if let Some(idempotency) = &idempotency {
-                    let previous = store::idempotent(
-                        tx,
+                    let previous = tx.idempotent(
                         Started::Batch,
                         &record.tenant,
                         &record.workflow_id,
@@ -151,10 +150,9 @@ impl Runner {
                     new.insert(tx)?;
                 }
                 let ids: Vec<&str> = runs.iter().map(|new| new.run.id.as_str()).collect();
-                store::insert_batch(tx, &record, &ids)?;
+                tx.insert_batch(&record, &ids)?;
                 if let Some(idempotency) = &idempotency {
-                    store::insert_idempotency_key(
-                        tx,
+                    tx.insert_idempotency_key(
                         Started::Batch,
                         &record.tenant,
                         &record.workflow_id,
@@ -177,9 +175,9 @@ impl Runner {
     }
 
     pub fn get_batch(&self, tenant: &str, id: &str) -> Result<BatchView, RunError> {
-        let (batch, runs) = self.inner.store.read(|c| {
-            let batch = store::get_batch(c, tenant, id)?;
-            let runs = store::batch_runs(c, id)?;
+        let (batch, runs) = self.inner.store.reading(|c| {
+            let batch = c.get_batch(tenant, id)?;
+            let runs = c.batch_runs(id)?;
             Ok((batch, runs))
         })?;
         Ok(BatchView::new(&batch, runs))
@@ -199,9 +197,9 @@ impl Runner {
         let cancelled = self
             .inner
             .store
-            .write(move |tx| {
-                let batch = store::get_batch(tx, &owner, &batch_id)?;
-                let runs = store::batch_runs(tx, &batch_id)?;
+            .transaction(move |tx| {
+                let batch = tx.get_batch(&owner, &batch_id)?;
+                let runs = tx.batch_runs(&batch_id)?;
                 if batch.cancelled_at.is_some() {
                     return Ok(Vec::new());
                 }
@@ -219,14 +217,14 @@ impl Runner {
                 let mut cancelled = Vec::with_capacity(unfinished.len());
                 for run_id in &unfinished {
                     // One run refusing rolls back the whole batch's cancel.
-                    let (run, steps) = store::get_run_with_steps(tx, Some(&owner), run_id)?;
+                    let (run, steps) = tx.get_run_with_steps(Some(&owner), run_id)?;
                     let steps = run::RunSteps::new(steps);
                     let transition = run::cancel(&run, &steps, &actor, now)
                         .map_err(|refused| StoreError::Conflict(refused.to_string()))?;
-                    store::commit_in(tx, &transition, &inner.outbox(&transition))?;
+                    tx.commit_in(&transition, &inner.outbox(&transition))?;
                     cancelled.push(transition);
                 }
-                store::set_batch_cancelled(tx, &batch_id, now)?;
+                tx.set_batch_cancelled(&batch_id, now)?;
                 Ok(cancelled)
             })
             .await?;

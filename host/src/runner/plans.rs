@@ -66,13 +66,11 @@ impl Runner {
         let (saved, saved_plan) = (workflow.clone(), record.clone());
         self.inner
             .store
-            .write(move |tx| {
-                store::insert_workflow(tx, &saved, &definition)?;
+            .transaction(move |tx| {
+                tx.insert_workflow(&saved, &definition)?;
                 scheduler::sync_schedule(tx, &saved, parsed.schedule.as_ref(), now)?;
-                store::insert_plan(tx, &saved_plan)?;
-                outbox
-                    .iter()
-                    .try_for_each(|row| store::insert_outbox(tx, row))
+                tx.insert_plan(&saved_plan)?;
+                outbox.iter().try_for_each(|row| tx.insert_outbox(row))
             })
             .await?;
         self.plan_sent(&workflow.id);
@@ -114,11 +112,11 @@ impl Runner {
         &self,
         workflow_id: &str,
     ) -> Result<Option<(PlanRecord, Vec<PlanReview>)>, RunError> {
-        Ok(self.inner.store.read(|c| {
-            let Some(plan) = store::get_plan(c, workflow_id)? else {
+        Ok(self.inner.store.reading(|c| {
+            let Some(plan) = c.get_plan(workflow_id)? else {
                 return Ok(None);
             };
-            Ok(Some((plan, store::plan_reviews(c, workflow_id)?)))
+            Ok(Some((plan, c.plan_reviews(workflow_id)?)))
         })?)
     }
 
@@ -135,9 +133,9 @@ impl Runner {
         let workflow = self
             .inner
             .store
-            .write(move |tx| {
-                let mut workflow = store::get_workflow(tx, &tenant, &id)?;
-                if store::get_plan(tx, &id)?.is_none() {
+            .transaction(move |tx| {
+                let mut workflow = tx.get_workflow(&tenant, &id)?;
+                if tx.get_plan(&id)?.is_none() {
                     return Err(StoreError::NotFound);
                 }
                 if review.version != workflow.version {
@@ -147,8 +145,7 @@ impl Runner {
                         workflow.version
                     )));
                 }
-                if store::plan_decided(tx, &id, review.version)?
-                    || workflow.status != WorkflowStatus::Draft
+                if tx.plan_decided(&id, review.version)? || workflow.status != WorkflowStatus::Draft
                 {
                     return Err(StoreError::Conflict(format!(
                         "version {} of this plan was decided already; the workflow is {}",
@@ -156,11 +153,11 @@ impl Runner {
                         workflow.status.as_str()
                     )));
                 }
-                store::insert_plan_review(tx, &id, &review)?;
+                tx.insert_plan_review(&id, &review)?;
                 if review.decision == PlanDecision::Approve {
                     workflow.status = WorkflowStatus::Active;
                     workflow.updated_at = review.at;
-                    store::update_workflow(tx, &workflow)?;
+                    tx.update_workflow(&workflow)?;
                     scheduler::restart_schedule(tx, &workflow, workflow.updated_at)?;
                 }
                 Ok(workflow)

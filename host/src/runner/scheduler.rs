@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::{NewRun, RunError, Runner, Trigger, admit, now_ms};
 use crate::store::{
-    self, FireDetail, FireOutcome, FireRecord, ScheduleRecord, StoreError, WorkflowRecord,
+    FireDetail, FireOutcome, FireRecord, ScheduleRecord, StoreError, Tx, WorkflowRecord,
     WorkflowStatus,
 };
 use crate::workflow::{Missed, Overlap, Schedule, ScheduleSpec, WorkflowDefinition};
@@ -56,13 +56,13 @@ pub struct FireView {
 /// transaction that changes the definition or the workflow's status: the next
 /// slot counts from now, so an edit takes effect at once.
 pub(super) fn sync_schedule(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     workflow: &WorkflowRecord,
     spec: Option<&ScheduleSpec>,
     now: i64,
 ) -> Result<(), StoreError> {
     let Some(spec) = spec else {
-        return store::delete_schedule(tx, &workflow.id);
+        return tx.delete_schedule(&workflow.id);
     };
     let schedule = Schedule::parse(spec).map_err(|problems| {
         StoreError::Corrupt(format!("a stored schedule is invalid: {problems:?}"))
@@ -73,26 +73,26 @@ pub(super) fn sync_schedule(
         next_fire: schedule.next_after(now),
         paused: spec.paused,
     };
-    store::upsert_schedule(tx, &record, now)
+    tx.upsert_schedule(&record, now)
 }
 
 /// On activation: the schedule counts from now; slots that passed while the
 /// workflow was not active are not caught up.
 pub(super) fn restart_schedule(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     workflow: &WorkflowRecord,
     now: i64,
 ) -> Result<(), StoreError> {
-    let Some(mut record) = store::get_schedule(tx, &workflow.id)? else {
+    let Some(mut record) = tx.get_schedule(&workflow.id)? else {
         return Ok(());
     };
-    let definition = store::get_definition(tx, &workflow.id, workflow.version)?;
+    let definition = tx.get_definition(&workflow.id, workflow.version)?;
     let spec = WorkflowDefinition::from_value(definition)
         .ok()
         .and_then(|d| d.schedule);
     if let Some(schedule) = spec.and_then(|spec| Schedule::parse(&spec).ok()) {
         record.next_fire = schedule.next_after(now);
-        store::upsert_schedule(tx, &record, now)?;
+        tx.upsert_schedule(&record, now)?;
     }
     Ok(())
 }
@@ -103,7 +103,7 @@ impl Runner {
     pub(super) async fn schedule_loop(self) {
         loop {
             let now = now_ms();
-            match self.inner.store.read(|c| store::due_schedules(c, now)) {
+            match self.inner.store.reading(|c| c.due_schedules(now)) {
                 Ok(due) => {
                     for workflow_id in due {
                         if let Err(e) = self.handle_due(&workflow_id, now).await {
@@ -123,7 +123,7 @@ impl Runner {
             let next = self
                 .inner
                 .store
-                .read(store::next_schedule_slot)
+                .reading(|c| c.next_schedule_slot())
                 .ok()
                 .flatten();
             let mut sleep = next.map_or(MAX_SLEEP, |at| {
@@ -142,9 +142,9 @@ impl Runner {
 
     /// Handles the due slots of one workflow's schedule.
     async fn handle_due(&self, workflow_id: &str, now: i64) -> Result<(), RunError> {
-        let (workflow, record) = self.inner.store.read(|c| {
-            let record = store::get_schedule(c, workflow_id)?.ok_or(StoreError::NotFound)?;
-            Ok((store::get_workflow(c, &record.tenant, workflow_id)?, record))
+        let (workflow, record) = self.inner.store.reading(|c| {
+            let record = c.get_schedule(workflow_id)?.ok_or(StoreError::NotFound)?;
+            Ok((c.get_workflow(&record.tenant, workflow_id)?, record))
         })?;
         let definition = self.inner.definition(&workflow.id, workflow.version)?;
         let (Some(spec), Some(next)) = (&definition.schedule, record.next_fire) else {
@@ -193,25 +193,22 @@ impl Runner {
         let started = self
             .inner
             .store
-            .write(move |tx| {
-                let current = store::get_schedule(tx, &workflow.id)?;
+            .transaction(move |tx| {
+                let current = tx.get_schedule(&workflow.id)?;
                 if current.as_ref().and_then(|s| s.next_fire) != Some(next) {
                     // Edited, paused or handled since it was read.
                     return Ok(Vec::new());
                 }
                 let at = now_ms();
                 for (m, detail) in &missed {
-                    store::insert_fire(
-                        tx,
-                        &fire(
-                            &workflow.id,
-                            m.first,
-                            FireOutcome::Missed,
-                            None,
-                            Some(detail.clone()),
-                            at,
-                        ),
-                    )?;
+                    tx.insert_fire(&fire(
+                        &workflow.id,
+                        m.first,
+                        FireOutcome::Missed,
+                        None,
+                        Some(detail.clone()),
+                        at,
+                    ))?;
                 }
                 let mut started = Vec::new();
                 for (slot, new) in &fires {
@@ -231,15 +228,14 @@ impl Runner {
                         detail,
                         at,
                     );
-                    if store::insert_fire(tx, &recorded)?
+                    if tx.insert_fire(&recorded)?
                         && let Some(run) = run
                     {
                         run.insert(tx)?;
                         started.push(run.run.id.clone());
                     }
                 }
-                store::upsert_schedule(
-                    tx,
+                tx.upsert_schedule(
                     &ScheduleRecord {
                         next_fire: plan.next,
                         ..current.unwrap_or(record)
@@ -258,23 +254,24 @@ impl Runner {
     /// Starts the oldest queued slot of each workflow that has no active run;
     /// returns whether slots are still queued.
     async fn start_queued(&self) -> Result<bool, RunError> {
-        let queued = self.inner.store.read(|c| store::queued_fires(c, None))?;
+        let queued = self.inner.store.reading(|c| c.queued_fires(None))?;
         let mut seen = std::collections::HashSet::new();
         for fire in &queued {
             if !seen.insert(fire.workflow_id.clone()) {
                 continue;
             }
-            let workflow = self.inner.store.read(|c| {
-                let record =
-                    store::get_schedule(c, &fire.workflow_id)?.ok_or(StoreError::NotFound)?;
-                store::get_workflow(c, &record.tenant, &fire.workflow_id)
+            let workflow = self.inner.store.reading(|c| {
+                let record = c
+                    .get_schedule(&fire.workflow_id)?
+                    .ok_or(StoreError::NotFound)?;
+                c.get_workflow(&record.tenant, &fire.workflow_id)
             });
             let Ok(workflow) = workflow else { continue };
             if workflow.status != WorkflowStatus::Active
                 || self
                     .inner
                     .store
-                    .read(|c| store::active_runs_of(c, &workflow.id))?
+                    .reading(|c| c.active_runs_of(&workflow.id))?
                     > 0
             {
                 continue;
@@ -297,8 +294,8 @@ impl Runner {
             let started = self
                 .inner
                 .store
-                .write(move |tx| {
-                    if store::active_runs_of(tx, &workflow.id)? > 0 {
+                .transaction(move |tx| {
+                    if tx.active_runs_of(&workflow.id)? > 0 {
                         return Ok(None);
                     }
                     match admit(tx, &workflow, &new.definition, 1, quota) {
@@ -307,7 +304,7 @@ impl Runner {
                         Err(other) => return Err(other),
                     }
                     new.insert(tx)?;
-                    store::set_fire_started(tx, &workflow.id, slot, &new.run.id)?;
+                    tx.set_fire_started(&workflow.id, slot, &new.run.id)?;
                     Ok(Some(new.run.id.clone()))
                 })
                 .await?;
@@ -320,10 +317,10 @@ impl Runner {
 
     /// The workflow's schedule, its next slots and what its latest slots did.
     pub fn schedule(&self, tenant: &str, workflow_id: &str) -> Result<ScheduleView, RunError> {
-        let (workflow, record, fires) = self.inner.store.read(|c| {
-            let workflow = store::get_workflow(c, tenant, workflow_id)?;
-            let record = store::get_schedule(c, workflow_id)?.ok_or(StoreError::NotFound)?;
-            let fires = store::recent_fires(c, workflow_id, 20)?;
+        let (workflow, record, fires) = self.inner.store.reading(|c| {
+            let workflow = c.get_workflow(tenant, workflow_id)?;
+            let record = c.get_schedule(workflow_id)?.ok_or(StoreError::NotFound)?;
+            let fires = c.recent_fires(workflow_id, 20)?;
             Ok((workflow, record, fires))
         })?;
         let definition = self.inner.definition(&workflow.id, workflow.version)?;
@@ -375,21 +372,21 @@ impl Runner {
         let workflow = self
             .inner
             .store
-            .read(|c| store::get_workflow(c, tenant, workflow_id))?;
+            .reading(|c| c.get_workflow(tenant, workflow_id))?;
         let definition = self.inner.definition(&workflow.id, workflow.version)?;
         let spec = definition.schedule.clone().ok_or(RunError::NotFound)?;
         let schedule = Schedule::parse(&spec).map_err(|_| RunError::NotFound)?;
         let id = workflow.id.clone();
         self.inner
             .store
-            .write(move |tx| {
-                let mut record = store::get_schedule(tx, &id)?.ok_or(StoreError::NotFound)?;
+            .transaction(move |tx| {
+                let mut record = tx.get_schedule(&id)?.ok_or(StoreError::NotFound)?;
                 let now = now_ms();
                 if record.paused && !paused {
                     record.next_fire = schedule.next_after(now);
                 }
                 record.paused = paused;
-                store::upsert_schedule(tx, &record, now)
+                tx.upsert_schedule(&record, now)
             })
             .await?;
         self.inner.schedules_changed.notify_one();
@@ -399,14 +396,14 @@ impl Runner {
 
 /// What a slot does, given the overlap policy and what is active.
 fn decide<'a>(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Tx<'_>,
     workflow: &WorkflowRecord,
     new: &'a NewRun,
     overlap: Overlap,
     quota: i64,
 ) -> Result<(FireOutcome, Option<&'a NewRun>, Option<FireDetail>), StoreError> {
-    let active = store::active_runs_of(tx, &workflow.id)?;
-    let queued = !store::queued_fires(tx, Some(&workflow.id))?.is_empty();
+    let active = tx.active_runs_of(&workflow.id)?;
+    let queued = !tx.queued_fires(Some(&workflow.id))?.is_empty();
     let skipped = |reason: String| {
         (
             FireOutcome::Skipped,

@@ -17,8 +17,8 @@ impl Runner {
         let record = workflow.clone();
         self.inner
             .store
-            .write(move |tx| {
-                store::insert_workflow(tx, &record, &definition)?;
+            .transaction(move |tx| {
+                tx.insert_workflow(&record, &definition)?;
                 scheduler::sync_schedule(tx, &record, parsed.schedule.as_ref(), now)
             })
             .await?;
@@ -39,19 +39,18 @@ impl Runner {
         let workflow = self
             .inner
             .store
-            .write(move |tx| {
-                let mut workflow = store::get_workflow(tx, &tenant, &id)?;
+            .transaction(move |tx| {
+                let mut workflow = tx.get_workflow(&tenant, &id)?;
                 workflow.version += 1;
                 workflow.name = parsed.name.clone();
                 workflow.updated_at = now_ms();
-                store::insert_workflow_version(
-                    tx,
+                tx.insert_workflow_version(
                     &workflow.id,
                     workflow.version,
                     &definition,
                     workflow.updated_at,
                 )?;
-                store::update_workflow(tx, &workflow)?;
+                tx.update_workflow(&workflow)?;
                 scheduler::sync_schedule(
                     tx,
                     &workflow,
@@ -61,11 +60,10 @@ impl Runner {
                 // An edited draft plan goes to its reviewers again; the links
                 // of the earlier version no longer work.
                 if workflow.status == WorkflowStatus::Draft
-                    && let Some(plan) = store::get_plan(tx, &workflow.id)?
+                    && let Some(plan) = tx.get_plan(&workflow.id)?
                 {
                     let rows = runner.plan_notices(&workflow, &parsed, &plan, workflow.updated_at);
-                    rows.iter()
-                        .try_for_each(|row| store::insert_outbox(tx, row))?;
+                    rows.iter().try_for_each(|row| tx.insert_outbox(row))?;
                 }
                 Ok(workflow)
             })
@@ -88,14 +86,14 @@ impl Runner {
         let workflow = self
             .inner
             .store
-            .write(move |tx| {
-                let mut workflow = store::get_workflow(tx, &tenant, &id)?;
+            .transaction(move |tx| {
+                let mut workflow = tx.get_workflow(&tenant, &id)?;
                 let activated = status == WorkflowStatus::Active && workflow.status != status;
                 workflow.status = status;
                 workflow.updated_at = now_ms();
-                store::update_workflow(tx, &workflow)?;
+                tx.update_workflow(&workflow)?;
                 if activated {
-                    store::approve_plan_on_activation(tx, &workflow, &by)?;
+                    tx.approve_plan_on_activation(&workflow, &by)?;
                     scheduler::restart_schedule(tx, &workflow, workflow.updated_at)?;
                 }
                 Ok(workflow)
@@ -111,9 +109,9 @@ impl Runner {
         tenant: &str,
         id: &str,
     ) -> Result<(WorkflowRecord, Value), RunError> {
-        Ok(self.inner.store.read(|c| {
-            let workflow = store::get_workflow(c, tenant, id)?;
-            let definition = store::get_definition(c, id, workflow.version)?;
+        Ok(self.inner.store.reading(|c| {
+            let workflow = c.get_workflow(tenant, id)?;
+            let definition = c.get_definition(id, workflow.version)?;
             Ok((workflow, definition))
         })?)
     }
@@ -318,10 +316,7 @@ impl Runner {
 
     /// A tenant's workflows.
     pub fn list_workflows(&self, tenant: &str) -> Result<Vec<WorkflowRecord>, RunError> {
-        Ok(self
-            .inner
-            .store
-            .read(|c| store::list_workflows(c, tenant))?)
+        Ok(self.inner.store.reading(|c| c.list_workflows(tenant))?)
     }
 }
 

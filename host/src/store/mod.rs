@@ -2,8 +2,10 @@
 //! transitions together (group commit), and a pool of read connections.
 //! Knows nothing of wasmtime or HTTP.
 
+mod access;
 mod records;
 mod runs;
+mod services;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -12,8 +14,10 @@ use std::sync::mpsc;
 use rusqlite::{Connection, OpenFlags, Transaction};
 use tokio::sync::oneshot;
 
+pub use access::{Reader, Tx};
 pub use records::*;
 pub use runs::RunWithSteps;
+pub use services::Holding;
 
 /// Embedded, numbered migrations; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -109,7 +113,7 @@ impl Store {
     /// Runs `work` in a transaction on the writer thread, together with whatever
     /// else is waiting; returns once the batch it was part of has committed. An
     /// error from `work` rolls back only its own changes.
-    pub async fn write<R, F>(&self, work: F) -> Result<R, StoreError>
+    async fn write<R, F>(&self, work: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,

@@ -105,6 +105,72 @@ fn a_long_poll_answers_at_once_for_a_change_it_missed_and_waits_for_the_next() {
 }
 
 #[test]
+fn a_long_poll_until_settled_answers_at_the_next_pause_or_the_end() {
+    let (_dir, server) = setup();
+    let nap = |name: &str| json!({"name": name, "type": "hostile", "config": {"attack": "sleep", "ms": 150}});
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "two-gates", "steps": [
+            nap("research"),
+            {"name": "first", "type": "noop", "approval": {"message": "Go on?"}},
+            nap("draft"), nap("edit"),
+            {"name": "second", "type": "noop", "approval": {"message": "Publish?"}},
+            nap("publish")
+        ]}),
+        "active",
+    );
+    let run = start_run(&server, &workflow, json!({}));
+    let settled = |after: Option<i64>| {
+        let after = after.map(|a| format!("&after={a}")).unwrap_or_default();
+        server.get(&format!("/v1/runs/{run}?wait=30s&until=settled{after}"))
+    };
+
+    // One request covers the steps before the first gate.
+    let first = settled(None);
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.body["status"], "paused", "{}", first.body);
+    assert_eq!(first.body["pending_action"]["step"], "first");
+
+    // After a resume, one request covers the two steps up to the next gate,
+    // though each of them changed the run.
+    let resumed = server.post(
+        &format!("/v1/runs/{run}/resume"),
+        &json!({"step": "first", "input": "approve"}),
+    );
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    let seen = resumed.body["last_event"].as_i64().expect("last_event");
+    let second = settled(Some(seen));
+    assert_eq!(second.body["status"], "paused", "{}", second.body);
+    assert_eq!(second.body["pending_action"]["step"], "second");
+    assert!(second.body["last_event"].as_i64().expect("last_event") >= seen + 4);
+
+    // A pause the client has seen is not an answer: it waits out `wait`.
+    let began = Instant::now();
+    let seen = second.body["last_event"].as_i64().expect("last_event");
+    let same = server.get(&format!(
+        "/v1/runs/{run}?wait=1s&until=settled&after={seen}"
+    ));
+    assert!(
+        began.elapsed() >= Duration::from_millis(900),
+        "it did not wait"
+    );
+    assert_eq!(same.body["last_event"], seen);
+
+    // The end is an answer, whatever `after` says.
+    server.post(
+        &format!("/v1/runs/{run}/resume"),
+        &json!({"step": "second", "input": "approve"}),
+    );
+    let done = settled(Some(seen));
+    assert_eq!(done.body["status"], "completed", "{}", done.body);
+    let again = settled(done.body["last_event"].as_i64());
+    assert_eq!(again.body["status"], "completed");
+
+    let bad = server.get(&format!("/v1/runs/{run}?wait=1s&until=someday"));
+    assert_problem(&bad, 400, "bad-query");
+}
+
+#[test]
 fn reject_at_a_gate_and_cancel_while_paused_or_running() {
     let (_dir, server) = setup();
     let workflow = create_workflow(&server, gated(), "active");

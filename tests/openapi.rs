@@ -70,6 +70,34 @@ fn the_description_is_openapi_3_1_and_matches_its_snapshot() {
     let mut document = reply.body.clone();
     document["info"]["version"] = Value::Null;
     insta::assert_json_snapshot!("openapi", document);
+    // Every reference names a schema the document holds.
+    let mut dangling = Vec::new();
+    refs(&reply.body, &mut |target| {
+        let held = target
+            .strip_prefix("#")
+            .and_then(|pointer| reply.body.pointer(pointer))
+            .is_some();
+        if !held {
+            dangling.push(target.to_owned());
+        }
+    });
+    assert!(dangling.is_empty(), "dangling references: {dangling:?}");
+}
+
+/// Calls `found` with every `$ref` in `value`.
+fn refs(value: &Value, found: &mut impl FnMut(&str)) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields {
+                match (key.as_str(), field) {
+                    ("$ref", Value::String(target)) => found(target),
+                    _ => refs(field, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| refs(item, found)),
+        _ => {}
+    }
 }
 
 #[test]

@@ -163,6 +163,22 @@ pub struct GetQuery {
     /// once if the run has moved past it, so no change between two polls is
     /// missed. Without it, the wait is for a change after the request arrives.
     after: Option<i64>,
+    /// With `wait`: what to wait for. `changed` (the default): the next event.
+    /// `settled`: the run paused or finished (with `after`, a pause after
+    /// that event), so one request covers a resume's whole effect.
+    #[param(inline)]
+    until: Option<Until>,
+}
+
+/// What a long-poll of a run waits for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Until {
+    /// The run's next event.
+    #[default]
+    Changed,
+    /// The run paused or finished.
+    Settled,
 }
 
 /// A run: status, progress, steps, what it waits for, how it ended.
@@ -186,16 +202,23 @@ pub async fn get(
     let wait = parse_duration(&wait)
         .map_err(|e| bad_query(format!("wait: {e}")))?
         .min(MAX_WAIT);
-    let seen = query.after.unwrap_or(run.last_event);
-    if run.status.is_terminal() || run.last_event != seen {
+    let answer = |status: RunStatus, last_event: i64| match query.until.unwrap_or_default() {
+        Until::Changed => {
+            status.is_terminal() || last_event != query.after.unwrap_or(run.last_event)
+        }
+        Until::Settled => {
+            status.is_terminal() || (status == RunStatus::Paused && query.after != Some(last_event))
+        }
+    };
+    if answer(run.status, run.last_event) {
         return Ok(Json(run));
     }
-    let changed = state
+    let answered = state
         .host
         .runner
-        .wait_until(Some(&tenant), &id, wait, |now| now.last_event != seen)
+        .wait_until_state(Some(&tenant), &id, wait, answer)
         .await?;
-    Ok(Json(changed))
+    Ok(Json(answered))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -241,8 +241,8 @@ pub async fn http(
     .await?;
     for id in &started {
         host.runner
-            .wait_until(Some("bench"), id, Duration::from_secs(600), |r| {
-                r.status.is_terminal()
+            .wait_until_state(Some("bench"), id, Duration::from_secs(600), |status, _| {
+                status.is_terminal()
             })
             .await?;
     }

@@ -168,8 +168,8 @@ pub async fn runs(
     }
     for id in &ids {
         let view = runner
-            .wait_until(Some(TENANT), id, Duration::from_secs(600), |r| {
-                r.status.is_terminal()
+            .wait_until_state(Some(TENANT), id, Duration::from_secs(600), |status, _| {
+                status.is_terminal()
             })
             .await?;
         anyhow::ensure!(
@@ -262,8 +262,8 @@ pub async fn paused(host: &crate::host::Host, count: usize) -> anyhow::Result<(u
         if pending.len() == 1024 || i + 1 == count {
             for id in pending.drain(..) {
                 runner
-                    .wait_until(Some(TENANT), &id, Duration::from_secs(600), |r| {
-                        r.is_settled()
+                    .wait_until_state(Some(TENANT), &id, Duration::from_secs(600), |status, _| {
+                        status.is_settled()
                     })
                     .await?;
                 last = id;

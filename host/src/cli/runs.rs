@@ -62,7 +62,9 @@ pub async fn run_workflow(
     for id in &ids {
         views.push(
             runner
-                .wait_until(Some(LOCAL_TENANT), id, wait, RunView::is_settled)
+                .wait_until_state(Some(LOCAL_TENANT), id, wait, |status, _| {
+                    status.is_settled()
+                })
                 .await?,
         );
     }
@@ -147,11 +149,11 @@ pub async fn resume(
     let view = match resumed {
         Ok(_) => {
             host.runner
-                .wait_until(
+                .wait_until_state(
                     Some(LOCAL_TENANT),
                     &run,
                     Duration::from_secs(600),
-                    RunView::is_settled,
+                    |status, _| status.is_settled(),
                 )
                 .await?
         }

@@ -106,6 +106,11 @@ impl RunStatus {
         )
     }
 
+    /// Finished, or paused with nothing else to do until someone decides.
+    pub fn is_settled(self) -> bool {
+        self.is_terminal() || self == RunStatus::Paused
+    }
+
     pub fn can_become(self, next: RunStatus) -> bool {
         use RunStatus::*;
         matches!(

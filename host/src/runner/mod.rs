@@ -480,12 +480,41 @@ impl Runner {
         timeout: Duration,
         done: impl Fn(&RunView) -> bool,
     ) -> Result<RunView, RunError> {
+        self.wait_for(tenant, id, timeout, |_, _| true, done).await
+    }
+
+    /// [`Runner::wait_until`] for a condition on the run's status and last
+    /// event alone (`done(status, last_event)`), looked at from the run's row
+    /// at each change: the whole run is read once, for the answer.
+    pub async fn wait_until_state(
+        &self,
+        tenant: Option<&str>,
+        id: &str,
+        timeout: Duration,
+        done: impl Fn(RunStatus, i64) -> bool,
+    ) -> Result<RunView, RunError> {
+        self.wait_for(tenant, id, timeout, done, |_| true).await
+    }
+
+    /// Waits until the run's row passes `row` and then its view passes
+    /// `view`, or `timeout` ends; returns the view as it is then.
+    async fn wait_for(
+        &self,
+        tenant: Option<&str>,
+        id: &str,
+        timeout: Duration,
+        row: impl Fn(RunStatus, i64) -> bool,
+        done: impl Fn(&RunView) -> bool,
+    ) -> Result<RunView, RunError> {
         let mut changes = self.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let view = self.get_run(tenant, id)?;
-            if done(&view) {
-                return Ok(view);
+            let (status, last_event) = self.inner.store.run_state(tenant, id)?;
+            if row(status, last_event) {
+                let view = self.get_run(tenant, id)?;
+                if done(&view) {
+                    return Ok(view);
+                }
             }
             loop {
                 match tokio::time::timeout_at(deadline, changes.recv()).await {

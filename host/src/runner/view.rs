@@ -318,6 +318,6 @@ impl RunView {
 
     /// Finished, or waiting for a person.
     pub fn is_settled(&self) -> bool {
-        self.status.is_terminal() || self.status == RunStatus::Paused
+        self.status.is_settled()
     }
 }

@@ -70,7 +70,17 @@ impl Store {
 
     /// How run `id` stands, reading its status alone.
     pub fn run_status(&self, tenant: Option<&str>, id: &str) -> Result<RunStatus, StoreError> {
-        self.read(|c| get_run_status(c, tenant, id))
+        Ok(self.run_state(tenant, id)?.0)
+    }
+
+    /// How run `id` stands and the sequence number of its last event,
+    /// reading its row alone.
+    pub fn run_state(
+        &self,
+        tenant: Option<&str>,
+        id: &str,
+    ) -> Result<(RunStatus, i64), StoreError> {
+        self.read(|c| get_run_state(c, tenant, id))
     }
 
     /// The run `id` and its steps; with `tenant`, only that tenant's run.

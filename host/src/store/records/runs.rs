@@ -164,21 +164,23 @@ pub fn get_run(conn: &Connection, tenant: Option<&str>, id: &str) -> Result<RunR
     }
 }
 
-/// How run `id` stands (its row's status alone); with `tenant`, only if it
-/// belongs to that tenant.
-pub fn get_run_status(
+/// How run `id` stands (its status and last event's sequence number, from
+/// its row alone); with `tenant`, only if it belongs to that tenant.
+pub fn get_run_state(
     conn: &Connection,
     tenant: Option<&str>,
     id: &str,
-) -> Result<RunStatus, StoreError> {
-    let (owner, status): (String, RunStatus) = conn
-        .prepare_cached("SELECT tenant, status FROM runs WHERE id = ?1")?
-        .query_row(params![id], |row| Ok((row.get(0)?, status_column(row, 1)?)))
+) -> Result<(RunStatus, i64), StoreError> {
+    let (owner, status, seq): (String, RunStatus, i64) = conn
+        .prepare_cached("SELECT tenant, status, last_seq FROM runs WHERE id = ?1")?
+        .query_row(params![id], |row| {
+            Ok((row.get(0)?, status_column(row, 1)?, row.get(2)?))
+        })
         .optional()?
         .ok_or(StoreError::NotFound)?;
     match tenant {
         Some(tenant) if tenant != owner => Err(StoreError::NotFound),
-        _ => Ok(status),
+        _ => Ok((status, seq)),
     }
 }
 

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::common::api::setup;
+use crate::common::api::{create_workflow, setup};
 
 /// Every route of the API, as DESIGN.md's table lists it.
 const ROUTES: &[(&str, &str)] = &[
@@ -169,5 +169,83 @@ fn every_route_is_described_and_every_description_is_a_route() {
                 }
             }
         }
+    }
+}
+
+/// The definition's schema comes from the types that parse definitions: it
+/// takes what the server takes (the examples, every construct) and refuses
+/// what it refuses.
+#[test]
+fn the_definition_schema_takes_what_the_server_takes() {
+    let (_dir, server) = setup();
+    let document = server.call("GET", "/v1/openapi.json", None, None).body;
+    let schema = json!({
+        "$ref": "#/components/schemas/WorkflowDefinition",
+        "components": document["components"],
+    });
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    let errors = |definition: &Value| -> Vec<String> {
+        validator
+            .iter_errors(definition)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect()
+    };
+
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let mut definitions: Vec<Value> = std::fs::read_dir(&examples)
+        .expect("examples/")
+        .map(|entry| {
+            let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+            serde_json::from_str(&text).expect("JSON")
+        })
+        .collect();
+    assert!(definitions.len() >= 3, "the examples were not found");
+    let child = create_workflow(
+        &server,
+        json!({"name": "child", "steps": [{"name": "n", "type": "noop"}]}),
+        "active",
+    );
+    definitions.push(json!({"name": "every-construct", "concurrency": "forbid", "steps": [
+        {"name": "fan", "parallel": {"fail": "all", "branches": {
+            "a": [{"name": "x", "type": "noop", "retry": {"max_attempts": 2}, "timeout": "5s"}],
+            "b": [{"name": "pause", "wait": {"for": "1s"}}]
+        }}},
+        {"name": "each", "map": {"items": [1, 2], "concurrency": 2, "steps": [
+            {"name": "route", "switch": {
+                "cases": [{"name": "one", "when": "item == 1", "steps": [
+                    {"name": "check", "type": "noop", "approval": {"message": "Ok?", "timeout": "1h", "on_timeout": "approve"}}
+                ]}],
+                "default": [{"name": "skip", "type": "noop", "when": "true"}]
+            }}
+        ]}},
+        {"name": "sub", "workflow": {"id": child, "fail_on_error": false}, "input": {"n": 1}},
+        {"name": "call", "type": "http-request", "config": {"url": "https://api.example.com/x"},
+         "http": {"allow": ["api.example.com", {"host": "*.example.org", "methods": ["GET"]}]}}
+    ]}));
+    for definition in &definitions {
+        assert_eq!(
+            errors(definition),
+            Vec::<String>::new(),
+            "{}",
+            definition["name"]
+        );
+        let created = server.post("/v1/workflows", &json!({"definition": definition}));
+        assert_eq!(
+            created.status, 201,
+            "{}: {}",
+            definition["name"], created.body
+        );
+    }
+
+    // What the parser refuses, the schema refuses.
+    for bad in [
+        json!({"name": "x", "steps": [{"name": "a", "type": "noop", "colour": "red"}]}),
+        json!({"name": "x", "steps": [{"name": "a", "map": {"items": [], "steps": [], "speed": 1}}]}),
+        json!({"name": "x", "steps": [{"name": "a", "parallel": {"branches": {}, "fail": "sometimes"}}]}),
+        json!({"steps": []}),
+    ] {
+        assert!(!errors(&bad).is_empty(), "the schema took {bad}");
+        let refused = server.post("/v1/workflows", &json!({"definition": bad}));
+        assert_eq!(refused.status, 422, "{bad}: {}", refused.body);
     }
 }

@@ -19,6 +19,7 @@ use super::error::ProblemDetails;
                        a stable `type`.",
         license(name = "Apache-2.0 OR MIT")
     ),
+    servers((url = "/", description = "The server that serves this document")),
     components(schemas(ProblemDetails)),
     tags(
         (name = "plugins", description = "Step types: shared ones and the tenant's uploads"),

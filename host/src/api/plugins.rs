@@ -105,9 +105,20 @@ pub async fn get(
     Ok(Json(PluginVersions { name, versions }))
 }
 
+/// A WebAssembly component's bytes, as an upload's body (described only:
+/// the handler reads the raw body).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct ComponentBytes(Vec<u8>);
+
 /// Upload a private step type: a `cairn:step` component, checked and compiled.
 #[utoipa::path(operation_id = "uploadPlugin", post, path = "/v1/plugins", tag = "plugins",
-    request_body(content = Vec<u8>, content_type = "application/wasm",
+    request_body(
+        content(
+            (ComponentBytes = "application/wasm"),
+            (ComponentBytes = "application/octet-stream"),
+        ),
         description = "The component's bytes"),
     responses(
         (status = 201, description = "Uploaded", body = PluginBody),

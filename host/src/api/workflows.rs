@@ -30,9 +30,9 @@ const MAX_REVIEWERS: usize = 20;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkflow {
-    /// The workflow definition: `name`, `steps`, and optionally `concurrency`
-    /// and `paused_lifetime` (see the README).
-    #[schema(value_type = Option<Object>)]
+    /// The workflow definition (the README's "Workflow definitions" and "The
+    /// workflow language"); every problem in it is answered at once.
+    #[schema(value_type = Option<WorkflowDefinition>)]
     #[serde(default)]
     definition: Option<Value>,
     /// `draft` (the default) or `active`; a planned workflow is always a draft.
@@ -73,7 +73,7 @@ pub enum NewStatus {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWorkflow {
-    #[schema(value_type = Object)]
+    #[schema(value_type = WorkflowDefinition)]
     definition: Value,
 }
 
@@ -88,6 +88,7 @@ pub struct WorkflowBody {
     created_at: String,
     updated_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<WorkflowDefinition>)]
     definition: Option<Value>,
     /// The ten newest runs (on `GET /v1/workflows/{id}` only).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -34,6 +34,21 @@ pub struct HostPattern {
     port: PortMatch,
 }
 
+impl utoipa::PartialSchema for HostPattern {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "`[scheme://]host[:port]`: a name (`api.example.com`), `*.example.com` \
+                 (its subdomains), an IP address, a CIDR network, or `*`; without a \
+                 port only the scheme's default port matches, `:*` any port.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for HostPattern {}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum HostMatch {
     Any,
@@ -295,7 +310,7 @@ pub fn canonical_path(path: &str) -> Option<String> {
 
 /// One entry of a step's grant: a host, and optionally the methods and path
 /// prefixes allowed there. Written as a string when it is only a host.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum GrantRule {
     Host(HostPattern),
@@ -384,7 +399,7 @@ fn path_has_prefix(path: &str, prefix: &str) -> bool {
 }
 
 /// A step's outbound HTTP grant, from its workflow definition.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpGrant {
     /// Where the step may send requests.

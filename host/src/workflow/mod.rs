@@ -18,7 +18,7 @@ pub use template::{Templates, template_context};
 pub use validate::{LanguageLimits, Problem, StepCatalog, validate, warnings};
 
 /// A workflow as its author writes it (JSON).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowDefinition {
     pub name: String,
@@ -41,7 +41,7 @@ pub struct WorkflowDefinition {
 }
 
 /// Webhooks and emails sent when runs pause or end.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Notifications {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -51,7 +51,7 @@ pub struct Notifications {
 }
 
 /// A webhook, signed the Standard Webhooks way.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookTarget {
     pub url: String,
@@ -73,7 +73,7 @@ impl WebhookTarget {
 
 /// Emails: a paused gate's reviewers get their approval links, and `to` gets
 /// word of the events it asks for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailTarget {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -95,7 +95,7 @@ fn yes() -> bool {
 }
 
 /// A run event notifications can follow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NotifyEvent {
     Paused,
@@ -119,7 +119,7 @@ impl NotifyEvent {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConcurrencyPolicy {
     #[default]
@@ -128,7 +128,7 @@ pub enum ConcurrencyPolicy {
 }
 
 /// One step of a workflow.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepDefinition {
     /// Unique within the workflow; templates refer to it as `steps.<name>`.
@@ -284,16 +284,18 @@ pub const DEFAULT_CASE: &str = "default";
 
 /// `parallel`: named branches run at once; the output is an object keyed by
 /// branch (each branch's last output).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Parallel {
+    /// Each branch's steps, by branch name.
+    #[schema(no_recursion)]
     pub branches: std::collections::BTreeMap<String, Vec<StepDefinition>>,
     #[serde(default)]
     pub fail: FailMode,
 }
 
 /// What a `parallel` does when a branch fails.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailMode {
     /// The other branches are cancelled, and the step fails.
@@ -306,12 +308,15 @@ pub enum FailMode {
 /// `map`: `steps` run for each item of the array `items` renders to, with
 /// `item` and `index` in their templates' scope, `concurrency` items at
 /// once; the output is the array of the items' outputs, in order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MapOver {
     /// A template giving a JSON array (or an array literal).
     pub items: Value,
+    /// What runs for each item.
+    #[schema(no_recursion)]
     pub steps: Vec<StepDefinition>,
+    /// Items run at once (at most 1,000).
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
 }
@@ -322,27 +327,30 @@ fn default_concurrency() -> u32 {
 
 /// `switch`: the first case whose `when` holds runs; else the `default`, if
 /// any. The output is `{"case": name, "output": that case's last output}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Switch {
     pub cases: Vec<Case>,
+    /// What runs when no case holds; without it, that fails the step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(no_recursion)]
     pub default: Option<Vec<StepDefinition>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
     /// How paths and the switch's output name the case.
     pub name: String,
     /// A condition, as a step's `when`.
     pub when: String,
+    #[schema(no_recursion)]
     pub steps: Vec<StepDefinition>,
 }
 
 /// `wait`: a durable timer, `for` a duration or `until` a time (a template
 /// giving RFC 3339). Its output is its input, passed on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Wait {
     #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
@@ -353,7 +361,7 @@ pub struct Wait {
 
 /// `workflow`: another workflow of the same tenant, started as a child run
 /// (on its active version) with the step's `input`, and waited for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubWorkflow {
     /// The child workflow's id.
@@ -368,7 +376,7 @@ fn empty_object() -> Value {
 }
 
 /// A gate that pauses the run after its step, showing the step's output.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalGate {
     #[serde(default = "default_gate_message")]
@@ -407,7 +415,7 @@ fn default_gate_reject() -> Vec<String> {
 }
 
 /// What happens when a paused step's time is up.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeoutAction {
     /// The run fails with reason `timed_out`.
@@ -420,7 +428,7 @@ pub enum TimeoutAction {
 }
 
 /// Retries of retryable failures, with exponential backoff.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included.

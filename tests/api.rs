@@ -309,6 +309,60 @@ fn runs_are_listed_newest_first_with_a_cursor() {
 }
 
 #[test]
+fn the_workflow_list_shows_each_workflows_shape_schedule_and_latest_run() {
+    let (_dir, server) = setup();
+    let scheduled = create_workflow(
+        &server,
+        json!({"name": "weekly", "description": "The Monday newsletter", "steps": [
+            {"name": "each", "map": {"items": [1], "steps": [{"name": "n", "type": "noop"}]}},
+            {"name": "last", "type": "noop"}
+        ], "schedule": {"cron": "0 9 * * 1", "timezone": "Europe/Paris"}}),
+        "active",
+    );
+    let plain = create_workflow(&server, gated(), "draft");
+    let first = start_run(&server, &scheduled, json!({}));
+    poll_until(&server, &first, status_is("completed"));
+    let second = start_run(&server, &scheduled, json!({}));
+    let done = poll_until(&server, &second, status_is("completed"));
+    assert_eq!(done["number"], 2, "{done}");
+    assert_eq!(server.get(&format!("/v1/runs/{first}")).body["number"], 1);
+
+    let list = server.get("/v1/workflows");
+    assert_eq!(list.status, 200, "{}", list.body);
+    let listed = |id: &str| {
+        list.body["workflows"]
+            .as_array()
+            .expect("workflows")
+            .iter()
+            .find(|w| w["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} is not listed: {}", list.body))
+    };
+    let weekly = listed(&scheduled);
+    assert_eq!(weekly["description"], "The Monday newsletter");
+    assert_eq!(weekly["step_count"], 3, "{weekly}");
+    assert_eq!(weekly["schedule"]["cron"], "0 9 * * 1");
+    assert_eq!(weekly["schedule"]["timezone"], "Europe/Paris");
+    assert!(weekly["schedule"]["next_fire"].is_string(), "{weekly}");
+    assert_eq!(weekly["latest_run"]["id"], second.as_str());
+    assert_eq!(weekly["latest_run"]["number"], 2);
+    assert_eq!(weekly["latest_run"]["status"], "completed");
+    assert!(
+        weekly.get("definition").is_none(),
+        "the list leaves definitions out"
+    );
+    let draft = listed(&plain);
+    assert_eq!(draft["step_count"], 3);
+    assert!(draft.get("latest_run").is_none(), "{draft}");
+    assert!(draft.get("schedule").is_none(), "{draft}");
+
+    // The workflow's page numbers its recent runs too.
+    let page = server.get(&format!("/v1/workflows/{scheduled}"));
+    assert_eq!(page.body["recent_runs"][0]["number"], 2, "{}", page.body);
+    assert_eq!(page.body["recent_runs"][1]["number"], 1);
+}
+
+#[test]
 fn another_tenants_ids_are_not_found_on_every_route() {
     let (_dir, server) = setup();
     let globex = create_tenant(&server, "globex");

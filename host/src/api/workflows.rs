@@ -15,7 +15,7 @@ use crate::host::PlanFailure;
 use crate::planner::{Goal, MAX_GOAL_BYTES, PlanError};
 use crate::run::RunStatus;
 use crate::runner::ScheduleView;
-use crate::runner::{WorkflowRecord, WorkflowStatus};
+use crate::runner::{WorkflowRecord, WorkflowStatus, WorkflowSummary};
 use crate::workflow::{
     PlanChannel, PlanDecision, PlanRecord, PlanReview, Problem, Schedule, ScheduleSpec,
     WebhookTarget, WorkflowDefinition, readable_steps,
@@ -87,6 +87,17 @@ pub struct WorkflowBody {
     version: i64,
     created_at: String,
     updated_at: String,
+    /// The definition's `description`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    /// Step entries in the definition, those inside constructs included.
+    step_count: usize,
+    /// The definition's schedule, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schedule: Option<ScheduleSummary>,
+    /// The newest run (in the list of workflows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    latest_run: Option<RecentRun>,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<WorkflowDefinition>)]
     definition: Option<Value>,
@@ -186,8 +197,22 @@ fn plan_view(
 #[derive(Serialize, ToSchema)]
 pub struct RecentRun {
     id: String,
+    /// Its place among the workflow's runs: #1, #2, ...
+    number: i64,
     status: RunStatus,
     created_at: String,
+}
+
+/// A workflow's schedule, in brief (`GET /v1/workflows/{id}/schedule` has
+/// the rest).
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleSummary {
+    cron: String,
+    timezone: String,
+    paused: bool,
+    /// The next slot, while the workflow is active and the schedule runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_fire: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -195,7 +220,11 @@ pub struct WorkflowList {
     workflows: Vec<WorkflowBody>,
 }
 
-fn workflow_json(workflow: &WorkflowRecord, definition: Option<Value>) -> WorkflowBody {
+/// The body of `workflow` at `definition`, which it shows in full when
+/// `full`, in brief always.
+fn workflow_json(workflow: &WorkflowRecord, definition: &Value, full: bool) -> WorkflowBody {
+    let parsed = WorkflowDefinition::from_value(definition.clone()).ok();
+    let parsed = parsed.as_ref();
     WorkflowBody {
         id: workflow.id.clone(),
         name: workflow.name.clone(),
@@ -203,7 +232,20 @@ fn workflow_json(workflow: &WorkflowRecord, definition: Option<Value>) -> Workfl
         version: workflow.version,
         created_at: timestamp(workflow.created_at),
         updated_at: timestamp(workflow.updated_at),
-        definition,
+        description: parsed
+            .map(|d| d.description.clone())
+            .filter(|d| !d.is_empty()),
+        step_count: parsed.map_or(0, |d| d.all_steps().len()),
+        schedule: parsed
+            .and_then(|d| d.schedule.as_ref())
+            .map(|s| ScheduleSummary {
+                cron: s.cron.clone(),
+                timezone: s.timezone.clone(),
+                paused: s.paused,
+                next_fire: None,
+            }),
+        latest_run: None,
+        definition: full.then(|| definition.clone()),
         recent_runs: None,
         plan: None,
         message: None,
@@ -261,7 +303,7 @@ pub async fn create(
         .runner
         .create_workflow(&tenant, definition.clone(), status)
         .await?;
-    let mut body = workflow_json(&workflow, Some(definition.clone()));
+    let mut body = workflow_json(&workflow, &definition, true);
     body.warnings = state.host.runner.definition_warnings(&tenant, &definition);
     Ok((StatusCode::CREATED, Json(body)))
 }
@@ -451,7 +493,7 @@ async fn create_planned(
             },
         ),
     };
-    let mut body = workflow_json(&workflow, Some(definition.clone()));
+    let mut body = workflow_json(&workflow, &definition, true);
     body.plan = Some(plan_view(&workflow, &definition, plan, Vec::new()));
     body.message = Some(message);
     Ok((StatusCode::CREATED, Json(body)))
@@ -465,8 +507,24 @@ pub async fn list(
     Tenant(tenant): Tenant,
 ) -> Result<Json<WorkflowList>, ApiError> {
     let workflows = state.host.runner.list_workflows(&tenant)?;
+    let body = |summary: WorkflowSummary| {
+        let mut body = workflow_json(&summary.workflow, &summary.definition, false);
+        if let Some(schedule) = &mut body.schedule
+            && summary.workflow.status == WorkflowStatus::Active
+            && !schedule.paused
+        {
+            schedule.next_fire = summary.next_fire.map(timestamp);
+        }
+        body.latest_run = summary.latest_run.map(|run| RecentRun {
+            id: run.id,
+            number: run.number,
+            status: run.status,
+            created_at: timestamp(run.created_at),
+        });
+        body
+    };
     Ok(Json(WorkflowList {
-        workflows: workflows.iter().map(|w| workflow_json(w, None)).collect(),
+        workflows: workflows.into_iter().map(body).collect(),
     }))
 }
 
@@ -488,13 +546,14 @@ pub async fn get(
         .runner
         .list_runs(&tenant, Some(&id), None, None, 10)?;
     let plan = state.host.runner.plan_of(&workflow.id)?;
-    let mut body = workflow_json(&workflow, Some(definition.clone()));
+    let mut body = workflow_json(&workflow, &definition, true);
     body.plan = plan.map(|(plan, reviews)| plan_view(&workflow, &definition, plan, reviews));
     body.recent_runs = Some(
         recent
             .into_iter()
             .map(|run| RecentRun {
                 id: run.id,
+                number: run.number,
                 status: run.status,
                 created_at: run.created_at,
             })
@@ -524,7 +583,7 @@ pub async fn update(
         .runner
         .update_workflow(&tenant, &id, definition.clone())
         .await?;
-    let mut body = workflow_json(&workflow, Some(definition.clone()));
+    let mut body = workflow_json(&workflow, &definition, true);
     body.warnings = state.host.runner.definition_warnings(&tenant, &definition);
     Ok(Json(body))
 }
@@ -540,7 +599,11 @@ async fn set_status(
         .runner
         .set_workflow_status(&caller.tenant, &id, status, &caller.name)
         .await?;
-    Ok(Json(workflow_json(&workflow, None)))
+    let (workflow, definition) = state
+        .host
+        .runner
+        .get_workflow(&caller.tenant, &workflow.id)?;
+    Ok(Json(workflow_json(&workflow, &definition, false)))
 }
 
 /// Let the workflow start runs; for a planned draft, this approves its plan

@@ -339,6 +339,7 @@ pub async fn finished_history(
                         created_at: at,
                         updated_at: at,
                         trigger: Some(Trigger::Api),
+                        number: 0,
                     };
                     let step = StepRecord {
                         status: StepStatus::Completed,

@@ -37,6 +37,9 @@ pub struct RunRecord {
     pub created_at: i64,
     pub updated_at: i64,
     pub trigger: Option<Trigger>,
+    /// The run's place among its workflow's runs (1, 2, ...), given by the
+    /// store when it is saved first.
+    pub number: i64,
 }
 
 /// One step instance of a run as stored: a step of the top list, or of a

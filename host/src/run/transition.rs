@@ -517,6 +517,7 @@ pub fn create(
         created_at: now,
         updated_at: now,
         trigger: Some(trigger.clone()),
+        number: 0,
     };
     let steps = new_records(&id, "", &definition.steps, 0);
     let created = EventRecord {

@@ -50,7 +50,7 @@ use definitions::Definitions;
 use driver::spawn_driver;
 
 pub use crate::run::Actor;
-pub use crate::store::{EventRecord, WorkflowRecord, WorkflowStatus};
+pub use crate::store::{EventRecord, WorkflowRecord, WorkflowStatus, WorkflowSummary};
 pub use batch::{BatchProgress, BatchStatus, BatchView, MAX_BATCH_INPUTS};
 pub use plans::NewPlan;
 pub use scheduler::{FireView, ScheduleView};

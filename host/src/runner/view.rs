@@ -16,6 +16,8 @@ use crate::store::{RunRecord, StepRecord};
 #[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct RunView {
     pub id: String,
+    /// Its place among the workflow's runs: #1, #2, ...
+    pub number: i64,
     pub workflow_id: String,
     pub workflow_version: i64,
     pub status: RunStatus,
@@ -280,6 +282,7 @@ impl RunView {
             .collect();
         RunView {
             id: run.id.clone(),
+            number: run.number,
             workflow_id: run.workflow_id.clone(),
             workflow_version: run.workflow_version,
             status: run.status,

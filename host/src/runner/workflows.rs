@@ -315,7 +315,7 @@ impl Runner {
     }
 
     /// A tenant's workflows.
-    pub fn list_workflows(&self, tenant: &str) -> Result<Vec<WorkflowRecord>, RunError> {
+    pub fn list_workflows(&self, tenant: &str) -> Result<Vec<WorkflowSummary>, RunError> {
         Ok(self.inner.store.reading(|c| c.list_workflows(tenant))?)
     }
 }

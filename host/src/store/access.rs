@@ -79,8 +79,8 @@ impl Reader<'_> {
     delegate! {
         /// A tenant's workflow.
         fn get_workflow(tenant: &str, id: &str) -> WorkflowRecord;
-        /// A tenant's workflows.
-        fn list_workflows(tenant: &str) -> Vec<WorkflowRecord>;
+        /// A tenant's workflows, with what their list shows.
+        fn list_workflows(tenant: &str) -> Vec<WorkflowSummary>;
         /// A workflow version's definition.
         fn get_definition(workflow_id: &str, version: i64) -> Value;
         /// The plan a planned workflow was drafted from.

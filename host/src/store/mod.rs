@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0010_keys.sql"),
     include_str!("migrations/0011_plans.sql"),
     include_str!("migrations/0012_step_tree.sql"),
+    include_str!("migrations/0013_run_numbers.sql"),
 ];
 
 /// Most transitions committed in one transaction.
@@ -270,5 +271,59 @@ fn write_loop(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
         for finish in finishers {
             finish(committed.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_stored_before_run_numbers_are_numbered_in_the_order_they_started() {
+        let mut connection = Connection::open_in_memory().expect("open");
+        let before = MIGRATIONS.len() - 1;
+        for sql in &MIGRATIONS[..before] {
+            connection.execute_batch(sql).expect("an earlier migration");
+        }
+        connection
+            .execute_batch(&format!("PRAGMA user_version = {before}"))
+            .expect("version");
+        for workflow in ["w1", "w2", "w3"] {
+            connection
+                .execute(
+                    "INSERT INTO workflows (id, tenant, name, status, version, created_at, updated_at) \
+                     VALUES (?1, 't', ?1, 'active', 1, 0, 0)",
+                    [workflow],
+                )
+                .expect("workflow");
+        }
+        for (run, workflow) in [("r1", "w1"), ("r2", "w2"), ("r3", "w1"), ("r4", "w1")] {
+            connection
+                .execute(
+                    "INSERT INTO runs (id, tenant, workflow_id, workflow_version, status, input, \
+                     steps_total, steps_done, plugins, last_seq, created_at, updated_at) \
+                     VALUES (?1, 't', ?2, 1, 'completed', '{}', 0, 0, '{}', 0, 0, 0)",
+                    [run, workflow],
+                )
+                .expect("run");
+        }
+        migrate(&mut connection).expect("migrate");
+        let numbers: Vec<(String, i64)> = connection
+            .prepare("SELECT id, number FROM runs ORDER BY id")
+            .expect("prepare")
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        let expected = [("r1", 1), ("r2", 1), ("r3", 2), ("r4", 3)];
+        assert_eq!(numbers, expected.map(|(id, n)| (id.to_owned(), n)));
+        let started: Vec<i64> = connection
+            .prepare("SELECT runs_started FROM workflows ORDER BY id")
+            .expect("prepare")
+            .query_map([], |row| row.get(0))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(started, [3, 1, 0]);
     }
 }

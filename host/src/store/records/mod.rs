@@ -215,6 +215,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             trigger: None,
+            number: 0,
         }
     }
 

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) const RUN_COLUMNS: &str = "id, tenant, workflow_id, workflow_version, status, input, result, error, pending_action, \
-     paused_step, pause_deadline, wake_at, current_action, steps_total, steps_done, plugins, last_seq, created_at, updated_at, trigger";
+     paused_step, pause_deadline, wake_at, current_action, steps_total, steps_done, plugins, last_seq, created_at, updated_at, trigger, number";
 
 pub(super) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
     Ok(RunRecord {
@@ -27,16 +27,24 @@ pub(super) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
         created_at: row.get(17)?,
         updated_at: row.get(18)?,
         trigger: opt_typed_column(row, 19)?,
+        number: row.get(20)?,
     })
 }
 
+/// Stores a new run and its steps; the run's `number` is its workflow's
+/// next, whatever `run.number` says.
 pub fn insert_run(
     tx: &Transaction<'_>,
     run: &RunRecord,
     steps: &[StepRecord],
 ) -> Result<(), StoreError> {
+    let number: i64 = tx
+        .prepare_cached(
+            "UPDATE workflows SET runs_started = runs_started + 1 WHERE id = ?1 RETURNING runs_started",
+        )?
+        .query_row(params![run.workflow_id], |row| row.get(0))?;
     tx.prepare_cached(
-        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"))?.execute(
+        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"))?.execute(
         params![
             run.id,
             run.tenant,
@@ -58,6 +66,7 @@ pub fn insert_run(
             run.created_at,
             run.updated_at,
             opt_typed_text(run.trigger.as_ref()),
+            number,
         ],
     )?;
     for step in steps {

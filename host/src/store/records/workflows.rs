@@ -105,26 +105,73 @@ pub fn get_workflow(
     id: &str,
 ) -> Result<WorkflowRecord, StoreError> {
     let found = conn
-        .query_row(
-            &format!("SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = ?1 AND tenant = ?2"),
-            params![id, tenant],
-            workflow_from_row,
-        )
+        .prepare_cached(&format!(
+            "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = ?1 AND tenant = ?2"
+        ))?
+        .query_row(params![id, tenant], workflow_from_row)
         .optional()?;
     let (mut workflow, status) = found.ok_or(StoreError::NotFound)?;
     workflow.status = WorkflowStatus::parse(&status)?;
     Ok(workflow)
 }
 
-pub fn list_workflows(conn: &Connection, tenant: &str) -> Result<Vec<WorkflowRecord>, StoreError> {
-    let mut statement = conn.prepare_cached(&format!(
-        "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE tenant = ?1 ORDER BY id"
-    ))?;
-    let rows = statement.query_map(params![tenant], workflow_from_row)?;
+/// A workflow as a tenant's list shows it: its row, its latest definition,
+/// its schedule's next slot, and its newest run.
+#[derive(Debug, Clone)]
+pub struct WorkflowSummary {
+    pub workflow: WorkflowRecord,
+    pub definition: Value,
+    /// The schedule's next slot (Unix ms), if it is scheduled.
+    pub next_fire: Option<i64>,
+    pub latest_run: Option<LatestRun>,
+}
+
+/// A workflow's newest run.
+#[derive(Debug, Clone)]
+pub struct LatestRun {
+    pub id: String,
+    pub number: i64,
+    pub status: RunStatus,
+    pub created_at: i64,
+}
+
+/// A tenant's workflows, by id, with what their list shows.
+pub fn list_workflows(conn: &Connection, tenant: &str) -> Result<Vec<WorkflowSummary>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT w.id, w.tenant, w.name, w.status, w.version, w.created_at, w.updated_at, \
+                v.definition, s.next_fire, r.id, r.number, r.status, r.created_at \
+         FROM workflows w \
+         JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.version \
+         LEFT JOIN schedules s ON s.workflow_id = w.id \
+         LEFT JOIN runs r ON r.id = \
+           (SELECT id FROM runs WHERE workflow_id = w.id ORDER BY id DESC LIMIT 1) \
+         WHERE w.tenant = ?1 ORDER BY w.id",
+    )?;
+    let rows = statement.query_map(params![tenant], |row| {
+        let (workflow, status) = workflow_from_row(row)?;
+        let latest_run = match row.get::<_, Option<String>>(9)? {
+            Some(id) => Some(LatestRun {
+                id,
+                number: row.get(10)?,
+                status: status_column(row, 11)?,
+                created_at: row.get(12)?,
+            }),
+            None => None,
+        };
+        Ok((
+            status,
+            WorkflowSummary {
+                workflow,
+                definition: json_column(row, 7)?,
+                next_fire: row.get(8)?,
+                latest_run,
+            },
+        ))
+    })?;
     rows.map(|row| {
-        let (mut workflow, status) = row?;
-        workflow.status = WorkflowStatus::parse(&status)?;
-        Ok(workflow)
+        let (status, mut summary) = row?;
+        summary.workflow.status = WorkflowStatus::parse(&status)?;
+        Ok(summary)
     })
     .collect()
 }

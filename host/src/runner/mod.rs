@@ -497,7 +497,7 @@ impl Runner {
     }
 
     /// Waits until the run's row passes `row` and then its view passes
-    /// `view`, or `timeout` ends; returns the view as it is then.
+    /// `done`, or `timeout` ends; returns the view as it is then.
     async fn wait_for(
         &self,
         tenant: Option<&str>,

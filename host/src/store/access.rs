@@ -57,26 +57,18 @@ impl Store {
     }
 }
 
-/// Methods that hand their arguments to the record function of the same name.
+/// Methods that hand `self.<field>` (the connection or the transaction) and
+/// their arguments to the record function of the same name.
 macro_rules! delegate {
-    ($($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
+    ($field:tt; $($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
         $($(#[$doc])* pub fn $name(&self, $($arg: $ty),*) -> Result<$out, StoreError> {
-            $name(self.0, $($arg),*)
-        })*
-    };
-}
-
-/// [`delegate!`] for [`Tx`], whose record functions take the transaction.
-macro_rules! delegate_tx {
-    ($($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
-        $($(#[$doc])* pub fn $name(&self, $($arg: $ty),*) -> Result<$out, StoreError> {
-            $name(self.tx, $($arg),*)
+            $name(self.$field, $($arg),*)
         })*
     };
 }
 
 impl Reader<'_> {
-    delegate! {
+    delegate! { 0;
         /// A tenant's workflow.
         fn get_workflow(tenant: &str, id: &str) -> WorkflowRecord;
         /// A tenant's workflows, with what their list shows.
@@ -127,7 +119,7 @@ impl Reader<'_> {
 }
 
 impl Tx<'_> {
-    delegate_tx! {
+    delegate! { tx;
         /// Stores a new workflow at its first version.
         fn insert_workflow(workflow: &WorkflowRecord, definition: &Value) -> ();
         /// Stores a workflow's new version.

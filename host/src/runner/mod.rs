@@ -462,6 +462,12 @@ impl Runner {
         Ok(self.inner.store.run_status(tenant, id)?)
     }
 
+    /// How a run stands and the sequence number of its last event, from its
+    /// row alone.
+    pub fn run_state(&self, tenant: Option<&str>, id: &str) -> Result<(RunStatus, i64), RunError> {
+        Ok(self.inner.store.run_state(tenant, id)?)
+    }
+
     /// The run's events after sequence number `after`.
     pub fn events(
         &self,

@@ -44,7 +44,7 @@ fn path(file: &str) -> String {
 #[test]
 fn plugin_inspect_prints_describe_as_json() {
     let data = tempfile::tempdir().expect("tempdir");
-    let output = cairn(data.path(), &["plugin", "inspect", &path(GREET)]);
+    let output = cairn(data.path(), &["plugins", "inspect", &path(GREET)]);
     assert!(
         output.status.success(),
         "{}",
@@ -85,7 +85,7 @@ fn plugin_inspect_refuses_what_is_not_a_step_plugin() {
         ),
     ];
     for (file, expected) in cases {
-        let output = cairn(data.path(), &["plugin", "inspect", &file]);
+        let output = cairn(data.path(), &["plugins", "inspect", &file]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{file}");
         assert!(stderr.contains(expected), "{file}: {stderr}");
@@ -223,8 +223,10 @@ fn plugin_list_shows_bundled_plugins_and_explains_broken_ones() {
     let output = cairn(
         data.path(),
         &[
-            "plugin",
+            "plugins",
             "list",
+            "--local",
+            "--json",
             "--plugins-dir",
             &extra.display().to_string(),
         ],
@@ -329,9 +331,10 @@ fn run_pauses_at_the_gate_and_resume_completes_it() {
         data.path(),
         &["run", example, "--input", r#"{"topic": "wasm plugins"}"#],
     );
-    assert!(
-        output.status.success(),
-        "{}",
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "a paused run exits 3: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     let paused = stdout_json(&output);
@@ -344,7 +347,7 @@ fn run_pauses_at_the_gate_and_resume_completes_it() {
         data.path(),
         &["resume", run, "--step", "check", "--decision", r#""maybe""#],
     );
-    assert!(!refused.status.success());
+    assert_eq!(refused.status.code(), Some(5), "refused as invalid");
     assert!(
         String::from_utf8_lossy(&refused.stderr)
             .contains("'maybe' is not one of the options: approve, reject")
@@ -416,8 +419,9 @@ fn run_drives_the_language_constructs_and_resumes_a_step_by_path() {
     ]});
     std::fs::write(&workflow, definition.to_string()).expect("write");
     let output = cairn(data.path(), &["run", workflow.to_str().expect("utf-8")]);
-    assert!(
-        output.status.success(),
+    assert_eq!(
+        output.status.code(),
+        Some(3),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
@@ -499,7 +503,7 @@ fn run_lists_every_problem_of_an_invalid_workflow() {
     .expect("write");
     let output = cairn(data.path(), &["run", workflow.to_str().expect("utf-8")]);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(5), "a usage error: {stderr}");
     assert!(
         stderr.contains("/steps/0/type: unknown step type 'nope'"),
         "{stderr}"

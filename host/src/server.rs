@@ -279,9 +279,15 @@ pub async fn start(
         host.runner.subscribe(),
         settings.smtp.clone(),
     ));
+    let closing = tokio_util::sync::CancellationToken::new();
     let state = AppState {
         host: Arc::clone(&host),
         metrics: crate::api::metrics::install(),
+        closing: closing.clone(),
+    };
+    let shutdown = async move {
+        shutdown.await;
+        closing.cancel();
     };
     // The API has threads of its own. Runs are driven, and their steps run, on
     // the runtime this function runs on; when tenants' steps keep those

@@ -137,6 +137,16 @@ impl Server {
 
     /// The same, with more `CAIRN_*` settings in the environment.
     pub fn process_with(data_dir: &Path, plugins_dir: &Path, settings: &[(&str, &str)]) -> Server {
+        Self::process_on(data_dir, plugins_dir, settings, "127.0.0.1:0")
+    }
+
+    /// The same, listening on `listen` (a restarted server on its old port).
+    pub fn process_on(
+        data_dir: &Path,
+        plugins_dir: &Path,
+        settings: &[(&str, &str)],
+        listen: &str,
+    ) -> Server {
         let log = data_dir.with_extension("log");
         let log_file = std::fs::OpenOptions::new()
             .create(true)
@@ -145,7 +155,7 @@ impl Server {
             .expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
             .envs(settings.iter().copied())
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .env("CAIRN_DATA_DIR", data_dir)
             .env("CAIRN_PLUGINS_DIR", plugins_dir)
             // Compiled plugins are shared by every test's server.

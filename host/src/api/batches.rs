@@ -22,7 +22,7 @@ pub struct StartBatch {
 
 /// Start one run of the workflow per input: all of them, or none.
 #[utoipa::path(operation_id = "startBatch", post, path = "/v1/workflows/{id}/batches", tag = "batches",
-    params(("id" = String, Path, description = "Workflow id"),
+    params(("id" = String, Path, description = "Workflow id, or its name"),
         ("Idempotency-Key" = Option<String>, Header,
          description = "Starts the batch at most once: the same key with the same body answers the same batch")),
     request_body = StartBatch,

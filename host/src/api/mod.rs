@@ -34,6 +34,10 @@ pub struct AppState {
     pub host: Arc<Host>,
     /// The Prometheus recorder's handle, when this process installed one.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Cancelled when the server starts to shut down: long-polls answer and
+    /// event streams end, so that the graceful shutdown is not held open by
+    /// the clients that follow runs (they reconnect to the next server).
+    pub closing: tokio_util::sync::CancellationToken,
 }
 
 /// Request bodies above this are refused with 413 (plugin uploads have their

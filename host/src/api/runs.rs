@@ -36,7 +36,7 @@ pub struct StartRun {
 /// Start a run of the workflow's current version.
 #[utoipa::path(operation_id = "startRun", post, path = "/v1/workflows/{id}/runs", tag = "runs",
     params(
-        ("id" = String, Path, description = "Workflow id"),
+        ("id" = String, Path, description = "Workflow id, or its name"),
         ("Idempotency-Key" = Option<String>, Header,
             description = "The same key and body return the run started the first time"),
     ),
@@ -210,11 +210,11 @@ pub async fn get(
             status.is_terminal() || (status == RunStatus::Paused && query.after != Some(last_event))
         }
     };
-    let answered = state
-        .host
-        .runner
-        .wait_until_state(Some(&tenant), &id, wait, answer)
-        .await?;
+    let runner = &state.host.runner;
+    let answered = tokio::select! {
+        answered = runner.wait_until_state(Some(&tenant), &id, wait, answer) => answered?,
+        () = state.closing.cancelled() => runner.get_run(Some(&tenant), &id)?,
+    };
     Ok(Json(answered))
 }
 
@@ -354,7 +354,8 @@ pub async fn events(
 }
 
 /// A run's events as server-sent events: what is stored after `after`, then
-/// each new one as it is committed, until the run has finished.
+/// each new one as it is committed, until the run has finished (or the
+/// server shuts down).
 struct EventStream {
     state: AppState,
     tenant: String,
@@ -395,7 +396,13 @@ impl EventStream {
                 return None;
             }
             loop {
-                match changes.recv().await {
+                let changed = tokio::select! {
+                    changed = changes.recv() => changed,
+                    // The server is shutting down: the client reconnects,
+                    // with Last-Event-ID, to whichever server serves next.
+                    () = self.state.closing.cancelled() => return None,
+                };
+                match changed {
                     Ok(changed) if changed != self.run_id => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                     _ => break,

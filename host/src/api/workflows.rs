@@ -530,7 +530,7 @@ pub async fn list(
 
 /// One workflow with its definition and recent runs.
 #[utoipa::path(operation_id = "getWorkflow", get, path = "/v1/workflows/{id}", tag = "workflows",
-    params(("id" = String, Path, description = "Workflow id")),
+    params(("id" = String, Path, description = "Workflow id, or its name")),
     responses(
         (status = 200, description = "The workflow", body = WorkflowBody),
         (status = 404, description = "No such workflow for this tenant"),
@@ -540,6 +540,7 @@ pub async fn get(
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
 ) -> Result<Json<WorkflowBody>, ApiError> {
+    let id = state.host.runner.workflow_id(&tenant, &id)?;
     let (workflow, definition) = state.host.runner.get_workflow(&tenant, &id)?;
     let recent = state
         .host
@@ -564,7 +565,7 @@ pub async fn get(
 
 /// A new version of the workflow's definition; running runs keep theirs.
 #[utoipa::path(operation_id = "updateWorkflow", put, path = "/v1/workflows/{id}", tag = "workflows",
-    params(("id" = String, Path, description = "Workflow id")),
+    params(("id" = String, Path, description = "Workflow id, or its name")),
     request_body = UpdateWorkflow,
     responses(
         (status = 200, description = "The new version", body = WorkflowBody),
@@ -577,6 +578,7 @@ pub async fn update(
     Path(id): Path<String>,
     body: ApiJson<UpdateWorkflow>,
 ) -> Result<Json<WorkflowBody>, ApiError> {
+    let id = state.host.runner.workflow_id(&tenant, &id)?;
     let definition = body.value.definition;
     let workflow = state
         .host
@@ -594,6 +596,7 @@ async fn set_status(
     id: String,
     status: WorkflowStatus,
 ) -> Result<Json<WorkflowBody>, ApiError> {
+    let id = state.host.runner.workflow_id(&caller.tenant, &id)?;
     let workflow = state
         .host
         .runner
@@ -609,7 +612,7 @@ async fn set_status(
 /// Let the workflow start runs; for a planned draft, this approves its plan
 /// (recorded as the key's decision).
 #[utoipa::path(operation_id = "activateWorkflow", post, path = "/v1/workflows/{id}/activate", tag = "workflows",
-    params(("id" = String, Path, description = "Workflow id")),
+    params(("id" = String, Path, description = "Workflow id, or its name")),
     responses(
         (status = 200, description = "The workflow, now active", body = WorkflowBody),
         (status = 404, description = "No such workflow for this tenant"),
@@ -624,7 +627,7 @@ pub async fn activate(
 
 /// Stop the workflow from starting runs; its runs carry on.
 #[utoipa::path(operation_id = "archiveWorkflow", post, path = "/v1/workflows/{id}/archive", tag = "workflows",
-    params(("id" = String, Path, description = "Workflow id")),
+    params(("id" = String, Path, description = "Workflow id, or its name")),
     responses(
         (status = 200, description = "The workflow, now archived", body = WorkflowBody),
         (status = 404, description = "No such workflow for this tenant"),
@@ -640,7 +643,7 @@ pub async fn archive(
 /// The workflow's cron schedule: its next five slots and what its latest
 /// slots did.
 #[utoipa::path(get, operation_id = "getSchedule", path = "/v1/workflows/{id}/schedule", tag = "schedules",
-    params(("id" = String, Path, description = "Workflow id")),
+    params(("id" = String, Path, description = "Workflow id, or its name")),
     responses(
         (status = 200, description = "The schedule", body = ScheduleView),
         (status = 404, description = "No such workflow for this tenant, or it has no schedule"),
@@ -650,12 +653,13 @@ pub async fn schedule(
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
 ) -> Result<Json<ScheduleView>, ApiError> {
+    let id = state.host.runner.workflow_id(&tenant, &id)?;
     Ok(Json(state.host.runner.schedule(&tenant, &id)?))
 }
 
 /// Stop the schedule from starting runs.
 #[utoipa::path(post, operation_id = "pauseSchedule", path = "/v1/workflows/{id}/schedule/pause", tag = "schedules",
-    params(("id" = String, Path, description = "Workflow id")),
+    params(("id" = String, Path, description = "Workflow id, or its name")),
     responses(
         (status = 200, description = "The schedule, paused", body = ScheduleView),
         (status = 404, description = "No such workflow for this tenant, or it has no schedule"),
@@ -665,6 +669,7 @@ pub async fn pause_schedule(
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
 ) -> Result<Json<ScheduleView>, ApiError> {
+    let id = state.host.runner.workflow_id(&tenant, &id)?;
     Ok(Json(
         state
             .host
@@ -676,7 +681,7 @@ pub async fn pause_schedule(
 
 /// Start the schedule again, from its next slot after now.
 #[utoipa::path(post, operation_id = "resumeSchedule", path = "/v1/workflows/{id}/schedule/resume", tag = "schedules",
-    params(("id" = String, Path, description = "Workflow id")),
+    params(("id" = String, Path, description = "Workflow id, or its name")),
     responses(
         (status = 200, description = "The schedule, running", body = ScheduleView),
         (status = 404, description = "No such workflow for this tenant, or it has no schedule"),
@@ -686,6 +691,7 @@ pub async fn resume_schedule(
     Tenant(tenant): Tenant,
     Path(id): Path<String>,
 ) -> Result<Json<ScheduleView>, ApiError> {
+    let id = state.host.runner.workflow_id(&tenant, &id)?;
     Ok(Json(
         state
             .host

@@ -324,6 +324,7 @@ pub(super) async fn serve(host: &Arc<Host>) -> anyhow::Result<BenchServer> {
     let state = AppState {
         host: Arc::clone(host),
         metrics: crate::api::metrics::install(),
+        closing: Default::default(),
     };
     let api = ApiRuntime::start(2)?;
     // Ends when the runtime is dropped with the server.

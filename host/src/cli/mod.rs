@@ -1,7 +1,8 @@
 //! The `cairn` command line: its commands, one file per group, and the output
-//! helpers they share. Wiring only; the work happens in the library.
+//! helpers they share. Wiring only; the work happens in the library (local
+//! commands) or on a server (the remote groups, through `remote.rs`).
 
-/// `println!` for a command's output. A reader that went away (`cairn plugin
+/// `println!` for a command's output. A reader that went away (`cairn plugins
 /// inspect x | head`) ends the command quietly instead of with a panic.
 macro_rules! say {
     ($($arg:tt)*) => {{
@@ -21,12 +22,20 @@ pub fn stdout_failed(error: std::io::Error) -> ! {
     std::process::exit(1);
 }
 
+mod approvals;
+mod batches;
 mod bench;
+mod exit;
 mod keys;
+mod local;
+mod output;
 mod plans;
 mod plugins;
 mod remote;
 mod runs;
+mod secrets;
+mod watch;
+mod workflows;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,12 +45,26 @@ use cairn::server::{Settings, serve};
 use clap::{Parser, Subcommand};
 use serde_json::Value;
 
+pub use exit::exit_code;
+use remote::{Connection, Remote};
+
 #[derive(Parser)]
-#[command(name = "cairn", version, about)]
+#[command(
+    name = "cairn",
+    version,
+    about,
+    after_help = exit::HELP,
+    after_long_help = exit::HELP
+)]
 pub struct Cli {
     /// Data directory: the database, compiled-code cache and key file [default: cairn-data].
     #[arg(long, global = true, env = "CAIRN_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    connection: Connection,
+    /// Print JSON instead of tables and text (for scripts).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -57,20 +80,44 @@ pub enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
-    /// Manage tenants.
+    /// Save a server's address and an API key for the remote commands
+    /// (in an owner-only file under ~/.config/cairn).
+    Login(remote::LoginArgs),
+    /// Forget the saved server and key.
+    Logout,
+    /// A server's workflows: list, show, apply a definition file, activate, archive.
+    #[command(subcommand)]
+    Workflows(workflows::WorkflowsCommand),
+    /// A server's runs: list, show, start, resume, cancel, watch.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
+    /// Step plugins: a server's (list, show, upload, delete) and local files (inspect).
+    #[command(subcommand, alias = "plugin")]
+    Plugins(plugins::PluginsCommand),
+    /// A server's approval queue: list, approve, reject.
+    #[command(subcommand)]
+    Approvals(approvals::ApprovalsCommand),
+    /// A server's secrets for this tenant: set, list, delete.
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
+    /// Batches on a server: one run per input.
+    #[command(subcommand)]
+    Batches(batches::BatchesCommand),
+    /// Have a server's planner write a workflow from a goal; prints the plan,
+    /// and with `--approve` activates it.
+    Plan(plans::PlanArgs),
+    /// Manage tenants (on the data directory).
     #[command(subcommand)]
     Tenant(keys::TenantCommand),
-    /// Manage a tenant's API keys: each key's name is its holder's identity.
+    /// Manage a tenant's API keys (on the data directory): each key's name is
+    /// its holder's identity.
     #[command(subcommand)]
     Key(keys::KeyCommand),
-    /// Inspect and list step plugins.
-    #[command(subcommand)]
-    Plugin(plugins::PluginCommand),
     /// Run one step in the sandbox: a plugin author's inner loop.
     #[command(subcommand)]
     Step(plugins::StepCommand),
-    /// Run a workflow once on the embedded database and print where the run ended:
-    /// its result, its error, or what it waits for.
+    /// Run a workflow once on the embedded database, without a server, and
+    /// print where the run ended: its result, its error, or what it waits for.
     Run {
         /// The workflow definition (a JSON file).
         workflow: PathBuf,
@@ -109,8 +156,8 @@ pub enum Command {
         #[arg(long)]
         events: bool,
     },
-    /// Continue every unfinished run in the data directory (as a start does) and
-    /// wait until each has finished or paused; prints how many runs are in each status.
+    /// Continue every unfinished local run (as a start does) and wait until
+    /// each has finished or paused; prints how many runs are in each status.
     Recover {
         /// Directory of extra `.wasm` plugins.
         #[arg(long, default_value = "plugins.d")]
@@ -119,9 +166,6 @@ pub enum Command {
         #[arg(long, default_value = "10m")]
         wait: String,
     },
-    /// Have a running server's planner write a workflow from a goal; prints
-    /// the plan, and with `--approve` activates it.
-    Plan(plans::PlanArgs),
     /// Print performance figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -133,6 +177,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("cairn-data"));
     let cache_dir = Some(data_dir.join("compiled"));
+    let json = cli.json;
+    let remote = || Remote::new(cli.connection.clone(), &data_dir);
     match cli.command {
         Command::Serve { config, listen } => {
             // The data directory comes from the settings unless a flag or
@@ -147,9 +193,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serve(settings).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Login(args) => remote::login(cli.connection.clone(), args).await,
+        Command::Logout => remote::logout(),
+        Command::Workflows(command) => workflows::run(&remote()?, command, json).await,
+        Command::Runs(command) => runs::run(&remote()?, command, json).await,
+        Command::Plugins(command) => plugins::plugins(remote, cache_dir, command, json).await,
+        Command::Approvals(command) => approvals::run(&remote()?, command, json).await,
+        Command::Secrets(command) => secrets::run(&remote()?, command, json).await,
+        Command::Batches(command) => batches::run(&remote()?, command, json).await,
+        Command::Plan(args) => plans::plan(&remote()?, args, json).await,
         Command::Tenant(command) => keys::tenant(&data_dir, command).await,
         Command::Key(command) => keys::key(&data_dir, command).await,
-        Command::Plugin(command) => plugins::plugin(cache_dir, command).await,
         Command::Step(command) => plugins::step(cache_dir, command).await,
         Command::Run {
             workflow,
@@ -157,24 +211,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             plugins_dir,
             wait,
             runs,
-        } => runs::run_workflow(&data_dir, &workflow, &input, plugins_dir, &wait, runs).await,
+        } => local::run_workflow(&data_dir, &workflow, &input, plugins_dir, &wait, runs).await,
         Command::Recover { plugins_dir, wait } => {
-            runs::recover(&data_dir, plugins_dir, &wait).await
+            local::recover(&data_dir, plugins_dir, &wait).await
         }
         Command::Resume {
             run,
             step,
             decision,
             plugins_dir,
-        } => runs::resume(&data_dir, run, step, decision, plugins_dir).await,
-        Command::Show { run, events } => runs::show(&data_dir, run, events).await,
-        Command::Plan(args) => plans::plan(&data_dir, args).await,
+        } => local::resume(&data_dir, run, step, decision, plugins_dir).await,
+        Command::Show { run, events } => local::show(&data_dir, run, events).await,
         Command::Bench(command) => bench::bench(cache_dir, command).await,
     }
 }
 
+/// `text` as JSON, or a usage error that names the flag.
 fn parse_json(flag: &str, text: &str) -> anyhow::Result<Value> {
-    serde_json::from_str(text).with_context(|| format!("{flag} is not valid JSON"))
+    serde_json::from_str(text)
+        .with_context(|| format!("{flag} is not valid JSON"))
+        .map_err(exit::usage)
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use serde_json::{Value, json};
 
-use super::remote::{Connection, Remote};
+use super::remote::Remote;
 
 #[derive(clap::Args, Debug)]
 pub struct PlanArgs {
@@ -25,15 +25,9 @@ pub struct PlanArgs {
     /// starts).
     #[arg(long)]
     approve: bool,
-    /// Print the server's JSON instead.
-    #[arg(long)]
-    json: bool,
-    #[command(flatten)]
-    connection: Connection,
 }
 
-pub async fn plan(data_dir: &std::path::Path, args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let remote = Remote::new(args.connection, data_dir)?;
+pub async fn plan(remote: &Remote, args: PlanArgs, json: bool) -> anyhow::Result<ExitCode> {
     let mut request = json!({"goal": args.goal});
     if let Some(schedule) = args.schedule {
         request["schedule"] = json!(schedule);
@@ -44,20 +38,16 @@ pub async fn plan(data_dir: &std::path::Path, args: PlanArgs) -> anyhow::Result<
     if !args.notify.is_empty() {
         request["notify"] = json!(args.notify);
     }
-    let mut draft = remote.ok("POST", "/v1/workflows", Some(&request)).await?;
+    let mut draft = remote.post("/v1/workflows", &request).await?;
     if args.approve {
         let id = draft["id"].as_str().unwrap_or_default().to_owned();
         let active = remote
-            .ok(
-                "POST",
-                &format!("/v1/workflows/{id}/activate"),
-                Some(&json!({})),
-            )
+            .post(&format!("/v1/workflows/{id}/activate"), &json!({}))
             .await?;
         draft["status"] = active["status"].clone();
         draft["message"] = json!("Approved: the workflow is active.");
     }
-    if args.json {
+    if json {
         super::print_json(&draft)?;
     } else {
         say!("{}", readable(&draft));

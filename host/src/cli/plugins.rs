@@ -1,5 +1,5 @@
-//! `cairn plugin` and `cairn step`: a plugin author's inner loop, on the same
-//! engine and checks as the server.
+//! `cairn plugins` and `cairn step`: a server's plugins, and a plugin
+//! author's inner loop on the same engine and checks as the server.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,20 +11,46 @@ use cairn::engine::{
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
+use super::exit::usage;
+use super::output::{short, show, table, text};
+use super::remote::{Body, Remote, segment};
 use super::{parse_json, print_json};
 
 #[derive(Subcommand)]
-pub enum PluginCommand {
-    /// Load a component, check it against the cairn:step world and print its describe() as JSON.
+pub enum PluginsCommand {
+    /// Load a local component, check it against the cairn:step world and
+    /// print its describe() as JSON (no server needed).
     Inspect {
         /// A `.wasm` component file.
         file: PathBuf,
     },
-    /// List the bundled plugins and those in a plugins directory.
+    /// The plugins a server's tenant can use (with --local: the bundled ones
+    /// and those in a plugins directory, loaded here).
     List {
-        /// Directory of extra `.wasm` plugins.
-        #[arg(long, default_value = "plugins.d")]
+        /// List the bundled plugins and a plugins directory's, without a server.
+        #[arg(long)]
+        local: bool,
+        /// With --local: the directory of extra `.wasm` plugins.
+        #[arg(long, default_value = "plugins.d", requires = "local")]
         plugins_dir: PathBuf,
+    },
+    /// A server's plugin: each version, with its schemas.
+    Show {
+        /// The plugin's name.
+        name: String,
+    },
+    /// Upload a component to a server, for this tenant's workflows.
+    Upload {
+        /// A `.wasm` component file.
+        file: PathBuf,
+    },
+    /// Delete an uploaded plugin from a server (every version, or one).
+    Delete {
+        /// The plugin's name.
+        name: String,
+        /// Only this version.
+        #[arg(long)]
+        version: Option<String>,
     },
 }
 
@@ -69,47 +95,171 @@ pub struct StepArgs {
     fuel: Option<u64>,
 }
 
-pub async fn plugin(
+pub async fn plugins(
+    remote: impl FnOnce() -> anyhow::Result<Remote>,
     cache_dir: Option<PathBuf>,
-    command: PluginCommand,
+    command: PluginsCommand,
+    json: bool,
 ) -> anyhow::Result<ExitCode> {
     match command {
-        PluginCommand::Inspect { file } => {
+        PluginsCommand::Inspect { file } => {
             let engine = engine(EngineConfig {
                 cache_dir,
                 ..Default::default()
             })?;
             let plugin = load_file(&engine, &file).await?;
             print_json(&describe(&plugin, &file.display().to_string()))?;
-            Ok(ExitCode::SUCCESS)
         }
-        PluginCommand::List { plugins_dir } => {
-            let engine = engine(EngineConfig {
-                cache_dir,
-                ..Default::default()
+        PluginsCommand::List {
+            local: true,
+            plugins_dir,
+        } => {
+            let listed = Value::Array(local_plugins(cache_dir, &plugins_dir).await?);
+            show(json, &listed, |listed| {
+                let rows = listed
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| match p.get("error") {
+                        Some(error) => vec![
+                            "(broken)".to_owned(),
+                            "-".to_owned(),
+                            "-".to_owned(),
+                            text(&p["source"]),
+                            text(error),
+                        ],
+                        None => vec![
+                            text(&p["name"]),
+                            text(&p["version"]),
+                            text(&p["wit"]),
+                            text(&p["source"]),
+                            short(&p["description"], 60),
+                        ],
+                    })
+                    .collect();
+                table(
+                    &["NAME", "VERSION", "WIT", "SOURCE", "DESCRIPTION"],
+                    rows,
+                    "No plugins.",
+                );
             })?;
-            let mut listed = Vec::new();
-            for (name, wasm) in BUNDLED {
-                let plugin = engine
-                    .load(wasm)
-                    .await
-                    .with_context(|| format!("bundled plugin {name}"))?;
-                listed.push(describe(&plugin, "bundled"));
-            }
-            if plugins_dir.is_dir() {
-                for (path, result) in engine.load_dir(&plugins_dir).await? {
-                    match result {
-                        Ok(plugin) => listed.push(describe(&plugin, &path.display().to_string())),
-                        Err(e) => listed.push(
-                            json!({ "source": path.display().to_string(), "error": e.to_string() }),
-                        ),
+        }
+        PluginsCommand::List { local: false, .. } => {
+            let list = remote()?.get("/v1/plugins").await?;
+            show(json, &list, |list| {
+                let rows = list["plugins"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| {
+                        vec![
+                            text(&p["name"]),
+                            text(&p["version"]),
+                            text(&p["scope"]),
+                            text(&p["wit"]),
+                            format!(
+                                "{} KiB",
+                                p["size_bytes"].as_u64().unwrap_or(0).div_ceil(1024)
+                            ),
+                            short(&p["description"], 60),
+                        ]
+                    })
+                    .collect();
+                table(
+                    &["NAME", "VERSION", "SCOPE", "WIT", "SIZE", "DESCRIPTION"],
+                    rows,
+                    "No plugins.",
+                );
+            })?;
+        }
+        PluginsCommand::Show { name } => {
+            let found = remote()?
+                .get(&format!("/v1/plugins/{}", segment(&name)))
+                .await?;
+            show(json, &found, |found| {
+                for version in found["versions"].as_array().into_iter().flatten() {
+                    say!(
+                        "{} {} ({}, {}, {} bytes, {})",
+                        text(&version["name"]),
+                        text(&version["version"]),
+                        text(&version["scope"]),
+                        text(&version["wit"]),
+                        version["size_bytes"],
+                        text(&version["digest"])
+                    );
+                    say!("  {}", text(&version["description"]));
+                    for schema in ["config_schema", "input_schema", "output_schema"] {
+                        if !version[schema].is_null() {
+                            say!("  {schema}: {}", version[schema]);
+                        }
                     }
                 }
+            })?;
+        }
+        PluginsCommand::Upload { file } => {
+            let wasm = std::fs::read(&file)
+                .with_context(|| format!("cannot read {}", file.display()))
+                .map_err(usage)?;
+            let uploaded = remote()?
+                .ok("POST", "/v1/plugins", Body::Bytes(wasm, "application/wasm"))
+                .await?;
+            show(json, &uploaded, |p| {
+                say!(
+                    "Uploaded {} {} ({}).",
+                    text(&p["name"]),
+                    text(&p["version"]),
+                    text(&p["digest"])
+                );
+            })?;
+        }
+        PluginsCommand::Delete { name, version } => {
+            let mut path = format!("/v1/plugins/{}", segment(&name));
+            if let Some(version) = version {
+                path.push_str(&format!("?version={}", segment(&version)));
             }
-            print_json(&Value::Array(listed))?;
-            Ok(ExitCode::SUCCESS)
+            let deleted = remote()?.ok("DELETE", &path, Body::Empty).await?;
+            show(json, &deleted, |d| {
+                let versions: Vec<String> = d["deleted_versions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(text)
+                    .collect();
+                say!("Deleted {name} {}.", versions.join(", "));
+            })?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The bundled plugins and a directory's, as `describe` shows them (a file
+/// that does not load shows its error).
+async fn local_plugins(
+    cache_dir: Option<PathBuf>,
+    plugins_dir: &Path,
+) -> anyhow::Result<Vec<Value>> {
+    let engine = engine(EngineConfig {
+        cache_dir,
+        ..Default::default()
+    })?;
+    let mut listed = Vec::new();
+    for (name, wasm) in BUNDLED {
+        let plugin = engine
+            .load(wasm)
+            .await
+            .with_context(|| format!("bundled plugin {name}"))?;
+        listed.push(describe(&plugin, "bundled"));
+    }
+    if plugins_dir.is_dir() {
+        for (path, result) in engine.load_dir(plugins_dir).await? {
+            match result {
+                Ok(plugin) => listed.push(describe(&plugin, &path.display().to_string())),
+                Err(e) => listed
+                    .push(json!({ "source": path.display().to_string(), "error": e.to_string() })),
+            }
+        }
+    }
+    Ok(listed)
 }
 
 pub async fn step(cache_dir: Option<PathBuf>, command: StepCommand) -> anyhow::Result<ExitCode> {

@@ -89,16 +89,25 @@ impl Runner {
         Ok((self.get_run(Some(tenant), &id)?, true))
     }
 
-    /// The tenant's workflow, if it may start runs.
+    /// The tenant's active workflow `workflow_id` (an id, or a name: see
+    /// [`Runner::workflow_id`]).
     pub(super) fn active_workflow(
         &self,
         tenant: &str,
         workflow_id: &str,
     ) -> Result<WorkflowRecord, RunError> {
-        let workflow = self
+        // By id first: a start by id, the common case, reads one row.
+        let workflow = match self
             .inner
             .store
-            .reading(|c| c.get_workflow(tenant, workflow_id))?;
+            .reading(|c| c.get_workflow(tenant, workflow_id))
+        {
+            Err(StoreError::NotFound) => {
+                let id = self.workflow_id(tenant, workflow_id)?;
+                self.inner.store.reading(|c| c.get_workflow(tenant, &id))?
+            }
+            found => found?,
+        };
         if workflow.status != WorkflowStatus::Active {
             return Err(RunError::NotActive(format!(
                 "workflow '{}' is {}; only an active workflow can start runs",

@@ -118,7 +118,7 @@ impl Runner {
         let batch = BatchRecord {
             id: batch_id,
             tenant: tenant.to_owned(),
-            workflow_id: workflow_id.to_owned(),
+            workflow_id: workflow.id.clone(),
             created_at: now_ms(),
             cancelled_at: None,
         };

@@ -103,6 +103,43 @@ impl Runner {
         Ok(workflow)
     }
 
+    /// The id of the tenant's workflow `reference`: a workflow id, or a
+    /// workflow's name. A name that several unarchived workflows share is a
+    /// conflict; an archived workflow answers to its name only when no
+    /// unarchived one has it (so that starting it says it is archived).
+    pub fn workflow_id(&self, tenant: &str, reference: &str) -> Result<String, RunError> {
+        let named = self.inner.store.reading(|c| {
+            match c.get_workflow(tenant, reference) {
+                Ok(_) => return Ok(None),
+                Err(StoreError::NotFound) => {}
+                Err(other) => return Err(other),
+            }
+            c.workflows_named(tenant, reference).map(Some)
+        })?;
+        let Some(named) = named else {
+            return Ok(reference.to_owned());
+        };
+        let live: Vec<&String> = named
+            .iter()
+            .filter(|(_, status)| *status != WorkflowStatus::Archived)
+            .map(|(id, _)| id)
+            .collect();
+        match (live.as_slice(), named.first()) {
+            ([id], _) => Ok((*id).clone()),
+            ([], Some((id, _))) => Ok(id.clone()),
+            ([], None) => Err(RunError::NotFound),
+            (several, _) => Err(RunError::Conflict(format!(
+                "{} workflows are named '{reference}' ({}): use an id",
+                several.len(),
+                several
+                    .iter()
+                    .map(|id| id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
     /// A workflow and its latest definition.
     pub fn get_workflow(
         &self,

@@ -71,6 +71,8 @@ impl Reader<'_> {
     delegate! { 0;
         /// A tenant's workflow.
         fn get_workflow(tenant: &str, id: &str) -> WorkflowRecord;
+        /// A tenant's workflows called `name`, as (id, status), newest first.
+        fn workflows_named(tenant: &str, name: &str) -> Vec<(String, WorkflowStatus)>;
         /// A tenant's workflows, with what their list shows.
         fn list_workflows(tenant: &str) -> Vec<WorkflowSummary>;
         /// A workflow version's definition.

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{WebhookTarget, WorkflowDefinition};
+use super::{StepDefinition, WebhookTarget, WorkflowDefinition};
 
 /// Where a planned workflow came from, and who reviews it.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,26 +91,68 @@ pub struct PlanReview {
 }
 
 /// The steps of a definition as lines a person reads in an email or a
-/// terminal: what each step is, and what stops before it.
+/// terminal: what each step is, and what stops before it; the steps inside
+/// a construct (branches, a map's steps, a switch's cases) are indented
+/// under it.
 pub fn readable_steps(definition: &WorkflowDefinition) -> Vec<String> {
-    definition
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(index, step)| {
-            let mut line = format!("{}. {} ({})", index + 1, step.name, step.step_type);
-            if let Some(when) = &step.when {
-                line.push_str(&format!(", only when {when}"));
+    let mut lines = Vec::new();
+    outline(&definition.steps, "", &mut lines);
+    lines
+}
+
+fn outline(steps: &[StepDefinition], indent: &str, lines: &mut Vec<String>) {
+    let inner = format!("{indent}   ");
+    for (index, step) in steps.iter().enumerate() {
+        let kind = if !step.step_type.is_empty() {
+            step.step_type.clone()
+        } else if let Some(parallel) = &step.parallel {
+            format!("parallel, {} branches", parallel.branches.len())
+        } else if step.map.is_some() {
+            "for each item".to_owned()
+        } else if step.switch.is_some() {
+            "switch".to_owned()
+        } else if let Some(wait) = &step.wait {
+            match (&wait.duration, &wait.until) {
+                (Some(duration), _) => format!("waits {duration}"),
+                (None, Some(until)) => format!("waits until {until}"),
+                (None, None) => "waits".to_owned(),
             }
-            if let Some(gate) = &step.approval {
-                let who = if gate.reviewers.is_empty() {
-                    String::new()
-                } else {
-                    format!(" by {}", gate.reviewers.join(", "))
-                };
-                line.push_str(&format!("; then waits for approval{who}: {}", gate.message));
+        } else if let Some(child) = &step.workflow {
+            format!("runs workflow {}", child.id)
+        } else {
+            "step".to_owned()
+        };
+        let mut line = format!("{indent}{}. {} ({kind})", index + 1, step.name);
+        if let Some(when) = &step.when {
+            line.push_str(&format!(", only when {when}"));
+        }
+        if let Some(gate) = &step.approval {
+            let who = if gate.reviewers.is_empty() {
+                String::new()
+            } else {
+                format!(" by {}", gate.reviewers.join(", "))
+            };
+            line.push_str(&format!("; then waits for approval{who}: {}", gate.message));
+        }
+        lines.push(line);
+        if let Some(parallel) = &step.parallel {
+            for (branch, steps) in &parallel.branches {
+                lines.push(format!("{inner}branch {branch}:"));
+                outline(steps, &format!("{inner}   "), lines);
             }
-            line
-        })
-        .collect()
+        }
+        if let Some(map) = &step.map {
+            outline(&map.steps, &inner, lines);
+        }
+        if let Some(switch) = &step.switch {
+            for case in &switch.cases {
+                lines.push(format!("{inner}case {} (when {}):", case.name, case.when));
+                outline(&case.steps, &format!("{inner}   "), lines);
+            }
+            if let Some(steps) = &switch.default {
+                lines.push(format!("{inner}otherwise:"));
+                outline(steps, &format!("{inner}   "), lines);
+            }
+        }
+    }
 }

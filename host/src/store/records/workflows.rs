@@ -115,6 +115,26 @@ pub fn get_workflow(
     Ok(workflow)
 }
 
+/// The tenant's workflows called `name`, as (id, status), newest first.
+pub fn workflows_named(
+    conn: &Connection,
+    tenant: &str,
+    name: &str,
+) -> Result<Vec<(String, WorkflowStatus)>, StoreError> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, status FROM workflows WHERE tenant = ?1 AND name = ?2 ORDER BY created_at DESC, id DESC",
+    )?;
+    let rows = statement.query_map(params![tenant, name], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+    })?;
+    let mut found = Vec::new();
+    for row in rows {
+        let (id, status) = row?;
+        found.push((id, WorkflowStatus::parse(&status)?));
+    }
+    Ok(found)
+}
+
 /// A workflow as a tenant's list shows it: its row, its latest definition,
 /// its schedule's next slot, and its newest run.
 #[derive(Debug, Clone)]

@@ -17,23 +17,8 @@ if ! "$venv/bin/st" --version >/dev/null 2>&1; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/contract/requirements.txt
 fi
 
-cargo build --quiet --locked --bin cairn
-data=$(mktemp -d)
-out="$data.out"
-CAIRN_DATA_DIR="$data" CAIRN_CACHE_DIR="$PWD/target/contract-compiled" \
-    target/debug/cairn serve --listen 127.0.0.1:0 >"$out" 2>"$data.log" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$out" "$data.log"' EXIT
-
-url=""
-for _ in $(seq 1 600); do
-    url=$(sed -n 's/^cairn listening on //p' "$out")
-    [ -n "$url" ] && break
-    kill -0 $server 2>/dev/null || { cat "$data.log"; exit 1; }
-    sleep 0.2
-done
-[ -n "$url" ] || { echo "cairn serve did not start"; cat "$data.log"; exit 1; }
-key=$(cat "$data/default-api-key")
+source tests/serve.sh
+start_server contract
 
 "$venv/bin/st" --config-file tests/contract/schemathesis.toml run "$url/v1/openapi.json" \
     -H "Authorization: Bearer $key" \

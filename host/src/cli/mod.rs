@@ -166,6 +166,9 @@ pub enum Command {
         #[arg(long, default_value = "10m")]
         wait: String,
     },
+    /// Print the HTTP API's OpenAPI document (what `GET /v1/openapi.json`
+    /// serves), without a server: the clients in `clients/` are generated from it.
+    Openapi,
     /// Print performance figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -222,6 +225,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             plugins_dir,
         } => local::resume(&data_dir, run, step, decision, plugins_dir).await,
         Command::Show { run, events } => local::show(&data_dir, run, events).await,
+        Command::Openapi => {
+            print_json(cairn::api::openapi())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Bench(command) => bench::bench(cache_dir, command).await,
     }
 }

@@ -1,0 +1,24 @@
+# Sourced by the scripted test suites: starts the real `cairn serve` on
+# 127.0.0.1:0 over a fresh data directory, sets `url` and `key` (the default
+# tenant's API key), and stops the server and removes its files on exit.
+# Compiled plugins are kept in target/$1-compiled between runs.
+start_server() {
+    local cache="$PWD/target/$1-compiled"
+    cargo build --quiet --locked --bin cairn
+    data=$(mktemp -d)
+    out="$data.out"
+    CAIRN_DATA_DIR="$data" CAIRN_CACHE_DIR="$cache" \
+        target/debug/cairn serve --listen 127.0.0.1:0 >"$out" 2>"$data.log" &
+    server=$!
+    trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$out" "$data.log"' EXIT
+
+    url=""
+    for _ in $(seq 1 600); do
+        url=$(sed -n 's/^cairn listening on //p' "$out")
+        [ -n "$url" ] && break
+        kill -0 $server 2>/dev/null || { cat "$data.log"; exit 1; }
+        sleep 0.2
+    done
+    [ -n "$url" ] || { echo "cairn serve did not start"; cat "$data.log"; exit 1; }
+    key=$(cat "$data/default-api-key")
+}

@@ -362,6 +362,67 @@ fn the_workflow_list_shows_each_workflows_shape_schedule_and_latest_run() {
     assert_eq!(page.body["recent_runs"][1]["number"], 1);
 }
 
+/// `/v1/workflows/{id}/...` takes a workflow's name as well as its id: runs
+/// and batches start by name; a name two unarchived workflows share is a
+/// conflict; an archived workflow answers to its name only when no other does.
+#[test]
+fn workflows_are_found_and_started_by_name() {
+    let (_dir, server) = setup();
+    let id = create_workflow(&server, gated(), "active");
+    let page = server.get("/v1/workflows/gated");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.body["id"], id.as_str());
+
+    let started = server.post(
+        "/v1/workflows/gated/runs",
+        &json!({"input": {"topic": "names"}}),
+    );
+    assert_eq!(started.status, 201, "{}", started.body);
+    assert_eq!(started.body["workflow_id"], id.as_str());
+    let batch = server.post(
+        "/v1/workflows/gated/batches",
+        &json!({"inputs": [{"topic": "a"}, {"topic": "b"}]}),
+    );
+    assert_eq!(batch.status, 201, "{}", batch.body);
+    assert_eq!(batch.body["workflow_id"], id.as_str());
+    let unknown = server.post("/v1/workflows/no-such-name/runs", &json!({}));
+    assert_problem(&unknown, 404, "not-found");
+
+    // A second workflow of that name: the name is ambiguous, the ids are not.
+    let twin = create_workflow(&server, gated(), "active");
+    let ambiguous = server.post("/v1/workflows/gated/runs", &json!({}));
+    assert_problem(&ambiguous, 409, "conflict");
+    let detail = ambiguous.body["detail"].as_str().expect("detail");
+    assert!(detail.contains(&id) && detail.contains(&twin), "{detail}");
+    assert_eq!(
+        server
+            .post(&format!("/v1/workflows/{twin}/runs"), &json!({}))
+            .status,
+        201
+    );
+
+    // Archived by name: the other one keeps the name to itself.
+    let archived = server.post("/v1/workflows/gated/archive", &json!({}));
+    assert_problem(&archived, 409, "conflict");
+    let archived = server.post(&format!("/v1/workflows/{twin}/archive"), &json!({}));
+    assert_eq!(archived.status, 200, "{}", archived.body);
+    assert_eq!(server.get("/v1/workflows/gated").body["id"], id.as_str());
+    let archived = server.post(&format!("/v1/workflows/{id}/archive"), &json!({}));
+    assert_eq!(archived.status, 200, "{}", archived.body);
+    // With only archived ones left, the name finds the newest, which says it
+    // is archived.
+    let refused = server.post("/v1/workflows/gated/runs", &json!({}));
+    assert_problem(&refused, 422, "workflow-not-active");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("archived"),
+        "{}",
+        refused.body
+    );
+}
+
 #[test]
 fn another_tenants_ids_are_not_found_on_every_route() {
     let (_dir, server) = setup();

@@ -213,6 +213,73 @@ fn step_run_rejects_bad_arguments_clearly() {
     }
 }
 
+/// `step run` checks the call as a server does before the plugin sees it:
+/// the config and the input against the schemas the plugin declares.
+#[test]
+fn step_run_checks_config_and_input_against_the_declared_schemas() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let greet = path(GREET);
+    let output = cairn(
+        data.path(),
+        &["step", "run", &greet, "--input", r#"{"name": 5}"#],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("greet 0.1.0 does not take this call")
+            && stderr.contains(r#"--input/name: 5 is not of type "string""#),
+        "{stderr}"
+    );
+    let output = cairn(data.path(), &["step", "run", "transform", "--config", "{}"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains(r#"--config: "template" is a required property"#),
+        "{stderr}"
+    );
+    // With --skip-checks the plugin answers for itself.
+    let output = cairn(
+        data.path(),
+        &[
+            "step",
+            "run",
+            &greet,
+            "--input",
+            r#"{"name": 5}"#,
+            "--skip-checks",
+        ],
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout_json(&output)["outcome"], "fail");
+}
+
+/// Without a data directory, the author's commands keep compiled plugins in
+/// the user's cache, not in a `cairn-data/` under the plugin's folder.
+#[test]
+fn step_run_keeps_compiled_plugins_out_of_the_working_directory() {
+    let folder = tempfile::tempdir().expect("tempdir");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["step", "run", "noop", "--input", "{}"])
+        .current_dir(folder.path())
+        .env_remove("CAIRN_DATA_DIR")
+        .env("XDG_CACHE_HOME", cache.path())
+        .output()
+        .expect("cairn runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!folder.path().join("cairn-data").exists());
+    assert!(cache.path().join("cairn/compiled").is_dir());
+}
+
 #[test]
 fn plugin_list_shows_bundled_plugins_and_explains_broken_ones() {
     let data = tempfile::tempdir().expect("tempdir");

@@ -179,7 +179,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .data_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("cairn-data"));
+    // Compiled plugins go to the data directory; the plugin author's
+    // commands (`step`, `plugins`) that were given none use the user's cache
+    // instead of writing `cairn-data/` into the plugin's folder.
     let cache_dir = Some(data_dir.join("compiled"));
+    let author_cache = match cli.data_dir {
+        Some(_) => cache_dir.clone(),
+        None => user_cache().or_else(|| cache_dir.clone()),
+    };
     let json = cli.json;
     let remote = || Remote::new(cli.connection.clone(), &data_dir);
     match cli.command {
@@ -200,14 +207,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logout => remote::logout(),
         Command::Workflows(command) => workflows::run(&remote()?, command, json).await,
         Command::Runs(command) => runs::run(&remote()?, command, json).await,
-        Command::Plugins(command) => plugins::plugins(remote, cache_dir, command, json).await,
+        Command::Plugins(command) => plugins::plugins(remote, author_cache, command, json).await,
         Command::Approvals(command) => approvals::run(&remote()?, command, json).await,
         Command::Secrets(command) => secrets::run(&remote()?, command, json).await,
         Command::Batches(command) => batches::run(&remote()?, command, json).await,
         Command::Plan(args) => plans::plan(&remote()?, args, json).await,
         Command::Tenant(command) => keys::tenant(&data_dir, command).await,
         Command::Key(command) => keys::key(&data_dir, command).await,
-        Command::Step(command) => plugins::step(cache_dir, command).await,
+        Command::Step(command) => plugins::step(author_cache, command).await,
         Command::Run {
             workflow,
             input,
@@ -231,6 +238,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Bench(command) => bench::bench(cache_dir, command).await,
     }
+}
+
+/// `$XDG_CACHE_HOME/cairn/compiled`, or `~/.cache/cairn/compiled`.
+fn user_cache() -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|dir| !dir.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(cache.join("cairn").join("compiled"))
 }
 
 /// `text` as JSON, or a usage error that names the flag.

@@ -11,7 +11,7 @@ use cairn::engine::{
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::exit::usage;
+use super::exit::{Class, failure, usage};
 use super::output::{short, show, table, text};
 use super::remote::{Body, Remote, segment};
 use super::{parse_json, print_json};
@@ -93,6 +93,10 @@ pub struct StepArgs {
     /// CPU budget in fuel units (turns on fuel metering).
     #[arg(long)]
     fuel: Option<u64>,
+    /// Call the plugin even when the config or input break its declared
+    /// schemas (to test the plugin's own errors).
+    #[arg(long)]
+    skip_checks: bool,
 }
 
 pub async fn plugins(
@@ -307,12 +311,29 @@ async fn run_step(
     } else {
         load_bundled(&engine, &step.plugin).await?
     };
-    let invocation = Invocation::first(
-        "local",
-        &plugin.info.name,
-        parse_json("--config", &step.config)?,
-        parse_json("--input", &step.input)?,
-    );
+    let config = parse_json("--config", &step.config)?;
+    let input = parse_json("--input", &step.input)?;
+    if !step.skip_checks {
+        // What a server checks before the plugin sees a call.
+        let mut problems = schema_problems("--config", plugin.info.config_schema.as_ref(), &config);
+        problems.extend(schema_problems(
+            "--input",
+            plugin.info.input_schema.as_ref(),
+            &input,
+        ));
+        if !problems.is_empty() {
+            return Err(failure(
+                Class::Usage,
+                format!(
+                    "{} {} does not take this call (--skip-checks calls it anyway):\n  {}",
+                    plugin.info.name,
+                    plugin.info.version,
+                    problems.join("\n  ")
+                ),
+            ));
+        }
+    }
+    let invocation = Invocation::first("local", &plugin.info.name, config, input);
     let report = engine.run(&plugin, &invocation, &call, &limits, None).await;
     let failed = matches!(report.outcome, StepOutcome::Fail { .. });
     let mut printed = serde_json::to_value(&report.outcome)?;
@@ -336,6 +357,24 @@ async fn run_step(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Where `value` breaks `schema`, as lines that name `flag` and the path.
+fn schema_problems(flag: &str, schema: Option<&Value>, value: &Value) -> Vec<String> {
+    let Some(schema) = schema else {
+        return Vec::new();
+    };
+    match jsonschema::validator_for(schema) {
+        Ok(validator) => validator
+            .iter_errors(value)
+            .map(|error| {
+                let path = error.instance_path().to_string();
+                let at = if path.is_empty() { "" } else { path.as_str() };
+                format!("{flag}{at}: {error}")
+            })
+            .collect(),
+        Err(e) => vec![format!("{flag}: the plugin's schema is invalid: {e}")],
+    }
 }
 
 pub fn engine(config: EngineConfig) -> anyhow::Result<Engine> {

@@ -57,9 +57,15 @@ pub async fn watch(
                 // The stream ended: the run finished, or the connection broke.
                 break;
             };
-            after = event.seq;
-            if let Some(code) = watcher.on(event).await? {
-                return Ok(code);
+            let seq = event.seq;
+            match watcher.on(event).await {
+                Ok(Some(code)) => return Ok(code),
+                Ok(None) => after = seq,
+                // The server went away while this event was being taken
+                // in: it is taken in again (not printed again) once the
+                // stream is back.
+                Err(error) if is_unreachable(&error) => break,
+                Err(error) => return Err(error),
             }
         }
         // A stream ends by itself only when the run has finished; a run
@@ -86,6 +92,8 @@ struct Watcher<'a> {
     until_paused: bool,
     json: bool,
     bar: ProgressBar,
+    /// The last event printed (an event taken in again is not printed again).
+    printed: i64,
 }
 
 impl<'a> Watcher<'a> {
@@ -115,6 +123,7 @@ impl<'a> Watcher<'a> {
             until_paused,
             json,
             bar,
+            printed: 0,
         };
         if !json {
             let workflow = remote
@@ -152,7 +161,9 @@ impl<'a> Watcher<'a> {
 
     /// Takes in one event; the exit code once following is over.
     async fn on(&mut self, event: Event) -> anyhow::Result<Option<ExitCode>> {
-        if self.json {
+        let fresh = event.seq > self.printed;
+        self.printed = self.printed.max(event.seq);
+        if self.json && fresh {
             say!("{}", serde_json::to_string(&event)?);
         }
         let data = &event.data;
@@ -180,7 +191,7 @@ impl<'a> Watcher<'a> {
             "resumed" => Some(format!("▶ {step} resumed")),
             _ => None,
         };
-        if let Some(line) = line.filter(|_| !self.json) {
+        if let Some(line) = line.filter(|_| !self.json && fresh) {
             self.say(&line);
         }
         let significant = matches!(

@@ -2,7 +2,7 @@
 //! keep-alive HTTP/1.1 clients in the same process (so on a 2-core machine the
 //! clients take CPU from the server too). Figures: run-status reads per second
 //! and their latency, runs started per second, and the latency from a resume
-//! to the run's next pause.
+//! to the run's next pause (the resume, then one `until=settled` long-poll).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -271,7 +271,7 @@ pub async fn http(
             }
             let began = Instant::now();
             let decision = json!({"step": format!("g{i}"), "input": "approve"});
-            setup
+            let resumed = setup
                 .json(
                     Method::POST,
                     &format!("/v1/runs/{id}/resume"),
@@ -279,11 +279,23 @@ pub async fn http(
                     StatusCode::OK,
                 )
                 .await?;
+            // One request until the run settles at the next gate, as a
+            // client that uses `until=settled` waits.
             let next = format!("g{}", i + 1);
-            wait_for(&mut setup, &id, |r| {
-                r["status"] == "paused" && r["pending_action"]["step"] == next.as_str()
-            })
-            .await?;
+            let at_next =
+                |r: &Value| r["status"] == "paused" && r["pending_action"]["step"] == next.as_str();
+            let settled = setup
+                .json(
+                    Method::GET,
+                    &format!(
+                        "/v1/runs/{id}?wait=5s&until=settled&after={}",
+                        resumed["last_event"]
+                    ),
+                    None,
+                    StatusCode::OK,
+                )
+                .await?;
+            anyhow::ensure!(at_next(&settled), "not settled at {next}: {settled}");
             gaps.push(began.elapsed());
         }
     }

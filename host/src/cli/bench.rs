@@ -329,7 +329,7 @@ fn print_http_figures(f: &cairn::bench::http::HttpFigures) {
         f.seconds
     );
     say!(
-        "  resume -> next pause: p50 {:.0} µs, p99 {:.0} µs ({} resumes, one at a time)",
+        "  resume -> next pause: p50 {:.0} µs, p99 {:.0} µs ({} resumes, one at a time, each then one until=settled long-poll)",
         f.resume_to_pause_p50_us,
         f.resume_to_pause_p99_us,
         f.resumes

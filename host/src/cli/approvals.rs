@@ -6,14 +6,14 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::output::{short, show, table, text, when};
-use super::remote::{Remote, segment};
+use super::remote::{Remote, query};
 use super::runs::{DecisionArgs, resume};
 
 #[derive(Subcommand)]
 pub enum ApprovalsCommand {
     /// The steps waiting for a person, oldest first.
     List {
-        /// Only this workflow's (its id).
+        /// Only this workflow's (its id or name).
         #[arg(long)]
         workflow: Option<String>,
         /// Only those waiting for this reviewer.
@@ -51,22 +51,19 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let (run, step, note, option) = match command {
         ApprovalsCommand::List { workflow, reviewer } => {
-            let mut query = Vec::new();
+            let mut pairs = Vec::new();
             if let Some(workflow) = workflow {
-                let found = remote
-                    .get(&format!("/v1/workflows/{}", segment(&workflow)))
-                    .await?;
-                query.push(format!("workflow_id={}", segment(&text(&found["id"]))));
+                pairs.push((
+                    "workflow_id",
+                    super::workflows::id_of(remote, &workflow).await?,
+                ));
             }
             if let Some(reviewer) = reviewer {
-                query.push(format!("reviewer={}", segment(&reviewer)));
+                pairs.push(("reviewer", reviewer));
             }
-            let path = if query.is_empty() {
-                "/v1/approvals".to_owned()
-            } else {
-                format!("/v1/approvals?{}", query.join("&"))
-            };
-            let queue = remote.get(&path).await?;
+            let queue = remote
+                .get(&format!("/v1/approvals{}", query(&pairs)))
+                .await?;
             show(json, &queue, |queue| {
                 let rows = queue["approvals"]
                     .as_array()

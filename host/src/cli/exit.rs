@@ -113,8 +113,13 @@ pub fn of_run(status: RunStatus, timed_out: bool) -> ExitCode {
 
 /// [`of_run`] for a run as the API shows it.
 pub fn of_view(view: &serde_json::Value) -> ExitCode {
-    match serde_json::from_value::<RunStatus>(view["status"].clone()) {
-        Ok(status) => of_run(status, view["error"]["reason"] == "timed_out"),
-        Err(_) => ExitCode::FAILURE,
+    match status_of(view) {
+        Some(status) => of_run(status, view["error"]["reason"] == "timed_out"),
+        None => ExitCode::FAILURE,
     }
+}
+
+/// The status of a run as the API shows it.
+pub fn status_of(view: &serde_json::Value) -> Option<RunStatus> {
+    serde_json::from_value(view["status"].clone()).ok()
 }

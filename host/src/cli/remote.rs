@@ -373,6 +373,19 @@ pub fn segment(value: &str) -> String {
     out
 }
 
+/// `pairs` as a URL's query (`?a=1&b=2`, each value encoded), or nothing.
+pub fn query(pairs: &[(&str, String)]) -> String {
+    let pairs: Vec<String> = pairs
+        .iter()
+        .map(|(name, value)| format!("{name}={}", segment(value)))
+        .collect();
+    if pairs.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", pairs.join("&"))
+    }
+}
+
 /// A problem+json answer as lines a person reads.
 pub fn problem_text(answer: &Answer) -> String {
     let body = &answer.body;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::exit::{Class, failure};
 use super::output::{number, short, show, table, text, when};
-use super::remote::{Body, Remote, read_json, segment};
+use super::remote::{Body, Remote, query, read_json, segment};
 use super::watch::watch;
 
 #[derive(Subcommand)]
@@ -181,17 +181,17 @@ async fn list(
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let workflows = remote.get("/v1/workflows").await?;
-    let mut query = format!("?limit={limit}");
+    let mut pairs = vec![("limit", limit.to_string())];
     if let Some(workflow) = workflow {
-        let found = remote
-            .get(&format!("/v1/workflows/{}", segment(&workflow)))
-            .await?;
-        query.push_str(&format!("&workflow_id={}", segment(&text(&found["id"]))));
+        pairs.push((
+            "workflow_id",
+            super::workflows::id_of(remote, &workflow).await?,
+        ));
     }
     if let Some(status) = status {
-        query.push_str(&format!("&status={}", segment(&status)));
+        pairs.push(("status", status));
     }
-    let page = remote.get(&format!("/v1/runs{query}")).await?;
+    let page = remote.get(&format!("/v1/runs{}", query(&pairs))).await?;
     show(json, &page, |page| {
         let name_of = |id: &Value| {
             workflows["workflows"]

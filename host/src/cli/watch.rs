@@ -268,10 +268,7 @@ impl<'a> Watcher<'a> {
 }
 
 fn is_finished(view: &Value) -> bool {
-    matches!(
-        view["status"].as_str(),
-        Some("completed" | "failed" | "cancelled")
-    )
+    exit::status_of(view).is_some_and(|status| status.is_terminal())
 }
 
 /// A server that is down or restarting (not one that answered with an error).

@@ -151,6 +151,15 @@ async fn set_status(
     })
 }
 
+/// The id of the workflow `reference` (an id or a name), as the server
+/// resolves it.
+pub async fn id_of(remote: &Remote, reference: &str) -> anyhow::Result<String> {
+    let found = remote
+        .get(&format!("/v1/workflows/{}", segment(reference)))
+        .await?;
+    Ok(text(&found["id"]))
+}
+
 /// The id of the unarchived workflow called `name`, if there is one.
 async fn existing(remote: &Remote, name: &str) -> anyhow::Result<Option<String>> {
     let list = remote.get("/v1/workflows").await?;

@@ -90,24 +90,13 @@ impl Runner {
     }
 
     /// The tenant's active workflow `workflow_id` (an id, or a name: see
-    /// [`Runner::workflow_id`]).
+    /// [`Runner::find_workflow`]).
     pub(super) fn active_workflow(
         &self,
         tenant: &str,
         workflow_id: &str,
     ) -> Result<WorkflowRecord, RunError> {
-        // By id first: a start by id, the common case, reads one row.
-        let workflow = match self
-            .inner
-            .store
-            .reading(|c| c.get_workflow(tenant, workflow_id))
-        {
-            Err(StoreError::NotFound) => {
-                let id = self.workflow_id(tenant, workflow_id)?;
-                self.inner.store.reading(|c| c.get_workflow(tenant, &id))?
-            }
-            found => found?,
-        };
+        let workflow = self.find_workflow(tenant, workflow_id)?;
         if workflow.status != WorkflowStatus::Active {
             return Err(RunError::NotActive(format!(
                 "workflow '{}' is {}; only an active workflow can start runs",

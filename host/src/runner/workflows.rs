@@ -104,40 +104,53 @@ impl Runner {
     }
 
     /// The id of the tenant's workflow `reference`: a workflow id, or a
-    /// workflow's name. A name that several unarchived workflows share is a
+    /// workflow's name (see [`Runner::find_workflow`]).
+    pub fn workflow_id(&self, tenant: &str, reference: &str) -> Result<String, RunError> {
+        Ok(self.find_workflow(tenant, reference)?.id)
+    }
+
+    /// The tenant's workflow `reference`: by id, which reads one row; else
+    /// by name. A name that several unarchived workflows share is a
     /// conflict; an archived workflow answers to its name only when no
     /// unarchived one has it (so that starting it says it is archived).
-    pub fn workflow_id(&self, tenant: &str, reference: &str) -> Result<String, RunError> {
-        let named = self.inner.store.reading(|c| {
-            match c.get_workflow(tenant, reference) {
-                Ok(_) => return Ok(None),
-                Err(StoreError::NotFound) => {}
-                Err(other) => return Err(other),
-            }
-            c.workflows_named(tenant, reference).map(Some)
-        })?;
-        let Some(named) = named else {
-            return Ok(reference.to_owned());
+    pub(super) fn find_workflow(
+        &self,
+        tenant: &str,
+        reference: &str,
+    ) -> Result<WorkflowRecord, RunError> {
+        let named = match self
+            .inner
+            .store
+            .reading(|c| c.get_workflow(tenant, reference))
+        {
+            Err(StoreError::NotFound) => self
+                .inner
+                .store
+                .reading(|c| c.workflows_named(tenant, reference))?,
+            found => return Ok(found?),
         };
         let live: Vec<&String> = named
             .iter()
             .filter(|(_, status)| *status != WorkflowStatus::Archived)
             .map(|(id, _)| id)
             .collect();
-        match (live.as_slice(), named.first()) {
-            ([id], _) => Ok((*id).clone()),
-            ([], Some((id, _))) => Ok(id.clone()),
-            ([], None) => Err(RunError::NotFound),
-            (several, _) => Err(RunError::Conflict(format!(
-                "{} workflows are named '{reference}' ({}): use an id",
-                several.len(),
-                several
-                    .iter()
-                    .map(|id| id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))),
-        }
+        let id = match (live.as_slice(), named.first()) {
+            ([id], _) => *id,
+            ([], Some((id, _))) => id,
+            ([], None) => return Err(RunError::NotFound),
+            (several, _) => {
+                return Err(RunError::Conflict(format!(
+                    "{} workflows are named '{reference}' ({}): use an id",
+                    several.len(),
+                    several
+                        .iter()
+                        .map(|id| id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        };
+        Ok(self.inner.store.reading(|c| c.get_workflow(tenant, id))?)
     }
 
     /// A workflow and its latest definition.

@@ -571,6 +571,19 @@ fn run_lists_every_problem_of_an_invalid_workflow() {
     let output = cairn(data.path(), &["run", workflow.to_str().expect("utf-8")]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(5), "a usage error: {stderr}");
+    // A file that is not there, and a bad --wait, are usage errors too.
+    let missing = data.path().join("missing.json");
+    let output = cairn(data.path(), &["run", missing.to_str().expect("utf-8")]);
+    let missing_stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(5), "{missing_stderr}");
+    assert!(missing_stderr.contains("cannot read"), "{missing_stderr}");
+    let output = cairn(
+        data.path(),
+        &["run", workflow.to_str().expect("utf-8"), "--wait", "soon"],
+    );
+    let wait_stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(5), "{wait_stderr}");
+    assert!(wait_stderr.contains("--wait: "), "{wait_stderr}");
     assert!(
         stderr.contains("/steps/0/type: unknown step type 'nope'"),
         "{stderr}"

@@ -12,7 +12,7 @@ use cairn::runner::{Actor, RunError, RunView};
 use cairn::store::{Store, Synchronous, WorkflowStatus};
 use serde_json::{Value, json};
 
-use super::{exit, parse_json, print_json};
+use super::{exit, parse_json, parse_wait, print_json, read_json};
 
 pub async fn run_workflow(
     data_dir: &Path,
@@ -22,12 +22,9 @@ pub async fn run_workflow(
     wait: &str,
     runs: usize,
 ) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(workflow)
-        .with_context(|| format!("cannot read {}", workflow.display()))?;
-    let definition: Value = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid JSON", workflow.display()))?;
+    let definition = read_json(workflow)?;
     let input = parse_json("--input", input)?;
-    let wait = cairn::workflow::parse_duration(wait).map_err(|e| anyhow::anyhow!("--wait: {e}"))?;
+    let wait = parse_wait(wait)?;
     let host = local_host(data_dir, plugins_dir).await?;
     let runner = &host.runner;
     let created = runner
@@ -96,7 +93,7 @@ pub async fn recover(
     plugins_dir: PathBuf,
     wait: &str,
 ) -> anyhow::Result<ExitCode> {
-    let wait = cairn::workflow::parse_duration(wait).map_err(|e| anyhow::anyhow!("--wait: {e}"))?;
+    let wait = parse_wait(wait)?;
     let host = local_host(data_dir, plugins_dir).await?;
     let deadline = tokio::time::Instant::now() + wait;
     let mut changes = host.runner.subscribe();

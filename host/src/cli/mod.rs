@@ -37,7 +37,7 @@ mod secrets;
 mod watch;
 mod workflows;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -254,6 +254,22 @@ fn parse_json(flag: &str, text: &str) -> anyhow::Result<Value> {
     serde_json::from_str(text)
         .with_context(|| format!("{flag} is not valid JSON"))
         .map_err(exit::usage)
+}
+
+/// A file's JSON, or a usage failure that names it.
+fn read_json(file: &Path) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read {}", file.display()))
+        .map_err(exit::usage)?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid JSON", file.display()))
+        .map_err(exit::usage)
+}
+
+/// A `--wait` duration (`30s`, `10m`), or a usage error.
+fn parse_wait(text: &str) -> anyhow::Result<std::time::Duration> {
+    cairn::workflow::parse_duration(text)
+        .map_err(|e| exit::failure(exit::Class::Usage, format!("--wait: {e}")))
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {

@@ -18,7 +18,7 @@ use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::exit::{Class, failure, usage};
+use super::exit::{Class, failure};
 
 /// The largest answer read.
 const MAX_ANSWER_BYTES: usize = 16 << 20;
@@ -408,14 +408,4 @@ pub fn problem_text(answer: &Answer) -> String {
         ));
     }
     text
-}
-
-/// A file's JSON, or a usage failure that names it.
-pub fn read_json(file: &Path) -> anyhow::Result<Value> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read {}", file.display()))
-        .map_err(usage)?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{} is not valid JSON", file.display()))
-        .map_err(usage)
 }

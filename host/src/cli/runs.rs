@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 
 use super::exit::{Class, failure};
 use super::output::{number, short, show, table, text, when};
-use super::remote::{Body, Remote, query, read_json, segment};
+use super::read_json;
+use super::remote::{Body, Remote, query, segment};
 use super::watch::watch;
 
 #[derive(Subcommand)]

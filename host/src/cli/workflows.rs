@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 use super::exit::{Class, failure};
 use super::output::{number, show, table, text, when};
-use super::remote::{Body, Remote, read_json, segment};
+use super::read_json;
+use super::remote::{Body, Remote, segment};
 
 #[derive(Subcommand)]
 pub enum WorkflowsCommand {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 fn cairn(data_dir: &std::path::Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .envs(crate::common::db::env(data_dir))
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)

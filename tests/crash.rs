@@ -9,7 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cairn::run::StepStatus;
-use cairn::store::{Store, Synchronous};
+use cairn::store::Store;
+
+use crate::common::db::Db;
 use common::{HOSTILE, component_path};
 use serde_json::{Value, json};
 
@@ -19,6 +21,7 @@ const STEPS: usize = 6;
 fn cairn(data: &Path, plugins: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
     command
+        .envs(crate::common::db::env(data))
         .arg("--data-dir")
         .arg(data)
         .args(args)
@@ -28,20 +31,15 @@ fn cairn(data: &Path, plugins: &Path, args: &[&str]) -> Command {
     command
 }
 
-fn completed_steps(store: &Store) -> i64 {
-    store
-        .read(|c| {
-            Ok(c.query_row(
-                "SELECT COUNT(*) FROM run_events WHERE kind = 'step_completed'",
-                [],
-                |row| row.get(0),
-            )?)
-        })
-        .unwrap_or(0)
+fn completed_steps(db: &Db) -> i64 {
+    db.number(
+        "SELECT COUNT(*) FROM run_events WHERE kind = 'step_completed'",
+        &[],
+    )
 }
 
 /// Lets `child` work until `threshold` steps have completed, then SIGKILLs it.
-fn kill_after(mut child: Child, store: &Store, threshold: i64) -> i64 {
+fn kill_after(mut child: Child, store: &Db, threshold: i64) -> i64 {
     let deadline = Instant::now() + Duration::from_secs(120);
     while completed_steps(store) < threshold && Instant::now() < deadline {
         if let Ok(Some(status)) = child.try_wait() {
@@ -95,7 +93,7 @@ fn survive_kills(workflow: &Value, runs: usize, records: usize, thresholds: &[i6
     std::fs::write(&file, workflow.to_string()).expect("write");
 
     let count = runs.to_string();
-    let first = cairn(
+    let mut first = cairn(
         &data,
         &plugins,
         &["run", file.to_str().expect("utf-8"), "--runs", &count],
@@ -104,20 +102,33 @@ fn survive_kills(workflow: &Value, runs: usize, records: usize, thresholds: &[i6
     .expect("spawn");
     // Wait for the database the process creates, then for progress, then kill.
     let deadline = Instant::now() + Duration::from_secs(120);
-    while !Store::open(&data.join("cairn.db"), Synchronous::Normal)
-        .is_ok_and(|s| completed_steps(&s) > 0)
-    {
+    let observer = loop {
+        if let Ok(store) = Store::connect(&crate::common::db::database(&data)) {
+            break store;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no database from the first process"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let counter = Db::open(&data);
+    // Every run started (they start one after another), and some progress.
+    let started = || counter.number("SELECT COUNT(*) FROM runs", &[]) as usize;
+    while started() < runs || completed_steps(&counter) == 0 {
         assert!(
             Instant::now() < deadline,
             "no progress from the first process"
         );
+        if let Ok(Some(status)) = first.try_wait() {
+            panic!("cairn exited before it was killed: {status}");
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let observer = Store::open(&data.join("cairn.db"), Synchronous::Normal).expect("open");
-    let mut done = kill_after(first, &observer, thresholds[0]);
+    let mut done = kill_after(first, &counter, thresholds[0]);
     for &threshold in &thresholds[1..] {
         let child = cairn(&data, &plugins, &["recover"]).spawn().expect("spawn");
-        done = kill_after(child, &observer, threshold.max(done + 10));
+        done = kill_after(child, &counter, threshold.max(done + 10));
     }
     assert!(
         done < (runs * records) as i64,

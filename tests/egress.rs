@@ -672,6 +672,23 @@ fn secrets_are_write_only_and_per_tenant() {
         404,
         "not-found",
     );
+    if crate::common::db::on_postgres() {
+        // The sealed bytes hold no value in clear, nor does any other table.
+        let db = crate::common::db::Db::open(&server.data_dir);
+        let clear = db.number(
+            "SELECT COUNT(*) FROM secrets WHERE position(convert_to('v-replaced', 'UTF8') in sealed) > 0",
+            &[],
+        );
+        assert_eq!(clear, 0, "a sealed secret holds its value in clear");
+        for table in ["run_events", "steps", "runs", "outbox", "workflow_versions"] {
+            let found = db.number(
+                &format!("SELECT COUNT(*) FROM {table} t WHERE strpos(t::text, 'v-replaced') > 0"),
+                &[],
+            );
+            assert_eq!(found, 0, "{table} holds a value in clear");
+        }
+        return;
+    }
     // Both files exist while the server runs (the database is in WAL mode).
     for file in ["cairn.db", "cairn.db-wal"] {
         let bytes =

@@ -5,6 +5,7 @@
 
 use crate::common::api::{create_workflow, plugins_dir, poll_until, start_run, status_is};
 use crate::common::component_path;
+use crate::common::db::Db;
 use crate::common::server::Server;
 
 use serde_json::{Value, json};
@@ -175,41 +176,35 @@ fn a_pinned_plugin_that_is_gone_fails_its_step_when_the_run_gets_there() {
 /// step `done` (if any) started but its completion lost, nothing after, and no
 /// terminal status.
 fn wedge(data: &std::path::Path, run: &str, done: usize, at: usize) {
-    let db = rusqlite::Connection::open(data.join("cairn.db")).expect("open the database");
+    let db = Db::open(data);
     let running = done < at;
     let events: Vec<&str> = std::iter::once("created")
         .chain((0..done).flat_map(|_| ["step_started", "step_completed"]))
         .chain(running.then_some("step_started"))
         .collect();
-    let tx = db.unchecked_transaction().expect("transaction");
-    tx.execute(
+    db.execute(
         "DELETE FROM run_events WHERE run_id = ?1 AND seq > ?2",
-        rusqlite::params![run, events.len() as i64],
-    )
-    .expect("events");
+        &[run.into(), (events.len() as i64).into()],
+    );
     let status = if done == 0 && !running {
         "pending"
     } else {
         "running"
     };
-    tx.execute(
+    db.execute(
         "UPDATE runs SET status = ?2, error = NULL, result = NULL, steps_done = ?3, last_seq = ?4 WHERE id = ?1",
-        rusqlite::params![run, status, done as i64, events.len() as i64],
-    )
-    .expect("run");
-    tx.execute(
+        &[run.into(), status.into(), (done as i64).into(), (events.len() as i64).into()],
+    );
+    db.execute(
         "UPDATE steps SET status = 'pending', error = NULL, attempts = 0, finished_at = NULL WHERE run_id = ?1 AND step_index >= ?2",
-        rusqlite::params![run, done as i64],
-    )
-    .expect("later steps");
+        &[run.into(), (done as i64).into()],
+    );
     if running {
-        tx.execute(
+        db.execute(
             "UPDATE steps SET status = 'running', attempts = 1 WHERE run_id = ?1 AND step_index = ?2",
-            rusqlite::params![run, done as i64],
-        )
-        .expect("the running step");
+            &[run.into(), (done as i64).into()],
+        );
     }
-    tx.commit().expect("commit");
 }
 
 #[test]
@@ -327,13 +322,10 @@ fn a_run_the_host_cannot_go_on_with_ends_failed_and_keeps_its_completions() {
     assert!(server.terminate().success());
     // Left mid-run at s1, with a stored definition this build cannot read.
     wedge(&data, &run, 1, 2);
-    let db = rusqlite::Connection::open(data.join("cairn.db")).expect("open");
-    db.execute(
+    Db::open(&data).execute(
         "UPDATE workflow_versions SET definition = '{\"name\": 7}' WHERE workflow_id = ?1",
-        [&workflow],
-    )
-    .expect("corrupt the definition");
-    drop(db);
+        &[(&workflow).into()],
+    );
 
     let server = Server::process(&data, &plugins);
     let ended = poll_until(&server, &run, status_is("failed"));

@@ -10,6 +10,7 @@ use common::api::{
     assert_problem, create_workflow, plugins_dir, poll_until, post_form, setup, start_run,
     status_is,
 };
+use common::db::Db;
 use common::server::Server;
 use serde_json::{Value, json};
 
@@ -793,15 +794,11 @@ fn a_child_left_running_by_a_crash_after_its_parent_ended_is_cancelled_on_start(
     server.kill();
 
     // What a crash between the parent's cancel and its child's leaves.
-    let db = rusqlite::Connection::open(data.join("cairn.db")).expect("open the database");
-    let changed = db
-        .execute(
-            "UPDATE runs SET status = 'cancelled' WHERE id = ?1",
-            rusqlite::params![run],
-        )
-        .expect("cancel the parent");
+    let changed = Db::open(&data).execute(
+        "UPDATE runs SET status = 'cancelled' WHERE id = ?1",
+        &[(&run).into()],
+    );
     assert_eq!(changed, 1);
-    drop(db);
 
     let server = Server::process(&data, &plugins);
     let cancelled = poll_until(&server, &child, status_is("cancelled"));

@@ -18,6 +18,7 @@ mod language;
 mod notifications;
 mod openapi;
 mod planner;
+mod postgres;
 mod remote_cli;
 mod retention;
 mod runs;

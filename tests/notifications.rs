@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::common::api::{
     create_workflow, plugins_dir, poll_until, post_form, start_run, status_is,
 };
+use crate::common::db::Db;
 use crate::common::receivers::{Delivery, Mail, SmtpReceiver, WebhookReceiver};
 use crate::common::server::Server;
 
@@ -181,14 +182,12 @@ fn a_delivery_failing_across_a_restart_arrives_once_with_its_id() {
     let id = &accepted.headers["webhook-id"];
     let (delivered, next): (Option<i64>, Option<i64>) =
         crate::common::eventually("the delivery recorded", || {
-            let db = rusqlite::Connection::open(server.data_dir.join("cairn.db")).ok()?;
-            let row: (Option<i64>, Option<i64>) = db
-                .query_row(
-                    "SELECT delivered_at, next_attempt FROM outbox WHERE id = ?1",
-                    [id],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .ok()?;
+            let rows = Db::open(&server.data_dir).query(
+                "SELECT delivered_at, next_attempt FROM outbox WHERE id = ?1",
+                &[id.into()],
+            );
+            let row = rows.first()?;
+            let row = (row[0].int(), row[1].int());
             row.0.is_some().then_some(row)
         });
     assert!(

@@ -2,6 +2,7 @@
 //! with everything that belongs to them; unfinished runs are kept.
 
 use crate::common::api::{create_workflow, gated, plugins_dir, poll_until, start_run, status_is};
+use crate::common::db::Db;
 use crate::common::server::Server;
 
 use serde_json::json;
@@ -40,7 +41,7 @@ fn finished_runs_past_their_retention_are_deleted_with_their_rows() {
     }
     assert_eq!(server.get(&format!("/v1/runs/{waiting}")).status, 200);
 
-    let db = rusqlite::Connection::open(data.join("cairn.db")).expect("open");
+    let db = Db::open(&data);
     for table in [
         "steps",
         "run_events",
@@ -49,23 +50,17 @@ fn finished_runs_past_their_retention_are_deleted_with_their_rows() {
         "batch_runs",
     ] {
         for run in &finished {
-            let left: i64 = db
-                .query_row(
-                    &format!("SELECT COUNT(*) FROM {table} WHERE run_id = ?1"),
-                    [run],
-                    |row| row.get(0),
-                )
-                .expect("count");
+            let left = db.number(
+                &format!("SELECT COUNT(*) FROM {table} WHERE run_id = ?1"),
+                &[run.into()],
+            );
             assert_eq!(left, 0, "{table} keeps rows of {run}");
         }
     }
-    let kept: i64 = db
-        .query_row(
-            "SELECT COUNT(*) FROM run_events WHERE run_id = ?1",
-            [&waiting],
-            |row| row.get(0),
-        )
-        .expect("count");
+    let kept = db.number(
+        "SELECT COUNT(*) FROM run_events WHERE run_id = ?1",
+        &[(&waiting).into()],
+    );
     assert!(kept > 0, "the paused run keeps its events");
     let metrics = server.call("GET", "/metrics", None, None).body;
     let metrics = metrics.as_str().expect("text");

@@ -13,6 +13,7 @@ use crate::approvals::links;
 use crate::common::api::{
     assert_problem, create_workflow, plugins_dir, poll_until, start_run, status_is,
 };
+use crate::common::db::{Db, on_postgres};
 use crate::common::receivers::{Delivery, HttpStub, WebhookReceiver};
 use crate::common::server::{Reply, Server, create_key, wait_for_log};
 use crate::egress::{failed_run, http_step, put_secret};
@@ -307,17 +308,11 @@ fn secrets_echoed_back_encoded_are_scrubbed_from_the_step_output() {
     assert_eq!(sent.headers["x-token"], TOKEN);
 }
 
-fn database(data: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(data.join("cairn.db")).expect("database")
-}
-
 fn column_text(data: &Path, sql: &str) -> String {
-    let db = database(data);
-    let mut statement = db.prepare(sql).expect("query");
-    let rows: Vec<String> = statement
-        .query_map([], |row| row.get::<_, String>(0))
-        .expect("rows")
-        .map(|row| row.expect("row"))
+    let rows: Vec<String> = Db::open(data)
+        .query(sql, &[])
+        .into_iter()
+        .map(|row| row[0].text().expect("text").to_owned())
         .collect();
     rows.join("\n")
 }
@@ -370,18 +365,20 @@ fn webhook_signing_keys_are_tenant_secrets_and_old_definitions_are_migrated() {
 
     // What an older build left: the key in clear in the definition and in a
     // notification still to be delivered.
-    let db = database(&data);
+    let db = Db::open(&data);
     db.execute(
         "UPDATE workflow_versions SET definition = replace(definition, '${secret:hooks}', ?1)",
-        [SECRET],
-    )
-    .expect("old definition");
+        &[SECRET.into()],
+    );
+    let old_target = if on_postgres() {
+        "json_build_object('url', target::json ->> 'url', 'secret', ?1::text)::text"
+    } else {
+        "json_object('url', json_extract(target, '$.url'), 'secret', ?1)"
+    };
     db.execute(
-        "UPDATE outbox SET target = json_object('url', json_extract(target, '$.url'), 'secret', ?1), \
-         next_attempt = 0, delivered_at = NULL",
-        [SECRET],
-    )
-    .expect("old outbox row");
+        &format!("UPDATE outbox SET target = {old_target}, next_attempt = 0, delivered_at = NULL"),
+        &[SECRET.into()],
+    );
     drop(db);
     let restarted = std::time::Instant::now();
     let server = serve_process(&data, &allow);
@@ -542,6 +539,7 @@ fn named_keys_are_listed_by_admins_and_revoked_at_once() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["key", "create", "--tenant", "default", "--name", "ADMIN"])
         .env("CAIRN_DATA_DIR", &server.data_dir)
+        .envs(crate::common::db::env(&server.data_dir))
         .output()
         .expect("runs");
     assert!(!output.status.success());

@@ -317,6 +317,9 @@ async fn scenario(kinds: Vec<StepKind>, operations: Vec<Operation>) -> Result<()
             }
             Operation::Crash => {
                 host.stop();
+                // As a crash ends the process's connections (and so, on
+                // PostgreSQL, its hold on the database).
+                host.store.close();
                 drop(host);
                 host = start_host(dir.path()).await;
             }

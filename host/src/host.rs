@@ -11,9 +11,9 @@ use crate::catalog::Catalog;
 use crate::engine::{BUNDLED, Engine, EngineConfig, Plugin};
 use crate::planner::{Goal, PlanError, Planner, PlannerSettings, StepType};
 use crate::plugins::{PluginError, Uploads};
-use crate::runner::{NewPlan, RunError, Runner, RunnerConfig, WorkflowRecord, database_path};
+use crate::runner::{NewPlan, RunError, Runner, RunnerConfig, WorkflowRecord};
 use crate::secrets::Secrets;
-use crate::store::{Store, Synchronous};
+use crate::store::{Database, Store, Synchronous};
 use crate::tenants::Keys;
 use crate::workflow::PlanRecord;
 
@@ -23,6 +23,8 @@ pub struct HostConfig {
     /// Extra plugins (`*.wasm`), loaded at start; a bad one is skipped with a warning.
     pub plugins_dir: Option<PathBuf>,
     pub synchronous: Synchronous,
+    /// A PostgreSQL URL; unset, SQLite in the data directory.
+    pub database: Option<String>,
     pub engine: EngineConfig,
     pub runner: RunnerConfig,
     /// The largest plugin a tenant may upload.
@@ -42,6 +44,11 @@ pub struct HostConfig {
 pub const MAX_PLUGIN_BYTES: usize = 32 << 20;
 
 impl HostConfig {
+    /// Where the runs are stored.
+    pub fn database(&self) -> Database {
+        crate::runner::database(&self.data_dir, self.database.clone(), self.synchronous)
+    }
+
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         let data_dir = data_dir.into();
         HostConfig {
@@ -52,6 +59,7 @@ impl HostConfig {
             data_dir,
             plugins_dir: None,
             synchronous: Synchronous::Full,
+            database: None,
             runner: RunnerConfig::default(),
             max_plugin_bytes: MAX_PLUGIN_BYTES,
             approval_secret: None,
@@ -132,6 +140,9 @@ impl Host {
             .map(Planner::new)
             .transpose()
             .map_err(anyhow::Error::msg)?;
+        // The database first: a bad one is refused before anything else starts.
+        let store = Arc::new(Store::connect(&config.database())?);
+        store.claim_host()?;
         let engine = Arc::new(Engine::new(config.engine.clone())?);
         let catalog = Arc::new(Catalog::default());
         for (name, wasm) in BUNDLED {
@@ -153,10 +164,6 @@ impl Host {
                 }
             }
         }
-        let store = Arc::new(Store::open(
-            &database_path(&config.data_dir),
-            config.synchronous,
-        )?);
         let links = Arc::new(LinkSigner::load_or_create(
             &config.data_dir,
             config.approval_secret.as_deref(),

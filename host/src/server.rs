@@ -33,6 +33,11 @@ pub struct Settings {
     /// Where compiled plugins are cached (default: `compiled/` in the data
     /// directory). Native code: keep it where only the host can write.
     pub cache_dir: Option<PathBuf>,
+    /// A PostgreSQL URL (`postgres://user:password@host:port/database`) for
+    /// the runs, shared by every server pointed at it; unset, an SQLite file
+    /// in the data directory.
+    pub database: Option<String>,
+    /// How durable an SQLite commit is.
     pub synchronous: Synchronous,
     /// Steps executing at once.
     pub max_running_steps: usize,
@@ -84,6 +89,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("cairn-data"),
             plugins_dir: PathBuf::from("plugins.d"),
             cache_dir: None,
+            database: None,
             synchronous: Synchronous::Full,
             max_running_steps: 64,
             api_threads: 2,
@@ -111,6 +117,7 @@ const SETTING_NAMES: &[&str] = &[
     "data_dir",
     "plugins_dir",
     "cache_dir",
+    "database",
     "synchronous",
     "max_running_steps",
     "api_threads",
@@ -232,6 +239,7 @@ pub async fn start(
         config.engine.cache_dir = Some(dir.clone());
     }
     config.synchronous = settings.synchronous;
+    config.database = settings.database.clone();
     config.engine.caps = settings.limits;
     config.runner.max_running_steps = settings.max_running_steps;
     config.runner.step_limits = settings.limits;

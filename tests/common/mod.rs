@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod db;
 pub mod receivers;
 pub mod server;
 
@@ -75,6 +76,7 @@ pub async fn start_host(dir: &std::path::Path, max_instances: u32) -> cairn::hos
     std::fs::create_dir_all(&plugins).expect("plugins dir");
     std::fs::copy(component_path(HOSTILE), plugins.join("hostile.wasm")).expect("copy fixture");
     let mut config = cairn::host::HostConfig::new(dir.join("data"));
+    config.database = db::database_url(&dir.join("data"));
     config.plugins_dir = Some(plugins);
     config.engine = EngineConfig {
         cache_dir: Some(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled")),

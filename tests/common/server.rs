@@ -82,6 +82,9 @@ impl Server {
                 let mut settings =
                     cairn::server::Settings::load_with(None, &pairs).expect("settings");
                 settings.listen = "127.0.0.1:0".to_owned();
+                if settings.database.is_none() {
+                    settings.database = super::db::database_url(&data);
+                }
                 settings.data_dir = data;
                 settings.plugins_dir = plugins;
                 settings.cache_dir = Some(shared_cache());
@@ -153,7 +156,11 @@ impl Server {
             .append(true)
             .open(&log)
             .expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        if let Some(url) = super::db::database_url(data_dir) {
+            command.env("CAIRN_DATABASE", url);
+        }
+        let mut child = command
             .envs(settings.iter().copied())
             .args(["serve", "--listen", listen])
             .env("CAIRN_DATA_DIR", data_dir)
@@ -328,6 +335,7 @@ pub fn operator(server: &Server, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(args)
         .env("CAIRN_DATA_DIR", &server.data_dir)
+        .envs(super::db::env(&server.data_dir))
         .output()
         .expect("cairn runs");
     assert!(

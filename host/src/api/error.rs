@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::runner::RunError;
+use crate::tenants::StoreError;
 use crate::workflow::Problem;
 
 /// The prefix of every problem `type`.
@@ -61,6 +62,9 @@ pub enum ApiError {
     BadGateway { kind: &'static str, detail: String },
     /// 504: a server Cairn depends on did not answer in time.
     GatewayTimeout { kind: &'static str, detail: String },
+    /// 503: the database cannot be reached; logged, and the client may try
+    /// again (nothing was changed).
+    Unavailable(String),
     /// 500: logged, never shown.
     Internal(String),
 }
@@ -120,6 +124,11 @@ impl ApiError {
                 kind,
                 "The upstream server did not answer in time",
             ),
+            ApiError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The database is unavailable",
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -142,6 +151,20 @@ impl From<RunError> for ApiError {
             RunError::Conflict(detail) => ApiError::Conflict(detail),
             RunError::Rejected(detail) => ApiError::unprocessable("input-rejected", detail),
             RunError::QuotaExceeded(detail) => ApiError::TooManyRequests(detail),
+            RunError::Store(e) => e.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) | StoreError::WriterGone => {
+                ApiError::Unavailable(error.to_string())
+            }
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Conflict(detail) => ApiError::Conflict(detail),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -166,6 +189,15 @@ impl IntoResponse for ApiError {
             ApiError::NotFound | ApiError::NoRoute | ApiError::MethodNotAllowed => {
                 (None, Vec::new())
             }
+            ApiError::Unavailable(detail) => {
+                tracing::error!("{detail}");
+                (
+                    Some(
+                        "the database cannot be reached; nothing was changed, try again".to_owned(),
+                    ),
+                    Vec::new(),
+                )
+            }
             ApiError::Internal(detail) => {
                 tracing::error!("internal error: {detail}");
                 (None, Vec::new())
@@ -183,6 +215,11 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response
                 .headers_mut()

@@ -41,7 +41,7 @@ impl FromRequestParts<AppState> for Caller {
         match state.host.keys.authenticate(key) {
             Ok(Some(holder)) => Ok(Caller(holder)),
             Ok(None) => Err(ApiError::Unauthorized("unknown API key".into())),
-            Err(e) => Err(ApiError::Internal(e.to_string())),
+            Err(e) => Err(e.into()),
         }
     }
 }

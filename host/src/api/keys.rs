@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::ApiError;
 use super::extract::{Caller, Path};
-use crate::tenants::{KeyHolder, KeyRecord, LastAdmin, StoreError};
+use crate::tenants::{KeyHolder, KeyRecord, LastAdmin};
 
 /// An API key: its name (the identity of whoever holds it), never the key.
 #[derive(Serialize, ToSchema)]
@@ -65,7 +65,7 @@ pub async fn list(
         .host
         .keys
         .list(&holder.tenant)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(ApiError::from)?;
     Ok(Json(KeyList {
         keys: keys.into_iter().map(KeyInfo::from).collect(),
     }))
@@ -87,15 +87,10 @@ pub async fn revoke(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     admin_only(&holder)?;
-    match state
+    state
         .host
         .keys
         .revoke(&holder.tenant, &name, LastAdmin::Keep)
-        .await
-    {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(StoreError::NotFound) => Err(ApiError::NotFound),
-        Err(StoreError::Conflict(detail)) => Err(ApiError::Conflict(detail)),
-        Err(e) => Err(ApiError::Internal(e.to_string())),
-    }
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

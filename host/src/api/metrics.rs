@@ -42,11 +42,7 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
     let Some(handle) = &state.metrics else {
         return Err(ApiError::NotFound);
     };
-    let counts = state
-        .host
-        .runner
-        .run_counts()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let counts = state.host.runner.run_counts().map_err(ApiError::from)?;
     for status in RunStatus::ALL {
         let count = counts
             .iter()

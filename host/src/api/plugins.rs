@@ -183,7 +183,10 @@ impl From<PluginError> for ApiError {
             }
             PluginError::Conflict(detail) => ApiError::Conflict(detail),
             PluginError::NotFound => ApiError::NotFound,
-            PluginError::Internal(e) => ApiError::Internal(format!("{e:#}")),
+            PluginError::Internal(e) => match e.downcast::<crate::tenants::StoreError>() {
+                Ok(e) => e.into(),
+                Err(e) => ApiError::Internal(format!("{e:#}")),
+            },
         }
     }
 }

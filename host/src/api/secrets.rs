@@ -100,7 +100,7 @@ impl From<SecretError> for ApiError {
         match error {
             SecretError::Invalid(detail) => ApiError::unprocessable("invalid-secret", detail),
             SecretError::NotFound => ApiError::NotFound,
-            SecretError::Store(e) => ApiError::Internal(e.to_string()),
+            SecretError::Store(e) => e.into(),
         }
     }
 }

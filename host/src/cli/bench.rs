@@ -41,6 +41,10 @@ pub enum BenchCommand {
         /// Paused runs to hold for the memory figure (0 to skip).
         #[arg(long, default_value_t = 100_000)]
         paused: usize,
+        /// A PostgreSQL database (`postgres://...`) to measure too, after
+        /// SQLite: its runs are kept there.
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
     },
     /// The HTTP API: status reads/s, runs started/s, resume-to-next-pause latency.
     Http {
@@ -92,6 +96,17 @@ pub enum BenchCommand {
     },
 }
 
+fn print_runs(f: &cairn::bench::RunFigures) {
+    say!(
+        "  {:.0} durable steps/s ({:.2} s); step-to-step p50 {:.0} µs, p99 {:.0} µs; 40 sequential steps {:.1} ms",
+        f.durable_steps_per_second,
+        f.seconds,
+        f.step_to_step_p50_us,
+        f.step_to_step_p99_us,
+        f.sequential_40_steps_ms
+    );
+}
+
 pub async fn bench(cache_dir: Option<PathBuf>, command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Engine {
@@ -140,6 +155,7 @@ pub async fn bench(cache_dir: Option<PathBuf>, command: BenchCommand) -> anyhow:
             runs,
             steps,
             paused,
+            database,
         } => {
             // Memory first, while the process has done nothing else: the
             // throughput phases leave their own garbage in the allocator.
@@ -166,16 +182,32 @@ pub async fn bench(cache_dir: Option<PathBuf>, command: BenchCommand) -> anyhow:
                 let host = Host::start(config).await?;
                 let name = format!("{synchronous:?}").to_uppercase();
                 let f = cairn::bench::runs(&host, &name, runs, steps).await?;
-                say!("synchronous={name}: {runs} runs x {steps} noop steps");
+                say!("SQLite, synchronous={name}: {runs} runs x {steps} noop steps");
+                print_runs(&f);
+                host.stop();
+            }
+            if let Some(url) = database {
+                let dir = tempfile::tempdir()?;
+                let mut config = HostConfig::new(dir.path());
+                config.database = Some(url);
+                config.engine.cache_dir = cache_dir.clone();
+                let host = Host::start(config).await?;
+                let f = cairn::bench::runs(&host, "POSTGRES", runs, steps).await?;
+                say!("PostgreSQL, one host: {runs} runs x {steps} noop steps");
+                print_runs(&f);
+                // Idle: what a host that has nothing to do asks of the database.
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let before = host.store.transactions().unwrap_or(0);
+                let idle = Duration::from_secs(10);
+                tokio::time::sleep(idle).await;
+                let after = host.store.transactions().unwrap_or(0);
                 say!(
-                    "  {:.0} durable steps/s ({:.2} s); step-to-step p50 {:.0} µs, p99 {:.0} µs; 40 sequential steps {:.1} ms",
-                    f.durable_steps_per_second,
-                    f.seconds,
-                    f.step_to_step_p50_us,
-                    f.step_to_step_p99_us,
-                    f.sequential_40_steps_ms
+                    "  idle: {:.1} transactions/s against the database over {} s",
+                    (after - before) as f64 / idle.as_secs_f64(),
+                    idle.as_secs()
                 );
                 host.stop();
+                host.store.close();
             }
             Ok(ExitCode::SUCCESS)
         }

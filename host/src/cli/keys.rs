@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use cairn::store::{Store, Synchronous};
+use cairn::store::Store;
 use clap::Subcommand;
 
 #[derive(Subcommand)]
@@ -49,10 +49,7 @@ pub enum KeyCommand {
 
 fn open_store(data_dir: &Path) -> anyhow::Result<Store> {
     std::fs::create_dir_all(data_dir)?;
-    Ok(Store::open(
-        &cairn::runner::database_path(data_dir),
-        Synchronous::Full,
-    )?)
+    Ok(Store::connect(&super::database(data_dir))?)
 }
 
 pub async fn tenant(data_dir: &Path, command: TenantCommand) -> anyhow::Result<ExitCode> {

@@ -9,7 +9,7 @@ use anyhow::{Context as _, bail};
 use cairn::host::{Host, HostConfig};
 use cairn::run::{ErrorReason, RunStatus};
 use cairn::runner::{Actor, RunError, RunView};
-use cairn::store::{Store, Synchronous, WorkflowStatus};
+use cairn::store::{Store, WorkflowStatus};
 use serde_json::{Value, json};
 
 use super::{exit, parse_json, parse_wait, print_json, read_json};
@@ -128,6 +128,7 @@ pub async fn recover(
 /// without the server.
 async fn local_host(data_dir: &Path, plugins_dir: PathBuf) -> anyhow::Result<Host> {
     let mut config = HostConfig::new(data_dir);
+    config.database = super::database_url();
     config.plugins_dir = Some(plugins_dir);
     // Schedules are the server's to run.
     config.runner.schedules = false;
@@ -175,7 +176,7 @@ pub async fn resume(
 }
 
 pub async fn show(data_dir: &Path, run: String, events: bool) -> anyhow::Result<ExitCode> {
-    let store = Store::open(&cairn::runner::database_path(data_dir), Synchronous::Full)?;
+    let store = Store::connect(&super::database(data_dir))?;
     if events {
         let events = store
             .reading(|c| {

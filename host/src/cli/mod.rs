@@ -79,6 +79,11 @@ pub enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks one).
         #[arg(long)]
         listen: Option<String>,
+        /// The database: a PostgreSQL URL (`postgres://user@host/db`) that
+        /// several servers may share; unset, an SQLite file in the data
+        /// directory.
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
     },
     /// Save a server's address and an API key for the remote commands
     /// (in an owner-only file under ~/.config/cairn).
@@ -190,7 +195,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let json = cli.json;
     let remote = || Remote::new(cli.connection.clone(), &data_dir);
     match cli.command {
-        Command::Serve { config, listen } => {
+        Command::Serve {
+            config,
+            listen,
+            database,
+        } => {
             // The data directory comes from the settings unless a flag or
             // CAIRN_DATA_DIR names one.
             let mut settings = Settings::load(config.as_deref())?;
@@ -199,6 +208,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if let Some(listen) = listen {
                 settings.listen = listen;
+            }
+            if database.is_some() {
+                settings.database = database;
             }
             serve(settings).await?;
             Ok(ExitCode::SUCCESS)
@@ -250,6 +262,20 @@ fn user_cache() -> Option<PathBuf> {
 }
 
 /// `text` as JSON, or a usage error that names the flag.
+/// The database the commands that work on the data directory itself use
+/// (`tenant`, `key`, and the local `run`, `resume`, `show`, `recover`): the
+/// PostgreSQL URL in `CAIRN_DATABASE`, as `cairn serve` reads it, or else the
+/// data directory's SQLite file.
+fn database_url() -> Option<String> {
+    std::env::var("CAIRN_DATABASE")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+fn database(data_dir: &std::path::Path) -> cairn::store::Database {
+    cairn::runner::database(data_dir, database_url(), cairn::store::Synchronous::Full)
+}
+
 fn parse_json(flag: &str, text: &str) -> anyhow::Result<Value> {
     serde_json::from_str(text)
         .with_context(|| format!("{flag} is not valid JSON"))

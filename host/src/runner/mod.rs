@@ -592,3 +592,19 @@ impl Runner {
 pub fn database_path(data_dir: &std::path::Path) -> PathBuf {
     data_dir.join("cairn.db")
 }
+
+/// The database of a data directory: the PostgreSQL server at `url`, or
+/// else the directory's SQLite file, committed as `synchronous` says.
+pub fn database(
+    data_dir: &std::path::Path,
+    url: Option<String>,
+    synchronous: store::Synchronous,
+) -> store::Database {
+    match url {
+        Some(url) => store::Database::Postgres { url },
+        None => store::Database::Sqlite {
+            path: database_path(data_dir),
+            synchronous,
+        },
+    }
+}

@@ -7,21 +7,21 @@
 
 use std::ops::Deref;
 
-use rusqlite::{Connection, Transaction};
 use serde_json::Value;
 
 use super::records::*;
+use super::sql::Db;
 use super::{Store, StoreError};
 use crate::run::{EventRecord, RunRecord, RunStatus, StepRecord, Transition};
 use crate::workflow::{PlanRecord, PlanReview};
 
 /// Reads, inside [`Store::reading`] or a [`Tx`].
-pub struct Reader<'a>(&'a Connection);
+pub struct Reader<'a>(&'a Db<'a>);
 
 /// Writes (and, through `Deref`, reads) inside [`Store::transaction`].
 pub struct Tx<'a> {
     reader: Reader<'a>,
-    tx: &'a Transaction<'a>,
+    tx: &'a Db<'a>,
 }
 
 impl<'a> Deref for Tx<'a> {

@@ -1,40 +1,45 @@
-//! SQLite storage: schema migrations, one writer thread that commits many runs'
-//! transitions together (group commit), and a pool of read connections.
-//! Knows nothing of wasmtime or HTTP.
+//! Storage: SQLite embedded (the default) or PostgreSQL, behind one set of
+//! typed methods. Schema migrations per backend, one writer thread that
+//! commits many runs' transitions together (group commit), and a pool of
+//! read connections. Knows nothing of wasmtime or HTTP.
 
 mod access;
+mod postgres;
 mod records;
 mod runs;
 mod services;
+mod sql;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::mpsc;
 
-use rusqlite::{Connection, OpenFlags, Transaction};
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 pub use access::{Reader, Tx};
 pub use records::*;
 pub use runs::RunWithSteps;
 pub use services::Holding;
+use sql::Db;
 
-/// Embedded, numbered migrations; `PRAGMA user_version` records how many ran.
+/// Embedded, numbered SQLite migrations; `PRAGMA user_version` records how
+/// many ran. PostgreSQL's are in `postgres.rs`.
 const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_runs.sql"),
-    include_str!("migrations/0002_tenants.sql"),
-    include_str!("migrations/0003_plugins.sql"),
-    include_str!("migrations/0004_batches.sql"),
-    include_str!("migrations/0005_schedules.sql"),
-    include_str!("migrations/0006_approvals.sql"),
-    include_str!("migrations/0007_outbox.sql"),
-    include_str!("migrations/0008_secrets.sql"),
-    include_str!("migrations/0009_history.sql"),
-    include_str!("migrations/0010_keys.sql"),
-    include_str!("migrations/0011_plans.sql"),
-    include_str!("migrations/0012_step_tree.sql"),
-    include_str!("migrations/0013_run_numbers.sql"),
-    include_str!("migrations/0014_workflow_names.sql"),
+    include_str!("migrations/sqlite/0001_runs.sql"),
+    include_str!("migrations/sqlite/0002_tenants.sql"),
+    include_str!("migrations/sqlite/0003_plugins.sql"),
+    include_str!("migrations/sqlite/0004_batches.sql"),
+    include_str!("migrations/sqlite/0005_schedules.sql"),
+    include_str!("migrations/sqlite/0006_approvals.sql"),
+    include_str!("migrations/sqlite/0007_outbox.sql"),
+    include_str!("migrations/sqlite/0008_secrets.sql"),
+    include_str!("migrations/sqlite/0009_history.sql"),
+    include_str!("migrations/sqlite/0010_keys.sql"),
+    include_str!("migrations/sqlite/0011_plans.sql"),
+    include_str!("migrations/sqlite/0012_step_tree.sql"),
+    include_str!("migrations/sqlite/0013_run_numbers.sql"),
+    include_str!("migrations/sqlite/0014_workflow_names.sql"),
 ];
 
 /// Most transitions committed in one transaction.
@@ -51,10 +56,30 @@ pub enum Synchronous {
     Normal,
 }
 
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An embedded SQLite file.
+    Sqlite {
+        path: PathBuf,
+        synchronous: Synchronous,
+    },
+    /// A PostgreSQL server (`postgres://user@host:port/database`).
+    Postgres { url: String },
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(String),
+    /// The database cannot be reached (or the connection to it was lost).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The database settings are wrong (a URL that does not parse).
+    #[error("{0}")]
+    Setting(String),
     #[error("cannot open the database at {path}: {source}")]
     Open {
         path: PathBuf,
@@ -79,36 +104,94 @@ pub enum StoreError {
 }
 
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Transaction<'_>) -> Finish + Send>;
+/// A unit of work for the writer: given the open transaction (or why there
+/// is none), it does its work and says how to answer once the batch ends.
+type Job = Box<dyn FnOnce(Result<&Db<'_>, StoreError>) -> Finish + Send>;
 
 /// The database: a writer thread and read connections.
 pub struct Store {
-    path: PathBuf,
-    synchronous: Synchronous,
+    backend: Backend,
     writer: Mutex<Option<mpsc::Sender<Job>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    readers: Mutex<Vec<Connection>>,
 }
 
+enum Backend {
+    Sqlite {
+        path: PathBuf,
+        synchronous: Synchronous,
+        readers: Mutex<Vec<Connection>>,
+    },
+    Postgres {
+        server: std::sync::Arc<postgres::Postgres>,
+        readers: Mutex<Vec<postgres::Session>>,
+    },
+}
+
+/// Connections kept for reads.
+const POOLED_READERS: usize = 16;
+
 impl Store {
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens (creating if needed) the SQLite database at `path` and migrates it.
     pub fn open(path: &Path, synchronous: Synchronous) -> Result<Store, StoreError> {
-        if let Some(parent) = path.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        let mut connection = connect(path, synchronous)?;
-        migrate(&mut connection)?;
-        let (sender, receiver) = mpsc::channel::<Job>();
-        let thread = std::thread::Builder::new()
-            .name("cairn-db-writer".to_owned())
-            .spawn(move || write_loop(connection, receiver))
-            .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
-        Ok(Store {
+        Store::connect(&Database::Sqlite {
             path: path.to_owned(),
             synchronous,
+        })
+    }
+
+    /// Opens `database` and migrates it: creating an SQLite file if needed;
+    /// on PostgreSQL, connecting (one clear error when it cannot) and
+    /// applying migrations under an advisory lock.
+    pub fn connect(database: &Database) -> Result<Store, StoreError> {
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let (backend, writer): (Backend, Box<dyn FnOnce() + Send>) = match database {
+            Database::Sqlite { path, synchronous } => {
+                if let Some(parent) = path.parent() {
+                    let _ = std::fs::create_dir_all(parent);
+                }
+                let mut connection = connect(path, *synchronous)?;
+                migrate(&mut connection)?;
+                let backend = Backend::Sqlite {
+                    path: path.to_owned(),
+                    synchronous: *synchronous,
+                    readers: Mutex::new(Vec::new()),
+                };
+                (
+                    backend,
+                    Box::new(move || sqlite_write_loop(connection, receiver)),
+                )
+            }
+            Database::Postgres { url } => {
+                let server = std::sync::Arc::new(postgres::Postgres::new(url)?);
+                let session = server.connect()?;
+                if let Err(e) = session.migrate() {
+                    server.close();
+                    return Err(match e {
+                        StoreError::Postgres(e) => {
+                            StoreError::Postgres(format!("cannot apply Cairn's schema: {e}"))
+                        }
+                        other => other,
+                    });
+                }
+                let writer_server = server.clone();
+                let backend = Backend::Postgres {
+                    server,
+                    readers: Mutex::new(vec![session]),
+                };
+                (
+                    backend,
+                    Box::new(move || postgres_write_loop(&writer_server, receiver)),
+                )
+            }
+        };
+        let thread = std::thread::Builder::new()
+            .name("cairn-db-writer".to_owned())
+            .spawn(writer)
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+        Ok(Store {
+            backend,
             writer: Mutex::new(Some(sender)),
             writer_thread: Mutex::new(Some(thread)),
-            readers: Mutex::new(Vec::new()),
         })
     }
 
@@ -118,31 +201,25 @@ impl Store {
     async fn write<R, F>(&self, work: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<R, StoreError> + Send + 'static,
+        F: FnOnce(&Db<'_>) -> Result<R, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<R, StoreError>>();
         let job: Job = Box::new(move |transaction| {
-            let run = |sql: &str| {
-                transaction
-                    .prepare_cached(sql)
-                    .and_then(|mut statement| statement.execute([]))
-            };
-            let result = match run("SAVEPOINT job") {
-                Ok(_) => {
-                    let result = work(transaction);
-                    let ended = if result.is_ok() {
-                        run("RELEASE job")
-                    } else {
-                        run("ROLLBACK TO job").and_then(|_| run("RELEASE job"))
-                    };
-                    ended.map_err(StoreError::from).and(result)
-                }
-                Err(e) => Err(e.into()),
-            };
+            let result = transaction.and_then(|db| {
+                db.control("SAVEPOINT job")?;
+                let result = work(db);
+                let ended = if result.is_ok() {
+                    db.control("RELEASE job")
+                } else {
+                    db.control("ROLLBACK TO job")
+                        .and_then(|_| db.control("RELEASE job"))
+                };
+                ended.and(result)
+            });
             Box::new(move |committed: Result<(), String>| {
                 let outcome = match committed {
                     Ok(()) => result,
-                    Err(e) => Err(StoreError::Corrupt(format!("commit failed: {e}"))),
+                    Err(e) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
                 };
                 let _ = reply.send(outcome);
             })
@@ -161,26 +238,47 @@ impl Store {
 
     /// Runs `work` on a read connection. Reads are short; never call this with a
     /// lock held across an await.
-    pub fn read<R>(
+    pub(crate) fn read<R>(
         &self,
-        work: impl FnOnce(&Connection) -> Result<R, StoreError>,
+        work: impl FnOnce(&Db<'_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        let pooled = self
-            .readers
-            .lock()
-            .map_err(|_| StoreError::WriterGone)?
-            .pop();
-        let connection = match pooled {
-            Some(connection) => connection,
-            None => connect(&self.path, self.synchronous)?,
-        };
-        let result = work(&connection);
-        if let Ok(mut readers) = self.readers.lock()
-            && readers.len() < 16
-        {
-            readers.push(connection);
+        match &self.backend {
+            Backend::Sqlite {
+                path,
+                synchronous,
+                readers,
+            } => pooled(
+                readers,
+                || connect(path, *synchronous),
+                |_| true,
+                |connection| work(&Db::Sqlite(connection)),
+            ),
+            Backend::Postgres { server, readers } => pooled(
+                readers,
+                || server.connect(),
+                |session| !session.is_closed(),
+                |session| work(&Db::Postgres(session)),
+            ),
         }
-        result
+    }
+
+    /// Transactions this process has run on PostgreSQL (each read
+    /// statement, each writer batch); `None` on SQLite.
+    pub fn transactions(&self) -> Option<u64> {
+        match &self.backend {
+            Backend::Sqlite { .. } => None,
+            Backend::Postgres { server, .. } => Some(server.transactions()),
+        }
+    }
+
+    /// Claims the database for this host, which will drive its runs: on
+    /// PostgreSQL, one host at a time (refused with a conflict while another
+    /// holds it); SQLite is one process's file already.
+    pub fn claim_host(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite { .. } => Ok(()),
+            Backend::Postgres { server, .. } => server.claim_host(),
+        }
     }
 
     /// Stops the writer after the jobs already sent, and waits for it.
@@ -191,6 +289,12 @@ impl Store {
         if let Some(thread) = self.writer_thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = thread.join();
         }
+        if let Backend::Postgres { server, readers } = &self.backend {
+            if let Ok(mut readers) = readers.lock() {
+                readers.clear();
+            }
+            server.close();
+        }
     }
 }
 
@@ -198,6 +302,29 @@ impl Drop for Store {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// Runs `work` on a connection from `pool` (a new one from `open` when none
+/// there is `usable`), and puts it back while the pool has room.
+fn pooled<C, R>(
+    pool: &Mutex<Vec<C>>,
+    open: impl FnOnce() -> Result<C, StoreError>,
+    usable: impl Fn(&C) -> bool,
+    work: impl FnOnce(&C) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    let taken = pool.lock().map_err(|_| StoreError::WriterGone)?.pop();
+    let connection = match taken {
+        Some(connection) if usable(&connection) => connection,
+        _ => open()?,
+    };
+    let result = work(&connection);
+    if usable(&connection)
+        && let Ok(mut pool) = pool.lock()
+        && pool.len() < POOLED_READERS
+    {
+        pool.push(connection);
+    }
+    result
 }
 
 /// Prepared statements kept per connection (more than Cairn's distinct queries).
@@ -228,56 +355,160 @@ fn connect(path: &Path, synchronous: Synchronous) -> Result<Connection, StoreErr
     Ok(connection)
 }
 
+/// Applies the migrations the file lacks, each in a transaction that holds
+/// the write lock from its start and reads the version inside it, so that
+/// processes opening one file at once apply each migration once.
 pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
-    let applied: usize = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if applied > MIGRATIONS.len() {
-        return Err(StoreError::TooNew {
-            found: applied,
-            known: MIGRATIONS.len(),
-        });
-    }
-    for (number, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let transaction = connection.transaction()?;
+    loop {
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let applied: usize = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if applied > MIGRATIONS.len() {
+            return Err(StoreError::TooNew {
+                found: applied,
+                known: MIGRATIONS.len(),
+            });
+        }
+        let Some(sql) = MIGRATIONS.get(applied) else {
+            return Ok(());
+        };
         transaction.execute_batch(sql)?;
-        transaction.execute_batch(&format!("PRAGMA user_version = {}", number + 1))?;
+        transaction.execute_batch(&format!("PRAGMA user_version = {}", applied + 1))?;
         transaction.commit()?;
     }
-    Ok(())
 }
 
-/// The writer: takes every job waiting, runs them in one transaction, commits
-/// once, then answers them all.
-fn write_loop(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+/// Every job waiting (up to [`MAX_BATCH`]), after the first.
+fn take_batch(first: Job, jobs: &mpsc::Receiver<Job>) -> Vec<Job> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match jobs.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
         }
+    }
+    batch
+}
+
+/// Answers every job of a batch once its transaction ended.
+fn answer(finishers: Vec<Finish>, committed: Result<(), String>) {
+    if let Err(e) = &committed {
+        tracing::error!("commit failed: {e}");
+    }
+    for finish in finishers {
+        finish(committed.clone());
+    }
+}
+
+/// Answers every job of a batch that could not begin a transaction.
+fn refuse(batch: Vec<Job>, why: &str) {
+    tracing::error!("cannot begin a transaction: {why}");
+    let finishers = batch
+        .into_iter()
+        .map(|job| job(Err(StoreError::Unavailable(why.to_owned()))))
+        .collect();
+    answer(finishers, Err(why.to_owned()));
+}
+
+/// SQLite's writer: takes every job waiting, runs them in one transaction,
+/// commits once, then answers them all.
+fn sqlite_write_loop(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let batch = take_batch(first, &jobs);
         let transaction = match connection.transaction() {
             Ok(transaction) => transaction,
             Err(e) => {
-                tracing::error!("cannot begin a transaction: {e}");
-                // Dropping the jobs drops their reply senders: callers see an error.
+                refuse(batch, &e.to_string());
                 continue;
             }
         };
-        let finishers: Vec<Finish> = batch.into_iter().map(|job| job(&transaction)).collect();
-        let committed = transaction.commit().map_err(|e| e.to_string());
-        if let Err(e) = &committed {
-            tracing::error!("commit failed: {e}");
+        let db = Db::Sqlite(&transaction);
+        let finishers: Vec<Finish> = batch.into_iter().map(|job| job(Ok(&db))).collect();
+        answer(finishers, transaction.commit().map_err(|e| e.to_string()));
+    }
+}
+
+/// PostgreSQL's writer: the same group commit, over a session it reconnects
+/// when the connection was lost (the jobs of a batch that finds the database
+/// away fail with [`StoreError::Unavailable`]; nothing half-done is kept).
+fn postgres_write_loop(server: &postgres::Postgres, jobs: mpsc::Receiver<Job>) {
+    let mut session: Option<postgres::Session> = None;
+    while let Ok(first) = jobs.recv() {
+        let batch = take_batch(first, &jobs);
+        if session.as_ref().is_none_or(|s| !s.is_alive()) {
+            session = server.connect_here().ok();
         }
-        for finish in finishers {
-            finish(committed.clone());
+        let begun = match (&session, server.may_commit()) {
+            (_, Err(e)) => Err(e),
+            (Some(s), Ok(())) => {
+                s.defer("BEGIN");
+                Ok(s)
+            }
+            (None, Ok(())) => Err(StoreError::Unavailable(
+                "cannot reconnect to the database".to_owned(),
+            )),
+        };
+        let s = match begun {
+            Ok(s) => s,
+            Err(e) => {
+                refuse(batch, &e.to_string());
+                continue;
+            }
+        };
+        server.count_transaction();
+        let db = Db::Postgres(s);
+        let finishers: Vec<Finish> = batch.into_iter().map(|job| job(Ok(&db))).collect();
+        let committed = s.batch("COMMIT").map_err(|e| e.to_string());
+        if committed.is_err() {
+            let _ = s.batch("ROLLBACK");
         }
+        answer(finishers, committed);
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Runs `work` in a write transaction of a fresh SQLite store, and of a
+    /// fresh PostgreSQL database too when `CAIRN_TEST_POSTGRES` names a
+    /// server (as `.ci/test` does).
+    pub(crate) fn on_each_backend(work: impl Fn(&Db<'_>) + Send + Sync + 'static) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut databases = vec![Database::Sqlite {
+            path: dir.path().join("db"),
+            synchronous: Synchronous::Normal,
+        }];
+        if let Some(admin) = std::env::var("CAIRN_TEST_POSTGRES")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            let name = format!("cairn_unit_{}", uuid::Uuid::now_v7().simple());
+            let server = postgres::Postgres::new(&admin).expect("the test server's URL");
+            server
+                .connect()
+                .expect("the test server")
+                .batch(&format!("CREATE DATABASE {name}"))
+                .expect("a test database");
+            server.close();
+            let (base, _) = admin.rsplit_once('/').expect("a database URL");
+            databases.push(Database::Postgres {
+                url: format!("{base}/{name}"),
+            });
+        }
+        let work = std::sync::Arc::new(work);
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        for database in databases {
+            let store = Store::connect(&database).expect("open");
+            let work = work.clone();
+            runtime
+                .block_on(store.write(move |db| {
+                    work(db);
+                    Ok(())
+                }))
+                .unwrap_or_else(|e| panic!("{database:?}: {e}"));
+        }
+    }
 
     #[test]
     fn runs_stored_before_run_numbers_are_numbered_in_the_order_they_started() {

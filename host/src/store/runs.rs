@@ -7,6 +7,7 @@
 use serde_json::Value;
 
 use super::records::*;
+use super::sql::Db;
 use super::{Store, StoreError};
 use crate::run::{EventRecord, RunRecord, RunStatus, RunSteps, StepRecord, Transition};
 
@@ -143,17 +144,7 @@ impl Store {
     /// Unfinished child runs whose parent run has ended: a cancel that the
     /// parent's end asked for and a crash cut short.
     pub fn orphaned_children(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|c| {
-            let mut statement = c.prepare_cached(
-                "SELECT child.id FROM runs child JOIN runs parent \
-                   ON parent.id = json_extract(child.trigger, '$.run_id') \
-                 WHERE child.status IN ('pending', 'running', 'paused') \
-                   AND json_extract(child.trigger, '$.kind') = 'parent' \
-                   AND parent.status IN ('completed', 'failed', 'cancelled')",
-            )?;
-            let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
+        self.read(orphaned_children)
     }
 
     /// How many runs are in each status (a trigger-kept count: no scan).
@@ -206,10 +197,7 @@ impl Store {
     }
 }
 
-fn with_steps(
-    conn: &rusqlite::Connection,
-    runs: Vec<RunRecord>,
-) -> Result<Vec<RunWithSteps>, StoreError> {
+fn with_steps(conn: &Db<'_>, runs: Vec<RunRecord>) -> Result<Vec<RunWithSteps>, StoreError> {
     runs.into_iter()
         .map(|run| {
             let steps = get_steps(conn, &run.id)?;

@@ -22,25 +22,23 @@ impl Started {
 
 /// What `key` started before, with its request's body hash.
 pub fn idempotent(
-    conn: &Connection,
+    conn: &Db<'_>,
     started: Started,
     tenant: &str,
     workflow_id: &str,
     key: &str,
 ) -> Result<Option<(String, String)>, StoreError> {
     let (table, id) = started.table();
-    Ok(conn
-        .prepare_cached(&format!(
+    conn
+        .query_opt(&format!(
             "SELECT {id}, body_hash FROM {table} WHERE tenant = ?1 AND workflow_id = ?2 AND key = ?3"
-        ))?
-        .query_row(params![tenant, workflow_id, key], |row| Ok((row.get(0)?, row.get(1)?)))
-        .optional()?)
+        ), params![tenant, workflow_id, key], |row| Ok((row.get(0)?, row.get(1)?)))
 }
 
 /// Remembers that `key`, with a body hashing to `body_hash`, started `id`.
 #[allow(clippy::too_many_arguments)]
 pub fn insert_idempotency_key(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     started: Started,
     tenant: &str,
     workflow_id: &str,
@@ -50,9 +48,8 @@ pub fn insert_idempotency_key(
     at: i64,
 ) -> Result<(), StoreError> {
     let (table, column) = started.table();
-    tx.prepare_cached(&format!(
+    tx.execute(&format!(
         "INSERT INTO {table} (tenant, workflow_id, key, body_hash, {column}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-    ))?
-    .execute(params![tenant, workflow_id, key, body_hash, id, at])?;
+    ), params![tenant, workflow_id, key, body_hash, id, at])?;
     Ok(())
 }

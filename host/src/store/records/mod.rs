@@ -2,10 +2,10 @@
 //! (or group of tables); the column helpers and the hot-path queries whose
 //! plans a test reads are here.
 
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde_json::Value;
 
 use super::StoreError;
+use super::sql::{Db, Dialect, Row, params};
 use crate::run::Transition;
 use crate::run::{EventKind, RunEvent, RunStatus};
 pub use crate::run::{EventRecord, RunRecord, StepRecord};
@@ -27,12 +27,26 @@ const SETTLED_PLAN_NOTICES_BEFORE: &str = "DELETE FROM outbox INDEXED BY outbox_
 const FINISHED_RUNS_BEFORE: &str = "SELECT id FROM runs INDEXED BY runs_finished WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1 \
      ORDER BY updated_at LIMIT ?2";
 
-fn paused_runs_sql() -> String {
+// PostgreSQL's forms of the statements above that use SQLite's JSON
+// functions or index hints (pins are an object of digests there: no build
+// that wrote them as a list ever ran on PostgreSQL).
+const UNFINISHED_RUNS_PINNED_TO_PG: &str = "SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND status IN ('pending', 'running', 'paused') \
+     AND EXISTS (SELECT 1 FROM jsonb_each_text(runs.plugins::jsonb) p WHERE p.value = ?2)";
+const SETTLED_PLAN_NOTICES_BEFORE_PG: &str = "DELETE FROM outbox \
+     WHERE workflow_id IS NOT NULL AND next_attempt IS NULL AND created_at < ?1";
+const FINISHED_RUNS_BEFORE_PG: &str = "SELECT id FROM runs WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1 \
+     ORDER BY updated_at LIMIT ?2";
+
+fn paused_runs_sql(dialect: Dialect) -> String {
+    let reviewers = match dialect {
+        Dialect::Sqlite => "json_each(s.pending, '$.reviewers') r",
+        Dialect::Postgres => "jsonb_array_elements_text(s.pending::jsonb -> 'reviewers') r(value)",
+    };
     format!(
         "SELECT {RUN_COLUMNS} FROM runs WHERE tenant = ?1 AND status IN ('paused', 'running') \
-         AND pending_action IS NOT NULL AND (?2 IS NULL OR workflow_id = ?2) \
-         AND (?4 IS NULL OR EXISTS (SELECT 1 FROM steps s, json_each(s.pending, '$.reviewers') \
-              WHERE s.run_id = runs.id AND s.status = 'awaiting_input' AND value = ?4)) \
+         AND pending_action IS NOT NULL AND (workflow_id = ?2 OR ?2 IS NULL) \
+         AND (EXISTS (SELECT 1 FROM steps s, {reviewers} \
+              WHERE s.run_id = runs.id AND s.status = 'awaiting_input' AND r.value = ?4) OR ?4 IS NULL) \
          ORDER BY updated_at, id LIMIT ?3"
     )
 }
@@ -86,28 +100,22 @@ fn opt_json_text(value: &Option<Value>) -> Option<String> {
     value.as_ref().map(json_text)
 }
 
-fn json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Value> {
+fn json_column(row: &Row<'_>, index: usize) -> Result<Value, StoreError> {
     let text: String = row.get(index)?;
-    serde_json::from_str(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
-    })
+    serde_json::from_str(&text).map_err(|e| corrupt_column(index, e))
+}
+
+fn corrupt_column(index: usize, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("column {index}: {e}"))
 }
 
 /// A JSON column read as a typed value (`None` for NULL).
 fn opt_typed_column<T: serde::de::DeserializeOwned>(
     row: &Row<'_>,
     index: usize,
-) -> rusqlite::Result<Option<T>> {
+) -> Result<Option<T>, StoreError> {
     opt_json_column(row, index)?
-        .map(|value| {
-            serde_json::from_value(value).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    index,
-                    rusqlite::types::Type::Text,
-                    Box::new(e),
-                )
-            })
-        })
+        .map(|value| serde_json::from_value(value).map_err(|e| corrupt_column(index, e)))
         .transpose()
 }
 
@@ -120,34 +128,22 @@ fn opt_typed_text<T: serde::Serialize>(value: Option<&T>) -> Option<String> {
 fn typed_column<T: serde::de::DeserializeOwned>(
     row: &Row<'_>,
     index: usize,
-) -> rusqlite::Result<T> {
-    serde_json::from_value(json_column(row, index)?).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
-    })
+) -> Result<T, StoreError> {
+    serde_json::from_value(json_column(row, index)?).map_err(|e| corrupt_column(index, e))
 }
 
-fn opt_json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<Value>> {
+fn opt_json_column(row: &Row<'_>, index: usize) -> Result<Option<Value>, StoreError> {
     let text: Option<String> = row.get(index)?;
-    text.map(|text| {
-        serde_json::from_str(&text).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(
-                index,
-                rusqlite::types::Type::Text,
-                Box::new(e),
-            )
-        })
-    })
-    .transpose()
+    text.map(|text| serde_json::from_str(&text).map_err(|e| corrupt_column(index, e)))
+        .transpose()
 }
 
-fn status_column<T: std::str::FromStr>(row: &Row<'_>, index: usize) -> rusqlite::Result<T>
+fn status_column<T: std::str::FromStr>(row: &Row<'_>, index: usize) -> Result<T, StoreError>
 where
-    T::Err: std::error::Error + Send + Sync + 'static,
+    T::Err: std::fmt::Display,
 {
     let text: String = row.get(index)?;
-    text.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
-    })
+    text.parse().map_err(|e| corrupt_column(index, e))
 }
 
 mod approvals;
@@ -179,7 +175,7 @@ mod tests {
     use super::*;
 
     /// `EXPLAIN QUERY PLAN` of `sql`, one line per step.
-    fn plan(conn: &Connection, sql: &str) -> Vec<String> {
+    fn plan(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
         let mut statement = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .expect("explain");
@@ -234,120 +230,110 @@ mod tests {
     #[test]
     fn counts_kept_by_triggers_match_the_rows() {
         use RunStatus::*;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut conn = Connection::open(dir.path().join("db")).expect("open");
-        crate::store::migrate(&mut conn).expect("migrate");
-        let tx = conn.transaction().expect("tx");
-        insert_workflow(&tx, &workflow("w"), &Value::Null).expect("workflow");
-        let check = |tx: &Transaction<'_>| {
-            let counted: Vec<(String, i64)> = tx
-                .prepare("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status")
-                .expect("prepare")
-                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
-                .expect("query")
-                .collect::<Result<_, _>>()
-                .expect("rows");
-            assert_eq!(count_runs_by_status(tx).expect("counts"), counted);
-            for tenant in ["a", "b", "c"] {
-                let counted: i64 = tx
-                    .query_row(
-                        "SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND status IN ('pending', 'running', 'paused')",
-                        params![tenant],
+        crate::store::tests::on_each_backend(|tx| {
+            insert_workflow(tx, &workflow("w"), &Value::Null).expect("workflow");
+            let check = |tx: &Db<'_>| {
+                let counted: Vec<(String, i64)> = tx
+                    .query(
+                        "SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status",
+                        params![],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .expect("rows");
+                assert_eq!(count_runs_by_status(tx).expect("counts"), counted);
+                for tenant in ["a", "b", "c"] {
+                    let counted: i64 = tx
+                    .query_one("SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND status IN ('pending', 'running', 'paused')", params![tenant], |row| row.get(0))
+                    .expect("count");
+                    assert_eq!(
+                        active_runs_of_tenant(tx, tenant).expect("active"),
+                        counted,
+                        "{tenant}"
+                    );
+                }
+            };
+            let runs = [
+                ("1", "a", Pending),
+                ("2", "a", Paused),
+                ("3", "b", Completed),
+                ("4", "b", Running),
+            ];
+            for (id, tenant, status) in runs {
+                insert_run(tx, &run(id, tenant, status), &[]).expect("insert");
+            }
+            check(tx);
+            let moves = [
+                ("1", "a", Running),
+                ("1", "a", Paused),
+                ("2", "a", Failed),
+                ("4", "b", Completed),
+                ("1", "a", Cancelled),
+            ];
+            for (seq, (id, tenant, status)) in moves.into_iter().enumerate() {
+                let mut moved = run(id, tenant, status);
+                moved.last_seq = seq as i64 + 1;
+                let expected = tx
+                    .query_one(
+                        "SELECT last_seq FROM runs WHERE id = ?1",
+                        params![id],
                         |row| row.get(0),
                     )
-                    .expect("count");
-                assert_eq!(
-                    active_runs_of_tenant(tx, tenant).expect("active"),
-                    counted,
-                    "{tenant}"
-                );
+                    .expect("seq");
+                save_run(tx, &moved, expected).expect("save");
+                check(tx);
             }
-        };
-        let runs = [
-            ("1", "a", Pending),
-            ("2", "a", Paused),
-            ("3", "b", Completed),
-            ("4", "b", Running),
-        ];
-        for (id, tenant, status) in runs {
-            insert_run(&tx, &run(id, tenant, status), &[]).expect("insert");
-        }
-        check(&tx);
-        let moves = [
-            ("1", "a", Running),
-            ("1", "a", Paused),
-            ("2", "a", Failed),
-            ("4", "b", Completed),
-            ("1", "a", Cancelled),
-        ];
-        for (seq, (id, tenant, status)) in moves.into_iter().enumerate() {
-            let mut moved = run(id, tenant, status);
-            moved.last_seq = seq as i64 + 1;
-            let expected = tx
-                .query_row(
-                    "SELECT last_seq FROM runs WHERE id = ?1",
-                    params![id],
-                    |row| row.get(0),
-                )
-                .expect("seq");
-            save_run(&tx, &moved, expected).expect("save");
-            check(&tx);
-        }
-        assert!(delete_finished_run(&tx, "3").expect("delete"));
-        assert!(!delete_finished_run(&tx, "nope").expect("delete"));
-        check(&tx);
+            assert!(delete_finished_run(tx, "3").expect("delete"));
+            assert!(!delete_finished_run(tx, "nope").expect("delete"));
+            check(tx);
+        });
     }
 
     #[test]
     fn settled_plan_notices_past_retention_are_swept_and_nothing_else() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut conn = Connection::open(dir.path().join("db")).expect("open");
-        crate::store::migrate(&mut conn).expect("migrate");
-        let tx = conn.transaction().expect("tx");
-        insert_workflow(&tx, &workflow("w"), &Value::Null).expect("workflow");
-        let notice = |id: &str, created_at: i64, next_attempt: Option<i64>| OutboxRecord {
-            id: id.to_owned(),
-            tenant: "a".to_owned(),
-            subject: Subject::Workflow("w".to_owned()),
-            recipient: Recipient::Email {
-                to: "ana@example.com".to_owned(),
-                reviewer: true,
-            },
-            notification: Notification {
-                kind: "workflow.plan_review".to_owned(),
-                timestamp: String::new(),
-                data: NotificationData::Plan(PlanNotice {
-                    workflow_id: "w".to_owned(),
-                    version: 1,
-                    title: "t".to_owned(),
-                    goal: "g".to_owned(),
-                    steps: vec![],
-                    schedule: None,
-                    links_expire: 0,
-                }),
-            },
-            attempts: 1,
-            next_attempt,
-            delivered_at: None,
-            last_error: None,
-            created_at,
-        };
-        for row in [
-            notice("old-settled", 10, None),
-            notice("old-pending", 10, Some(20)),
-            notice("new-settled", 100, None),
-        ] {
-            insert_outbox(&tx, &row).expect("insert");
-        }
-        assert_eq!(delete_settled_plan_notices(&tx, 50).expect("sweep"), 1);
-        let left: Vec<String> = tx
-            .prepare("SELECT id FROM outbox ORDER BY id")
-            .expect("prepare")
-            .query_map([], |row| row.get(0))
-            .expect("query")
-            .collect::<Result<_, _>>()
-            .expect("rows");
-        assert_eq!(left, ["new-settled", "old-pending"]);
+        crate::store::tests::on_each_backend(|tx| {
+            insert_workflow(tx, &workflow("w"), &Value::Null).expect("workflow");
+            let notice = |id: &str, created_at: i64, next_attempt: Option<i64>| OutboxRecord {
+                id: id.to_owned(),
+                tenant: "a".to_owned(),
+                subject: Subject::Workflow("w".to_owned()),
+                recipient: Recipient::Email {
+                    to: "ana@example.com".to_owned(),
+                    reviewer: true,
+                },
+                notification: Notification {
+                    kind: "workflow.plan_review".to_owned(),
+                    timestamp: String::new(),
+                    data: NotificationData::Plan(PlanNotice {
+                        workflow_id: "w".to_owned(),
+                        version: 1,
+                        title: "t".to_owned(),
+                        goal: "g".to_owned(),
+                        steps: vec![],
+                        schedule: None,
+                        links_expire: 0,
+                    }),
+                },
+                attempts: 1,
+                next_attempt,
+                delivered_at: None,
+                last_error: None,
+                created_at,
+            };
+            for row in [
+                notice("old-settled", 10, None),
+                notice("old-pending", 10, Some(20)),
+                notice("new-settled", 100, None),
+            ] {
+                insert_outbox(tx, &row).expect("insert");
+            }
+            assert_eq!(delete_settled_plan_notices(tx, 50).expect("sweep"), 1);
+            let left: Vec<String> = tx
+                .query("SELECT id FROM outbox ORDER BY id", params![], |row| {
+                    row.get(0)
+                })
+                .expect("rows");
+            assert_eq!(left, ["new-settled", "old-pending"]);
+        });
     }
 
     #[test]
@@ -363,10 +349,13 @@ mod tests {
             (NEXT_PAUSE_DEADLINE, "runs_by_status"),
             (UNFINISHED_RUNS_PINNED_TO, "runs_by_tenant_status"),
             (FINISHED_RUNS_BEFORE, "runs_finished"),
-            (&paused_runs_sql(), "runs_by_tenant_status"),
+            (&paused_runs_sql(Dialect::Sqlite), "runs_by_tenant_status"),
         ];
         store
             .read(|conn| {
+                let Db::Sqlite(conn) = conn else {
+                    unreachable!("an SQLite store")
+                };
                 for (sql, index) in hot {
                     let plan = plan(conn, sql);
                     assert!(

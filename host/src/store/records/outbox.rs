@@ -116,11 +116,11 @@ pub struct RunNotice {
 
 pub(super) const OUTBOX_COLUMNS: &str = "id, tenant, run_id, workflow_id, channel, target, payload, attempts, next_attempt, delivered_at, last_error, created_at";
 
-pub(super) fn outbox_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxRecord> {
+pub(super) fn outbox_from_row(row: &Row<'_>) -> Result<OutboxRecord, StoreError> {
     Ok(OutboxRecord {
         id: row.get(0)?,
         tenant: row.get(1)?,
-        subject: match (row.get(2)?, row.get::<_, Option<String>>(3)?) {
+        subject: match (row.get(2)?, row.get::<Option<String>>(3)?) {
             (Some(run), _) => Subject::Run(run),
             (None, workflow) => Subject::Workflow(workflow.unwrap_or_default()),
         },
@@ -134,11 +134,10 @@ pub(super) fn outbox_from_row(row: &Row<'_>) -> rusqlite::Result<OutboxRecord> {
     })
 }
 
-pub fn insert_outbox(tx: &Transaction<'_>, record: &OutboxRecord) -> Result<(), StoreError> {
-    tx.prepare_cached(&format!(
+pub fn insert_outbox(tx: &Db<'_>, record: &OutboxRecord) -> Result<(), StoreError> {
+    tx.execute(&format!(
         "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-    ))?
-    .execute(params![
+    ), params![
         record.id,
         record.tenant,
         record.subject.columns().0,
@@ -157,18 +156,21 @@ pub fn insert_outbox(tx: &Transaction<'_>, record: &OutboxRecord) -> Result<(), 
 
 /// Outbox rows (id, tenant, target) whose target holds `needle`.
 pub fn outbox_targets_containing(
-    conn: &Connection,
+    conn: &Db<'_>,
     needle: &str,
 ) -> Result<Vec<(String, String, Value)>, StoreError> {
-    let mut statement =
-        conn.prepare("SELECT id, tenant, target FROM outbox WHERE instr(target, ?1) > 0")?;
-    let rows = statement.query_map(params![needle], |row| {
-        Ok((row.get(0)?, row.get(1)?, json_column(row, 2)?))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows = conn.query(
+        conn.pick(
+            "SELECT id, tenant, target FROM outbox WHERE instr(target, ?1) > 0",
+            "SELECT id, tenant, target FROM outbox WHERE strpos(target, ?1) > 0",
+        ),
+        params![needle],
+        |row| Ok((row.get(0)?, row.get(1)?, json_column(row, 2)?)),
+    )?;
+    Ok(rows)
 }
 
-pub fn set_outbox_target(tx: &Transaction<'_>, id: &str, target: &Value) -> Result<(), StoreError> {
+pub fn set_outbox_target(tx: &Db<'_>, id: &str, target: &Value) -> Result<(), StoreError> {
     tx.execute(
         "UPDATE outbox SET target = ?2 WHERE id = ?1",
         params![id, json_text(target)],
@@ -177,54 +179,50 @@ pub fn set_outbox_target(tx: &Transaction<'_>, id: &str, target: &Value) -> Resu
 }
 
 /// Notifications due for a delivery attempt at `now`, oldest first.
-pub fn due_outbox(
-    conn: &Connection,
-    now: i64,
-    limit: usize,
-) -> Result<Vec<OutboxRecord>, StoreError> {
-    let mut statement = conn.prepare_cached(&format!(
+pub fn due_outbox(conn: &Db<'_>, now: i64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
+    let rows = conn.query(&format!(
         "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2"
-    ))?;
-    let rows = statement.query_map(params![now, limit as i64], outbox_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    ), params![now, limit as i64], outbox_from_row)?;
+    Ok(rows)
 }
 
 /// The earliest pending delivery attempt.
-pub fn next_outbox_attempt(conn: &Connection) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT MIN(next_attempt) FROM outbox WHERE next_attempt IS NOT NULL")?
-        .query_row([], |row| row.get(0))?)
+pub fn next_outbox_attempt(conn: &Db<'_>) -> Result<Option<i64>, StoreError> {
+    conn.query_one(
+        "SELECT MIN(next_attempt) FROM outbox WHERE next_attempt IS NOT NULL",
+        params![],
+        |row| row.get(0),
+    )
 }
 
 /// Records an attempt: delivered, to retry at `next_attempt`, or given up.
 pub fn outbox_attempted(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     id: &str,
     attempts: i64,
     next_attempt: Option<i64>,
     delivered_at: Option<i64>,
     error: Option<&str>,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE outbox SET attempts = ?2, next_attempt = ?3, delivered_at = ?4, last_error = ?5 WHERE id = ?1",
-    )?
-    .execute(params![id, attempts, next_attempt, delivered_at, error])?;
+    tx.execute("UPDATE outbox SET attempts = ?2, next_attempt = ?3, delivered_at = ?4, last_error = ?5 WHERE id = ?1", params![id, attempts, next_attempt, delivered_at, error])?;
     Ok(())
 }
 
 /// Deletes plan reviews created before `before` that were delivered or given
 /// up: a run's notifications go with the run, a plan's are swept here.
-pub fn delete_settled_plan_notices(tx: &Transaction<'_>, before: i64) -> Result<usize, StoreError> {
-    Ok(tx
-        .prepare_cached(SETTLED_PLAN_NOTICES_BEFORE)?
-        .execute(params![before])?)
+pub fn delete_settled_plan_notices(tx: &Db<'_>, before: i64) -> Result<usize, StoreError> {
+    tx.execute(
+        tx.pick(SETTLED_PLAN_NOTICES_BEFORE, SETTLED_PLAN_NOTICES_BEFORE_PG),
+        params![before],
+    )
 }
 
 /// A run's notifications, oldest first.
-pub fn run_outbox(conn: &Connection, run_id: &str) -> Result<Vec<OutboxRecord>, StoreError> {
-    let mut statement = conn.prepare_cached(&format!(
-        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE run_id = ?1 ORDER BY created_at, id"
-    ))?;
-    let rows = statement.query_map(params![run_id], outbox_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn run_outbox(conn: &Db<'_>, run_id: &str) -> Result<Vec<OutboxRecord>, StoreError> {
+    let rows = conn.query(
+        &format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE run_id = ?1 ORDER BY created_at, id"),
+        params![run_id],
+        outbox_from_row,
+    )?;
+    Ok(rows)
 }

@@ -5,7 +5,7 @@ use super::*;
 pub(super) const RUN_COLUMNS: &str = "id, tenant, workflow_id, workflow_version, status, input, result, error, pending_action, \
      paused_step, pause_deadline, wake_at, current_action, steps_total, steps_done, plugins, last_seq, created_at, updated_at, trigger, number";
 
-pub(super) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
+pub(super) fn run_from_row(row: &Row<'_>) -> Result<RunRecord, StoreError> {
     Ok(RunRecord {
         id: row.get(0)?,
         tenant: row.get(1)?,
@@ -33,19 +33,13 @@ pub(super) fn run_from_row(row: &Row<'_>) -> rusqlite::Result<RunRecord> {
 
 /// Stores a new run and its steps; the run's `number` is its workflow's
 /// next, whatever `run.number` says.
-pub fn insert_run(
-    tx: &Transaction<'_>,
-    run: &RunRecord,
-    steps: &[StepRecord],
-) -> Result<(), StoreError> {
-    let number: i64 = tx
-        .prepare_cached(
-            "UPDATE workflows SET runs_started = runs_started + 1 WHERE id = ?1 RETURNING runs_started",
-        )?
-        .query_row(params![run.workflow_id], |row| row.get(0))?;
-    tx.prepare_cached(
-        &format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"))?.execute(
-        params![
+pub fn insert_run(tx: &Db<'_>, run: &RunRecord, steps: &[StepRecord]) -> Result<(), StoreError> {
+    let number: i64 = tx.query_one(
+        "UPDATE workflows SET runs_started = runs_started + 1 WHERE id = ?1 RETURNING runs_started",
+        params![run.workflow_id],
+        |row| row.get(0),
+    )?;
+    tx.execute(&format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"), params![
             run.id,
             run.tenant,
             run.workflow_id,
@@ -67,8 +61,7 @@ pub fn insert_run(
             run.updated_at,
             opt_typed_text(run.trigger.as_ref()),
             number,
-        ],
-    )?;
+        ])?;
     for step in steps {
         save_step(tx, step)?;
     }
@@ -77,16 +70,10 @@ pub fn insert_run(
 
 /// Saves the mutable columns of `run`, only if its last event is still
 /// `expected_seq`: a run changed by someone else in between is a conflict.
-pub fn save_run(
-    tx: &Transaction<'_>,
-    run: &RunRecord,
-    expected_seq: i64,
-) -> Result<(), StoreError> {
-    let changed = tx.prepare_cached(
-        "UPDATE runs SET status = ?2, result = ?3, error = ?4, pending_action = ?5, paused_step = ?6, pause_deadline = ?7, \
+pub fn save_run(tx: &Db<'_>, run: &RunRecord, expected_seq: i64) -> Result<(), StoreError> {
+    let changed = tx.execute("UPDATE runs SET status = ?2, result = ?3, error = ?4, pending_action = ?5, paused_step = ?6, pause_deadline = ?7, \
          wake_at = ?8, current_action = ?9, steps_done = ?10, last_seq = ?11, updated_at = ?12, steps_total = ?14 \
-         WHERE id = ?1 AND last_seq = ?13")?.execute(
-        params![
+         WHERE id = ?1 AND last_seq = ?13", params![
             run.id,
             run.status.as_str(),
             opt_json_text(&run.result),
@@ -101,8 +88,7 @@ pub fn save_run(
             run.updated_at,
             expected_seq,
             run.steps_total,
-        ],
-    )?;
+        ])?;
     if changed == 1 {
         Ok(())
     } else {
@@ -110,15 +96,13 @@ pub fn save_run(
     }
 }
 
-pub fn save_step(tx: &Transaction<'_>, step: &StepRecord) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO steps (run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions, logs, \
+pub fn save_step(tx: &Db<'_>, step: &StepRecord) -> Result<(), StoreError> {
+    tx.execute("INSERT INTO steps (run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions, logs, \
          pending, deadline, wake_at, construct) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
          ON CONFLICT (run_id, step_index) DO UPDATE SET status = ?4, attempts = ?5, input = ?6, output = ?7, error = ?8, \
          checkpoint = ?9, decision = ?10, started_at = ?11, finished_at = ?12, decisions = ?13, logs = ?14, \
-         pending = ?15, deadline = ?16, wake_at = ?17, construct = ?18")?.execute(
-        params![
+         pending = ?15, deadline = ?16, wake_at = ?17, construct = ?18", params![
             step.run_id,
             step.index,
             step.name,
@@ -137,35 +121,32 @@ pub fn save_step(tx: &Transaction<'_>, step: &StepRecord) -> Result<(), StoreErr
             step.deadline,
             step.wake_at,
             opt_typed_text(step.construct.as_ref()),
+        ])?;
+    Ok(())
+}
+
+pub fn append_event(tx: &Db<'_>, run_id: &str, event: &EventRecord) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO run_events (run_id, seq, at, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            run_id,
+            event.seq,
+            event.at,
+            event.kind().as_str(),
+            event.event.data_text()
         ],
     )?;
     Ok(())
 }
 
-pub fn append_event(
-    tx: &Transaction<'_>,
-    run_id: &str,
-    event: &EventRecord,
-) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO run_events (run_id, seq, at, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
-        run_id,
-        event.seq,
-        event.at,
-        event.kind().as_str(),
-        event.event.data_text()
-    ])?;
-    Ok(())
-}
-
 /// The run `id`; with `tenant`, only if it belongs to that tenant.
-pub fn get_run(conn: &Connection, tenant: Option<&str>, id: &str) -> Result<RunRecord, StoreError> {
+pub fn get_run(conn: &Db<'_>, tenant: Option<&str>, id: &str) -> Result<RunRecord, StoreError> {
     let run = conn
-        .prepare_cached(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"))?
-        .query_row(params![id], run_from_row)
-        .optional()?
+        .query_opt(
+            &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+            params![id],
+            run_from_row,
+        )?
         .ok_or(StoreError::NotFound)?;
     match tenant {
         Some(tenant) if tenant != run.tenant => Err(StoreError::NotFound),
@@ -176,16 +157,16 @@ pub fn get_run(conn: &Connection, tenant: Option<&str>, id: &str) -> Result<RunR
 /// How run `id` stands (its status and last event's sequence number, from
 /// its row alone); with `tenant`, only if it belongs to that tenant.
 pub fn get_run_state(
-    conn: &Connection,
+    conn: &Db<'_>,
     tenant: Option<&str>,
     id: &str,
 ) -> Result<(RunStatus, i64), StoreError> {
     let (owner, status, seq): (String, RunStatus, i64) = conn
-        .prepare_cached("SELECT tenant, status, last_seq FROM runs WHERE id = ?1")?
-        .query_row(params![id], |row| {
-            Ok((row.get(0)?, status_column(row, 1)?, row.get(2)?))
-        })
-        .optional()?
+        .query_opt(
+            "SELECT tenant, status, last_seq FROM runs WHERE id = ?1",
+            params![id],
+            |row| Ok((row.get(0)?, status_column(row, 1)?, row.get(2)?)),
+        )?
         .ok_or(StoreError::NotFound)?;
     match tenant {
         Some(tenant) if tenant != owner => Err(StoreError::NotFound),
@@ -193,12 +174,9 @@ pub fn get_run_state(
     }
 }
 
-pub fn get_steps(conn: &Connection, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
-    let mut statement = conn.prepare_cached(
-        "SELECT run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions, logs, \
-         pending, deadline, wake_at, construct FROM steps WHERE run_id = ?1 ORDER BY step_index",
-    )?;
-    let rows = statement.query_map(params![run_id], |row| {
+pub fn get_steps(conn: &Db<'_>, run_id: &str) -> Result<Vec<StepRecord>, StoreError> {
+    let rows = conn.query("SELECT run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions, logs, \
+         pending, deadline, wake_at, construct FROM steps WHERE run_id = ?1 ORDER BY step_index", params![run_id], |row| {
         Ok(StepRecord {
             run_id: row.get(0)?,
             index: row.get(1)?,
@@ -220,82 +198,82 @@ pub fn get_steps(conn: &Connection, run_id: &str) -> Result<Vec<StepRecord>, Sto
             construct: opt_typed_column(row, 17)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
-pub fn get_events(
-    conn: &Connection,
-    run_id: &str,
-    after: i64,
-) -> Result<Vec<EventRecord>, StoreError> {
-    let mut statement = conn.prepare_cached(
+pub fn get_events(conn: &Db<'_>, run_id: &str, after: i64) -> Result<Vec<EventRecord>, StoreError> {
+    let rows = conn.query(
         "SELECT seq, at, kind, data FROM run_events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq",
+        params![run_id, after],
+        |row| {
+            let kind: EventKind = status_column(row, 2)?;
+            let event = RunEvent::from_parts(kind, json_column(row, 3)?).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    3,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?;
+            Ok(EventRecord {
+                seq: row.get(0)?,
+                at: row.get(1)?,
+                event,
+            })
+        },
     )?;
-    let rows = statement.query_map(params![run_id, after], |row| {
-        let kind: EventKind = status_column(row, 2)?;
-        let event = RunEvent::from_parts(kind, json_column(row, 3)?).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
-        })?;
-        Ok(EventRecord {
-            seq: row.get(0)?,
-            at: row.get(1)?,
-            event,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// Ids of runs in any of `statuses`, oldest first.
-pub fn run_ids_in(conn: &Connection, statuses: &[RunStatus]) -> Result<Vec<String>, StoreError> {
+pub fn run_ids_in(conn: &Db<'_>, statuses: &[RunStatus]) -> Result<Vec<String>, StoreError> {
     let mut ids = Vec::new();
-    let mut statement = conn.prepare_cached("SELECT id FROM runs WHERE status = ?1 ORDER BY id")?;
     for status in statuses {
-        let rows = statement.query_map(params![status.as_str()], |row| row.get::<_, String>(0))?;
-        for id in rows {
-            ids.push(id?);
-        }
+        ids.extend(conn.query(
+            "SELECT id FROM runs WHERE status = ?1 ORDER BY id",
+            params![status.as_str()],
+            |row| row.get::<String>(0),
+        )?);
     }
     ids.sort();
     Ok(ids)
 }
 
 /// Paused runs whose deadline is at or before `now`.
-pub fn expired_pauses(conn: &Connection, now: i64) -> Result<Vec<String>, StoreError> {
-    let mut statement = conn.prepare_cached(EXPIRED_PAUSES)?;
-    let rows = statement.query_map(params![now], |row| row.get::<_, String>(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn expired_pauses(conn: &Db<'_>, now: i64) -> Result<Vec<String>, StoreError> {
+    let rows = conn.query(EXPIRED_PAUSES, params![now], |row| row.get::<String>(0))?;
+    Ok(rows)
 }
 
 /// The earliest deadline of any paused run.
-pub fn next_pause_deadline(conn: &Connection) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .prepare_cached(NEXT_PAUSE_DEADLINE)?
-        .query_row([], |row| row.get(0))?)
+pub fn next_pause_deadline(conn: &Db<'_>) -> Result<Option<i64>, StoreError> {
+    conn.query_one(NEXT_PAUSE_DEADLINE, params![], |row| row.get(0))
 }
 
 /// Runs of a workflow that are not finished.
-pub fn active_runs_of(tx: &Connection, workflow_id: &str) -> Result<i64, StoreError> {
-    Ok(tx
-        .prepare_cached(ACTIVE_RUNS_OF_WORKFLOW)?
-        .query_row(params![workflow_id], |row| row.get(0))?)
+pub fn active_runs_of(tx: &Db<'_>, workflow_id: &str) -> Result<i64, StoreError> {
+    tx.query_one(ACTIVE_RUNS_OF_WORKFLOW, params![workflow_id], |row| {
+        row.get(0)
+    })
 }
 
 /// How many runs are in each status (kept by triggers: no scan of the runs).
-pub fn count_runs_by_status(conn: &Connection) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut statement = conn.prepare_cached(RUN_COUNTS)?;
-    let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn count_runs_by_status(conn: &Db<'_>) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = conn.query(RUN_COUNTS, params![], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows)
 }
 
 /// Up to `limit` runs that finished before `before`, oldest first.
 pub fn finished_runs_before(
-    conn: &Connection,
+    conn: &Db<'_>,
     before: i64,
     limit: usize,
 ) -> Result<Vec<String>, StoreError> {
-    let mut statement = conn.prepare_cached(FINISHED_RUNS_BEFORE)?;
-    let rows = statement.query_map(params![before, limit as i64], |row| row.get::<_, String>(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let rows = conn.query(
+        conn.pick(FINISHED_RUNS_BEFORE, FINISHED_RUNS_BEFORE_PG),
+        params![before, limit as i64],
+        |row| row.get::<String>(0),
+    )?;
+    Ok(rows)
 }
 
 /// Deletes finished run `id` with everything that belongs to it: steps,
@@ -303,20 +281,20 @@ pub fn finished_runs_before(
 /// in a batch (a batch left without runs goes too). A schedule's record of the
 /// slot that started it keeps the id. False when the run is not there or not
 /// finished.
-pub fn delete_finished_run(tx: &Transaction<'_>, id: &str) -> Result<bool, StoreError> {
-    let finished: Option<String> = tx
-        .prepare_cached(
-            "SELECT id FROM runs WHERE id = ?1 AND status IN ('completed', 'failed', 'cancelled')",
-        )?
-        .query_row(params![id], |row| row.get(0))
-        .optional()?;
+pub fn delete_finished_run(tx: &Db<'_>, id: &str) -> Result<bool, StoreError> {
+    let finished: Option<String> = tx.query_opt(
+        "SELECT id FROM runs WHERE id = ?1 AND status IN ('completed', 'failed', 'cancelled')",
+        params![id],
+        |row| row.get(0),
+    )?;
     if finished.is_none() {
         return Ok(false);
     }
-    let batches: Vec<String> = tx
-        .prepare_cached("SELECT batch_id FROM batch_runs WHERE run_id = ?1")?
-        .query_map(params![id], |row| row.get(0))?
-        .collect::<Result<_, _>>()?;
+    let batches: Vec<String> = tx.query(
+        "SELECT batch_id FROM batch_runs WHERE run_id = ?1",
+        params![id],
+        |row| row.get(0),
+    )?;
     for sql in [
         "DELETE FROM steps WHERE run_id = ?1",
         "DELETE FROM run_events WHERE run_id = ?1",
@@ -326,16 +304,18 @@ pub fn delete_finished_run(tx: &Transaction<'_>, id: &str) -> Result<bool, Store
         "DELETE FROM batch_runs WHERE run_id = ?1",
         "DELETE FROM runs WHERE id = ?1",
     ] {
-        tx.prepare_cached(sql)?.execute(params![id])?;
+        tx.execute(sql, params![id])?;
     }
     for batch in batches {
         let emptied = "NOT EXISTS (SELECT 1 FROM batch_runs WHERE batch_id = ?1)";
-        tx.prepare_cached(&format!(
-            "DELETE FROM batch_idempotency_keys WHERE batch_id = ?1 AND {emptied}"
-        ))?
-        .execute(params![batch])?;
-        tx.prepare_cached(&format!("DELETE FROM batches WHERE id = ?1 AND {emptied}"))?
-            .execute(params![batch])?;
+        tx.execute(
+            &format!("DELETE FROM batch_idempotency_keys WHERE batch_id = ?1 AND {emptied}"),
+            params![batch],
+        )?;
+        tx.execute(
+            &format!("DELETE FROM batches WHERE id = ?1 AND {emptied}"),
+            params![batch],
+        )?;
     }
     Ok(true)
 }
@@ -345,7 +325,7 @@ pub fn delete_finished_run(tx: &Transaction<'_>, id: &str) -> Result<bool, Store
 /// someone moved it), the steps that changed, the new events and the outbox
 /// rows they call for.
 pub fn commit_in(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     transition: &Transition,
     outbox: &[OutboxRecord],
 ) -> Result<(), StoreError> {
@@ -364,9 +344,32 @@ pub fn commit_in(
 
 /// A run and its steps, read together.
 pub fn get_run_with_steps(
-    conn: &Connection,
+    conn: &Db<'_>,
     tenant: Option<&str>,
     id: &str,
 ) -> Result<(RunRecord, Vec<StepRecord>), StoreError> {
     Ok((get_run(conn, tenant, id)?, get_steps(conn, id)?))
+}
+
+/// Unfinished child runs whose parent run has ended.
+pub fn orphaned_children(conn: &Db<'_>) -> Result<Vec<String>, StoreError> {
+    let (run_id, kind) = match conn.dialect() {
+        Dialect::Sqlite => (
+            "json_extract(child.trigger, '$.run_id')",
+            "json_extract(child.trigger, '$.kind')",
+        ),
+        Dialect::Postgres => (
+            "child.trigger::jsonb ->> 'run_id'",
+            "child.trigger::jsonb ->> 'kind'",
+        ),
+    };
+    conn.query(
+        &format!(
+            "SELECT child.id FROM runs child JOIN runs parent ON parent.id = {run_id} \
+             WHERE child.status IN ('pending', 'running', 'paused') AND {kind} = 'parent' \
+               AND parent.status IN ('completed', 'failed', 'cancelled')"
+        ),
+        params![],
+        |row| row.get(0),
+    )
 }

@@ -11,62 +11,57 @@ pub struct ScheduleRecord {
     pub paused: bool,
 }
 
-pub fn upsert_schedule(
-    tx: &Transaction<'_>,
-    schedule: &ScheduleRecord,
-    at: i64,
-) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "INSERT INTO schedules (workflow_id, tenant, next_fire, paused, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (workflow_id) DO UPDATE SET next_fire = ?3, paused = ?4, updated_at = ?5",
-    )?
-    .execute(params![schedule.workflow_id, schedule.tenant, schedule.next_fire, schedule.paused, at])?;
+pub fn upsert_schedule(tx: &Db<'_>, schedule: &ScheduleRecord, at: i64) -> Result<(), StoreError> {
+    tx.execute("INSERT INTO schedules (workflow_id, tenant, next_fire, paused, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (workflow_id) DO UPDATE SET next_fire = ?3, paused = ?4, updated_at = ?5", params![schedule.workflow_id, schedule.tenant, schedule.next_fire, schedule.paused, at])?;
     Ok(())
 }
 
-pub fn delete_schedule(tx: &Transaction<'_>, workflow_id: &str) -> Result<(), StoreError> {
-    tx.prepare_cached("DELETE FROM schedules WHERE workflow_id = ?1")?
-        .execute(params![workflow_id])?;
+pub fn delete_schedule(tx: &Db<'_>, workflow_id: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM schedules WHERE workflow_id = ?1",
+        params![workflow_id],
+    )?;
     Ok(())
 }
 
 pub fn get_schedule(
-    conn: &Connection,
+    conn: &Db<'_>,
     workflow_id: &str,
 ) -> Result<Option<ScheduleRecord>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT workflow_id, tenant, next_fire, paused FROM schedules WHERE workflow_id = ?1",
-        )?
-        .query_row(params![workflow_id], |row| {
+    conn.query_opt(
+        "SELECT workflow_id, tenant, next_fire, paused FROM schedules WHERE workflow_id = ?1",
+        params![workflow_id],
+        |row| {
             Ok(ScheduleRecord {
                 workflow_id: row.get(0)?,
                 tenant: row.get(1)?,
                 next_fire: row.get(2)?,
                 paused: row.get(3)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
 /// Active, unpaused workflows whose next slot is due at `now`.
-pub fn due_schedules(conn: &Connection, now: i64) -> Result<Vec<String>, StoreError> {
-    let mut statement = conn.prepare_cached(
+pub fn due_schedules(conn: &Db<'_>, now: i64) -> Result<Vec<String>, StoreError> {
+    let rows = conn.query(
         "SELECT s.workflow_id FROM schedules s JOIN workflows w ON w.id = s.workflow_id
          WHERE s.paused = 0 AND s.next_fire <= ?1 AND w.status = 'active' ORDER BY s.next_fire",
+        params![now],
+        |row| row.get(0),
     )?;
-    let rows = statement.query_map(params![now], |row| row.get(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// The earliest next slot of an active, unpaused schedule.
-pub fn next_schedule_slot(conn: &Connection) -> Result<Option<i64>, StoreError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT MIN(s.next_fire) FROM schedules s JOIN workflows w ON w.id = s.workflow_id
+pub fn next_schedule_slot(conn: &Db<'_>) -> Result<Option<i64>, StoreError> {
+    conn.query_one(
+        "SELECT MIN(s.next_fire) FROM schedules s JOIN workflows w ON w.id = s.workflow_id
              WHERE s.paused = 0 AND w.status = 'active'",
-        )?
-        .query_row([], |row| row.get(0))?)
+        params![],
+        |row| row.get(0),
+    )
 }
 
 /// What one slot did.
@@ -141,31 +136,25 @@ impl FireDetail {
 }
 
 /// Records a slot; false if it was recorded before (a slot never fires twice).
-pub fn insert_fire(tx: &Transaction<'_>, fire: &FireRecord) -> Result<bool, StoreError> {
+pub fn insert_fire(tx: &Db<'_>, fire: &FireRecord) -> Result<bool, StoreError> {
     let inserted = tx
-        .prepare_cached(
-            "INSERT INTO schedule_fires (workflow_id, slot, outcome, run_id, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![fire.workflow_id, fire.slot, fire.outcome.as_str(), fire.run_id, opt_typed_text(fire.detail.as_ref()), fire.at])?;
+        .execute("INSERT INTO schedule_fires (workflow_id, slot, outcome, run_id, detail, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT DO NOTHING", params![fire.workflow_id, fire.slot, fire.outcome.as_str(), fire.run_id, opt_typed_text(fire.detail.as_ref()), fire.at])?;
     Ok(inserted == 1)
 }
 
 /// A queued slot whose run has now started.
 pub fn set_fire_started(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     workflow_id: &str,
     slot: i64,
     run_id: &str,
 ) -> Result<(), StoreError> {
-    tx.prepare_cached(
-        "UPDATE schedule_fires SET outcome = 'started', run_id = ?3 WHERE workflow_id = ?1 AND slot = ?2",
-    )?
-    .execute(params![workflow_id, slot, run_id])?;
+    tx.execute("UPDATE schedule_fires SET outcome = 'started', run_id = ?3 WHERE workflow_id = ?1 AND slot = ?2", params![workflow_id, slot, run_id])?;
     Ok(())
 }
 
-pub(super) fn fire_from_row(row: &Row<'_>) -> rusqlite::Result<FireRecord> {
+pub(super) fn fire_from_row(row: &Row<'_>) -> Result<FireRecord, StoreError> {
     Ok(FireRecord {
         workflow_id: row.get(0)?,
         slot: row.get(1)?,
@@ -188,27 +177,29 @@ pub(super) fn fire_from_row(row: &Row<'_>) -> rusqlite::Result<FireRecord> {
 
 /// The workflow's latest handled slots, newest first.
 pub fn recent_fires(
-    conn: &Connection,
+    conn: &Db<'_>,
     workflow_id: &str,
     limit: usize,
 ) -> Result<Vec<FireRecord>, StoreError> {
-    let mut statement = conn.prepare_cached(
+    let rows = conn.query(
         "SELECT workflow_id, slot, outcome, run_id, detail, at FROM schedule_fires
          WHERE workflow_id = ?1 ORDER BY slot DESC LIMIT ?2",
+        params![workflow_id, limit as i64],
+        fire_from_row,
     )?;
-    let rows = statement.query_map(params![workflow_id, limit as i64], fire_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// Queued slots, oldest first (of every workflow, or of one).
 pub fn queued_fires(
-    conn: &Connection,
+    conn: &Db<'_>,
     workflow_id: Option<&str>,
 ) -> Result<Vec<FireRecord>, StoreError> {
-    let mut statement = conn.prepare_cached(
+    let rows = conn.query(
         "SELECT workflow_id, slot, outcome, run_id, detail, at FROM schedule_fires
-         WHERE outcome = 'queued' AND (?1 IS NULL OR workflow_id = ?1) ORDER BY slot",
+         WHERE outcome = 'queued' AND (workflow_id = ?1 OR ?1 IS NULL) ORDER BY slot",
+        params![workflow_id],
+        fire_from_row,
     )?;
-    let rows = statement.query_map(params![workflow_id], fire_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }

@@ -2,12 +2,11 @@
 
 use super::*;
 
-pub fn insert_tenant(tx: &Transaction<'_>, name: &str, at: i64) -> Result<(), StoreError> {
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO tenants (name, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        )?
-        .execute(params![name, at])?;
+pub fn insert_tenant(tx: &Db<'_>, name: &str, at: i64) -> Result<(), StoreError> {
+    let inserted = tx.execute(
+        "INSERT INTO tenants (name, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        params![name, at],
+    )?;
     if inserted == 1 {
         Ok(())
     } else {
@@ -36,24 +35,23 @@ pub struct KeyRecord {
 
 /// Stores a key's hash; a conflict when the tenant has a key of that name.
 pub fn insert_api_key(
-    tx: &Transaction<'_>,
+    tx: &Db<'_>,
     key_hash: &str,
     holder: &KeyHolder,
     at: i64,
 ) -> Result<(), StoreError> {
-    let taken: bool = tx
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM api_keys WHERE tenant = ?1 AND name = ?2)")?
-        .query_row(params![holder.tenant, holder.name], |row| row.get(0))?;
+    let taken: bool = tx.query_one(
+        "SELECT EXISTS (SELECT 1 FROM api_keys WHERE tenant = ?1 AND name = ?2)",
+        params![holder.tenant, holder.name],
+        |row| row.get(0),
+    )?;
     if taken {
         return Err(StoreError::Conflict(format!(
             "tenant '{}' has a key named '{}' already",
             holder.tenant, holder.name
         )));
     }
-    tx.prepare_cached(
-        "INSERT INTO api_keys (key_hash, tenant, name, admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
-    .execute(params![
+    tx.execute("INSERT INTO api_keys (key_hash, tenant, name, admin, created_at) VALUES (?1, ?2, ?3, ?4, ?5)", params![
         key_hash,
         holder.tenant,
         holder.name,
@@ -63,51 +61,52 @@ pub fn insert_api_key(
     Ok(())
 }
 
-pub fn key_holder(conn: &Connection, key_hash: &str) -> Result<Option<KeyHolder>, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT tenant, name, admin FROM api_keys WHERE key_hash = ?1")?
-        .query_row(params![key_hash], |row| {
+pub fn key_holder(conn: &Db<'_>, key_hash: &str) -> Result<Option<KeyHolder>, StoreError> {
+    conn.query_opt(
+        "SELECT tenant, name, admin FROM api_keys WHERE key_hash = ?1",
+        params![key_hash],
+        |row| {
             Ok(KeyHolder {
                 tenant: row.get(0)?,
                 name: row.get(1)?,
                 admin: row.get(2)?,
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
-pub fn list_api_keys(conn: &Connection, tenant: &str) -> Result<Vec<KeyRecord>, StoreError> {
-    let mut statement = conn.prepare_cached(
+pub fn list_api_keys(conn: &Db<'_>, tenant: &str) -> Result<Vec<KeyRecord>, StoreError> {
+    let rows = conn.query(
         "SELECT name, admin, created_at FROM api_keys WHERE tenant = ?1 ORDER BY name",
+        params![tenant],
+        |row| {
+            Ok(KeyRecord {
+                name: row.get(0)?,
+                admin: row.get(1)?,
+                created_at: row.get(2)?,
+            })
+        },
     )?;
-    let rows = statement.query_map(params![tenant], |row| {
-        Ok(KeyRecord {
-            name: row.get(0)?,
-            admin: row.get(1)?,
-            created_at: row.get(2)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(rows)
 }
 
 /// Deletes a tenant's key by name; returns its hash, if there was one.
-pub fn delete_api_key(
-    tx: &Transaction<'_>,
-    tenant: &str,
-    name: &str,
-) -> Result<Option<String>, StoreError> {
-    Ok(tx
-        .prepare_cached("DELETE FROM api_keys WHERE tenant = ?1 AND name = ?2 RETURNING key_hash")?
-        .query_row(params![tenant, name], |row| row.get(0))
-        .optional()?)
+pub fn delete_api_key(tx: &Db<'_>, tenant: &str, name: &str) -> Result<Option<String>, StoreError> {
+    tx.query_opt(
+        "DELETE FROM api_keys WHERE tenant = ?1 AND name = ?2 RETURNING key_hash",
+        params![tenant, name],
+        |row| row.get(0),
+    )
 }
 
-pub fn tenant_exists(conn: &Connection, tenant: &str) -> Result<bool, StoreError> {
-    Ok(conn
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM tenants WHERE name = ?1)")?
-        .query_row(params![tenant], |row| row.get(0))?)
+pub fn tenant_exists(conn: &Db<'_>, tenant: &str) -> Result<bool, StoreError> {
+    conn.query_one(
+        "SELECT EXISTS (SELECT 1 FROM tenants WHERE name = ?1)",
+        params![tenant],
+        |row| row.get(0),
+    )
 }
 
-pub fn count_tenants(conn: &Connection) -> Result<i64, StoreError> {
-    Ok(conn.query_row("SELECT COUNT(*) FROM tenants", [], |row| row.get(0))?)
+pub fn count_tenants(conn: &Db<'_>) -> Result<i64, StoreError> {
+    conn.query_one("SELECT COUNT(*) FROM tenants", params![], |row| row.get(0))
 }

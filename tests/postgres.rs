@@ -1,17 +1,22 @@
 //! What only PostgreSQL has: settings that point at a server that is wrong,
 //! down, or not Cairn's to change; a database that goes away while serving;
-//! one host per database until leases let several share one. The rest of the
-//! suite runs on PostgreSQL as it is (see `common::db`); these tests need a
-//! server and pass by doing nothing when the suite runs on SQLite.
+//! several hosts sharing one database, killed (`kill -9`) or frozen past
+//! their lease (`SIGSTOP`). The rest of the suite runs on PostgreSQL as it
+//! is (see `common::db`); these tests need a server and pass by doing
+//! nothing when the suite runs on SQLite.
 
+use std::path::Path;
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use serde_json::json;
 
 use crate::common::api::{
     assert_problem, create_workflow, gated, plugins_dir, poll_until, start_run, status_is,
 };
-use crate::common::db::{Client, database_url, postgres};
+use crate::common::db::{Client, Db, Val, database_url, postgres};
+use crate::common::eventually;
+use crate::common::receivers::WebhookReceiver;
 use crate::common::server::Server;
 
 /// `cairn serve` with `CAIRN_DATABASE=url` over a fresh data directory, to
@@ -102,18 +107,282 @@ fn bad_database_settings_get_one_line_a_failing_exit_and_create_nothing() {
     assert_eq!(kept, 1);
 }
 
+/// A host of a cluster: `cairn serve` over the cluster's shared data
+/// directory (its key files and uploads) and so its one database, with the
+/// tests' short lease (2 s: a host that dies is replaced within seconds).
+fn cluster_host(data: &Path, plugins: &Path) -> Server {
+    Server::process_with(data, plugins, &[("CAIRN_HTTP_ALLOW", r#"["127.0.0.1:*"]"#)])
+}
+
+/// The pid of the host that owns run `run` (none: no owner, or its host
+/// row is gone).
+fn owner_pid(db: &Db, run: &str) -> Option<u32> {
+    let rows = db.query(
+        "SELECT h.name FROM runs r JOIN hosts h ON h.id = r.owner WHERE r.id = ?1",
+        &[Val::Text(run.to_owned())],
+    );
+    let name = rows.first()?[0].text()?.to_owned();
+    name.strip_prefix("cairn pid ")?.parse().ok()
+}
+
+/// SIGSTOPs or SIGCONTs process `pid`.
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
 #[test]
-fn one_host_drives_a_database_until_leases_let_several() {
+fn three_hosts_share_the_runs_and_survive_each_others_kill_9() {
     let Some(_) = postgres() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let server = Server::process(&data, &plugins_dir(dir.path()));
-    let url = database_url(&data).expect("on PostgreSQL");
-    refused_with_one_line(&serve_on(&url), "another Cairn host is using this database");
-    // The first host is untouched.
-    let workflow = create_workflow(&server, gated(), "active");
-    let run = start_run(&server, &workflow, json!({"topic": "one host"}));
-    poll_until(&server, &run, status_is("paused"));
+    let (data, plugins) = (dir.path().join("data"), plugins_dir(dir.path()));
+    let hooks = WebhookReceiver::start();
+    let mut hosts = vec![cluster_host(&data, &plugins)];
+    let first = &hosts[0];
+    let stored = first.call(
+        "PUT",
+        "/v1/secrets/hooks",
+        Some(&first.key),
+        Some(&json!({"value": crate::notifications::SECRET})),
+    );
+    assert!(
+        stored.status == 200 || stored.status == 201,
+        "{}",
+        stored.body
+    );
+    let sleep = |name: &str, ms: u64| json!({"name": name, "type": "hostile", "config": {"attack": "sleep", "ms": ms}});
+    let plain = create_workflow(
+        first,
+        json!({"name": "plain", "steps": [
+            sleep("fetch", 1500),
+            {"name": "flaky", "type": "hostile", "config": {"attack": "flaky", "succeed_at": 2},
+             "retry": {"max_attempts": 3, "initial_backoff": "50ms"}},
+            sleep("store", 100)
+        ]}),
+        "active",
+    );
+    let mut gated_definition = gated();
+    gated_definition["notifications"] = json!({"webhooks": [
+        {"url": hooks.url, "secret": "${secret:hooks}", "events": ["paused", "completed"]}
+    ]});
+    let gated = create_workflow(first, gated_definition, "active");
+    let cron = create_workflow(
+        first,
+        json!({"name": "every-second", "steps": [{"name": "tick", "type": "noop"}],
+               "schedule": {"cron": "* * * * * *", "overlap": "allow"}}),
+        "active",
+    );
+    hosts.push(cluster_host(&data, &plugins));
+    hosts.push(cluster_host(&data, &plugins));
+
+    // 300 runs, started through all three hosts in turn.
+    let mut plain_runs = Vec::new();
+    let mut gated_runs = Vec::new();
+    for i in 0..300 {
+        let host = &hosts[i % 3];
+        if i % 3 == 2 {
+            gated_runs.push(start_run(
+                host,
+                &gated,
+                json!({"topic": format!("item {i}")}),
+            ));
+        } else {
+            plain_runs.push(start_run(host, &plain, json!({"n": i})));
+        }
+    }
+
+    // Kill -9 one host while steps run, restart it; then another.
+    let killed = hosts.remove(0);
+    killed.kill();
+    hosts.insert(0, cluster_host(&data, &plugins));
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed = hosts.remove(1);
+    killed.kill();
+    hosts.insert(1, cluster_host(&data, &plugins));
+
+    let db = Db::open(&data);
+    let count = |sql: &str, id: &str| db.number(sql, &[Val::Text(id.to_owned())]);
+    eventually("every plain run completes, every gated run pauses", || {
+        let plain_done = count(
+            "SELECT COUNT(*) FROM runs WHERE workflow_id = ?1 AND status = 'completed'",
+            &plain,
+        );
+        let gated_paused = count(
+            "SELECT COUNT(*) FROM runs WHERE workflow_id = ?1 AND status = 'paused'",
+            &gated,
+        );
+        (plain_done == 200 && gated_paused == 100).then_some(())
+    });
+
+    // Each gated run is approved through a host other than the one it
+    // paused on.
+    for run in &gated_runs {
+        let paused_on = owner_pid(&db, run);
+        let other = hosts
+            .iter()
+            .find(|h| Some(h.pid()) != paused_on)
+            .expect("another host");
+        let resumed = other.post(
+            &format!("/v1/runs/{run}/resume"),
+            &json!({"step": "review", "input": "approve"}),
+        );
+        assert_eq!(resumed.status, 200, "{}", resumed.body);
+    }
+    eventually("every gated run completes", || {
+        let done = count(
+            "SELECT COUNT(*) FROM runs WHERE workflow_id = ?1 AND status = 'completed'",
+            &gated,
+        );
+        (done == 100).then_some(())
+    });
+    for host in &hosts {
+        poll_until(host, &gated_runs[0], status_is("completed"));
+    }
+
+    // No step completed twice; the steps cut off by the kills ran again.
+    let twice = db.number(
+        "SELECT COUNT(*) FROM (SELECT run_id, data FROM run_events WHERE kind = 'step_completed' \
+         GROUP BY run_id, data HAVING COUNT(*) > 1) t",
+        &[],
+    );
+    assert_eq!(twice, 0);
+    let completed_plain_steps = count(
+        "SELECT COUNT(*) FROM run_events e JOIN runs r ON r.id = e.run_id \
+         WHERE r.workflow_id = ?1 AND e.kind = 'step_completed'",
+        &plain,
+    );
+    assert_eq!(completed_plain_steps, 3 * 200);
+    let recovered = db.number(
+        "SELECT COUNT(*) FROM run_events WHERE kind = 'step_started' AND data LIKE '%\"recovered\":true%'",
+        &[],
+    );
+    assert!(
+        recovered > 0,
+        "some step was cut off by a kill and ran again"
+    );
+
+    // The schedule fired each slot once, across the hosts.
+    let fires = count(
+        "SELECT COUNT(*) FROM schedule_fires WHERE workflow_id = ?1",
+        &cron,
+    );
+    let slots = count(
+        "SELECT COUNT(DISTINCT run_id) FROM schedule_fires WHERE workflow_id = ?1 AND outcome = 'started'",
+        &cron,
+    );
+    let started = count(
+        "SELECT COUNT(*) FROM schedule_fires WHERE workflow_id = ?1 AND outcome = 'started'",
+        &cron,
+    );
+    let cron_runs = count("SELECT COUNT(*) FROM runs WHERE workflow_id = ?1", &cron);
+    assert!(fires >= 5, "the schedule fired: {fires}");
+    assert_eq!(slots, started, "a run per started slot");
+    assert_eq!(cron_runs, started, "one run per slot, none twice");
+
+    // Every notification arrived, each with one webhook-id however often it
+    // came: a pause and a completion per gated run.
+    let arrived = eventually("every notification arrives", || {
+        let received = hooks.received();
+        let ids: std::collections::BTreeMap<String, String> = received
+            .iter()
+            .filter(|d| d.accepted)
+            .map(|d| (d.headers["webhook-id"].clone(), d.body.clone()))
+            .collect();
+        (ids.len() == 200).then_some(received)
+    });
+    let mut bodies: std::collections::BTreeMap<&str, &str> = Default::default();
+    for delivery in &arrived {
+        let id = delivery.headers["webhook-id"].as_str();
+        let body = bodies.entry(id).or_insert(delivery.body.as_str());
+        assert_eq!(*body, delivery.body, "one webhook-id, one notification");
+    }
+    let mut events: Vec<(String, String)> = bodies
+        .values()
+        .map(|body| {
+            let body: serde_json::Value = serde_json::from_str(body).expect("JSON");
+            (
+                body["data"]["run_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                body["type"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    events.sort();
+    let before = events.len();
+    events.dedup();
+    assert_eq!(
+        events.len(),
+        before,
+        "each event was notified under one id: {events:?}"
+    );
+}
+
+#[test]
+fn a_host_whose_lease_ran_out_cannot_commit_over_the_host_that_took_its_run() {
+    let Some(_) = postgres() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, plugins) = (dir.path().join("data"), plugins_dir(dir.path()));
+    let first = cluster_host(&data, &plugins);
+    let second = cluster_host(&data, &plugins);
+    let workflow = create_workflow(
+        &first,
+        json!({"name": "slow", "steps": [
+            {"name": "slow", "type": "hostile", "config": {"attack": "sleep", "ms": 4000}},
+            {"name": "after", "type": "noop"}
+        ]}),
+        "active",
+    );
+    let run = start_run(&first, &workflow, json!({}));
+    let db = Db::open(&data);
+    let events_of = |kind: &str| {
+        db.query(
+            "SELECT data FROM run_events WHERE run_id = ?1 AND kind = ?2 ORDER BY seq",
+            &[Val::Text(run.clone()), Val::Text(kind.to_owned())],
+        )
+        .into_iter()
+        .map(|row| {
+            serde_json::from_str::<serde_json::Value>(row[0].text().expect("data")).expect("JSON")
+        })
+        .collect::<Vec<_>>()
+    };
+    eventually("the first host starts the slow step", || {
+        (!events_of("step_started").is_empty()).then_some(())
+    });
+    assert_eq!(owner_pid(&db, &run), Some(first.pid()));
+
+    // Frozen past its lease: the second host takes the run and runs the
+    // step again; then the first wakes, its attempt done.
+    signal(first.pid(), "-STOP");
+    eventually(
+        "the second host takes the run and starts the step again",
+        || {
+            let started = events_of("step_started");
+            (started.len() == 2 && owner_pid(&db, &run) == Some(second.pid())).then_some(())
+        },
+    );
+    signal(first.pid(), "-CONT");
+
+    poll_until(&second, &run, status_is("completed"));
+    let completed = events_of("step_completed");
+    let slow: Vec<_> = completed.iter().filter(|e| e["step"] == "slow").collect();
+    assert_eq!(slow.len(), 1, "{completed:?}");
+    assert_eq!(
+        slow[0]["attempt"], 2,
+        "the new owner's attempt counts: {completed:?}"
+    );
+    assert_eq!(slow[0]["output"]["attempt"], 2, "{completed:?}");
+    crate::common::eventually("the first host says it lost the run", || {
+        let log = std::fs::read_to_string(&first.log).unwrap_or_default();
+        log.contains("another host drives the run now")
+            .then_some(())
+    });
+    // Both hosts serve the run as it ended.
+    poll_until(&first, &run, status_is("completed"));
 }
 
 #[test]

@@ -142,7 +142,6 @@ impl Host {
             .map_err(anyhow::Error::msg)?;
         // The database first: a bad one is refused before anything else starts.
         let store = Arc::new(Store::connect(&config.database())?);
-        store.claim_host()?;
         let engine = Arc::new(Engine::new(config.engine.clone())?);
         let catalog = Arc::new(Catalog::default());
         for (name, wasm) in BUNDLED {

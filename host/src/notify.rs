@@ -34,6 +34,13 @@ const MAX_ATTEMPTS: i64 = 12;
 /// Notifications delivered per pass.
 const BATCH: usize = 32;
 
+/// Notifications claimed at once when hosts share the database.
+const SHARED_BATCH: usize = 4;
+/// How long each notification of a claimed batch gives its host to deliver
+/// it (an attempt times out well within this): a host that dies meanwhile
+/// leaves the batch to be tried again by another after that.
+const CLAIM_EACH: Duration = Duration::from_secs(20);
+
 /// The SMTP server emails go through.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -286,9 +293,17 @@ pub async fn deliver_loop(
         }
     });
     loop {
+        let now = now_ms();
+        let batch = if host.store.is_shared() {
+            SHARED_BATCH
+        } else {
+            BATCH
+        };
+        let until = now + (CLAIM_EACH * batch as u32).as_millis() as i64;
         let due = host
             .store
-            .reading(|c| c.due_outbox(now_ms(), BATCH))
+            .transaction(move |tx| tx.claim_outbox(now, batch, until))
+            .await
             .unwrap_or_default();
         for record in &due {
             let outcome = match &record.recipient {
@@ -328,7 +343,7 @@ pub async fn deliver_loop(
                 tracing::error!("cannot record a delivery: {e}");
             }
         }
-        if due.len() == BATCH {
+        if due.len() == batch {
             continue;
         }
         let next = host

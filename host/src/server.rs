@@ -39,6 +39,10 @@ pub struct Settings {
     pub database: Option<String>,
     /// How durable an SQLite commit is.
     pub synchronous: Synchronous,
+    /// With hosts sharing a PostgreSQL database: how long a host's lease on
+    /// its runs lasts unrenewed, so how soon the others take the runs of a
+    /// host that died (it renews every quarter of this).
+    pub lease: String,
     /// Steps executing at once.
     pub max_running_steps: usize,
     /// Threads that serve the API, apart from the ones that drive runs and run
@@ -91,6 +95,7 @@ impl Default for Settings {
             cache_dir: None,
             database: None,
             synchronous: Synchronous::Full,
+            lease: "10s".to_owned(),
             max_running_steps: 64,
             api_threads: 2,
             shutdown_grace: "30s".to_owned(),
@@ -119,6 +124,7 @@ const SETTING_NAMES: &[&str] = &[
     "cache_dir",
     "database",
     "synchronous",
+    "lease",
     "max_running_steps",
     "api_threads",
     "shutdown_grace",
@@ -170,6 +176,7 @@ impl Settings {
             .context("invalid settings")?;
         parse_duration(&settings.shutdown_grace)
             .map_err(|e| anyhow::anyhow!("shutdown_grace: {e}"))?;
+        settings.lease()?;
         parse_duration(&settings.approval_link_ttl)
             .map_err(|e| anyhow::anyhow!("approval_link_ttl: {e}"))?;
         parse_duration(&settings.plan_link_ttl)
@@ -179,6 +186,17 @@ impl Settings {
         }
         settings.retention()?;
         Ok(settings)
+    }
+
+    /// The `lease` setting as a duration (at least 1 s).
+    pub fn lease(&self) -> anyhow::Result<std::time::Duration> {
+        let lease = parse_duration(&self.lease).map_err(|e| anyhow::anyhow!("lease: {e}"))?;
+        anyhow::ensure!(
+            lease >= std::time::Duration::from_secs(1),
+            "lease: {} is too short (at least 1s)",
+            self.lease
+        );
+        Ok(lease)
     }
 
     /// The `retention` setting as a duration.
@@ -250,6 +268,7 @@ pub async fn start(
         tenants: settings.tenants.clone(),
     });
     config.runner.retention = settings.retention()?;
+    config.runner.lease = settings.lease()?;
     config.runner.plan_link_ttl =
         parse_duration(&settings.plan_link_ttl).map_err(anyhow::Error::msg)?;
     config.planner = settings.planner.clone();

@@ -157,6 +157,9 @@ impl Server {
             .open(&log)
             .expect("log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_cairn"));
+        // On PostgreSQL, a killed server's runs wait for its lease to run
+        // out before its restart (a new host) takes them: keep it short.
+        command.env("CAIRN_LEASE", "2s");
         if let Some(url) = super::db::database_url(data_dir) {
             command.env("CAIRN_DATABASE", url);
         }

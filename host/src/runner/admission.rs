@@ -180,6 +180,7 @@ pub(super) fn admit(
     count: i64,
     quota: i64,
 ) -> Result<(), StoreError> {
+    tx.hold_tenant(&workflow.tenant)?;
     let load = run::Load {
         tenant: tx.active_runs_of_tenant(&workflow.tenant)?,
         workflow: match run::counts_workflow_runs(definition) {

@@ -221,17 +221,17 @@ impl Runner {
                     let steps = run::RunSteps::new(steps);
                     let transition = run::cancel(&run, &steps, &actor, now)
                         .map_err(|refused| StoreError::Conflict(refused.to_string()))?;
-                    tx.commit_in(&transition, &inner.outbox(&transition))?;
-                    cancelled.push(transition);
+                    let ours = tx.commit_in(&transition, &inner.outbox(&transition))?;
+                    cancelled.push((transition, ours));
                 }
                 tx.set_batch_cancelled(&batch_id, now)?;
                 Ok(cancelled)
             })
             .await?;
-        for transition in &cancelled {
+        for (transition, ours) in &cancelled {
             let run_id = &transition.run.id;
             let _ = self.inner.changes.send(run_id.clone());
-            self.inner.act(run_id, &transition.effects);
+            self.inner.act(run_id, &transition.effects, *ours);
             self.inner.tell_family(transition);
         }
         self.get_batch(tenant, id)

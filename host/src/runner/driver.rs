@@ -98,8 +98,14 @@ impl Inner {
                         }
                         return Ok(());
                     }
-                    // A timer, or a child run's end (which pokes).
-                    let wait = wake.map_or(Duration::from_secs(3600), |at| {
+                    // A timer, or a child run's end (which pokes; from
+                    // another host, the poke may be lost: look now and then).
+                    let idle = if frontier.children.is_empty() || !self.store.is_shared() {
+                        Duration::from_secs(3600)
+                    } else {
+                        super::lease::LOOK_AGAIN
+                    };
+                    let wait = wake.map_or(idle, |at| {
                         Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64)
                     });
                     tokio::select! {
@@ -949,6 +955,19 @@ pub(super) fn spawn_driver(inner: &Arc<Inner>, run_id: String) {
                 match error {
                     RunError::Conflict(_) => {
                         tracing::debug!(run = %run_id, "driver stopped: the run changed under it")
+                    }
+                    RunError::Store(StoreError::Lost(_)) => {
+                        tracing::warn!(run = %run_id, "driver stopped: another host drives the run now")
+                    }
+                    // The database is away, or asks to try again: nothing
+                    // is wrong with the run. Drive it again from what was
+                    // committed, once it may be back.
+                    RunError::Store(StoreError::Unavailable(why)) => {
+                        tracing::warn!(run = %run_id, "driving again in a moment: {why}");
+                        tokio::select! {
+                            () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                            () = handle.token.cancelled() => {}
+                        }
                     }
                     other => {
                         tracing::error!(run = %run_id, "driver stopped: {other}");

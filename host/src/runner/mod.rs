@@ -14,6 +14,7 @@ mod deadlines;
 mod decisions;
 mod definitions;
 mod driver;
+mod lease;
 mod plans;
 mod scheduler;
 pub mod view;
@@ -77,6 +78,11 @@ pub struct RunnerConfig {
     pub plan_link_ttl: Duration,
     /// The operator's bounds on the workflow language.
     pub language: LanguageLimits,
+    /// How long this host's lease lasts unrenewed: when hosts share a
+    /// database, others take its runs this long after it stopped renewing.
+    pub lease: Duration,
+    /// What this host is called in the database's list of hosts.
+    pub host_name: String,
 }
 
 impl Default for RunnerConfig {
@@ -90,6 +96,8 @@ impl Default for RunnerConfig {
             retention: None,
             plan_link_ttl: Duration::from_secs(24 * 3600),
             language: LanguageLimits::default(),
+            lease: Duration::from_secs(10),
+            host_name: format!("cairn pid {}", std::process::id()),
         }
     }
 }
@@ -269,7 +277,7 @@ impl Inner {
         if committed.run.status.is_terminal()
             && let Some(Trigger::Parent { run_id, .. }) = &committed.run.trigger
         {
-            driver::drive_run(self, run_id.clone());
+            self.wake(run_id);
         }
     }
 
@@ -302,19 +310,21 @@ impl Inner {
                 move |transition| outbox.outbox(transition),
             )
             .await?;
-        if let Some(transition) = decided {
+        if let Some((transition, ours)) = decided {
             let _ = self.changes.send(run_id.to_owned());
-            self.act(run_id, &transition.effects);
+            self.act(run_id, &transition.effects, ours);
             self.tell_family(&transition);
         }
         Ok(())
     }
 
-    /// Acts on what a committed transition asks for.
-    fn act(self: &Arc<Self>, run_id: &str, effects: &[Effect]) {
+    /// Acts on what a committed transition asks for; `ours` says whether
+    /// this host drives the run (else its owner is asked to).
+    fn act(self: &Arc<Self>, run_id: &str, effects: &[Effect], ours: bool) {
         for effect in effects {
             match effect {
-                Effect::Drive => driver::drive_run(self, run_id.to_owned()),
+                Effect::Drive if ours => driver::drive_run(self, run_id.to_owned()),
+                Effect::Drive => self.hint_drive(run_id),
                 Effect::Interrupt => {
                     let driver = self
                         .drivers
@@ -376,15 +386,17 @@ impl Runner {
                 runtime: tokio::runtime::Handle::current(),
             }),
         };
-        let unfinished = runner
-            .inner
+        let inner = &runner.inner;
+        let now = now_ms();
+        let until = now.saturating_add(config.lease.as_millis() as i64);
+        inner
             .store
-            .run_ids(&[RunStatus::Pending, RunStatus::Running])?;
-        if !unfinished.is_empty() {
-            tracing::info!(runs = unfinished.len(), "recovering unfinished runs");
-        }
-        for run_id in unfinished {
-            runner.spawn_driver(run_id);
+            .join(&new_id(), &config.host_name, now, until)
+            .await?;
+        inner.listen();
+        let recovered = inner.take_orphans(true).await?;
+        if recovered > 0 {
+            tracing::info!(runs = recovered, "recovering unfinished runs");
         }
         for child in runner.inner.store.orphaned_children()? {
             tracing::info!(run = %child, "cancelling a child run whose parent ended");
@@ -393,6 +405,9 @@ impl Runner {
         }
         let runtime = &runner.inner.runtime;
         runtime.spawn(Arc::clone(&runner.inner).deadline_loop());
+        if runner.inner.store.is_shared() {
+            runtime.spawn(Arc::clone(&runner.inner).lease_loop(config.lease, config.host_name));
+        }
         if let Some(retention) = config.retention {
             runtime.spawn(Arc::clone(&runner.inner).retention_loop(retention));
         }
@@ -406,8 +421,6 @@ impl Runner {
         &self.inner.catalog
     }
 
-    /// Stops every driver where it is, leaving runs to be recovered by the next
-    /// start. Steps in flight are abandoned, and run again after the restart.
     /// How many runs are in each status (a trigger-kept count: no scan).
     pub fn run_counts(&self) -> Result<Vec<(String, i64)>, RunError> {
         Ok(self.inner.store.run_counts()?)
@@ -423,8 +436,16 @@ impl Runner {
         &self.inner.egress
     }
 
+    /// Stops every driver where it is (see [`Runner::drain`] for a graceful
+    /// stop), and ends this host's lease, so that other hosts sharing the
+    /// database take its runs at once.
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();
+        if self.inner.store.is_shared()
+            && let Err(e) = futures_executor::block_on(self.inner.store.leave())
+        {
+            tracing::warn!("cannot end this host's lease: {e}");
+        }
     }
 
     /// Notifies about every committed transition: the run's id.
@@ -514,6 +535,13 @@ impl Runner {
     ) -> Result<RunView, RunError> {
         let mut changes = self.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
+        // Other hosts' changes are heard through hints, which may be lost:
+        // on a shared database, look again now and then all the same.
+        let look_again = if self.inner.store.is_shared() {
+            lease::LOOK_AGAIN
+        } else {
+            timeout
+        };
         loop {
             let (status, last_event) = self.inner.store.run_state(tenant, id)?;
             if row(status, last_event) {
@@ -522,8 +550,10 @@ impl Runner {
                     return Ok(view);
                 }
             }
+            let look = deadline.min(tokio::time::Instant::now() + look_again);
             loop {
-                match tokio::time::timeout_at(deadline, changes.recv()).await {
+                match tokio::time::timeout_at(look, changes.recv()).await {
+                    Err(_) if look < deadline => break,
                     Err(_) => return self.get_run(tenant, id),
                     Ok(Ok(changed)) if changed != id => continue,
                     // This run changed, or notices were missed: look again.

@@ -22,6 +22,8 @@ pub struct Reader<'a>(&'a Db<'a>);
 pub struct Tx<'a> {
     reader: Reader<'a>,
     tx: &'a Db<'a>,
+    /// The host this process drives runs as.
+    host: &'a str,
 }
 
 impl<'a> Deref for Tx<'a> {
@@ -47,10 +49,12 @@ impl Store {
         &self,
         work: impl FnOnce(&Tx<'_>) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
+        let host = self.host().to_owned();
         self.write(move |tx| {
             work(&Tx {
                 reader: Reader(tx),
                 tx,
+                host: &host,
             })
         })
         .await
@@ -114,7 +118,6 @@ impl Reader<'_> {
         /// A batch's runs and how they stand.
         fn batch_runs(batch_id: &str) -> Vec<(String, RunStatus)>;
         /// Outbox rows due by `now`.
-        fn due_outbox(now: i64, limit: usize) -> Vec<OutboxRecord>;
         /// The next attempt of any outbox row.
         fn next_outbox_attempt() -> Option<i64>;
     }
@@ -145,8 +148,6 @@ impl Tx<'_> {
         /// Remembers an idempotency key and what it started.
         #[allow(clippy::too_many_arguments)]
         fn insert_idempotency_key(started: Started, tenant: &str, workflow_id: &str, key: &str, body_hash: &str, id: &str, at: i64) -> ();
-        /// Stores a new run and its steps.
-        fn insert_run(run: &RunRecord, steps: &[StepRecord]) -> ();
         /// Appends a run's event.
         fn append_event(run_id: &str, event: &EventRecord) -> ();
         /// Stores a batch and its runs.
@@ -155,9 +156,32 @@ impl Tx<'_> {
         fn set_batch_cancelled(id: &str, at: i64) -> ();
         /// Queues a notification.
         fn insert_outbox(record: &OutboxRecord) -> ();
-        /// Commits a run's transition with its outbox rows.
-        fn commit_in(transition: &Transition, outbox: &[OutboxRecord]) -> ();
+        /// Holds the tenant's admission lock until the transaction ends.
+        fn hold_tenant(tenant: &str) -> ();
+        /// Claims notifications due at `now` until `until`.
+        fn claim_outbox(now: i64, limit: usize, until: i64) -> Vec<OutboxRecord>;
         /// Records a delivery attempt.
         fn outbox_attempted(id: &str, attempts: i64, next_attempt: Option<i64>, delivered_at: Option<i64>, error: Option<&str>) -> ();
+    }
+
+    /// Stores a new run and its steps, driven by this host.
+    pub fn insert_run(&self, run: &RunRecord, steps: &[StepRecord]) -> Result<(), StoreError> {
+        insert_run(self.tx, run, steps, self.host)
+    }
+
+    /// Commits a run's transition with its outbox rows, as anyone's write
+    /// (taken whoever drives the run; see [`Fence::Anyone`]). Returns whether
+    /// this host drives the run now.
+    pub fn commit_in(
+        &self,
+        transition: &Transition,
+        outbox: &[OutboxRecord],
+    ) -> Result<bool, StoreError> {
+        let fence = Fence::Anyone {
+            host: self.host,
+            now: transition.run.updated_at,
+        };
+        let owner = commit_in(self.tx, transition, outbox, fence)?;
+        Ok(owner.as_deref() == Some(self.host))
     }
 }

@@ -4,6 +4,7 @@
 //! read connections. Knows nothing of wasmtime or HTTP.
 
 mod access;
+mod hosts;
 mod postgres;
 mod records;
 mod runs;
@@ -18,6 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 pub use access::{Reader, Tx};
+pub use hosts::Hint;
 pub use records::*;
 pub use runs::RunWithSteps;
 pub use services::Holding;
@@ -40,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0012_step_tree.sql"),
     include_str!("migrations/sqlite/0013_run_numbers.sql"),
     include_str!("migrations/sqlite/0014_workflow_names.sql"),
+    include_str!("migrations/sqlite/0015_hosts.sql"),
 ];
 
 /// Most transitions committed in one transaction.
@@ -99,6 +102,9 @@ pub enum StoreError {
     /// A run changed since the transition being committed was computed.
     #[error("run {0} changed concurrently")]
     Moved(String),
+    /// A driver's write of a run another host drives now (its lease ran out).
+    #[error("run {0} is driven by another host now")]
+    Lost(String),
     #[error("the database writer has stopped")]
     WriterGone,
 }
@@ -111,6 +117,8 @@ type Job = Box<dyn FnOnce(Result<&Db<'_>, StoreError>) -> Finish + Send>;
 /// The database: a writer thread and read connections.
 pub struct Store {
     backend: Backend,
+    /// The host this process drives runs as, once it joined (`hosts.rs`).
+    host: std::sync::OnceLock<String>,
     writer: Mutex<Option<mpsc::Sender<Job>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -190,6 +198,7 @@ impl Store {
             .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
         Ok(Store {
             backend,
+            host: std::sync::OnceLock::new(),
             writer: Mutex::new(Some(sender)),
             writer_thread: Mutex::new(Some(thread)),
         })
@@ -268,16 +277,6 @@ impl Store {
         match &self.backend {
             Backend::Sqlite { .. } => None,
             Backend::Postgres { server, .. } => Some(server.transactions()),
-        }
-    }
-
-    /// Claims the database for this host, which will drive its runs: on
-    /// PostgreSQL, one host at a time (refused with a conflict while another
-    /// holds it); SQLite is one process's file already.
-    pub fn claim_host(&self) -> Result<(), StoreError> {
-        match &self.backend {
-            Backend::Sqlite { .. } => Ok(()),
-            Backend::Postgres { server, .. } => server.claim_host(),
         }
     }
 
@@ -438,26 +437,15 @@ fn postgres_write_loop(server: &postgres::Postgres, jobs: mpsc::Receiver<Job>) {
         if session.as_ref().is_none_or(|s| !s.is_alive()) {
             session = server.connect_here().ok();
         }
-        let begun = match (&session, server.may_commit()) {
-            (_, Err(e)) => Err(e),
-            (Some(s), Ok(())) => {
-                s.defer("BEGIN");
-                Ok(s)
-            }
-            (None, Ok(())) => Err(StoreError::Unavailable(
-                "cannot reconnect to the database".to_owned(),
-            )),
+        let Some(s) = &session else {
+            refuse(batch, "cannot reconnect to the database");
+            continue;
         };
-        let s = match begun {
-            Ok(s) => s,
-            Err(e) => {
-                refuse(batch, &e.to_string());
-                continue;
-            }
-        };
+        server.begin(s);
         server.count_transaction();
         let db = Db::Postgres(s);
         let finishers: Vec<Finish> = batch.into_iter().map(|job| job(Ok(&db))).collect();
+        s.hint_touched(server.host());
         let committed = s.batch("COMMIT").map_err(|e| e.to_string());
         if committed.is_err() {
             let _ = s.batch("ROLLBACK");

@@ -8,10 +8,11 @@
 //! the connections themselves are driven by a small runtime of the store's
 //! own, so this works from the store's threads and from async code alike.
 //!
-//! One host drives a database's runs at a time, until leases let several
-//! share the work: a host holds the host lock (a session advisory lock) on a
-//! connection of its own for as long as it runs, and its writer commits only
-//! while that connection, and so the lock, is held.
+//! Several hosts may share a database (see `store/hosts.rs`): each writer
+//! session names its host (`cairn.host`, for the counters' per-host rows),
+//! and a batch that changed runs sends one `NOTIFY` hint, which the other
+//! hosts' listeners pass on to their runners. Hints only hurry things up:
+//! they are lost across reconnects, and nothing depends on them.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -24,13 +25,19 @@ use super::StoreError;
 use super::sql::{Arg, Param, numbered_for_postgres};
 
 /// Embedded, numbered migrations; `cairn_schema.version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/postgres/0001_schema.sql"),
+    include_str!("migrations/postgres/0002_hosts.sql"),
+];
 
 /// The advisory lock migrations run under (any constant; this one spells "cairn").
 const MIGRATION_LOCK: i64 = 0x0063_6169_726e;
 
-/// The advisory lock a host holds while it drives the database's runs.
-const HOST_LOCK: i64 = 0x0063_6169_726f;
+/// The channel of the hosts' hints.
+pub const HINTS: &str = "cairn";
+
+/// The largest hint payload sent at once (the server's limit is 8000 bytes).
+const MAX_HINT: usize = 7900;
 
 /// How long connecting may take before the server counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,10 +47,8 @@ pub struct Postgres {
     config: tokio_postgres::Config,
     /// `None` once closed: nothing connects any more.
     runtime: std::sync::Mutex<Option<tokio::runtime::Runtime>>,
-    /// The session holding the host lock, while it holds it.
-    host_lock: std::sync::Mutex<Option<Session>>,
-    /// Whether this process claimed the host lock (and so must hold it to commit).
-    claimed: std::sync::atomic::AtomicBool,
+    /// The host this process drives runs as, once it joined.
+    host: std::sync::OnceLock<String>,
     /// Transactions this process has run: each statement of a read session
     /// (it commits on its own), and each batch of the writer.
     transactions: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -62,6 +67,10 @@ pub struct Session {
     /// Statements without parameters (the writer's `BEGIN` and savepoints)
     /// sent ahead of the next statement, in the same round trip.
     deferred: RefCell<String>,
+    /// The runs this transaction changed, for the batch's hint.
+    touched: RefCell<Vec<String>>,
+    /// The host this session's counters count for (`cairn.host`).
+    counts_for: RefCell<Option<String>>,
 }
 
 impl Postgres {
@@ -83,8 +92,7 @@ impl Postgres {
         Ok(Postgres {
             config,
             runtime: std::sync::Mutex::new(Some(runtime)),
-            host_lock: std::sync::Mutex::new(None),
-            claimed: std::sync::atomic::AtomicBool::new(false),
+            host: std::sync::OnceLock::new(),
             transactions: Default::default(),
         })
     }
@@ -131,48 +139,98 @@ impl Postgres {
             transactions: local.is_none().then(|| self.transactions.clone()),
             local,
             deferred: RefCell::new(String::new()),
+            touched: RefCell::new(Vec::new()),
+            counts_for: RefCell::new(None),
         }
     }
 
-    /// Takes the host lock for this process, on a session kept for it;
-    /// refused while another host holds it.
-    pub fn claim_host(&self) -> Result<(), StoreError> {
-        let mut held = self.host_lock.lock().map_err(|_| StoreError::WriterGone)?;
-        if held.as_ref().is_some_and(|s| !s.is_closed()) {
-            return Ok(());
+    /// Names the host this process drives runs as (once).
+    pub fn set_host(&self, id: &str) {
+        let _ = self.host.set(id.to_owned());
+    }
+
+    /// The host this process drives runs as, once it joined.
+    pub fn host(&self) -> Option<&str> {
+        self.host.get().map(String::as_str)
+    }
+
+    /// The writer's: begins a transaction on `session`, whose counters
+    /// count for this process's host.
+    pub fn begin(&self, session: &Session) {
+        if let Some(host) = self.host()
+            && session.counts_for.borrow().as_deref() != Some(host)
+        {
+            session.defer(&format!("SET cairn.host = {}", quoted(host)));
+            *session.counts_for.borrow_mut() = Some(host.to_owned());
         }
-        *held = None;
+        session.defer("BEGIN");
+    }
+
+    /// Sends `payload` on the hints channel at once, outside any transaction.
+    pub fn hint(&self, payload: &str) -> Result<(), StoreError> {
         let session = self.connect()?;
-        let taken: bool = session
-            .query(&format!("SELECT pg_try_advisory_lock({HOST_LOCK})"), &[])?
-            .first()
-            .and_then(|row| row.try_get(0).ok())
-            .unwrap_or(false);
-        if !taken {
-            return Err(StoreError::Conflict(
-                "another Cairn host is using this database (one host per PostgreSQL \
-                 database, until leases let several share it)"
-                    .to_owned(),
-            ));
-        }
-        *held = Some(session);
-        self.claimed
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
+        session.batch(&format!("NOTIFY {HINTS}, {}", quoted(payload)))
     }
 
-    /// Whether this process may commit: it claimed no host lock (a command
-    /// that does not drive runs), or it still holds it, taking it again
-    /// after a lost connection if no other host took it meanwhile.
-    pub fn may_commit(&self) -> Result<(), StoreError> {
-        if !self.claimed.load(std::sync::atomic::Ordering::Relaxed) {
-            return Ok(());
-        }
-        // Serving, this host cannot commit until it holds the lock again.
-        self.claim_host().map_err(|e| match e {
-            StoreError::Conflict(why) => StoreError::Unavailable(why),
-            other => other,
-        })
+    /// Listens for the hints of other hosts, calling `heard` with each
+    /// payload (and with `None` after a reconnect: hints may have been
+    /// lost), until the store closes.
+    pub fn listen(&self, heard: impl Fn(Option<&str>) + Send + Sync + 'static) {
+        let config = self.config.clone();
+        let Some(runtime) = self
+            .runtime
+            .lock()
+            .ok()
+            .and_then(|r| r.as_ref().map(|r| r.handle().clone()))
+        else {
+            return;
+        };
+        runtime.spawn(async move {
+            let mut first = true;
+            loop {
+                match config.connect(NoTls).await {
+                    Ok((client, mut connection)) => {
+                        let (sender, mut payloads) = tokio::sync::mpsc::unbounded_channel();
+                        let messages = tokio::spawn(async move {
+                            while let Some(message) =
+                                std::future::poll_fn(|cx| connection.poll_message(cx)).await
+                            {
+                                match message {
+                                    Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                                        let _ = sender.send(n.payload().to_owned());
+                                    }
+                                    Ok(_) => {}
+                                    Err(e) => {
+                                        tracing::warn!(
+                                            "the hints listener lost its connection: {}",
+                                            detail(&e)
+                                        );
+                                        break;
+                                    }
+                                }
+                            }
+                        });
+                        if client
+                            .batch_execute(&format!("LISTEN {HINTS}"))
+                            .await
+                            .is_ok()
+                        {
+                            if !first {
+                                heard(None);
+                            }
+                            first = false;
+                            while let Some(payload) = payloads.recv().await {
+                                heard(Some(&payload));
+                            }
+                        }
+                        messages.abort();
+                        drop(client);
+                    }
+                    Err(e) => tracing::debug!("the hints listener cannot connect: {}", detail(&e)),
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
     }
 
     /// Transactions run so far (see [`Postgres::transactions`]'s field).
@@ -188,10 +246,6 @@ impl Postgres {
 
     /// Stops the runtime, closing every connection (safe in async code).
     pub fn close(&self) {
-        if let Some(session) = self.host_lock.lock().ok().and_then(|mut held| held.take()) {
-            // At once, not when the server notices the connection is gone.
-            let _ = session.batch(&format!("SELECT pg_advisory_unlock({HOST_LOCK})"));
-        }
         if let Some(runtime) = self.runtime.lock().ok().and_then(|mut r| r.take()) {
             runtime.shutdown_background();
         }
@@ -253,6 +307,38 @@ impl Session {
             work,
         ));
         sent.and(done)
+    }
+
+    /// Notes that this transaction changed run `id` (for the batch's hint).
+    pub fn touch(&self, id: &str) {
+        self.touched.borrow_mut().push(id.to_owned());
+    }
+
+    /// The writer's, before it commits a batch: sends the hint that the runs
+    /// it changed did (`c <host> <run>,<run>...`), with the commit.
+    pub fn hint_touched(&self, host: Option<&str>) {
+        let mut touched = std::mem::take(&mut *self.touched.borrow_mut());
+        let Some(host) = host else {
+            return;
+        };
+        touched.sort_unstable();
+        touched.dedup();
+        let mut payload = String::new();
+        for id in touched {
+            if payload.len() + id.len() > MAX_HINT {
+                self.defer(&format!("NOTIFY {HINTS}, {}", quoted(&payload)));
+                payload.clear();
+            }
+            if payload.is_empty() {
+                payload = format!("c {host} ");
+            } else {
+                payload.push(',');
+            }
+            payload.push_str(&id);
+        }
+        if !payload.is_empty() {
+            self.defer(&format!("NOTIFY {HINTS}, {}", quoted(&payload)));
+        }
     }
 
     /// Sends `sql` (no parameters, no rows) ahead of the next statement.
@@ -318,6 +404,14 @@ impl Session {
             ));
         }
         let code = e.code().map(|c| c.code()).unwrap_or("");
+        // Hosts committing at once: the server broke a deadlock or a
+        // conflict by failing this statement; the same work may be tried again.
+        if matches!(code, "40P01" | "40001" | "55P03") {
+            return StoreError::Unavailable(format!(
+                "the database asks to try again: {}",
+                detail(&e)
+            ));
+        }
         StoreError::Postgres(format!("{} [{code}] in: {sql}", detail(&e)))
     }
 
@@ -382,4 +476,9 @@ fn detail(e: &tokio_postgres::Error) -> String {
             None => e.to_string(),
         },
     }
+}
+
+/// `text` as an SQL string literal.
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }

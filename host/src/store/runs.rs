@@ -15,16 +15,18 @@ use crate::run::{EventRecord, RunRecord, RunStatus, RunSteps, StepRecord, Transi
 pub type RunWithSteps = (RunRecord, Vec<StepRecord>);
 
 impl Store {
-    /// Commits `transition` of a run with the outbox rows its events call
-    /// for, refused with [`StoreError::Moved`] if the run moved since the
-    /// transition was computed. Returns the committed transition.
+    /// Commits its driver's `transition` of a run with the outbox rows its
+    /// events call for, refused with [`StoreError::Moved`] if the run moved
+    /// since the transition was computed, and with [`StoreError::Lost`] if
+    /// another host drives the run now. Returns the committed transition.
     pub async fn commit(
         &self,
         transition: Transition,
         outbox: Vec<OutboxRecord>,
     ) -> Result<Transition, StoreError> {
+        let host = self.host().to_owned();
         self.write(move |tx| {
-            commit_in(tx, &transition, &outbox)?;
+            commit_in(tx, &transition, &outbox, Fence::Driver { host: &host })?;
             Ok(transition)
         })
         .await
@@ -34,7 +36,9 @@ impl Store {
     /// asks `decide` for a transition (none: nothing to do), and commits it
     /// with the outbox rows `outbox` derives from it (and the approval link
     /// `link` marked used), all in one write transaction, so nobody can move
-    /// the run in between. Returns the committed transition.
+    /// the run in between. Returns the committed transition, and whether
+    /// this host drives the run now (a live owner keeps it; else this host
+    /// takes it).
     pub async fn transact(
         &self,
         tenant: Option<String>,
@@ -44,7 +48,8 @@ impl Store {
         + Send
         + 'static,
         outbox: impl FnOnce(&Transition) -> Vec<OutboxRecord> + Send + 'static,
-    ) -> Result<Option<Transition>, StoreError> {
+    ) -> Result<Option<(Transition, bool)>, StoreError> {
+        let host = self.host().to_owned();
         self.write(move |tx| {
             let (run, steps) = get_run_with_steps(tx, tenant.as_deref(), &id)?;
             let Some(transition) = decide(&run, &RunSteps::new(steps))? else {
@@ -57,8 +62,13 @@ impl Store {
                     "this approval link was used already".to_owned(),
                 ));
             }
-            commit_in(tx, &transition, &outbox(&transition))?;
-            Ok(Some(transition))
+            let fence = Fence::Anyone {
+                host: &host,
+                now: transition.run.updated_at,
+            };
+            let owner = commit_in(tx, &transition, &outbox(&transition), fence)?;
+            let ours = owner.as_deref() == Some(host.as_str());
+            Ok(Some((transition, ours)))
         })
         .await
     }

@@ -88,6 +88,14 @@ impl<'a> Db<'a> {
         }
     }
 
+    /// Notes that this transaction changes run `id`: on PostgreSQL, the
+    /// other hosts hear of it when the batch commits.
+    pub fn touch(&self, id: &str) {
+        if let Db::Postgres(s) = self {
+            s.touch(id);
+        }
+    }
+
     /// Runs a statement; the number of rows it changed.
     pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize, StoreError> {
         match self {

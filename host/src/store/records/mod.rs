@@ -13,10 +13,10 @@ pub use crate::run::{EventRecord, RunRecord, StepRecord};
 // Queries on hot paths (starting, resuming and driving runs, long polls, the
 // approval queue, /metrics), named so that a test can read their plans: none
 // may scan finished history.
-const ACTIVE_RUNS_OF_TENANT: &str =
-    "SELECT COALESCE((SELECT count FROM tenant_active_runs WHERE tenant = ?1), 0)";
+// The counters may hold a row per host (PostgreSQL's do): they are added up.
+const ACTIVE_RUNS_OF_TENANT: &str = "SELECT CAST(COALESCE((SELECT SUM(count) FROM tenant_active_runs WHERE tenant = ?1), 0) AS BIGINT)";
 const ACTIVE_RUNS_OF_WORKFLOW: &str = "SELECT COUNT(*) FROM runs WHERE workflow_id = ?1 AND status IN ('pending', 'running', 'paused')";
-const RUN_COUNTS: &str = "SELECT status, count FROM run_counts WHERE count > 0 ORDER BY status";
+const RUN_COUNTS: &str = "SELECT status, CAST(SUM(count) AS BIGINT) FROM run_counts GROUP BY status HAVING SUM(count) > 0 ORDER BY status";
 const EXPIRED_PAUSES: &str = "SELECT id FROM runs WHERE status = 'paused' AND pause_deadline IS NOT NULL AND pause_deadline <= ?1 ORDER BY pause_deadline";
 const NEXT_PAUSE_DEADLINE: &str =
     "SELECT MIN(pause_deadline) FROM runs WHERE status = 'paused' AND pause_deadline IS NOT NULL";
@@ -148,6 +148,7 @@ where
 
 mod approvals;
 mod batches;
+mod hosts;
 mod idempotency;
 mod listing;
 mod outbox;
@@ -160,6 +161,7 @@ mod workflows;
 
 pub use approvals::*;
 pub use batches::*;
+pub use hosts::*;
 pub use idempotency::*;
 pub use listing::*;
 pub use outbox::*;
@@ -259,7 +261,7 @@ mod tests {
                 ("4", "b", Running),
             ];
             for (id, tenant, status) in runs {
-                insert_run(tx, &run(id, tenant, status), &[]).expect("insert");
+                insert_run(tx, &run(id, tenant, status), &[], "h").expect("insert");
             }
             check(tx);
             let moves = [
@@ -279,7 +281,7 @@ mod tests {
                         |row| row.get(0),
                     )
                     .expect("seq");
-                save_run(tx, &moved, expected).expect("save");
+                save_run(tx, &moved, expected, Fence::Driver { host: "h" }).expect("save");
                 check(tx);
             }
             assert!(delete_finished_run(tx, "3").expect("delete"));

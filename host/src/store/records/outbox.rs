@@ -178,11 +178,30 @@ pub fn set_outbox_target(tx: &Db<'_>, id: &str, target: &Value) -> Result<(), St
     Ok(())
 }
 
-/// Notifications due for a delivery attempt at `now`, oldest first.
-pub fn due_outbox(conn: &Db<'_>, now: i64, limit: usize) -> Result<Vec<OutboxRecord>, StoreError> {
-    let rows = conn.query(&format!(
-        "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2"
-    ), params![now, limit as i64], outbox_from_row)?;
+/// Claims up to `limit` notifications due for a delivery attempt at `now`,
+/// oldest first, until `until`: their next attempt moves there, so that no
+/// other host (nor this one) picks them up meanwhile, and one whose host died
+/// mid-delivery is tried again then. Rows another host is claiming at the
+/// same moment are skipped. On SQLite, whose one process delivers them all,
+/// nothing moves.
+pub fn claim_outbox(
+    tx: &Db<'_>,
+    now: i64,
+    limit: usize,
+    until: i64,
+) -> Result<Vec<OutboxRecord>, StoreError> {
+    if tx.dialect() == Dialect::Sqlite {
+        // One process per file: nobody to claim from.
+        return tx.query(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2"
+        ), params![now, limit as i64], outbox_from_row);
+    }
+    let mut rows = tx.query(&format!(
+        "UPDATE outbox SET next_attempt = ?3 WHERE id IN \
+         (SELECT id FROM outbox WHERE next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2 FOR UPDATE SKIP LOCKED) \
+         RETURNING {OUTBOX_COLUMNS}"
+    ), params![now, limit as i64, until], outbox_from_row)?;
+    rows.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     Ok(rows)
 }
 

@@ -31,15 +31,23 @@ pub(super) fn run_from_row(row: &Row<'_>) -> Result<RunRecord, StoreError> {
     })
 }
 
-/// Stores a new run and its steps; the run's `number` is its workflow's
-/// next, whatever `run.number` says.
-pub fn insert_run(tx: &Db<'_>, run: &RunRecord, steps: &[StepRecord]) -> Result<(), StoreError> {
+/// Stores a new run and its steps, driven by host `owner` while it has not
+/// ended; the run's `number` is its workflow's next, whatever `run.number`
+/// says.
+pub fn insert_run(
+    tx: &Db<'_>,
+    run: &RunRecord,
+    steps: &[StepRecord],
+    owner: &str,
+) -> Result<(), StoreError> {
     let number: i64 = tx.query_one(
         "UPDATE workflows SET runs_started = runs_started + 1 WHERE id = ?1 RETURNING runs_started",
         params![run.workflow_id],
         |row| row.get(0),
     )?;
-    tx.execute(&format!("INSERT INTO runs ({RUN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"), params![
+    tx.touch(&run.id);
+    let owner = (!run.status.is_terminal()).then_some(owner);
+    tx.execute(&format!("INSERT INTO runs ({RUN_COLUMNS}, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"), params![
             run.id,
             run.tenant,
             run.workflow_id,
@@ -61,6 +69,7 @@ pub fn insert_run(tx: &Db<'_>, run: &RunRecord, steps: &[StepRecord]) -> Result<
             run.updated_at,
             opt_typed_text(run.trigger.as_ref()),
             number,
+            owner,
         ])?;
     for step in steps {
         save_step(tx, step)?;
@@ -68,12 +77,48 @@ pub fn insert_run(tx: &Db<'_>, run: &RunRecord, steps: &[StepRecord]) -> Result<
     Ok(())
 }
 
+/// Saves a run's row: `?15` is the writing host, `?16` the time, `?17`
+/// whether it is the run's driver (only the owner's write is taken) or
+/// anyone (a live owner keeps the run, else the writer takes it).
+const SAVE_RUN: &str = "UPDATE runs SET status = ?2, result = ?3, error = ?4, pending_action = ?5, paused_step = ?6, \
+     pause_deadline = ?7, wake_at = ?8, current_action = ?9, steps_done = ?10, last_seq = ?11, updated_at = ?12, \
+     steps_total = ?14, owner = CASE WHEN ?2 IN ('completed', 'failed', 'cancelled') THEN NULL \
+         WHEN ?17 = 1 THEN owner \
+         WHEN owner IS NOT NULL AND EXISTS (SELECT 1 FROM hosts WHERE hosts.id = runs.owner AND hosts.lease_until > ?16) THEN owner \
+         ELSE ?15 END \
+     WHERE id = ?1 AND last_seq = ?13 AND (?17 = 0 OR owner = ?15) RETURNING owner";
+
+/// Whose write of a run this is, and so when it is taken.
+#[derive(Debug, Clone, Copy)]
+pub enum Fence<'a> {
+    /// The run's driver on `host`: taken only while `host` owns the run, so
+    /// that a host whose lease ran out (paused, cut off) and whose runs
+    /// another host took cannot write over the new owner.
+    Driver { host: &'a str },
+    /// Anyone's (a decision, a cancel, a timeout), on `host` at `now`: taken
+    /// whoever drives the run; a live owner keeps it, else `host` takes it.
+    Anyone { host: &'a str, now: i64 },
+}
+
 /// Saves the mutable columns of `run`, only if its last event is still
-/// `expected_seq`: a run changed by someone else in between is a conflict.
-pub fn save_run(tx: &Db<'_>, run: &RunRecord, expected_seq: i64) -> Result<(), StoreError> {
-    let changed = tx.execute("UPDATE runs SET status = ?2, result = ?3, error = ?4, pending_action = ?5, paused_step = ?6, pause_deadline = ?7, \
-         wake_at = ?8, current_action = ?9, steps_done = ?10, last_seq = ?11, updated_at = ?12, steps_total = ?14 \
-         WHERE id = ?1 AND last_seq = ?13", params![
+/// `expected_seq` (a run changed by someone else in between is
+/// [`StoreError::Moved`]) and `fence` lets this write through (a driver's
+/// run now driven by another host is [`StoreError::Lost`]). An ended run
+/// has no owner. Returns the run's owner after the write.
+pub fn save_run(
+    tx: &Db<'_>,
+    run: &RunRecord,
+    expected_seq: i64,
+    fence: Fence<'_>,
+) -> Result<Option<String>, StoreError> {
+    tx.touch(&run.id);
+    let (driver, host, now) = match fence {
+        Fence::Driver { host } => (1_i64, host, 0_i64),
+        Fence::Anyone { host, now } => (0, host, now),
+    };
+    let saved: Option<Option<String>> = tx.query_opt(
+        SAVE_RUN,
+        params![
             run.id,
             run.status.as_str(),
             opt_json_text(&run.result),
@@ -88,11 +133,25 @@ pub fn save_run(tx: &Db<'_>, run: &RunRecord, expected_seq: i64) -> Result<(), S
             run.updated_at,
             expected_seq,
             run.steps_total,
-        ])?;
-    if changed == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::Moved(run.id.clone()))
+            host,
+            now,
+            driver,
+        ],
+        |row| row.get(0),
+    )?;
+    if let Some(owner) = saved {
+        return Ok(owner);
+    }
+    let now_owned_by: Option<Option<String>> = tx.query_opt(
+        "SELECT owner FROM runs WHERE id = ?1",
+        params![run.id],
+        |row| row.get(0),
+    )?;
+    match (fence, now_owned_by) {
+        (Fence::Driver { host }, Some(owner)) if owner.as_deref() != Some(host) => {
+            Err(StoreError::Lost(run.id.clone()))
+        }
+        _ => Err(StoreError::Moved(run.id.clone())),
     }
 }
 
@@ -322,14 +381,15 @@ pub fn delete_finished_run(tx: &Db<'_>, id: &str) -> Result<bool, StoreError> {
 
 /// Writes one transition of a run in `tx`: the run row (refused with a
 /// conflict if its last event is no longer the transition's `expected_seq`:
-/// someone moved it), the steps that changed, the new events and the outbox
-/// rows they call for.
+/// someone moved it; and as `fence` says), the steps that changed, the new
+/// events and the outbox rows they call for. Returns the run's owner after.
 pub fn commit_in(
     tx: &Db<'_>,
     transition: &Transition,
     outbox: &[OutboxRecord],
-) -> Result<(), StoreError> {
-    save_run(tx, &transition.run, transition.expected_seq)?;
+    fence: Fence<'_>,
+) -> Result<Option<String>, StoreError> {
+    let owner = save_run(tx, &transition.run, transition.expected_seq, fence)?;
     for step in &transition.steps {
         save_step(tx, step)?;
     }
@@ -339,7 +399,7 @@ pub fn commit_in(
     for row in outbox {
         insert_outbox(tx, row)?;
     }
-    Ok(())
+    Ok(owner)
 }
 
 /// A run and its steps, read together.

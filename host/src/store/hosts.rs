@@ -1,0 +1,184 @@
+//! The cluster seam: hosts that share one database (PostgreSQL) and the
+//! leases by which they share its runs. Each host joins with a lease it
+//! renews; a run being driven names its host (`runs.owner`), and only that
+//! host's driver may write it (`Fence::Driver`); a host takes the runs of
+//! hosts whose lease ran out. Hints (PostgreSQL's `NOTIFY`) tell the other
+//! hosts at once which runs changed, or that a run wants driving; they may
+//! be lost, so the runner also looks for itself, on a timer.
+//!
+//! On SQLite there is one process per file: it takes every unfinished run
+//! when it joins, and hears no hints.
+
+use super::records::*;
+use super::{Backend, Store, StoreError};
+use crate::run::RunStatus;
+
+/// What a host hears from the others.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hint {
+    /// These runs changed.
+    Changed(Vec<String>),
+    /// This run should be driven by its owner (a decision came in elsewhere).
+    Drive(String),
+    /// The listener reconnected: hints may have been lost meanwhile.
+    Missed,
+}
+
+impl Store {
+    /// Joins as host `id` (called `name` for operators), with a lease until
+    /// `until`. On SQLite every other host was this file's previous process,
+    /// and its lease ends now.
+    pub async fn join(&self, id: &str, name: &str, now: i64, until: i64) -> Result<(), StoreError> {
+        let _ = self.host.set(id.to_owned());
+        let sole = match &self.backend {
+            Backend::Sqlite { .. } => true,
+            Backend::Postgres { server, .. } => {
+                server.set_host(id);
+                false
+            }
+        };
+        let (id, name) = (id.to_owned(), name.to_owned());
+        self.write(move |tx| {
+            renew_host(tx, &id, &name, now, until)?;
+            if sole {
+                expire_other_hosts(tx, &id)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// The host this process drives runs as (empty before it joined).
+    pub fn host(&self) -> &str {
+        self.host.get().map_or("", String::as_str)
+    }
+
+    /// Whether other processes may share this database.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres { .. })
+    }
+
+    /// Renews this host's lease until `until`. Returns whether it still held
+    /// at `now` (false: it ran out, and other hosts may have taken runs).
+    pub async fn renew(&self, name: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+        let (id, name) = (self.host().to_owned(), name.to_owned());
+        self.write(move |tx| renew_host(tx, &id, &name, now, until))
+            .await
+    }
+
+    /// Ends this host's lease at once: it is stopping, and its runs are free
+    /// to take.
+    pub async fn leave(&self) -> Result<(), StoreError> {
+        let id = self.host().to_owned();
+        self.write(move |tx| expire_host(tx, &id)).await
+    }
+
+    /// Takes up to `limit` runs that no live host drives: those of hosts
+    /// whose lease ran out before `now` (forgetting a host once none is left
+    /// to it), and with `unowned`, those that have no owner at all (runs of
+    /// a database from before hosts had leases). Returns their ids.
+    pub async fn take_orphans(
+        &self,
+        now: i64,
+        limit: usize,
+        unowned: bool,
+    ) -> Result<Vec<String>, StoreError> {
+        let me = self.host().to_owned();
+        let gone = self.read(|c| gone_hosts(c, now))?;
+        if gone.is_empty() && !unowned {
+            return Ok(Vec::new());
+        }
+        self.write(move |tx| {
+            let mut taken = Vec::new();
+            if unowned {
+                taken = take_runs(tx, &me, None, limit)?;
+            }
+            for host in gone.iter().filter(|h| **h != me) {
+                let room = limit - taken.len();
+                if room == 0 {
+                    break;
+                }
+                let got = take_runs(tx, &me, Some(host), room)?;
+                let all = got.len() < room;
+                taken.extend(got);
+                if all {
+                    bury_host(tx, host)?;
+                }
+            }
+            Ok(taken)
+        })
+        .await
+    }
+
+    /// This host's unfinished, unpaused runs that changed since `since`.
+    pub fn runs_changed_since(&self, since: i64) -> Result<Vec<String>, StoreError> {
+        self.read(|c| runs_changed_since(c, self.host(), since))
+    }
+
+    /// The hosts whose lease holds at `now`.
+    pub fn live_hosts(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        self.read(|c| live_hosts(c, now))
+    }
+
+    /// Who drives run `id` (none: nobody), and how it stands.
+    pub fn run_owner(&self, id: &str) -> Result<(Option<String>, RunStatus), StoreError> {
+        self.read(|c| run_owner(c, id))
+    }
+
+    /// Asks the host that owns run `id` to drive it (a hint; nothing on SQLite).
+    pub fn hint_drive(&self, id: &str) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sqlite { .. } => Ok(()),
+            Backend::Postgres { server, .. } => server.hint(&format!("d {} {id}", self.host())),
+        }
+    }
+
+    /// Calls `heard` with what other hosts say, until the store closes
+    /// (nothing on SQLite).
+    pub fn listen(&self, heard: impl Fn(Hint) + Send + Sync + 'static) {
+        let Backend::Postgres { server, .. } = &self.backend else {
+            return;
+        };
+        let me = self.host().to_owned();
+        server.listen(move |payload| match payload {
+            None => heard(Hint::Missed),
+            Some(payload) => {
+                if let Some(hint) = parse_hint(payload, &me) {
+                    heard(hint);
+                }
+            }
+        });
+    }
+}
+
+/// A hint's payload (`c <host> <run>,<run>...` or `d <host> <run>`), unless
+/// it is this host's own.
+fn parse_hint(payload: &str, me: &str) -> Option<Hint> {
+    let mut parts = payload.splitn(3, ' ');
+    let (kind, from, runs) = (parts.next()?, parts.next()?, parts.next()?);
+    if from == me {
+        return None;
+    }
+    match kind {
+        "c" => Some(Hint::Changed(runs.split(',').map(str::to_owned).collect())),
+        "d" => Some(Hint::Drive(runs.to_owned())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_are_read_and_a_hosts_own_are_not() {
+        assert_eq!(
+            parse_hint("c h1 r1,r2", "h2"),
+            Some(Hint::Changed(vec!["r1".into(), "r2".into()]))
+        );
+        assert_eq!(parse_hint("d h1 r1", "h2"), Some(Hint::Drive("r1".into())));
+        assert_eq!(parse_hint("c h2 r1", "h2"), None);
+        assert_eq!(parse_hint("x h1 r1", "h2"), None);
+        assert_eq!(parse_hint("garbage", "h2"), None);
+    }
+}

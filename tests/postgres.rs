@@ -15,9 +15,9 @@ use crate::common::api::{
     assert_problem, create_workflow, gated, plugins_dir, poll_until, start_run, status_is,
 };
 use crate::common::db::{Client, Db, Val, database_url, postgres};
-use crate::common::eventually;
 use crate::common::receivers::WebhookReceiver;
 use crate::common::server::Server;
+use crate::common::{GREET, component_bytes, eventually};
 
 /// `cairn serve` with `CAIRN_DATABASE=url` over a fresh data directory, to
 /// its exit (each case here fails before it would listen).
@@ -383,6 +383,52 @@ fn a_host_whose_lease_ran_out_cannot_commit_over_the_host_that_took_its_run() {
     });
     // Both hosts serve the run as it ended.
     poll_until(&first, &run, status_is("completed"));
+}
+
+#[test]
+fn hosts_share_uploads_and_follow_each_others_runs_live() {
+    let Some(_) = postgres() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, plugins) = (dir.path().join("data"), plugins_dir(dir.path()));
+    let one = cluster_host(&data, &plugins);
+    let two = cluster_host(&data, &plugins);
+
+    // A tenant's upload through one host is a step type on the other at
+    // once, and its runs run anywhere.
+    let uploaded = one.call_with(
+        "POST",
+        "/v1/plugins",
+        Some(&one.key),
+        Some(("application/wasm", component_bytes(GREET))),
+        &[],
+    );
+    assert_eq!(uploaded.status, 201, "{}", uploaded.body);
+    let greeting = eventually("the other host knows the upload", || {
+        let created = two.post(
+            "/v1/workflows",
+            &json!({"status": "active", "definition": {"name": "greeting", "steps": [
+                {"name": "greet", "type": "greet@0.1", "input": {"name": "{{ input.who }}"}}
+            ]}}),
+        );
+        (created.status == 201).then(|| created.body["id"].as_str().expect("id").to_owned())
+    });
+    let run = start_run(&one, &greeting, json!({"who": "cluster"}));
+    let done = poll_until(&two, &run, status_is("completed"));
+    assert_eq!(done["status"], "completed", "{done}");
+
+    // A run started on one host is followed live on the other (long-polls
+    // there answer with its changes), and resumed there.
+    let gated = create_workflow(&one, gated(), "active");
+    let run = start_run(&one, &gated, json!({"topic": "followed"}));
+    let paused = poll_until(&two, &run, status_is("paused"));
+    assert_eq!(paused["pending_action"]["step"], "review", "{paused}");
+    let resumed = two.post(
+        &format!("/v1/runs/{run}/resume"),
+        &json!({"step": "review", "input": "approve"}),
+    );
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    let settled = one.get(&format!("/v1/runs/{run}?until=settled&wait=30s"));
+    assert_eq!(settled.body["status"], "completed", "{}", settled.body);
 }
 
 #[test]

@@ -64,6 +64,15 @@ impl Catalog {
         }
     }
 
+    /// Whether `owner`'s private plugin `digest` is here (retired or not).
+    pub fn has_private(&self, owner: &str, digest: &str) -> bool {
+        self.entries.read().is_ok_and(|entries| {
+            entries
+                .iter()
+                .any(|e| e.plugin.digest == digest && e.owner.as_deref() == Some(owner))
+        })
+    }
+
     /// Retires (or, with `false`, restores) `owner`'s private plugin `digest`.
     pub fn set_retired(&self, owner: &str, digest: &str, retired: bool) {
         if let Ok(mut entries) = self.entries.write() {

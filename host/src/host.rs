@@ -102,12 +102,45 @@ pub fn owner_only(data_dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How often a host sharing its database looks for other hosts' uploads
+/// besides when they say so (their hint may be lost).
+const UPLOADS_LOOK_AGAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Keeps `catalog` up to the uploads and deletes of the other hosts sharing
+/// the database, until `stop`.
+async fn follow_uploads(
+    uploads: Arc<Uploads>,
+    engine: Arc<Engine>,
+    store: Arc<Store>,
+    catalog: Arc<Catalog>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    let Some(mut hints) = store.hints() else {
+        return;
+    };
+    loop {
+        tokio::select! {
+            hint = hints.recv() => match hint {
+                Ok(crate::store::Hint::Plugins | crate::store::Hint::Missed)
+                | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Ok(_) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+            () = tokio::time::sleep(UPLOADS_LOOK_AGAIN) => {}
+            () = stop.cancelled() => return,
+        }
+        if let Err(e) = uploads.refresh(&engine, &store, &catalog).await {
+            tracing::warn!("cannot take in the other hosts' uploads: {e:#}");
+        }
+    }
+}
+
 /// A started host.
 pub struct Host {
     pub engine: Arc<Engine>,
     pub store: Arc<Store>,
     pub runner: Runner,
-    pub uploads: Uploads,
+    pub uploads: Arc<Uploads>,
     pub max_plugin_bytes: usize,
     pub keys: Keys,
     pub links: Arc<LinkSigner>,
@@ -174,16 +207,25 @@ impl Host {
         crate::notify::migrate_webhook_secrets(&store, &secrets)
             .await
             .context("cannot move webhook secrets into sealed storage")?;
-        let uploads = Uploads::new(&config.data_dir);
+        let uploads = Arc::new(Uploads::new(&config.data_dir));
         uploads.load(&engine, &store, &catalog).await?;
         let runner = Runner::start(
             Arc::clone(&engine),
             Arc::clone(&store),
-            catalog,
+            Arc::clone(&catalog),
             Arc::clone(&secrets),
             config.runner.clone(),
         )
         .await?;
+        if store.is_shared() {
+            tokio::spawn(follow_uploads(
+                Arc::clone(&uploads),
+                Arc::clone(&engine),
+                Arc::clone(&store),
+                catalog,
+                runner.stopping(),
+            ));
+        }
         Ok(Host {
             engine,
             keys: Keys::new(Arc::clone(&store)),

@@ -17,17 +17,27 @@ pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// The hex secret in `path`, made (32 random bytes, owner-only) when the file
-/// does not exist yet.
+/// does not exist yet. Hosts that share a data directory and start at once
+/// agree on one secret: each writes its own aside and links it into place
+/// only if no file is there, and the one that loses reads the winner's.
 pub fn stored_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => hex::decode(text.trim())
-            .with_context(|| format!("{} is not a hex secret", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut key = [0u8; 32];
-            getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-            write_private(path, &hex::encode(key))?;
-            Ok(key.to_vec())
-        }
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    let read = |path: &Path| -> anyhow::Result<Vec<u8>> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        hex::decode(text.trim()).with_context(|| format!("{} is not a hex secret", path.display()))
+    };
+    if path.exists() {
+        return read(path);
+    }
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    let aside = path.with_extension(format!("new-{}", std::process::id()));
+    write_private(&aside, &hex::encode(key))?;
+    let linked = std::fs::hard_link(&aside, path);
+    let _ = std::fs::remove_file(&aside);
+    match linked {
+        Ok(()) => Ok(key.to_vec()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path),
+        Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
     }
 }

@@ -61,10 +61,37 @@ impl Uploads {
         store: &Store,
         catalog: &Catalog,
     ) -> anyhow::Result<()> {
+        self.sync(engine, store, catalog, true).await
+    }
+
+    /// Brings `catalog` up to the uploads other hosts sharing the database
+    /// made or deleted since: new ones are loaded (their bytes are in the
+    /// data directory the hosts share), deleted ones retired.
+    pub async fn refresh(
+        &self,
+        engine: &Engine,
+        store: &Store,
+        catalog: &Catalog,
+    ) -> anyhow::Result<()> {
+        self.sync(engine, store, catalog, false).await
+    }
+
+    async fn sync(
+        &self,
+        engine: &Engine,
+        store: &Store,
+        catalog: &Catalog,
+        purge: bool,
+    ) -> anyhow::Result<()> {
         for record in store.plugins()? {
+            let retired = record.deleted_at.is_some();
+            if catalog.has_private(&record.tenant, &record.digest) {
+                catalog.set_retired(&record.tenant, &record.digest, retired);
+                continue;
+            }
             // Only a deleted upload needs the (full-scan) count of runs pinned to it.
-            let unneeded = record.deleted_at.is_some()
-                && store.runs_pinned_to(&record.tenant, &record.digest)? == 0;
+            let unneeded =
+                purge && retired && store.runs_pinned_to(&record.tenant, &record.digest)? == 0;
             if unneeded {
                 store
                     .purge_plugin(record.tenant.clone(), record.digest.clone())
@@ -138,6 +165,7 @@ impl Uploads {
         };
         store.save_plugin(record).await?;
         catalog.add_private(tenant, Arc::clone(&plugin), false);
+        hint_plugins(store);
         Ok((plugin, true))
     }
 
@@ -206,6 +234,7 @@ impl Uploads {
         for digest in &digests {
             catalog.set_retired(tenant, digest, true);
         }
+        hint_plugins(store);
         Ok(matching
             .iter()
             .map(|e| e.plugin.info.version.clone())
@@ -242,5 +271,13 @@ impl Uploads {
             }
         }
         Ok(())
+    }
+}
+
+/// Tells the other hosts sharing the database that plugins changed (they
+/// also look on a timer: a lost hint only delays them).
+fn hint_plugins(store: &Store) {
+    if let Err(e) = store.hint_plugins() {
+        tracing::debug!("cannot tell the other hosts about the plugins: {e}");
     }
 }

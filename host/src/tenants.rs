@@ -197,7 +197,12 @@ pub async fn ensure_default(store: &Store, data_dir: &Path) -> anyhow::Result<Op
     if store.tenant_count()? > 0 {
         return Ok(None);
     }
-    let key = create_tenant(store, DEFAULT_TENANT).await?;
+    let key = match create_tenant(store, DEFAULT_TENANT).await {
+        Ok(key) => key,
+        // Another host sharing the database made it first.
+        Err(_) if store.tenant_count()? > 0 => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
     let path = data_dir.join("default-api-key");
     crate::keyfile::write_private(&path, &key)?;
     Ok(Some(path))

@@ -82,17 +82,17 @@ impl Inner {
     /// run's waiters and pokes its driver here; a request to drive a run
     /// this host owns drives it.
     pub(super) fn listen(self: &Arc<Self>) {
-        let (heard, mut hints) = tokio::sync::mpsc::unbounded_channel();
-        self.store.listen(move |hint| {
-            let _ = heard.send(hint);
-        });
+        let Some(mut hints) = self.store.hints() else {
+            return;
+        };
         let inner = Arc::clone(self);
         self.runtime.spawn(async move {
             loop {
                 let hint = tokio::select! {
                     hint = hints.recv() => match hint {
-                        Some(hint) => hint,
-                        None => return,
+                        Ok(hint) => hint,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => Hint::Missed,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
                     },
                     () = inner.shutdown.cancelled() => return,
                 };
@@ -108,7 +108,9 @@ impl Inner {
                     Hint::Drive(run_id) => {
                         inner.wake_here(&run_id);
                     }
-                    Hint::Missed => {}
+                    // Hints may be lost: the lease loop and the waiters
+                    // look for themselves too. Plugins are the host's.
+                    Hint::Missed | Hint::Plugins => {}
                 }
             }
         });

@@ -448,6 +448,11 @@ impl Runner {
         }
     }
 
+    /// Cancelled when the runner stops.
+    pub fn stopping(&self) -> CancellationToken {
+        self.inner.shutdown.clone()
+    }
+
     /// Notifies about every committed transition: the run's id.
     pub fn subscribe(&self) -> broadcast::Receiver<String> {
         self.inner.changes.subscribe()

@@ -20,7 +20,10 @@ pub enum Hint {
     Changed(Vec<String>),
     /// This run should be driven by its owner (a decision came in elsewhere).
     Drive(String),
-    /// The listener reconnected: hints may have been lost meanwhile.
+    /// A tenant uploaded or deleted a plugin.
+    Plugins,
+    /// The listener reconnected, or this host fell behind: hints may have
+    /// been lost meanwhile.
     Missed,
 }
 
@@ -127,32 +130,47 @@ impl Store {
 
     /// Asks the host that owns run `id` to drive it (a hint; nothing on SQLite).
     pub fn hint_drive(&self, id: &str) -> Result<(), StoreError> {
+        self.hint(&format!("d {} {id}", self.host()))
+    }
+
+    /// Tells the other hosts that a tenant's plugins changed.
+    pub fn hint_plugins(&self) -> Result<(), StoreError> {
+        self.hint(&format!("p {} -", self.host()))
+    }
+
+    fn hint(&self, payload: &str) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sqlite { .. } => Ok(()),
-            Backend::Postgres { server, .. } => server.hint(&format!("d {} {id}", self.host())),
+            Backend::Postgres { .. } => self.read(|db| db.hint(payload)),
         }
     }
 
-    /// Calls `heard` with what other hosts say, until the store closes
-    /// (nothing on SQLite).
-    pub fn listen(&self, heard: impl Fn(Hint) + Send + Sync + 'static) {
+    /// What the other hosts say, from now on (none on SQLite). Call it once
+    /// this host joined: its own hints are left out.
+    pub fn hints(&self) -> Option<tokio::sync::broadcast::Receiver<Hint>> {
         let Backend::Postgres { server, .. } = &self.backend else {
-            return;
+            return None;
         };
-        let me = self.host().to_owned();
-        server.listen(move |payload| match payload {
-            None => heard(Hint::Missed),
-            Some(payload) => {
-                if let Some(hint) = parse_hint(payload, &me) {
-                    heard(hint);
+        let sender = self.hints.get_or_init(|| {
+            let (sender, _) = tokio::sync::broadcast::channel(4096);
+            let (me, out) = (self.host().to_owned(), sender.clone());
+            server.listen(move |payload| {
+                let hint = match payload {
+                    None => Some(Hint::Missed),
+                    Some(payload) => parse_hint(payload, &me),
+                };
+                if let Some(hint) = hint {
+                    let _ = out.send(hint);
                 }
-            }
+            });
+            sender
         });
+        Some(sender.subscribe())
     }
 }
 
-/// A hint's payload (`c <host> <run>,<run>...` or `d <host> <run>`), unless
-/// it is this host's own.
+/// A hint's payload (`c <host> <run>,<run>...`, `d <host> <run>` or
+/// `p <host> -`), unless it is this host's own.
 fn parse_hint(payload: &str, me: &str) -> Option<Hint> {
     let mut parts = payload.splitn(3, ' ');
     let (kind, from, runs) = (parts.next()?, parts.next()?, parts.next()?);
@@ -162,6 +180,7 @@ fn parse_hint(payload: &str, me: &str) -> Option<Hint> {
     match kind {
         "c" => Some(Hint::Changed(runs.split(',').map(str::to_owned).collect())),
         "d" => Some(Hint::Drive(runs.to_owned())),
+        "p" => Some(Hint::Plugins),
         _ => None,
     }
 }
@@ -177,6 +196,7 @@ mod tests {
             Some(Hint::Changed(vec!["r1".into(), "r2".into()]))
         );
         assert_eq!(parse_hint("d h1 r1", "h2"), Some(Hint::Drive("r1".into())));
+        assert_eq!(parse_hint("p h1 -", "h2"), Some(Hint::Plugins));
         assert_eq!(parse_hint("c h2 r1", "h2"), None);
         assert_eq!(parse_hint("x h1 r1", "h2"), None);
         assert_eq!(parse_hint("garbage", "h2"), None);

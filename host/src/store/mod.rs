@@ -119,6 +119,8 @@ pub struct Store {
     backend: Backend,
     /// The host this process drives runs as, once it joined (`hosts.rs`).
     host: std::sync::OnceLock<String>,
+    /// What other hosts say, once someone listens (PostgreSQL).
+    hints: std::sync::OnceLock<tokio::sync::broadcast::Sender<Hint>>,
     writer: Mutex<Option<mpsc::Sender<Job>>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -199,6 +201,7 @@ impl Store {
         Ok(Store {
             backend,
             host: std::sync::OnceLock::new(),
+            hints: std::sync::OnceLock::new(),
             writer: Mutex::new(Some(sender)),
             writer_thread: Mutex::new(Some(thread)),
         })

@@ -166,12 +166,6 @@ impl Postgres {
         session.defer("BEGIN");
     }
 
-    /// Sends `payload` on the hints channel at once, outside any transaction.
-    pub fn hint(&self, payload: &str) -> Result<(), StoreError> {
-        let session = self.connect()?;
-        session.batch(&format!("NOTIFY {HINTS}, {}", quoted(payload)))
-    }
-
     /// Listens for the hints of other hosts, calling `heard` with each
     /// payload (and with `None` after a reconnect: hints may have been
     /// lost), until the store closes.
@@ -307,6 +301,12 @@ impl Session {
             work,
         ));
         sent.and(done)
+    }
+
+    /// Sends `payload` on the hints channel (with the transaction, if one is
+    /// open; at once otherwise).
+    pub fn hint(&self, payload: &str) -> Result<(), StoreError> {
+        self.batch(&format!("NOTIFY {HINTS}, {}", quoted(payload)))
     }
 
     /// Notes that this transaction changed run `id` (for the batch's hint).

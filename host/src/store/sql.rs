@@ -96,6 +96,15 @@ impl<'a> Db<'a> {
         }
     }
 
+    /// Sends a hint to the other hosts (PostgreSQL's `NOTIFY`; nothing on
+    /// SQLite, which has no other hosts).
+    pub fn hint(&self, payload: &str) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(_) => Ok(()),
+            Db::Postgres(s) => s.hint(payload),
+        }
+    }
+
     /// Runs a statement; the number of rows it changed.
     pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize, StoreError> {
         match self {

@@ -432,6 +432,58 @@ fn hosts_share_uploads_and_follow_each_others_runs_live() {
 }
 
 #[test]
+fn the_quota_and_forbid_hold_across_hosts_starting_runs_at_once() {
+    let Some(_) = postgres() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (data, plugins) = (dir.path().join("data"), plugins_dir(dir.path()));
+    let settings = [("CAIRN_MAX_ACTIVE_RUNS_PER_TENANT", "6")];
+    let hosts = [
+        Server::process_with(&data, &plugins, &settings),
+        Server::process_with(&data, &plugins, &settings),
+    ];
+    let mut single = gated();
+    single["name"] = json!("single");
+    single["concurrency"] = json!("forbid");
+    let single = create_workflow(&hosts[0], single, "active");
+    let many = create_workflow(&hosts[0], gated(), "active");
+
+    // Both hosts at once, several requests each: the runs pause, and stay
+    // active, so every start counts against both limits.
+    let starts = |workflow: &str, each: usize| -> Vec<u16> {
+        std::thread::scope(|scope| {
+            let started: Vec<_> = (0..each * 2)
+                .map(|i| {
+                    let host = &hosts[i % 2];
+                    scope.spawn(move || {
+                        host.post(
+                            &format!("/v1/workflows/{workflow}/runs"),
+                            &json!({"input": {"topic": format!("start {i}")}}),
+                        )
+                        .status
+                    })
+                })
+                .collect();
+            started
+                .into_iter()
+                .map(|s| s.join().expect("a start"))
+                .collect()
+        })
+    };
+    let mut forbidden = starts(&single, 4);
+    forbidden.sort_unstable();
+    assert_eq!(
+        forbidden,
+        [201, 409, 409, 409, 409, 409, 409, 409],
+        "forbid"
+    );
+    let mut quota = starts(&many, 6);
+    quota.sort_unstable();
+    let admitted = quota.iter().filter(|s| **s == 201).count();
+    assert_eq!(admitted, 5, "the quota of 6 less the forbid run: {quota:?}");
+    assert!(quota.iter().all(|s| *s == 201 || *s == 429), "{quota:?}");
+}
+
+#[test]
 fn a_database_that_goes_away_answers_503_and_nothing_committed_is_lost() {
     let Some(admin) = postgres() else { return };
     let dir = tempfile::tempdir().expect("tempdir");

@@ -484,6 +484,56 @@ fn the_quota_and_forbid_hold_across_hosts_starting_runs_at_once() {
 }
 
 #[test]
+fn bench_cluster_runs_hosts_through_http_and_prints_figures() {
+    let Some(admin) = postgres() else { return };
+    let url = fresh_database(&admin, "cairn_bench_cluster");
+    let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args([
+            "bench",
+            "cluster",
+            "--database",
+            &url,
+            "--hosts",
+            "2",
+            "--runs",
+            "40",
+            "--steps",
+            "3",
+            "--clients",
+            "4",
+            "--json",
+        ])
+        .output()
+        .expect("cairn runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let figures: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
+    assert_eq!(figures["hosts"], 2, "{figures}");
+    assert_eq!(figures["runs"], 40, "{figures}");
+    for figure in ["durable_steps_per_second", "busy_transactions_per_second"] {
+        assert!(
+            figures[figure].as_f64().is_some_and(|n| n > 0.0),
+            "{figures}"
+        );
+    }
+    assert!(
+        figures["run_p99_ms"].as_f64() >= figures["run_p50_ms"].as_f64(),
+        "{figures}"
+    );
+    assert!(
+        figures["idle_transactions_per_second_per_host"]
+            .as_f64()
+            .is_some_and(|n| n >= 0.0),
+        "{figures}"
+    );
+    // Every run ran to its end, in the database the hosts shared.
+    let completed = Db::Postgres(Client::connect(&url))
+        .number("SELECT COUNT(*) FROM runs WHERE status = 'completed'", &[]);
+    assert_eq!(completed, 40);
+}
+
+#[test]
 fn a_database_that_goes_away_answers_503_and_nothing_committed_is_lost() {
     let Some(admin) = postgres() else { return };
     let dir = tempfile::tempdir().expect("tempdir");

@@ -30,7 +30,7 @@ export interface paths {
         };
         /**
          * Prometheus metrics: runs by status, step durations, sandbox faults by kind,
-         *     HTTP latency.
+         *     HTTP latency, and on PostgreSQL the transactions this host ran.
          */
         get: operations["metrics"];
         put?: never;

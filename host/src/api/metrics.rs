@@ -34,7 +34,7 @@ pub fn install() -> Option<PrometheusHandle> {
 }
 
 /// Prometheus metrics: runs by status, step durations, sandbox faults by kind,
-/// HTTP latency.
+/// HTTP latency, and on PostgreSQL the transactions this host ran.
 #[utoipa::path(operation_id = "metrics", get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format",
         content_type = "text/plain; version=0.0.4", body = String)))]
@@ -49,6 +49,9 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
             .find(|(name, _)| name == status.as_str())
             .map_or(0, |(_, n)| *n);
         metrics::gauge!("cairn_runs", "status" => status.as_str()).set(count as f64);
+    }
+    if let Some(transactions) = state.host.runner.database_transactions() {
+        metrics::counter!("cairn_database_transactions_total").absolute(transactions);
     }
     handle.run_upkeep();
     Ok((

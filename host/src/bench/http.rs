@@ -197,15 +197,7 @@ pub async fn http(
         {"name": "review", "type": "noop", "approval": {"message": "Go on?"}}
     ]});
     let gated = create(&mut setup, gated).await?;
-    let run = setup
-        .json(
-            Method::POST,
-            &format!("/v1/workflows/{gated}/runs"),
-            Some(&json!({"input": {}})),
-            StatusCode::CREATED,
-        )
-        .await?;
-    let run_id = run["id"].as_str().context("run id")?.to_owned();
+    let run_id = start(&mut setup, &gated).await?;
     wait_for(&mut setup, &run_id, |r| r["status"] == "paused").await?;
     let reads = read_back_to_back(
         address,
@@ -359,6 +351,19 @@ pub(super) async fn create(client: &mut Client, definition: Value) -> anyhow::Re
         )
         .await?;
     Ok(workflow["id"].as_str().context("workflow id")?.to_owned())
+}
+
+/// Starts a run of `workflow` with an empty input; returns its id.
+pub(super) async fn start(client: &mut Client, workflow: &str) -> anyhow::Result<String> {
+    let run = client
+        .json(
+            Method::POST,
+            &format!("/v1/workflows/{workflow}/runs"),
+            Some(&json!({"input": {}})),
+            StatusCode::CREATED,
+        )
+        .await?;
+    Ok(run["id"].as_str().context("run id")?.to_owned())
 }
 
 /// Long-polls the run until `done` holds.

@@ -8,11 +8,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
 use hyper::{Method, StatusCode};
 use serde_json::json;
 
-use super::http::{Client, create, percentile, read_back_to_back, serve, wait_for};
+use super::http::{Client, create, percentile, read_back_to_back, serve, start, wait_for};
 use crate::host::Host;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -72,19 +71,6 @@ async fn measure(
         p99_us: percentile(&latencies, 0.99),
         max_us: percentile(&latencies, 1.0),
     })
-}
-
-/// Starts a run of `workflow`; returns its id.
-async fn start(client: &mut Client, workflow: &str) -> anyhow::Result<String> {
-    let run = client
-        .json(
-            Method::POST,
-            &format!("/v1/workflows/{workflow}/runs"),
-            Some(&json!({"input": {}})),
-            StatusCode::CREATED,
-        )
-        .await?;
-    Ok(run["id"].as_str().context("run id")?.to_owned())
 }
 
 pub async fn isolation(

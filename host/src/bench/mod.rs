@@ -4,6 +4,7 @@
 //!
 //! Prints figures; nothing here asserts a speed.
 
+pub mod cluster;
 pub mod http;
 pub mod isolation;
 pub mod language;

@@ -46,6 +46,31 @@ pub enum BenchCommand {
         #[arg(long, value_name = "URL")]
         database: Option<String>,
     },
+    /// Several `cairn serve` processes on one PostgreSQL database, driven
+    /// through HTTP: each run is started through one host and followed to its
+    /// end through another. Durable steps/s, run latency, and the database
+    /// transactions the hosts run, busy and idle.
+    Cluster {
+        /// The PostgreSQL database (`postgres://...`): each measurement
+        /// makes a tenant of its own there.
+        #[arg(long, value_name = "URL")]
+        database: String,
+        /// How many hosts, one measurement each (`1,2,3`).
+        #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+        hosts: Vec<usize>,
+        /// Runs per measurement.
+        #[arg(long, default_value_t = 2000)]
+        runs: usize,
+        /// Noop steps per run.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Runs in flight (each a client with a connection to its two hosts).
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The HTTP API: status reads/s, runs started/s, resume-to-next-pause latency.
     Http {
         /// Concurrent keep-alive clients.
@@ -252,6 +277,46 @@ pub async fn bench(cache_dir: Option<PathBuf>, command: BenchCommand) -> anyhow:
                     f.long_steps,
                     f.wide_first_per_second,
                     f.wide_last_per_second
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Cluster {
+            database,
+            hosts,
+            runs,
+            steps,
+            clients,
+            json,
+        } => {
+            for count in hosts {
+                let f = cairn::bench::cluster::cluster(
+                    &database,
+                    count,
+                    runs,
+                    steps,
+                    clients,
+                    cache_dir.as_deref(),
+                )
+                .await?;
+                if json {
+                    print_json(&f)?;
+                    continue;
+                }
+                say!(
+                    "PostgreSQL, {count} host(s): {runs} runs x {steps} noop steps through HTTP, {clients} in flight, each followed through another host"
+                );
+                say!(
+                    "  {:.0} durable steps/s ({:.2} s); start to completed p50 {:.1} ms, p99 {:.1} ms",
+                    f.durable_steps_per_second,
+                    f.seconds,
+                    f.run_p50_ms,
+                    f.run_p99_ms
+                );
+                say!(
+                    "  database: {:.0} transactions/s busy (all hosts); idle {:.2} transactions/s per host",
+                    f.busy_transactions_per_second,
+                    f.idle_transactions_per_second_per_host
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -1,7 +1,7 @@
 //! Sharing a database's runs with other hosts (see `store/hosts.rs`): this
 //! host's lease, taking the runs of hosts that are gone, and what the other
-//! hosts' hints ask of this one. On SQLite the host takes every unfinished
-//! run when it starts, and nothing here runs after that.
+//! hosts' hints ask of this one. SQLite's hosts (a server, a local `cairn
+//! run` beside it) keep leases too, but hear no hints.
 
 use super::*;
 use crate::store::Hint;
@@ -148,14 +148,10 @@ impl Inner {
     }
 
     /// Pokes run `run_id`'s driver here, or drives the run here if this host
-    /// owns it and it is unfinished and unpaused (on SQLite, always). Returns
-    /// false when another host drives it.
+    /// owns it and it is unfinished and unpaused. Returns false when another
+    /// host drives it.
     fn wake_here(self: &Arc<Self>, run_id: &str) -> bool {
         if self.poke(run_id) {
-            return true;
-        }
-        if !self.store.is_shared() {
-            driver::spawn_driver(self, run_id.to_owned());
             return true;
         }
         match self.store.run_owner(run_id) {

@@ -405,9 +405,7 @@ impl Runner {
         }
         let runtime = &runner.inner.runtime;
         runtime.spawn(Arc::clone(&runner.inner).deadline_loop());
-        if runner.inner.store.is_shared() {
-            runtime.spawn(Arc::clone(&runner.inner).lease_loop(config.lease, config.host_name));
-        }
+        runtime.spawn(Arc::clone(&runner.inner).lease_loop(config.lease, config.host_name));
         if let Some(retention) = config.retention {
             runtime.spawn(Arc::clone(&runner.inner).retention_loop(retention));
         }
@@ -426,6 +424,12 @@ impl Runner {
         Ok(self.inner.store.run_counts()?)
     }
 
+    /// Transactions this host has run against a PostgreSQL database (none
+    /// on SQLite).
+    pub fn database_transactions(&self) -> Option<u64> {
+        self.inner.store.transactions()
+    }
+
     /// Whether the approval link whose token has this id was used.
     pub fn approval_link_used(&self, token_id: &str) -> Result<bool, RunError> {
         Ok(self.inner.store.approval_link_used(token_id)?)
@@ -438,12 +442,10 @@ impl Runner {
 
     /// Stops every driver where it is (see [`Runner::drain`] for a graceful
     /// stop), and ends this host's lease, so that other hosts sharing the
-    /// database take its runs at once.
+    /// database (or the next start) take its runs at once.
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();
-        if self.inner.store.is_shared()
-            && let Err(e) = futures_executor::block_on(self.inner.store.leave())
-        {
+        if let Err(e) = futures_executor::block_on(self.inner.store.leave()) {
             tracing::warn!("cannot end this host's lease: {e}");
         }
     }

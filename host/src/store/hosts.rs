@@ -6,8 +6,10 @@
 //! hosts at once which runs changed, or that a run wants driving; they may
 //! be lost, so the runner also looks for itself, on a timer.
 //!
-//! On SQLite there is one process per file: it takes every unfinished run
-//! when it joins, and hears no hints.
+//! On SQLite the processes sharing a file (a server, a local `cairn run`)
+//! are on one machine: a starting host ends the lease of hosts whose process
+//! is gone, so a restart after a crash takes their runs at once. There are
+//! no hints: the lease loop looks for changes on its timer.
 
 use super::records::*;
 use super::{Backend, Store, StoreError};
@@ -29,11 +31,12 @@ pub enum Hint {
 
 impl Store {
     /// Joins as host `id` (called `name` for operators), with a lease until
-    /// `until`. On SQLite every other host was this file's previous process,
-    /// and its lease ends now.
+    /// `until`. On SQLite, whose processes share one machine, the lease of a
+    /// host whose process is gone ends now, so that its runs are taken at
+    /// once rather than when its lease runs out.
     pub async fn join(&self, id: &str, name: &str, now: i64, until: i64) -> Result<(), StoreError> {
         let _ = self.host.set(id.to_owned());
-        let sole = match &self.backend {
+        let one_machine = match &self.backend {
             Backend::Sqlite { .. } => true,
             Backend::Postgres { server, .. } => {
                 server.set_host(id);
@@ -42,9 +45,9 @@ impl Store {
         };
         let (id, name) = (id.to_owned(), name.to_owned());
         self.write(move |tx| {
-            renew_host(tx, &id, &name, now, until)?;
-            if sole {
-                expire_other_hosts(tx, &id)?;
+            renew_host(tx, &id, &name, std::process::id(), now, until)?;
+            if one_machine {
+                expire_ended_hosts(tx, &id, process_runs)?;
             }
             Ok(())
         })
@@ -65,7 +68,7 @@ impl Store {
     /// at `now` (false: it ran out, and other hosts may have taken runs).
     pub async fn renew(&self, name: &str, now: i64, until: i64) -> Result<bool, StoreError> {
         let (id, name) = (self.host().to_owned(), name.to_owned());
-        self.write(move |tx| renew_host(tx, &id, &name, now, until))
+        self.write(move |tx| renew_host(tx, &id, &name, std::process::id(), now, until))
             .await
     }
 
@@ -167,6 +170,21 @@ impl Store {
         });
         Some(sender.subscribe())
     }
+}
+
+/// Whether process `pid` of this machine runs a host other than this one: a
+/// host of this very process on the same file was stopped or dropped (a
+/// restart in one process, as tests do).
+fn process_runs(pid: i64) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if u32::try_from(pid).is_ok_and(|pid| pid == std::process::id()) {
+        return false;
+    }
+    // SAFETY: signal 0 sends nothing; it only asks whether `pid` exists.
+    let asked = unsafe { libc::kill(pid, 0) };
+    asked == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// A hint's payload (`c <host> <run>,<run>...`, `d <host> <run>` or

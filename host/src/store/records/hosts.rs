@@ -3,13 +3,15 @@
 
 use super::*;
 
-/// Registers host `id`, or renews its lease, until `until`. Returns whether
-/// its row was there with the lease still running at `now` (false: it is new,
-/// or others may have counted it gone and taken its runs).
+/// Registers host `id` (process `pid` on its machine), or renews its lease,
+/// until `until`. Returns whether its row was there with the lease still
+/// running at `now` (false: it is new, or others may have counted it gone
+/// and taken its runs).
 pub fn renew_host(
     tx: &Db<'_>,
     id: &str,
     name: &str,
+    pid: u32,
     now: i64,
     until: i64,
 ) -> Result<bool, StoreError> {
@@ -18,9 +20,9 @@ pub fn renew_host(
         params![id, now],
     )?;
     tx.execute(
-        "INSERT INTO hosts (id, name, started_at, lease_until) VALUES (?1, ?2, ?3, ?4) \
+        "INSERT INTO hosts (id, name, pid, started_at, lease_until) VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until",
-        params![id, name, now, until],
+        params![id, name, i64::from(pid), now, until],
     )?;
     Ok(held)
 }
@@ -34,13 +36,23 @@ pub fn expire_host(tx: &Db<'_>, id: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Ends the lease of every host but `id` (on SQLite: one process owns the
-/// file, so any other host was this file's previous process).
-pub fn expire_other_hosts(tx: &Db<'_>, id: &str) -> Result<(), StoreError> {
-    tx.execute(
-        "UPDATE hosts SET lease_until = 0 WHERE id <> ?1",
+/// Ends the lease of every host but `id` whose process `running` says is
+/// gone (on SQLite, whose processes share one machine).
+pub fn expire_ended_hosts(
+    tx: &Db<'_>,
+    id: &str,
+    running: impl Fn(i64) -> bool,
+) -> Result<(), StoreError> {
+    let others: Vec<(String, i64)> = tx.query(
+        "SELECT id, pid FROM hosts WHERE id <> ?1 AND lease_until > 0",
         params![id],
+        |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
+    for (other, pid) in others {
+        if !running(pid) {
+            expire_host(tx, &other)?;
+        }
+    }
     Ok(())
 }
 

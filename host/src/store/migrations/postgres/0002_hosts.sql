@@ -5,6 +5,7 @@
 CREATE TABLE hosts (
     id          TEXT PRIMARY KEY,
     name        TEXT NOT NULL,
+    pid         BIGINT NOT NULL,        -- on its machine
     started_at  BIGINT NOT NULL,
     lease_until BIGINT NOT NULL
 );

@@ -1,9 +1,11 @@
--- The hosts driving runs, and which host drives each run. On SQLite one
--- process owns the file, so a starting host takes every unfinished run; the
--- same columns let PostgreSQL's hosts share the work (see 0002 there).
+-- The hosts driving runs, and which host drives each run: the same leases
+-- as on PostgreSQL (see 0002 there), where the processes sharing a file are
+-- on one machine, so a starting host ends at once the lease of any host
+-- whose process is gone.
 CREATE TABLE hosts (
     id          TEXT PRIMARY KEY,
     name        TEXT NOT NULL,
+    pid         INTEGER NOT NULL,        -- on its machine
     started_at  INTEGER NOT NULL,
     lease_until INTEGER NOT NULL
 );

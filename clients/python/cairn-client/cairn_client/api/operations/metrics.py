@@ -43,7 +43,7 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
 ) -> Response[str]:
     """Prometheus metrics: runs by status, step durations, sandbox faults by kind,
-    HTTP latency.
+    HTTP latency, and on PostgreSQL the transactions this host ran.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -67,7 +67,7 @@ def sync(
     client: AuthenticatedClient | Client,
 ) -> str | None:
     """Prometheus metrics: runs by status, step durations, sandbox faults by kind,
-    HTTP latency.
+    HTTP latency, and on PostgreSQL the transactions this host ran.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -87,7 +87,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
 ) -> Response[str]:
     """Prometheus metrics: runs by status, step durations, sandbox faults by kind,
-    HTTP latency.
+    HTTP latency, and on PostgreSQL the transactions this host ran.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -109,7 +109,7 @@ async def asyncio(
     client: AuthenticatedClient | Client,
 ) -> str | None:
     """Prometheus metrics: runs by status, step durations, sandbox faults by kind,
-    HTTP latency.
+    HTTP latency, and on PostgreSQL the transactions this host ran.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -1,0 +1,203 @@
+//! `cairn bench cluster`: several `cairn serve` processes on one PostgreSQL
+//! database, driven through their HTTP API by clients in this process. Each
+//! run is started through one host and followed to its end (an
+//! `until=settled` long-poll) through another, so a figure also covers the
+//! hints that carry a run's changes from host to host. Figures: durable
+//! steps per second, a run's start-to-settled latency, and the database
+//! transactions the hosts run, busy and idle (from their `/metrics`).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use hyper::{Method, StatusCode};
+
+use super::http::{Client, create, percentile, start};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClusterFigures {
+    pub hosts: usize,
+    pub runs: usize,
+    pub steps_per_run: usize,
+    pub clients: usize,
+    pub seconds: f64,
+    pub durable_steps_per_second: f64,
+    pub run_p50_ms: f64,
+    pub run_p99_ms: f64,
+    /// Database transactions of all hosts per second while busy.
+    pub busy_transactions_per_second: f64,
+    /// Database transactions per second of one idle host.
+    pub idle_transactions_per_second_per_host: f64,
+}
+
+/// One `cairn serve` process.
+struct Serve {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Serve {
+    /// Starts `cairn serve` (this binary) on `url` over the shared `data` directory.
+    fn start(url: &str, data: &Path, cache: Option<&Path>) -> anyhow::Result<Serve> {
+        let mut command = Command::new(std::env::current_exe()?);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("CAIRN_DATABASE", url)
+            .env("CAIRN_DATA_DIR", data)
+            .env("CAIRN_PLUGINS_DIR", data.join("no-plugins"))
+            .env("CAIRN_MAX_ACTIVE_RUNS_PER_TENANT", "1000000")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(cache) = cache {
+            command.env("CAIRN_CACHE_DIR", cache);
+        }
+        let mut child = command.spawn().context("cannot start cairn serve")?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let address = loop {
+            let Some(line) = lines.next() else {
+                anyhow::bail!("cairn serve ended before it listened");
+            };
+            if let Some(url) = line?.strip_prefix("cairn listening on http://") {
+                break url.parse().context("the listening address")?;
+            }
+        };
+        Ok(Serve { child, address })
+    }
+}
+
+impl Drop for Serve {
+    /// A graceful stop (SIGTERM), so the host ends its lease.
+    fn drop(&mut self) {
+        // SAFETY: sends a signal to a child this process started.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// `hosts` processes on the database at `url`; `runs` runs of `steps` noop
+/// steps, `clients` at a time.
+pub async fn cluster(
+    url: &str,
+    hosts: usize,
+    runs: usize,
+    steps: usize,
+    clients: usize,
+    cache: Option<&Path>,
+) -> anyhow::Result<ClusterFigures> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    // One after the other: the first makes the key files the others read.
+    let mut serves = Vec::with_capacity(hosts);
+    for _ in 0..hosts.max(1) {
+        serves.push(Serve::start(url, &data, cache)?);
+    }
+    // A tenant of the measurement's own: the database may hold others'.
+    let store = crate::store::Store::connect(&crate::store::Database::Postgres {
+        url: url.to_owned(),
+    })?;
+    let id = crate::clock::new_id();
+    let tenant = format!("bench-{}", &id[id.len() - 12..]);
+    let key = crate::tenants::create_tenant(&store, &tenant).await;
+    store.close();
+    let key = key?;
+    let mut first = Client::connect(serves[0].address, &key).await?;
+    let workflow = create(&mut first, super::noop_workflow("cluster", steps, false)).await?;
+    let addresses: Vec<SocketAddr> = serves.iter().map(|s| s.address).collect();
+
+    let transactions = || async {
+        let mut total = 0.0;
+        for address in &addresses {
+            total += Serve::transactions_at(*address, &key).await?;
+        }
+        anyhow::Ok(total)
+    };
+    let busy_before = transactions().await?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for c in 0..clients.max(1) {
+        let starts = addresses[c % addresses.len()];
+        let follows = addresses[(c + 1) % addresses.len()];
+        let (key, workflow, next) = (key.clone(), workflow.clone(), Arc::clone(&next));
+        tasks.push(tokio::spawn(async move {
+            let mut starter = Client::connect(starts, &key).await?;
+            let mut follower = Client::connect(follows, &key).await?;
+            let mut latencies = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < runs {
+                let began = Instant::now();
+                let id = start(&mut starter, &workflow).await?;
+                loop {
+                    let view = follower
+                        .json(
+                            Method::GET,
+                            &format!("/v1/runs/{id}?until=settled&wait=60s"),
+                            None,
+                            StatusCode::OK,
+                        )
+                        .await?;
+                    match view["status"].as_str() {
+                        Some("completed") => break,
+                        Some("pending" | "running") => continue,
+                        other => anyhow::bail!("run {id} ended {other:?}: {view}"),
+                    }
+                }
+                latencies.push(began.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(runs);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let busy_after = transactions().await?;
+    latencies.sort();
+
+    // Idle: what hosts with nothing to do ask of the database.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_before = transactions().await?;
+    let idle = Duration::from_secs(10);
+    tokio::time::sleep(idle).await;
+    let idle_after = transactions().await?;
+    drop(serves);
+    Ok(ClusterFigures {
+        hosts,
+        runs,
+        steps_per_run: steps,
+        clients,
+        seconds,
+        durable_steps_per_second: (runs * steps) as f64 / seconds,
+        run_p50_ms: percentile(&latencies, 0.5) / 1e3,
+        run_p99_ms: percentile(&latencies, 0.99) / 1e3,
+        busy_transactions_per_second: (busy_after - busy_before) / seconds,
+        idle_transactions_per_second_per_host: (idle_after - idle_before)
+            / idle.as_secs_f64()
+            / hosts.max(1) as f64,
+    })
+}
+
+impl Serve {
+    /// The database transactions so far of the host at `address`
+    /// (`cairn_database_transactions_total`, which counts the scrape too).
+    async fn transactions_at(address: SocketAddr, key: &str) -> anyhow::Result<f64> {
+        let mut client = Client::connect(address, key).await?;
+        let (status, body) = client.call(Method::GET, "/metrics", None).await?;
+        anyhow::ensure!(status == StatusCode::OK, "/metrics: {status}");
+        let text = String::from_utf8_lossy(&body);
+        text.lines()
+            .find_map(|line| line.strip_prefix("cairn_database_transactions_total "))
+            .context("no cairn_database_transactions_total in /metrics")?
+            .trim()
+            .parse()
+            .context("cairn_database_transactions_total")
+    }
+}

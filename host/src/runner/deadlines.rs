@@ -5,6 +5,9 @@ use super::*;
 
 /// Finished runs deleted in one transaction by the retention sweep.
 const RETENTION_BATCH: usize = 100;
+/// The longest wait, in ms, between two looks for paused runs whose deadline
+/// passed.
+const DEADLINES_LOOK_AGAIN: u64 = 5000;
 /// The longest pause between two retention sweeps.
 const RETENTION_PAUSE: Duration = Duration::from_secs(60);
 
@@ -27,9 +30,14 @@ impl Inner {
                     None
                 }
             };
-            let wait = next.map_or(1000, |at| (at - now_ms()).clamp(10, 1000)) as u64;
+            // A pause committed here wakes the loop; one committed by another
+            // host sharing the database is found at the next look.
+            let wait = next.map_or(DEADLINES_LOOK_AGAIN, |at| {
+                ((at - now_ms()).max(10) as u64).min(DEADLINES_LOOK_AGAIN)
+            });
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                () = self.deadlines_changed.notified() => {}
                 () = self.shutdown.cancelled() => return,
             }
         }

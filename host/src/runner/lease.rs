@@ -48,32 +48,31 @@ impl Inner {
                 () = self.shutdown.cancelled() => return,
             }
             let now = now_ms();
-            match self
-                .store
-                .renew(&name, now, now.saturating_add(lease_ms))
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => tracing::warn!(
+            let look_from = since.saturating_sub(tick.as_millis() as i64);
+            let until = now.saturating_add(lease_ms);
+            let renewal = match self.store.renew(&name, now, until, look_from).await {
+                Ok(renewal) => renewal,
+                Err(e) => {
+                    tracing::warn!("cannot renew this host's lease: {e}");
+                    continue;
+                }
+            };
+            since = now;
+            if !renewal.held {
+                tracing::warn!(
                     "this host's lease had run out: other hosts may have taken some of its runs, \
                      whose drivers here stop at their next write"
-                ),
-                Err(e) => tracing::warn!("cannot renew this host's lease: {e}"),
+                );
             }
-            if let Err(e) = self.take_orphans(false).await {
+            if renewal.orphans
+                && let Err(e) = self.take_orphans(false).await
+            {
                 tracing::warn!("cannot take the runs of hosts that are gone: {e}");
             }
-            let look_from = since.saturating_sub(tick.as_millis() as i64);
-            match self.store.runs_changed_since(look_from) {
-                Ok(changed) => {
-                    for run_id in changed {
-                        if !self.has_driver(&run_id) {
-                            driver::spawn_driver(&self, run_id);
-                        }
-                    }
-                    since = now;
+            for run_id in renewal.changed {
+                if !self.has_driver(&run_id) {
+                    driver::spawn_driver(&self, run_id);
                 }
-                Err(e) => tracing::debug!("cannot look for runs changed elsewhere: {e}"),
             }
         }
     }

@@ -186,6 +186,8 @@ struct Inner {
     shutdown: CancellationToken,
     /// Wakes the scheduler when a schedule changed.
     schedules_changed: tokio::sync::Notify,
+    /// Wakes the deadline loop when a committed pause has a deadline.
+    deadlines_changed: tokio::sync::Notify,
     /// When this runner started: slots due before it were missed while down.
     up_since: i64,
     egress: Arc<Rules>,
@@ -239,9 +241,18 @@ impl Inner {
     async fn commit(self: &Arc<Self>, transition: Transition) -> Result<Transition, RunError> {
         let outbox = self.outbox(&transition);
         let committed = self.store.commit(transition, outbox).await?;
-        let _ = self.changes.send(committed.run.id.clone());
+        self.announce(&committed);
         self.tell_family(&committed);
         Ok(committed)
+    }
+
+    /// Tells this host's waiters that a run changed, and its deadline loop
+    /// if the run now waits with a deadline.
+    fn announce(&self, committed: &Transition) {
+        let _ = self.changes.send(committed.run.id.clone());
+        if committed.run.pause_deadline.is_some() {
+            self.deadlines_changed.notify_one();
+        }
     }
 
     /// Cancels child run `child`, unless it has ended; a failure is logged
@@ -311,7 +322,7 @@ impl Inner {
             )
             .await?;
         if let Some((transition, ours)) = decided {
-            let _ = self.changes.send(run_id.to_owned());
+            self.announce(&transition);
             self.act(run_id, &transition.effects, ours);
             self.tell_family(&transition);
         }
@@ -378,6 +389,7 @@ impl Runner {
                 changes,
                 shutdown: CancellationToken::new(),
                 schedules_changed: tokio::sync::Notify::new(),
+                deadlines_changed: tokio::sync::Notify::new(),
                 up_since: now_ms(),
                 egress: config.egress,
                 plan_link_ttl: config.plan_link_ttl,

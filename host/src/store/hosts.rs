@@ -15,6 +15,17 @@ use super::records::*;
 use super::{Backend, Store, StoreError};
 use crate::run::RunStatus;
 
+/// What a host learns as it renews its lease ([`Store::renew`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Renewal {
+    /// The lease still held when renewed.
+    pub held: bool,
+    /// Some other host's lease ran out: there may be runs to take.
+    pub orphans: bool,
+    /// This host's unfinished, unpaused runs that changed since then.
+    pub changed: Vec<String>,
+}
+
 /// What a host hears from the others.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Hint {
@@ -64,12 +75,28 @@ impl Store {
         matches!(self.backend, Backend::Postgres { .. })
     }
 
-    /// Renews this host's lease until `until`. Returns whether it still held
-    /// at `now` (false: it ran out, and other hosts may have taken runs).
-    pub async fn renew(&self, name: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+    /// Renews this host's lease until `until`, and looks around, in one
+    /// transaction: whether the lease still held at `now` (false: it ran
+    /// out, and other hosts may have taken runs), whether some host's lease
+    /// ran out (whose runs to take), and which of this host's unfinished,
+    /// unpaused runs changed since `since` (someone else may have moved
+    /// them).
+    pub async fn renew(
+        &self,
+        name: &str,
+        now: i64,
+        until: i64,
+        since: i64,
+    ) -> Result<Renewal, StoreError> {
         let (id, name) = (self.host().to_owned(), name.to_owned());
-        self.write(move |tx| renew_host(tx, &id, &name, std::process::id(), now, until))
-            .await
+        self.write(move |tx| {
+            Ok(Renewal {
+                held: renew_host(tx, &id, &name, std::process::id(), now, until)?,
+                orphans: gone_hosts(tx, now)?.iter().any(|host| *host != id),
+                changed: runs_changed_since(tx, &id, since)?,
+            })
+        })
+        .await
     }
 
     /// Ends this host's lease at once: it is stopping, and its runs are free
@@ -114,16 +141,6 @@ impl Store {
             Ok(taken)
         })
         .await
-    }
-
-    /// This host's unfinished, unpaused runs that changed since `since`.
-    pub fn runs_changed_since(&self, since: i64) -> Result<Vec<String>, StoreError> {
-        self.read(|c| runs_changed_since(c, self.host(), since))
-    }
-
-    /// The hosts whose lease holds at `now`.
-    pub fn live_hosts(&self, now: i64) -> Result<Vec<String>, StoreError> {
-        self.read(|c| live_hosts(c, now))
     }
 
     /// Who drives run `id` (none: nobody), and how it stands.

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 pub use access::{Reader, Tx};
-pub use hosts::Hint;
+pub use hosts::{Hint, Renewal};
 pub use records::*;
 pub use runs::RunWithSteps;
 pub use services::Holding;

@@ -65,15 +65,6 @@ pub fn gone_hosts(conn: &Db<'_>, now: i64) -> Result<Vec<String>, StoreError> {
     )
 }
 
-/// Hosts whose lease holds at `now`.
-pub fn live_hosts(conn: &Db<'_>, now: i64) -> Result<Vec<String>, StoreError> {
-    conn.query(
-        "SELECT id FROM hosts WHERE lease_until > ?1 ORDER BY id",
-        params![now],
-        |row| row.get(0),
-    )
-}
-
 /// Makes `host` the owner of up to `limit` unfinished, unpaused runs of host
 /// `gone` (none: runs no host owns), skipping those another host is taking
 /// at the same moment. Returns their ids.

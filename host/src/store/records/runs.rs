@@ -77,16 +77,35 @@ pub fn insert_run(
     Ok(())
 }
 
-/// Saves a run's row: `?15` is the writing host, `?16` the time, `?17`
-/// whether it is the run's driver (only the owner's write is taken) or
-/// anyone (a live owner keeps the run, else the writer takes it).
-const SAVE_RUN: &str = "UPDATE runs SET status = ?2, result = ?3, error = ?4, pending_action = ?5, paused_step = ?6, \
-     pause_deadline = ?7, wake_at = ?8, current_action = ?9, steps_done = ?10, last_seq = ?11, updated_at = ?12, \
-     steps_total = ?14, owner = CASE WHEN ?2 IN ('completed', 'failed', 'cancelled') THEN NULL \
-         WHEN ?17 = 1 THEN owner \
-         WHEN owner IS NOT NULL AND EXISTS (SELECT 1 FROM hosts WHERE hosts.id = runs.owner AND hosts.lease_until > ?16) THEN owner \
-         ELSE ?15 END \
-     WHERE id = ?1 AND last_seq = ?13 AND (?17 = 0 OR owner = ?15) RETURNING owner";
+/// A save of a run's row: the columns every save writes (`?1` is its id,
+/// `?13` the sequence number it must still have, `?15` the writing host),
+/// then `$owner_and_where`.
+macro_rules! save_run {
+    ($owner_and_where:literal) => {
+        concat!(
+            "UPDATE runs SET status = ?2, result = ?3, error = ?4, pending_action = ?5, paused_step = ?6, ",
+            "pause_deadline = ?7, wake_at = ?8, current_action = ?9, steps_done = ?10, last_seq = ?11, ",
+            "updated_at = ?12, steps_total = ?14",
+            $owner_and_where
+        )
+    };
+}
+
+/// A driver's save (the hot path): taken only while the host owns the run,
+/// which keeps it; the owner is not written (so no index of it changes).
+const SAVE_RUN_AS_DRIVER: &str = save_run!(" WHERE id = ?1 AND last_seq = ?13 AND owner = ?15");
+
+/// A driver's save of the run's end: it has no owner after.
+const SAVE_ENDED_RUN_AS_DRIVER: &str =
+    save_run!(", owner = NULL WHERE id = ?1 AND last_seq = ?13 AND owner = ?15");
+
+/// Anyone's save at time `?16`: a live owner keeps the run, else the writer
+/// takes it; says who owns it after.
+const SAVE_RUN_AS_ANYONE: &str = save_run!(
+    ", owner = CASE WHEN ?2 IN ('completed', 'failed', 'cancelled') THEN NULL \
+     WHEN owner IS NOT NULL AND EXISTS (SELECT 1 FROM hosts WHERE hosts.id = runs.owner AND hosts.lease_until > ?16) \
+     THEN owner ELSE ?15 END WHERE id = ?1 AND last_seq = ?13 RETURNING owner"
+);
 
 /// Whose write of a run this is, and so when it is taken.
 #[derive(Debug, Clone, Copy)]
@@ -112,33 +131,40 @@ pub fn save_run(
     fence: Fence<'_>,
 ) -> Result<Option<String>, StoreError> {
     tx.touch(&run.id);
-    let (driver, host, now) = match fence {
-        Fence::Driver { host } => (1_i64, host, 0_i64),
-        Fence::Anyone { host, now } => (0, host, now),
+    macro_rules! columns {
+        ($($more:expr),*) => {
+            params![
+                run.id,
+                run.status.as_str(),
+                opt_json_text(&run.result),
+                opt_typed_text(run.error.as_ref()),
+                opt_typed_text(run.pending_action.as_ref()),
+                run.paused_step,
+                run.pause_deadline,
+                run.wake_at,
+                run.current_action,
+                run.steps_done,
+                run.last_seq,
+                run.updated_at,
+                expected_seq,
+                run.steps_total,
+                $($more),*
+            ]
+        };
+    }
+    let saved: Option<Option<String>> = match fence {
+        Fence::Driver { host } => {
+            let ended = run.status.is_terminal();
+            let sql = match ended {
+                true => SAVE_ENDED_RUN_AS_DRIVER,
+                false => SAVE_RUN_AS_DRIVER,
+            };
+            (tx.execute(sql, columns![host])? == 1).then(|| (!ended).then(|| host.to_owned()))
+        }
+        Fence::Anyone { host, now } => {
+            tx.query_opt(SAVE_RUN_AS_ANYONE, columns![host, now], |row| row.get(0))?
+        }
     };
-    let saved: Option<Option<String>> = tx.query_opt(
-        SAVE_RUN,
-        params![
-            run.id,
-            run.status.as_str(),
-            opt_json_text(&run.result),
-            opt_typed_text(run.error.as_ref()),
-            opt_typed_text(run.pending_action.as_ref()),
-            run.paused_step,
-            run.pause_deadline,
-            run.wake_at,
-            run.current_action,
-            run.steps_done,
-            run.last_seq,
-            run.updated_at,
-            expected_seq,
-            run.steps_total,
-            host,
-            now,
-            driver,
-        ],
-        |row| row.get(0),
-    )?;
     if let Some(owner) = saved {
         return Ok(owner);
     }

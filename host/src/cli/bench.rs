@@ -304,7 +304,12 @@ pub async fn bench(cache_dir: Option<PathBuf>, command: BenchCommand) -> anyhow:
                     continue;
                 }
                 say!(
-                    "PostgreSQL, {count} host(s): {runs} runs x {steps} noop steps through HTTP, {clients} in flight, each followed through another host"
+                    "PostgreSQL, {count} host(s): {runs} runs x {steps} noop steps through HTTP, {clients} in flight{}",
+                    if count > 1 {
+                        ", each followed through another host"
+                    } else {
+                        ""
+                    }
                 );
                 say!(
                     "  {:.0} durable steps/s ({:.2} s); start to completed p50 {:.1} ms, p99 {:.1} ms",

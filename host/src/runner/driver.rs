@@ -926,25 +926,29 @@ pub(super) struct DriverHandle {
 }
 
 /// Pokes the run's driver, or starts one when it has none.
+/// One driver per run: the look for one and the start of a new one happen
+/// under the drivers' lock, so that two callers at once (a start, and the
+/// lease loop finding the run without a driver) never start two.
 pub(super) fn drive_run(inner: &Arc<Inner>, run_id: String) {
-    if let Ok(drivers) = inner.drivers.lock()
-        && let Some(handle) = drivers.get(&run_id)
-    {
-        handle.poke.poke();
-        return;
-    }
-    spawn_driver(inner, run_id);
-}
-
-pub(super) fn spawn_driver(inner: &Arc<Inner>, run_id: String) {
     let generation = inner.next_driver.fetch_add(1, Ordering::Relaxed);
     let handle = DriverHandle {
         generation,
         token: inner.shutdown.child_token(),
         poke: Arc::new(Poke::default()),
     };
-    if let Ok(mut drivers) = inner.drivers.lock() {
-        drivers.insert(run_id.clone(), handle.clone());
+    {
+        let Ok(mut drivers) = inner.drivers.lock() else {
+            return;
+        };
+        match drivers.entry(run_id.clone()) {
+            std::collections::hash_map::Entry::Occupied(known) => {
+                known.get().poke.poke();
+                return;
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(handle.clone());
+            }
+        }
     }
     let inner = Arc::clone(inner);
     let runtime = inner.runtime.clone();

@@ -27,7 +27,7 @@ impl Inner {
             let more = runs.len() == TAKE_AT_ONCE;
             for run_id in runs {
                 tracing::debug!(run = %run_id, "taking a run whose host is gone");
-                driver::spawn_driver(self, run_id);
+                driver::drive_run(self, run_id);
             }
             if !more {
                 return Ok(taken);
@@ -71,7 +71,7 @@ impl Inner {
             }
             for run_id in renewal.changed {
                 if !self.has_driver(&run_id) {
-                    driver::spawn_driver(&self, run_id);
+                    driver::drive_run(&self, run_id);
                 }
             }
         }
@@ -156,7 +156,7 @@ impl Inner {
         match self.store.run_owner(run_id) {
             Ok((_, status)) if !matches!(status, RunStatus::Pending | RunStatus::Running) => true,
             Ok((Some(owner), _)) if owner == self.store.host() => {
-                driver::spawn_driver(self, run_id.to_owned());
+                driver::drive_run(self, run_id.to_owned());
                 true
             }
             Ok(_) => false,

@@ -48,7 +48,6 @@ use crate::workflow::{
 };
 use admission::{NewRun, admit};
 use definitions::Definitions;
-use driver::spawn_driver;
 
 pub use crate::run::Actor;
 pub use crate::store::{EventRecord, WorkflowRecord, WorkflowStatus, WorkflowSummary};
@@ -630,10 +629,6 @@ impl Runner {
             tokio::task::yield_now().await;
             drop(permits);
         }
-    }
-
-    fn spawn_driver(&self, run_id: String) {
-        spawn_driver(&self.inner, run_id);
     }
 }
 

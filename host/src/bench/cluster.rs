@@ -29,6 +29,9 @@ pub struct ClusterFigures {
     pub durable_steps_per_second: f64,
     pub run_p50_ms: f64,
     pub run_p99_ms: f64,
+    /// A run of 40 noop steps alone, started through one host and followed
+    /// through another: p50 of 10.
+    pub sequential_40_steps_ms: f64,
     /// Database transactions of all hosts per second while busy.
     pub busy_transactions_per_second: f64,
     /// Database transactions per second of one idle host.
@@ -134,21 +137,7 @@ pub async fn cluster(
             while next.fetch_add(1, Ordering::Relaxed) < runs {
                 let began = Instant::now();
                 let id = start(&mut starter, &workflow).await?;
-                loop {
-                    let view = follower
-                        .json(
-                            Method::GET,
-                            &format!("/v1/runs/{id}?until=settled&wait=60s"),
-                            None,
-                            StatusCode::OK,
-                        )
-                        .await?;
-                    match view["status"].as_str() {
-                        Some("completed") => break,
-                        Some("pending" | "running") => continue,
-                        other => anyhow::bail!("run {id} ended {other:?}: {view}"),
-                    }
-                }
+                settle(&mut follower, &id).await?;
                 latencies.push(began.elapsed());
             }
             anyhow::Ok(latencies)
@@ -161,6 +150,17 @@ pub async fn cluster(
     let seconds = started.elapsed().as_secs_f64();
     let busy_after = transactions().await?;
     latencies.sort();
+
+    let long = create(&mut first, super::noop_workflow("cluster-long", 40, false)).await?;
+    let mut follower = Client::connect(addresses[1 % addresses.len()], &key).await?;
+    let mut sequential = Vec::new();
+    for _ in 0..10 {
+        let began = Instant::now();
+        let id = start(&mut first, &long).await?;
+        settle(&mut follower, &id).await?;
+        sequential.push(began.elapsed());
+    }
+    sequential.sort();
 
     // Idle: what hosts with nothing to do ask of the database.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -178,6 +178,7 @@ pub async fn cluster(
         durable_steps_per_second: (runs * steps) as f64 / seconds,
         run_p50_ms: percentile(&latencies, 0.5) / 1e3,
         run_p99_ms: percentile(&latencies, 0.99) / 1e3,
+        sequential_40_steps_ms: percentile(&sequential, 0.5) / 1e3,
         busy_transactions_per_second: (busy_after - busy_before) / seconds,
         idle_transactions_per_second_per_host: (idle_after - idle_before)
             / idle.as_secs_f64()
@@ -199,5 +200,24 @@ impl Serve {
             .trim()
             .parse()
             .context("cairn_database_transactions_total")
+    }
+}
+
+/// Long-polls run `id` through `client` until it completed.
+async fn settle(client: &mut Client, id: &str) -> anyhow::Result<()> {
+    loop {
+        let view = client
+            .json(
+                Method::GET,
+                &format!("/v1/runs/{id}?until=settled&wait=60s"),
+                None,
+                StatusCode::OK,
+            )
+            .await?;
+        match view["status"].as_str() {
+            Some("completed") => return Ok(()),
+            Some("pending" | "running") => continue,
+            other => anyhow::bail!("run {id} ended {other:?}: {view}"),
+        }
     }
 }

@@ -132,6 +132,34 @@ fn print_runs(f: &cairn::bench::RunFigures) {
     );
 }
 
+fn print_cluster(f: &cairn::bench::cluster::ClusterFigures) {
+    say!(
+        "PostgreSQL, {} host process(es): {} runs x {} noop steps through HTTP, {} in flight{}",
+        f.hosts,
+        f.runs,
+        f.steps_per_run,
+        f.clients,
+        if f.hosts > 1 {
+            ", each followed through another host"
+        } else {
+            ""
+        }
+    );
+    say!(
+        "  {:.0} durable steps/s ({:.2} s); start to completed p50 {:.1} ms, p99 {:.1} ms; 40 sequential steps {:.1} ms",
+        f.durable_steps_per_second,
+        f.seconds,
+        f.run_p50_ms,
+        f.run_p99_ms,
+        f.sequential_40_steps_ms
+    );
+    say!(
+        "  database: {:.0} transactions/s busy (all hosts); idle {:.2} transactions/s per host",
+        f.busy_transactions_per_second,
+        f.idle_transactions_per_second_per_host
+    );
+}
+
 pub async fn bench(cache_dir: Option<PathBuf>, command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Engine {
@@ -214,7 +242,7 @@ pub async fn bench(cache_dir: Option<PathBuf>, command: BenchCommand) -> anyhow:
             if let Some(url) = database {
                 let dir = tempfile::tempdir()?;
                 let mut config = HostConfig::new(dir.path());
-                config.database = Some(url);
+                config.database = Some(url.clone());
                 config.engine.cache_dir = cache_dir.clone();
                 let host = Host::start(config).await?;
                 let f = cairn::bench::runs(&host, "POSTGRES", runs, steps).await?;
@@ -233,6 +261,19 @@ pub async fn bench(cache_dir: Option<PathBuf>, command: BenchCommand) -> anyhow:
                 );
                 host.stop();
                 host.store.close();
+                // Several processes on the database, through HTTP.
+                for count in [1, 2, 3] {
+                    let f = cairn::bench::cluster::cluster(
+                        &url,
+                        count,
+                        runs,
+                        steps,
+                        64,
+                        cache_dir.as_deref(),
+                    )
+                    .await?;
+                    print_cluster(&f);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -303,26 +344,7 @@ pub async fn bench(cache_dir: Option<PathBuf>, command: BenchCommand) -> anyhow:
                     print_json(&f)?;
                     continue;
                 }
-                say!(
-                    "PostgreSQL, {count} host(s): {runs} runs x {steps} noop steps through HTTP, {clients} in flight{}",
-                    if count > 1 {
-                        ", each followed through another host"
-                    } else {
-                        ""
-                    }
-                );
-                say!(
-                    "  {:.0} durable steps/s ({:.2} s); start to completed p50 {:.1} ms, p99 {:.1} ms",
-                    f.durable_steps_per_second,
-                    f.seconds,
-                    f.run_p50_ms,
-                    f.run_p99_ms
-                );
-                say!(
-                    "  database: {:.0} transactions/s busy (all hosts); idle {:.2} transactions/s per host",
-                    f.busy_transactions_per_second,
-                    f.idle_transactions_per_second_per_host
-                );
+                print_cluster(&f);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -470,22 +470,8 @@ pub(crate) mod tests {
             path: dir.path().join("db"),
             synchronous: Synchronous::Normal,
         }];
-        if let Some(admin) = std::env::var("CAIRN_TEST_POSTGRES")
-            .ok()
-            .filter(|u| !u.is_empty())
-        {
-            let name = format!("cairn_unit_{}", uuid::Uuid::now_v7().simple());
-            let server = postgres::Postgres::new(&admin).expect("the test server's URL");
-            server
-                .connect()
-                .expect("the test server")
-                .batch(&format!("CREATE DATABASE {name}"))
-                .expect("a test database");
-            server.close();
-            let (base, _) = admin.rsplit_once('/').expect("a database URL");
-            databases.push(Database::Postgres {
-                url: format!("{base}/{name}"),
-            });
+        if let Some(url) = fresh_postgres() {
+            databases.push(Database::Postgres { url });
         }
         let work = std::sync::Arc::new(work);
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
@@ -499,6 +485,24 @@ pub(crate) mod tests {
                 }))
                 .unwrap_or_else(|e| panic!("{database:?}: {e}"));
         }
+    }
+
+    /// The URL of a fresh, empty database on the PostgreSQL server the
+    /// tests run against (`CAIRN_TEST_POSTGRES`), if any.
+    pub(crate) fn fresh_postgres() -> Option<String> {
+        let admin = std::env::var("CAIRN_TEST_POSTGRES")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let name = format!("cairn_unit_{}", uuid::Uuid::now_v7().simple());
+        let server = postgres::Postgres::new(&admin).expect("the test server's URL");
+        server
+            .connect()
+            .expect("the test server")
+            .batch(&format!("CREATE DATABASE {name}"))
+            .expect("a test database");
+        server.close();
+        let (base, _) = admin.rsplit_once('/').expect("a database URL");
+        Some(format!("{base}/{name}"))
     }
 
     #[test]

@@ -33,6 +33,9 @@ const MIGRATIONS: &[&str] = &[
 /// The advisory lock migrations run under (any constant; this one spells "cairn").
 const MIGRATION_LOCK: i64 = 0x0063_6169_726e;
 
+/// How many migrations make the schema that has the `hosts` table.
+const HOSTS_MIGRATION: usize = 2;
+
 /// The channel of the hosts' hints.
 pub const HINTS: &str = "cairn";
 
@@ -415,6 +418,31 @@ impl Session {
         StoreError::Postgres(format!("{} [{code}] in: {sql}", detail(&e)))
     }
 
+    /// Refuses to migrate a database from schema version `applied` while
+    /// hosts of the older Cairn that made it hold a lease: the new schema
+    /// would change under them.
+    fn refuse_while_older_hosts_run(&self, applied: usize) -> Result<(), StoreError> {
+        let rows = self.query(
+            "SELECT name FROM hosts WHERE lease_until > (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT ORDER BY name",
+            &[],
+        )?;
+        let names: Vec<String> = rows
+            .iter()
+            .filter_map(|row| row.try_get::<_, String>(0).ok())
+            .collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::Setting(format!(
+            "the database's schema (version {applied}) is older than this Cairn's (version {}), and {} \
+             host(s) of the older Cairn use it ({}): stop them first, then start this one, which \
+             migrates it",
+            MIGRATIONS.len(),
+            names.len(),
+            names.join(", ")
+        )))
+    }
+
     /// Applies the migrations this database lacks, holding the migration lock.
     pub fn migrate(&self) -> Result<(), StoreError> {
         self.batch(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
@@ -440,6 +468,9 @@ impl Session {
                 found: applied,
                 known: MIGRATIONS.len(),
             });
+        }
+        if applied < MIGRATIONS.len() && applied >= HOSTS_MIGRATION {
+            self.refuse_while_older_hosts_run(applied)?;
         }
         for (number, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
             let script = format!(
@@ -481,4 +512,37 @@ fn detail(e: &tokio_postgres::Error) -> String {
 /// `text` as an SQL string literal.
 fn quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_schema_is_not_migrated_under_hosts_of_the_older_cairn() {
+        let Some(url) = crate::store::tests::fresh_postgres() else {
+            return;
+        };
+        let server = Postgres::new(&url).expect("url");
+        let session = server.connect().expect("connect");
+        session.migrate().expect("migrate");
+        // Nobody uses it: an older schema would be migrated.
+        session
+            .refuse_while_older_hosts_run(1)
+            .expect("no host holds a lease");
+        session
+            .batch(
+                "INSERT INTO hosts (id, name, pid, started_at, lease_until) \
+                 VALUES ('old', 'cairn pid 1', 1, 0, 9223372036854775807)",
+            )
+            .expect("a live host");
+        let refused = session
+            .refuse_while_older_hosts_run(1)
+            .expect_err("refused")
+            .to_string();
+        assert!(refused.contains("older than this Cairn's"), "{refused}");
+        assert!(refused.contains("cairn pid 1"), "{refused}");
+        assert!(!refused.contains('\n'), "one line: {refused}");
+        server.close();
+    }
 }

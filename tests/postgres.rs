@@ -527,10 +527,24 @@ fn bench_cluster_runs_hosts_through_http_and_prints_figures() {
             .is_some_and(|n| n >= 0.0),
         "{figures}"
     );
-    // Every run ran to its end, in the database the hosts shared.
-    let completed = Db::Postgres(Client::connect(&url))
-        .number("SELECT COUNT(*) FROM runs WHERE status = 'completed'", &[]);
-    assert_eq!(completed, 40);
+    // Every run ran to its end, in the database the hosts shared: the 40,
+    // and the 10 of 40 sequential steps.
+    let db = Db::Postgres(Client::connect(&url));
+    let completed = |workflow: &str| {
+        db.number(
+            "SELECT COUNT(*) FROM runs r JOIN workflows w ON w.id = r.workflow_id \
+             WHERE w.name = ?1 AND r.status = 'completed'",
+            &[Val::Text(workflow.to_owned())],
+        )
+    };
+    assert_eq!(completed("cluster"), 40);
+    assert_eq!(completed("cluster-long"), 10);
+    assert!(
+        figures["sequential_40_steps_ms"]
+            .as_f64()
+            .is_some_and(|ms| ms > 0.0),
+        "{figures}"
+    );
 }
 
 #[test]

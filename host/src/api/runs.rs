@@ -395,9 +395,13 @@ impl EventStream {
                 self.done = true;
                 return None;
             }
+            // Hosts sharing the database hear of each other's changes
+            // through hints, which may be lost: look again now and then.
+            let look_again = runner.look_again();
             loop {
                 let changed = tokio::select! {
                     changed = changes.recv() => changed,
+                    () = tokio::time::sleep(look_again) => break,
                     // The server is shutting down: the client reconnects,
                     // with Last-Event-ID, to whichever server serves next.
                     () = self.state.closing.cancelled() => return None,

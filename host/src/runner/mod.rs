@@ -461,6 +461,18 @@ impl Runner {
         }
     }
 
+    /// How long someone waiting for a run's changes may go without looking
+    /// at it again: on a database other hosts share, their changes are heard
+    /// through hints, which may be lost, so a second; else they are all
+    /// announced here, and the wait may be as long as it likes.
+    pub fn look_again(&self) -> Duration {
+        if self.inner.store.is_shared() {
+            lease::LOOK_AGAIN
+        } else {
+            Duration::from_secs(3600)
+        }
+    }
+
     /// Cancelled when the runner stops.
     pub fn stopping(&self) -> CancellationToken {
         self.inner.shutdown.clone()
@@ -555,11 +567,7 @@ impl Runner {
         let deadline = tokio::time::Instant::now() + timeout;
         // Other hosts' changes are heard through hints, which may be lost:
         // on a shared database, look again now and then all the same.
-        let look_again = if self.inner.store.is_shared() {
-            lease::LOOK_AGAIN
-        } else {
-            timeout
-        };
+        let look_again = self.look_again().min(timeout);
         loop {
             let (status, last_event) = self.inner.store.run_state(tenant, id)?;
             if row(status, last_event) {

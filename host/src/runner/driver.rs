@@ -100,10 +100,10 @@ impl Inner {
                     }
                     // A timer, or a child run's end (which pokes; from
                     // another host, the poke may be lost: look now and then).
-                    let idle = if frontier.children.is_empty() || !self.store.is_shared() {
+                    let idle = if frontier.children.is_empty() {
                         Duration::from_secs(3600)
                     } else {
-                        super::lease::LOOK_AGAIN
+                        self.look_again()
                     };
                     let wait = wake.map_or(idle, |at| {
                         Duration::from_millis(at.saturating_sub(now_ms()).max(0) as u64)

@@ -70,7 +70,7 @@ impl Inner {
                 tracing::warn!("cannot take the runs of hosts that are gone: {e}");
             }
             for run_id in renewal.changed {
-                if !self.has_driver(&run_id) {
+                if self.driver(&run_id).is_none() {
                     driver::drive_run(&self, run_id);
                 }
             }
@@ -115,21 +115,9 @@ impl Inner {
         });
     }
 
-    /// Whether this host has a driver for run `run_id`.
-    fn has_driver(&self, run_id: &str) -> bool {
-        self.drivers
-            .lock()
-            .is_ok_and(|drivers| drivers.contains_key(run_id))
-    }
-
     /// Pokes run `run_id`'s driver here, if it has one. Returns whether it had.
     fn poke(&self, run_id: &str) -> bool {
-        let driver = self
-            .drivers
-            .lock()
-            .ok()
-            .and_then(|d| d.get(run_id).cloned());
-        match driver {
+        match self.driver(run_id) {
             Some(handle) => {
                 handle.poke.poke();
                 true

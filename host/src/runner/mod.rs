@@ -328,6 +328,23 @@ impl Inner {
         Ok(())
     }
 
+    /// Run `run_id`'s driver on this host, if it has one.
+    fn driver(&self, run_id: &str) -> Option<driver::DriverHandle> {
+        self.drivers.lock().ok()?.get(run_id).cloned()
+    }
+
+    /// How long someone waiting for a run's changes may go without looking
+    /// at it again: on a database other hosts share, their changes are heard
+    /// through hints, which may be lost, so a second; else they are all
+    /// announced here, and the wait may be as long as it likes.
+    fn look_again(&self) -> Duration {
+        if self.store.is_shared() {
+            lease::LOOK_AGAIN
+        } else {
+            Duration::from_secs(3600)
+        }
+    }
+
     /// Acts on what a committed transition asks for; `ours` says whether
     /// this host drives the run (else its owner is asked to).
     fn act(self: &Arc<Self>, run_id: &str, effects: &[Effect], ours: bool) {
@@ -336,12 +353,7 @@ impl Inner {
                 Effect::Drive if ours => driver::drive_run(self, run_id.to_owned()),
                 Effect::Drive => self.hint_drive(run_id),
                 Effect::Interrupt => {
-                    let driver = self
-                        .drivers
-                        .lock()
-                        .ok()
-                        .and_then(|d| d.get(run_id).cloned());
-                    if let Some(handle) = driver {
+                    if let Some(handle) = self.driver(run_id) {
                         handle.token.cancel();
                     }
                 }
@@ -461,16 +473,10 @@ impl Runner {
         }
     }
 
-    /// How long someone waiting for a run's changes may go without looking
-    /// at it again: on a database other hosts share, their changes are heard
-    /// through hints, which may be lost, so a second; else they are all
-    /// announced here, and the wait may be as long as it likes.
+    /// How long a waiter for a run's changes may go without looking at it
+    /// again (see `Inner::look_again`).
     pub fn look_again(&self) -> Duration {
-        if self.inner.store.is_shared() {
-            lease::LOOK_AGAIN
-        } else {
-            Duration::from_secs(3600)
-        }
+        self.inner.look_again()
     }
 
     /// Cancelled when the runner stops.

@@ -146,11 +146,6 @@ impl Store {
         })
     }
 
-    /// Ids of runs in any of `statuses`, oldest first.
-    pub fn run_ids(&self, statuses: &[RunStatus]) -> Result<Vec<String>, StoreError> {
-        self.read(|c| run_ids_in(c, statuses))
-    }
-
     /// Unfinished child runs whose parent run has ended: a cancel that the
     /// parent's end asked for and a crash cut short.
     pub fn orphaned_children(&self) -> Result<Vec<String>, StoreError> {

@@ -34,8 +34,11 @@ const MAX_ATTEMPTS: i64 = 12;
 /// Notifications delivered per pass.
 const BATCH: usize = 32;
 
-/// Notifications claimed at once when hosts share the database.
-const SHARED_BATCH: usize = 4;
+/// Notifications claimed at once when hosts share the database: one, so
+/// that a host that dies mid-delivery leaves only that one claimed, and
+/// for one claim window (a claim of several made a restarted host wait out
+/// all of theirs).
+const SHARED_BATCH: usize = 1;
 /// How long each notification of a claimed batch gives its host to deliver
 /// it (an attempt times out well within this): a host that dies meanwhile
 /// leaves the batch to be tried again by another after that.

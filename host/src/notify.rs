@@ -282,10 +282,11 @@ pub struct Outbox {
     pub links: Arc<LinkSigner>,
 }
 
-/// Delivers the outbox until the host stops; `changes` wakes it early.
+/// Delivers the outbox until the host stops; a change that may have queued
+/// notifications wakes it early.
 pub async fn deliver_loop(
     host: Outbox,
-    mut changes: tokio::sync::broadcast::Receiver<String>,
+    mut changes: tokio::sync::broadcast::Receiver<crate::run::Change>,
     smtp: Option<SmtpSettings>,
 ) {
     let mailer = smtp.as_ref().and_then(|s| match mailer(s) {
@@ -355,9 +356,17 @@ pub async fn deliver_loop(
             .ok()
             .flatten();
         let wait = next.map_or(5000, |at| (at - now_ms()).clamp(0, 5000)) as u64;
+        let queued = async {
+            loop {
+                match changes.recv().await {
+                    Ok(change) if !change.queued => continue,
+                    _ => return,
+                }
+            }
+        };
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(wait)) => {}
-            _ = changes.recv() => {}
+            () = queued => {}
         }
     }
 }

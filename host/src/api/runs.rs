@@ -362,7 +362,7 @@ struct EventStream {
     run_id: String,
     after: i64,
     pending: std::collections::VecDeque<EventRecord>,
-    changes: Option<tokio::sync::broadcast::Receiver<String>>,
+    changes: Option<tokio::sync::broadcast::Receiver<crate::run::Change>>,
     done: bool,
 }
 
@@ -407,7 +407,7 @@ impl EventStream {
                     () = self.state.closing.cancelled() => return None,
                 };
                 match changed {
-                    Ok(changed) if changed != self.run_id => continue,
+                    Ok(changed) if changed.run != self.run_id => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
                     _ => break,
                 }

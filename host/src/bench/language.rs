@@ -122,7 +122,7 @@ async fn settle(host: &Host, id: &str) -> anyhow::Result<()> {
         loop {
             match tokio::time::timeout_at(deadline, changes.recv()).await {
                 Err(_) => anyhow::bail!("run {id} did not end within an hour"),
-                Ok(Ok(changed)) if changed != id => continue,
+                Ok(Ok(changed)) if changed.run != id => continue,
                 Ok(_) => break,
             }
         }

@@ -200,7 +200,7 @@ pub async fn runs(
         let mut completed = 0;
         loop {
             let changed = changes.recv().await?;
-            if changed != run.id {
+            if changed.run != run.id {
                 continue;
             }
             let view: RunView = runner.get_run(Some(TENANT), &run.id)?;

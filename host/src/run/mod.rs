@@ -18,7 +18,7 @@ pub use state::{
     Actor, Channel, Decision, GateProgress, PendingAction, Pins, RunFailure, RunRecord,
     StepFailure, StepLog, StepRecord, Trigger, distinct_approvers,
 };
-pub use status::{ErrorReason, IllegalTransition, RunStatus, StepStatus, UnknownName};
+pub use status::{Change, ErrorReason, IllegalTransition, RunStatus, StepStatus, UnknownName};
 pub use transition::{
     Attempt, ChildEnd, Effect, Entry, Refusal, STEP_LOG_BYTES, Transition, Version, abandon,
     cancel, create, decide, enter, expire, fail_step, finish_attempt, finish_child, skip_step,

@@ -252,3 +252,27 @@ text_names!(
     EventKind: "event kind",
     ErrorReason: "error reason",
 );
+
+/// A change of a run (or of a workflow's plan), as the runner tells its
+/// subscribers (`Runner::subscribe`).
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The run (or workflow) that changed.
+    pub run: String,
+    /// The run's status and last event after it, when this host made the
+    /// change; otherwise read the run.
+    pub state: Option<(RunStatus, i64)>,
+    /// Whether it may have queued notifications (the outbox listens).
+    pub queued: bool,
+}
+
+impl Change {
+    /// A change whose outcome is not known here.
+    pub fn of(run: String) -> Change {
+        Change {
+            run,
+            state: None,
+            queued: true,
+        }
+    }
+}

@@ -151,7 +151,7 @@ impl Runner {
 
     /// Announces a saved new run and starts driving it.
     pub(super) fn started(&self, run_id: &str) {
-        let _ = self.inner.changes.send(run_id.to_owned());
+        let _ = self.inner.changes.send(Change::of(run_id.to_owned()));
         driver::drive_run(&self.inner, run_id.to_owned());
     }
 }

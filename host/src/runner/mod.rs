@@ -38,8 +38,8 @@ use crate::engine::{
     StepReport, TemplateFailure,
 };
 use crate::run::{
-    self, Attempt, Effect, Entry, ErrorReason, IllegalTransition, Layout, PendingAction, Refusal,
-    RunStatus, RunSteps, StepFailure, StepLog, StepStatus, Transition, Trigger,
+    self, Attempt, Change, Effect, Entry, ErrorReason, IllegalTransition, Layout, PendingAction,
+    Refusal, RunStatus, RunSteps, StepFailure, StepLog, StepStatus, Transition, Trigger,
 };
 use crate::secrets::Secrets;
 use crate::store::{self, OutboxRecord, RunRecord, Started, StepRecord, Store, StoreError};
@@ -181,7 +181,7 @@ struct Inner {
     next_driver: AtomicU64,
     progress: Arc<Mutex<HashMap<String, StepProgress>>>,
     definitions: Arc<Definitions>,
-    changes: broadcast::Sender<String>,
+    changes: broadcast::Sender<Change>,
     shutdown: CancellationToken,
     /// Wakes the scheduler when a schedule changed.
     schedules_changed: tokio::sync::Notify,
@@ -239,16 +239,22 @@ impl Inner {
     /// means someone else moved the run. Returns the committed transition.
     async fn commit(self: &Arc<Self>, transition: Transition) -> Result<Transition, RunError> {
         let outbox = self.outbox(&transition);
+        let queued = !outbox.is_empty();
         let committed = self.store.commit(transition, outbox).await?;
-        self.announce(&committed);
+        self.announce(&committed, queued);
         self.tell_family(&committed);
         Ok(committed)
     }
 
-    /// Tells this host's waiters that a run changed, and its deadline loop
-    /// if the run now waits with a deadline.
-    fn announce(&self, committed: &Transition) {
-        let _ = self.changes.send(committed.run.id.clone());
+    /// Tells this host's waiters that a run changed (and the outbox, if
+    /// the change `queued` notifications), and its deadline loop if the run
+    /// now waits with a deadline.
+    fn announce(&self, committed: &Transition, queued: bool) {
+        let _ = self.changes.send(Change {
+            run: committed.run.id.clone(),
+            state: Some((committed.run.status, committed.run.last_seq)),
+            queued,
+        });
         if committed.run.pause_deadline.is_some() {
             self.deadlines_changed.notify_one();
         }
@@ -321,7 +327,7 @@ impl Inner {
             )
             .await?;
         if let Some((transition, ours)) = decided {
-            self.announce(&transition);
+            self.announce(&transition, true);
             self.act(run_id, &transition.effects, ours);
             self.tell_family(&transition);
         }
@@ -484,8 +490,8 @@ impl Runner {
         self.inner.shutdown.clone()
     }
 
-    /// Notifies about every committed transition: the run's id.
-    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+    /// Notifies about every committed transition.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.inner.changes.subscribe()
     }
 
@@ -587,8 +593,20 @@ impl Runner {
                 match tokio::time::timeout_at(look, changes.recv()).await {
                     Err(_) if look < deadline => break,
                     Err(_) => return self.get_run(tenant, id),
-                    Ok(Ok(changed)) if changed != id => continue,
-                    // This run changed, or notices were missed: look again.
+                    Ok(Ok(changed)) if changed.run != id => continue,
+                    // This host changed it: how it stands is known.
+                    Ok(Ok(Change {
+                        state: Some((status, last_event)),
+                        ..
+                    })) => {
+                        if row(status, last_event) {
+                            let view = self.get_run(tenant, id)?;
+                            if done(&view) {
+                                return Ok(view);
+                            }
+                        }
+                    }
+                    // Another host changed it, or notices were missed: look again.
                     Ok(_) => break,
                 }
             }

@@ -18,6 +18,7 @@ use std::sync::mpsc;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
+use crate::run::Transition;
 pub use access::{Reader, Tx};
 pub use hosts::{Hint, Renewal};
 pub use records::*;
@@ -110,9 +111,141 @@ pub enum StoreError {
 }
 
 type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
-/// A unit of work for the writer: given the open transaction (or why there
-/// is none), it does its work and says how to answer once the batch ends.
-type Job = Box<dyn FnOnce(Result<&Db<'_>, StoreError>) -> Finish + Send>;
+
+/// Work for the writer: given the open transaction (or why there is none),
+/// it does its work and says how to answer once the batch ends.
+type Work = Box<dyn FnOnce(Result<&Db<'_>, StoreError>) -> Finish + Send>;
+
+/// What the writer is given to do.
+enum Job {
+    Work(Work),
+    /// A driver's transition of a run that calls for no outbox rows (the hot
+    /// path): PostgreSQL's writer sends those of a batch together.
+    Commit(Box<Commit>),
+}
+
+/// A driver's transition to commit, and who waits for it.
+struct Commit {
+    transition: Transition,
+    host: String,
+    reply: oneshot::Sender<Result<Transition, StoreError>>,
+}
+
+impl Job {
+    /// Does the job on its own (under a savepoint of its own).
+    fn alone(self, transaction: Result<&Db<'_>, StoreError>) -> Finish {
+        match self {
+            Job::Work(work) => work(transaction),
+            Job::Commit(commit) => commit.alone(transaction),
+        }
+    }
+}
+
+impl Commit {
+    fn fence(&self) -> Fence<'_> {
+        Fence::Driver { host: &self.host }
+    }
+
+    fn alone(self, transaction: Result<&Db<'_>, StoreError>) -> Finish {
+        let result = in_savepoint(transaction, |db| {
+            commit_in(db, &self.transition, &[], self.fence()).map(drop)
+        });
+        answer_with(self.reply, result.map(|()| self.transition))
+    }
+}
+
+/// Commits `group` together: each transition is sent without waiting for
+/// the one before, and their answers are read after, under one savepoint.
+/// A refused save wrote nothing (see [`send_commit`]); should any of them
+/// fail otherwise (a database error), the savepoint is rolled back and each
+/// is committed alone, so that one cannot fail the others.
+fn commit_together(db: &Db<'_>, group: Vec<Commit>) -> Vec<Finish> {
+    let outcomes: Result<Vec<Result<(), StoreError>>, StoreError> = (|| {
+        db.control("SAVEPOINT commits")?;
+        let sent = group
+            .iter()
+            .map(|c| send_commit(db, &c.transition, &[], c.fence()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(sent
+            .into_iter()
+            .zip(&group)
+            .map(|(sent, c)| commit_outcome(sent, &c.transition.run.id, c.fence()).map(drop))
+            .collect())
+    })();
+    let settled = db.settle();
+    match outcomes {
+        Ok(outcomes)
+            if settled.is_ok()
+                && outcomes.iter().all(|o| {
+                    matches!(o, Ok(()) | Err(StoreError::Moved(_) | StoreError::Lost(_)))
+                })
+                && db.control("RELEASE commits").is_ok() =>
+        {
+            group
+                .into_iter()
+                .zip(outcomes)
+                .map(|(c, outcome)| {
+                    let Commit {
+                        transition, reply, ..
+                    } = c;
+                    answer_with(reply, outcome.map(|()| transition))
+                })
+                .collect()
+        }
+        _ => {
+            let rolled_back = db
+                .control("ROLLBACK TO commits")
+                .and_then(|()| db.control("RELEASE commits"));
+            group
+                .into_iter()
+                .map(|c| {
+                    let transaction = rolled_back.as_ref().map(|_| db).map_err(|e| {
+                        StoreError::Unavailable(format!("cannot roll back a savepoint: {e}"))
+                    });
+                    c.alone(transaction)
+                })
+                .collect()
+        }
+    }
+}
+
+/// Runs `work` in the writer's `transaction` (or fails with why there is
+/// none), under a savepoint of its own: an error rolls back only its own
+/// changes.
+fn in_savepoint<R>(
+    transaction: Result<&Db<'_>, StoreError>,
+    work: impl FnOnce(&Db<'_>) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    transaction.and_then(|db| {
+        db.control("SAVEPOINT job")?;
+        // What it sent without waiting is waited for before the job
+        // ends: an error there fails the job too.
+        let result = work(db);
+        let settled = db.settle();
+        let result = result.and_then(|r| settled.map(|()| r));
+        let ended = if result.is_ok() {
+            db.control("RELEASE job")
+        } else {
+            db.control("ROLLBACK TO job")
+                .and_then(|_| db.control("RELEASE job"))
+        };
+        ended.and(result)
+    })
+}
+
+/// How to answer `reply` with `result` once the batch's transaction ended.
+fn answer_with<R: Send + 'static>(
+    reply: oneshot::Sender<Result<R, StoreError>>,
+    result: Result<R, StoreError>,
+) -> Finish {
+    Box::new(move |committed: Result<(), String>| {
+        let outcome = match committed {
+            Ok(()) => result,
+            Err(e) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
+        };
+        let _ = reply.send(outcome);
+    })
+}
 
 /// The database: a writer thread and read connections.
 pub struct Store {
@@ -216,26 +349,26 @@ impl Store {
         F: FnOnce(&Db<'_>) -> Result<R, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<R, StoreError>>();
-        let job: Job = Box::new(move |transaction| {
-            let result = transaction.and_then(|db| {
-                db.control("SAVEPOINT job")?;
-                let result = work(db);
-                let ended = if result.is_ok() {
-                    db.control("RELEASE job")
-                } else {
-                    db.control("ROLLBACK TO job")
-                        .and_then(|_| db.control("RELEASE job"))
-                };
-                ended.and(result)
-            });
-            Box::new(move |committed: Result<(), String>| {
-                let outcome = match committed {
-                    Ok(()) => result,
-                    Err(e) => Err(StoreError::Unavailable(format!("commit failed: {e}"))),
-                };
-                let _ = reply.send(outcome);
-            })
-        });
+        self.send(Job::Work(Box::new(move |transaction| {
+            answer_with(reply, in_savepoint(transaction, work))
+        })))?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Commits a driver's `transition` that calls for no outbox rows (see
+    /// [`Job::Commit`]).
+    async fn commit_alone(&self, transition: Transition) -> Result<Transition, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Job::Commit(Box::new(Commit {
+            transition,
+            host: self.host().to_owned(),
+            reply,
+        })))?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Hands `job` to the writer.
+    fn send(&self, job: Job) -> Result<(), StoreError> {
         let sender = self
             .writer
             .lock()
@@ -244,8 +377,7 @@ impl Store {
         sender
             .ok_or(StoreError::WriterGone)?
             .send(job)
-            .map_err(|_| StoreError::WriterGone)?;
-        answer.await.map_err(|_| StoreError::WriterGone)?
+            .map_err(|_| StoreError::WriterGone)
     }
 
     /// Runs `work` on a read connection. Reads are short; never call this with a
@@ -407,7 +539,7 @@ fn refuse(batch: Vec<Job>, why: &str) {
     tracing::error!("cannot begin a transaction: {why}");
     let finishers = batch
         .into_iter()
-        .map(|job| job(Err(StoreError::Unavailable(why.to_owned()))))
+        .map(|job| job.alone(Err(StoreError::Unavailable(why.to_owned()))))
         .collect();
     answer(finishers, Err(why.to_owned()));
 }
@@ -425,7 +557,7 @@ fn sqlite_write_loop(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
             }
         };
         let db = Db::Sqlite(&transaction);
-        let finishers: Vec<Finish> = batch.into_iter().map(|job| job(Ok(&db))).collect();
+        let finishers: Vec<Finish> = batch.into_iter().map(|job| job.alone(Ok(&db))).collect();
         answer(finishers, transaction.commit().map_err(|e| e.to_string()));
     }
 }
@@ -447,7 +579,21 @@ fn postgres_write_loop(server: &postgres::Postgres, jobs: mpsc::Receiver<Job>) {
         server.begin(s);
         server.count_transaction();
         let db = Db::Postgres(s);
-        let finishers: Vec<Finish> = batch.into_iter().map(|job| job(Ok(&db))).collect();
+        let mut finishers: Vec<Finish> = Vec::with_capacity(batch.len());
+        let mut jobs = batch.into_iter().peekable();
+        while let Some(job) = jobs.next() {
+            let Job::Commit(first) = job else {
+                finishers.push(job.alone(Ok(&db)));
+                continue;
+            };
+            let mut group = vec![*first];
+            while let Some(Job::Commit(_)) = jobs.peek() {
+                if let Some(Job::Commit(next)) = jobs.next() {
+                    group.push(*next);
+                }
+            }
+            finishers.extend(commit_together(&db, group));
+        }
         s.hint_touched(server.host());
         let committed = s.batch("COMMIT").map_err(|e| e.to_string());
         if committed.is_err() {

@@ -16,18 +16,23 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Statement};
+use futures_util::FutureExt;
+use tokio_postgres::{Client, NoTls, Row, Statement};
 
 use super::StoreError;
-use super::sql::{Arg, Param, numbered_for_postgres};
+use super::sql::{Owned, Param, numbered_for_postgres};
 
 /// Embedded, numbered migrations; `cairn_schema.version` records how many ran.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0001_schema.sql"),
     include_str!("migrations/postgres/0002_hosts.sql"),
+    include_str!("migrations/postgres/0003_in_place.sql"),
 ];
 
 /// The advisory lock migrations run under (any constant; this one spells "cairn").
@@ -58,8 +63,18 @@ pub struct Postgres {
 }
 
 /// A connection and the statements prepared on it.
+///
+/// Statements are pipelined: each is sent when it is made ([`Session::send`])
+/// and its answer read when it is needed ([`Session::receive`]), so that
+/// statements whose answers nobody waits for (the inserts of a run's
+/// transition) share one round trip with the next one that is waited for.
+/// A statement that fails fails those after it in its transaction too; the
+/// first error is the one reported, at the next answer read or when the
+/// session settles ([`Session::settle`]).
 pub struct Session {
-    client: Client,
+    client: Arc<Client>,
+    /// Statements sent, in order, until every answer was read or settled.
+    sent: RefCell<Vec<Sent>>,
     statements: RefCell<HashMap<String, Statement>>,
     /// Counts each statement as a transaction (the writer counts its
     /// batches itself).
@@ -75,6 +90,29 @@ pub struct Session {
     /// The host this session's counters count for (`cairn.host`).
     counts_for: RefCell<Option<String>>,
 }
+
+/// A statement's answer: its rows and how many rows it changed.
+type Answered = Result<(Vec<Row>, u64), tokio_postgres::Error>;
+
+/// A statement on its way.
+type Pending = Pin<Box<dyn Future<Output = Answered> + Send>>;
+
+/// A statement sent, and where its answer is.
+struct Sent {
+    sql: String,
+    answer: Answer,
+}
+
+enum Answer {
+    Waiting(Pending),
+    Arrived(Answered),
+    /// Read by [`Session::receive`] or [`Session::settle`].
+    Read,
+}
+
+/// Names a statement [`Session::send`] sent, for [`Session::receive`].
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket(usize);
 
 impl Postgres {
     /// Reads `url` and starts the runtime; connects nothing yet.
@@ -137,7 +175,8 @@ impl Postgres {
     /// writer's, which counts its own transactions) or the shared runtime.
     fn session(&self, client: Client, local: Option<tokio::runtime::Runtime>) -> Session {
         Session {
-            client,
+            client: Arc::new(client),
+            sent: RefCell::new(Vec::new()),
             statements: RefCell::new(HashMap::new()),
             transactions: local.is_none().then(|| self.transactions.clone()),
             local,
@@ -283,27 +322,139 @@ impl Session {
     }
 
     /// Waits for `work` on this thread.
-    fn wait<F: std::future::Future>(&self, work: F) -> F::Output {
+    fn wait<F: Future>(&self, work: F) -> F::Output {
         match &self.local {
             Some(runtime) => runtime.block_on(work),
             None => futures_executor::block_on(work),
         }
     }
 
-    /// Waits for `work`, sent after the deferred statements (one round trip).
-    fn after_deferred<T>(
-        &self,
-        work: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
-    ) -> Result<T, tokio_postgres::Error> {
-        let deferred = std::mem::take(&mut *self.deferred.borrow_mut());
-        if deferred.is_empty() {
-            return self.wait(work);
+    /// Waits for `work` on this thread, taking in the answers of the
+    /// statements sent before it meanwhile (the driver hands a statement's
+    /// answer over only as fast as it is taken, and stops reading the
+    /// connection until it is).
+    fn drive<T>(&self, work: impl Future<Output = T>) -> T {
+        let mut work = std::pin::pin!(work);
+        self.wait(std::future::poll_fn(|cx| {
+            self.poll_sent(cx);
+            work.as_mut().poll(cx)
+        }))
+    }
+
+    /// Takes in the answers that arrived.
+    fn poll_sent(&self, cx: &mut Context<'_>) {
+        for sent in self.sent.borrow_mut().iter_mut() {
+            if let Answer::Waiting(answer) = &mut sent.answer
+                && let Poll::Ready(answered) = answer.as_mut().poll(cx)
+            {
+                sent.answer = Answer::Arrived(answered);
+            }
         }
-        let (sent, done) = self.wait(futures_util::future::join(
-            self.client.batch_execute(&deferred),
-            work,
-        ));
-        sent.and(done)
+    }
+
+    /// Queues `answer`, a statement's future, polled once: that sends it.
+    fn push(&self, sql: String, mut answer: Pending) -> Ticket {
+        let answer = match answer.as_mut().now_or_never() {
+            Some(answered) => Answer::Arrived(answered),
+            None => Answer::Waiting(answer),
+        };
+        let mut sent = self.sent.borrow_mut();
+        sent.push(Sent { sql, answer });
+        Ticket(sent.len() - 1)
+    }
+
+    /// Sends the deferred statements, if there are any.
+    fn send_deferred(&self) {
+        let script = std::mem::take(&mut *self.deferred.borrow_mut());
+        if script.is_empty() {
+            return;
+        }
+        let client = self.client.clone();
+        let sending = script.clone();
+        self.push(
+            script,
+            Box::pin(async move {
+                client.batch_execute(&sending).await?;
+                Ok((Vec::new(), 0))
+            }),
+        );
+    }
+
+    /// Sends `sql` (after the deferred statements) without waiting for it:
+    /// [`Session::receive`] reads its answer.
+    pub fn send(&self, sql: &str, params: &[&dyn Param]) -> Result<Ticket, StoreError> {
+        let statement = self.statement(sql)?;
+        self.send_deferred();
+        let args: Vec<Owned> = params.iter().map(|p| Owned::from(p.arg())).collect();
+        let client = self.client.clone();
+        self.count();
+        Ok(self.push(
+            sql.to_owned(),
+            Box::pin(async move {
+                let stream = client.query_raw(&statement, args.iter()).await?;
+                let mut stream = std::pin::pin!(stream);
+                let mut rows = Vec::new();
+                while let Some(row) =
+                    std::future::poll_fn(|cx| futures_util::Stream::poll_next(stream.as_mut(), cx))
+                        .await
+                {
+                    rows.push(row?);
+                }
+                Ok((rows, stream.rows_affected().unwrap_or(0)))
+            }),
+        ))
+    }
+
+    /// Waits for the answer of the statement `ticket` names: its rows and
+    /// how many rows it changed. When it failed because one sent before it
+    /// did, that one's error.
+    pub fn receive(&self, ticket: Ticket) -> Result<(Vec<Row>, u64), StoreError> {
+        self.drive(std::future::poll_fn(|_| {
+            match self.sent.borrow()[ticket.0].answer {
+                Answer::Waiting(_) => Poll::Pending,
+                _ => Poll::Ready(()),
+            }
+        }));
+        let mut sent = self.sent.borrow_mut();
+        let answered = std::mem::replace(&mut sent[ticket.0].answer, Answer::Read);
+        let result = match answered {
+            Answer::Arrived(Ok(answer)) => Ok(answer),
+            Answer::Arrived(Err(e)) => Err(self
+                .first_error(&mut sent[..ticket.0])
+                .unwrap_or_else(|| self.error(e, &sent[ticket.0].sql))),
+            Answer::Waiting(_) | Answer::Read => Err(StoreError::Corrupt(
+                "a statement's answer was read twice".to_owned(),
+            )),
+        };
+        if sent.iter().all(|s| matches!(s.answer, Answer::Read)) {
+            sent.clear();
+        }
+        result
+    }
+
+    /// Waits for every statement sent; the first error among those whose
+    /// answers nobody read.
+    pub fn settle(&self) -> Result<(), StoreError> {
+        if self.sent.borrow().is_empty() {
+            return Ok(());
+        }
+        self.drive(std::future::poll_fn(|_| {
+            let waiting = self
+                .sent
+                .borrow()
+                .iter()
+                .any(|s| matches!(s.answer, Answer::Waiting(_)));
+            if waiting {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        }));
+        let mut sent = std::mem::take(&mut *self.sent.borrow_mut());
+        match self.first_error(&mut sent) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Sends `payload` on the hints channel (with the transaction, if one is
@@ -356,7 +507,7 @@ impl Session {
             return Ok(statement.clone());
         }
         let statement = self
-            .wait(self.client.prepare(&numbered_for_postgres(sql)))
+            .drive(self.client.prepare(&numbered_for_postgres(sql)))
             .map_err(|e| self.error(e, sql))?;
         self.statements
             .borrow_mut()
@@ -365,27 +516,13 @@ impl Session {
     }
 
     pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<usize, StoreError> {
-        let statement = self.statement(sql)?;
-        let args: Vec<Arg<'_>> = params.iter().map(|p| p.arg()).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as _).collect();
-        self.count();
-        let changed = self
-            .after_deferred(self.client.execute(&statement, &refs))
-            .map_err(|e| self.error(e, sql))?;
-        Ok(changed as usize)
+        let ticket = self.send(sql, params)?;
+        Ok(self.receive(ticket)?.1 as usize)
     }
 
-    pub fn query(
-        &self,
-        sql: &str,
-        params: &[&dyn Param],
-    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
-        let statement = self.statement(sql)?;
-        let args: Vec<Arg<'_>> = params.iter().map(|p| p.arg()).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as _).collect();
-        self.count();
-        self.after_deferred(self.client.query(&statement, &refs))
-            .map_err(|e| self.error(e, sql))
+    pub fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Row>, StoreError> {
+        let ticket = self.send(sql, params)?;
+        Ok(self.receive(ticket)?.0)
     }
 
     /// Runs statements without parameters (after the deferred ones), as one
@@ -393,8 +530,21 @@ impl Session {
     pub fn batch(&self, sql: &str) -> Result<(), StoreError> {
         let mut script = std::mem::take(&mut *self.deferred.borrow_mut());
         script.push_str(sql);
-        self.wait(self.client.batch_execute(&script))
+        self.drive(self.client.batch_execute(&script))
             .map_err(|e| self.error(e, &script))
+    }
+
+    /// The first error among `sent` not read yet (then read).
+    fn first_error(&self, sent: &mut [Sent]) -> Option<StoreError> {
+        sent.iter_mut().find_map(|sent| {
+            if !matches!(sent.answer, Answer::Arrived(Err(_))) {
+                return None;
+            }
+            match std::mem::replace(&mut sent.answer, Answer::Read) {
+                Answer::Arrived(Err(e)) => Some(self.error(e, &sent.sql)),
+                _ => None,
+            }
+        })
     }
 
     /// A driver error as the store's: a lost connection is the database being

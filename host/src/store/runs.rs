@@ -24,6 +24,9 @@ impl Store {
         transition: Transition,
         outbox: Vec<OutboxRecord>,
     ) -> Result<Transition, StoreError> {
+        if outbox.is_empty() {
+            return self.commit_alone(transition).await;
+        }
         let host = self.host().to_owned();
         self.write(move |tx| {
             commit_in(tx, &transition, &outbox, Fence::Driver { host: &host })?;

@@ -12,7 +12,7 @@
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
 use super::StoreError;
-use super::postgres::Session;
+use super::postgres::{Session, Ticket};
 
 /// Which SQL a statement is written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,90 @@ pub enum Arg<'a> {
     Real(f64),
     Text(&'a str),
     Blob(&'a [u8]),
+    /// A column's values across rows, for `unnest` (PostgreSQL's only).
+    Texts(&'a [Option<String>]),
+    Ints(&'a [Option<i64>]),
+}
+
+/// A parameter's value, owned: for a statement sent ahead of its answer.
+#[derive(Debug)]
+pub enum Owned {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+    Texts(Vec<Option<String>>),
+    Ints(Vec<Option<i64>>),
+}
+
+impl From<Arg<'_>> for Owned {
+    fn from(arg: Arg<'_>) -> Owned {
+        match arg {
+            Arg::Null => Owned::Null,
+            Arg::Int(v) => Owned::Int(v),
+            Arg::Real(v) => Owned::Real(v),
+            Arg::Text(v) => Owned::Text(v.to_owned()),
+            Arg::Blob(v) => Owned::Blob(v.to_owned()),
+            Arg::Texts(v) => Owned::Texts(v.to_owned()),
+            Arg::Ints(v) => Owned::Ints(v.to_owned()),
+        }
+    }
+}
+
+impl From<Option<String>> for Owned {
+    fn from(value: Option<String>) -> Owned {
+        value.map_or(Owned::Null, Owned::Text)
+    }
+}
+
+impl From<Option<i64>> for Owned {
+    fn from(value: Option<i64>) -> Owned {
+        value.map_or(Owned::Null, Owned::Int)
+    }
+}
+
+impl Param for Owned {
+    fn arg(&self) -> Arg<'_> {
+        match self {
+            Owned::Null => Arg::Null,
+            Owned::Int(v) => Arg::Int(*v),
+            Owned::Real(v) => Arg::Real(*v),
+            Owned::Text(v) => Arg::Text(v),
+            Owned::Blob(v) => Arg::Blob(v),
+            Owned::Texts(v) => Arg::Texts(v),
+            Owned::Ints(v) => Arg::Ints(v),
+        }
+    }
+}
+
+/// A query's first row, mapped, once its answer is read ([`Later::first`]).
+pub enum Later<'a, T> {
+    Ready(Option<T>),
+    Sent {
+        session: &'a Session,
+        ticket: Ticket,
+        map: fn(&Row<'_>) -> Result<T, StoreError>,
+    },
+}
+
+impl<T> Later<'_, T> {
+    /// Waits for the answer: the first row, if there is one, mapped.
+    pub fn first(self) -> Result<Option<T>, StoreError> {
+        match self {
+            Later::Ready(value) => Ok(value),
+            Later::Sent {
+                session,
+                ticket,
+                map,
+            } => session
+                .receive(ticket)?
+                .0
+                .first()
+                .map(|row| map(&Row::Postgres(row)))
+                .transpose(),
+        }
+    }
 }
 
 /// What can be bound to a statement's parameter.
@@ -82,7 +166,9 @@ impl<'a> Db<'a> {
                 Ok(())
             }
             Db::Postgres(s) => {
-                s.defer(sql);
+                if std::env::var_os("NOSP").is_none() {
+                    s.defer(sql);
+                }
                 Ok(())
             }
         }
@@ -112,6 +198,45 @@ impl<'a> Db<'a> {
                 .prepare_cached(sql)?
                 .execute(rusqlite::params_from_iter(params.iter()))?),
             Db::Postgres(s) => s.execute(sql, params),
+        }
+    }
+
+    /// Runs a statement whose count nobody reads. On PostgreSQL it is sent
+    /// and not waited for: it shares a round trip with the statements after
+    /// it, and an error it meets fails the next statement waited for, or the
+    /// job when its transaction settles ([`Db::settle`]).
+    pub fn execute_later(&self, sql: &str, params: &[&dyn Param]) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(_) => self.execute(sql, params).map(drop),
+            Db::Postgres(s) => s.send(sql, params).map(drop),
+        }
+    }
+
+    /// A query's first row, mapped by `map`, read later: on PostgreSQL the
+    /// query is sent now and [`Later::first`] waits for its answer, so the
+    /// statements sent in between share its round trip.
+    pub fn query_later<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        map: fn(&Row<'_>) -> Result<T, StoreError>,
+    ) -> Result<Later<'a, T>, StoreError> {
+        match self {
+            Db::Sqlite(_) => self.query_opt(sql, params, map).map(Later::Ready),
+            Db::Postgres(s) => Ok(Later::Sent {
+                session: s,
+                ticket: s.send(sql, params)?,
+                map,
+            }),
+        }
+    }
+
+    /// Waits for every statement sent and not waited for
+    /// ([`Db::execute_later`]); the first error among them.
+    pub fn settle(&self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(_) => Ok(()),
+            Db::Postgres(s) => s.settle(),
         }
     }
 
@@ -352,7 +477,25 @@ impl tokio_postgres::types::ToSql for Arg<'_> {
             (Arg::Real(v), _) => v.to_sql(ty, out),
             (Arg::Text(v), _) => v.to_sql(ty, out),
             (Arg::Blob(v), _) => v.to_sql(ty, out),
+            (Arg::Texts(v), _) => v.to_sql(ty, out),
+            (Arg::Ints(v), _) => v.to_sql(ty, out),
         }
+    }
+
+    fn accepts(_: &tokio_postgres::types::Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+impl tokio_postgres::types::ToSql for Owned {
+    fn to_sql(
+        &self,
+        ty: &tokio_postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        self.arg().to_sql(ty, out)
     }
 
     fn accepts(_: &tokio_postgres::types::Type) -> bool {
@@ -370,7 +513,24 @@ impl rusqlite::ToSql for dyn Param + '_ {
             Arg::Real(v) => ValueRef::Real(v),
             Arg::Text(v) => ValueRef::Text(v.as_bytes()),
             Arg::Blob(v) => ValueRef::Blob(v),
+            Arg::Texts(_) | Arg::Ints(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "SQLite has no arrays".into(),
+                ));
+            }
         }))
+    }
+}
+
+impl Param for Vec<Option<String>> {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Texts(self)
+    }
+}
+
+impl Param for Vec<Option<i64>> {
+    fn arg(&self) -> Arg<'_> {
+        Arg::Ints(self)
     }
 }
 

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::StoreError;
-use super::sql::{Db, Dialect, Row, params};
+use super::sql::{Db, Dialect, Later, Owned, Param, Row, params};
 use crate::run::Transition;
 use crate::run::{EventKind, RunEvent, RunStatus};
 pub use crate::run::{EventRecord, RunRecord, StepRecord};
@@ -34,8 +34,8 @@ const UNFINISHED_RUNS_PINNED_TO_PG: &str = "SELECT COUNT(*) FROM runs WHERE tena
      AND EXISTS (SELECT 1 FROM jsonb_each_text(runs.plugins::jsonb) p WHERE p.value = ?2)";
 const SETTLED_PLAN_NOTICES_BEFORE_PG: &str = "DELETE FROM outbox \
      WHERE workflow_id IS NOT NULL AND next_attempt IS NULL AND created_at < ?1";
-const FINISHED_RUNS_BEFORE_PG: &str = "SELECT id FROM runs WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1 \
-     ORDER BY updated_at LIMIT ?2";
+const FINISHED_RUNS_BEFORE_PG: &str =
+    "SELECT id FROM runs WHERE finished_at < ?1 ORDER BY finished_at LIMIT ?2";
 
 fn paused_runs_sql(dialect: Dialect) -> String {
     let reviewers = match dialect {
@@ -281,7 +281,14 @@ mod tests {
                         |row| row.get(0),
                     )
                     .expect("seq");
-                save_run(tx, &moved, expected, Fence::Driver { host: "h" }).expect("save");
+                let transition = Transition {
+                    run: moved,
+                    expected_seq: expected,
+                    steps: Vec::new(),
+                    events: Vec::new(),
+                    effects: Vec::new(),
+                };
+                commit_in(tx, &transition, &[], Fence::Driver { host: "h" }).expect("save");
                 check(tx);
             }
             assert!(delete_finished_run(tx, "3").expect("delete"));

@@ -135,7 +135,7 @@ pub(super) fn outbox_from_row(row: &Row<'_>) -> Result<OutboxRecord, StoreError>
 }
 
 pub fn insert_outbox(tx: &Db<'_>, record: &OutboxRecord) -> Result<(), StoreError> {
-    tx.execute(&format!(
+    tx.execute_later(&format!(
         "INSERT INTO outbox ({OUTBOX_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
     ), params![
         record.id,

@@ -47,7 +47,7 @@ pub fn insert_run(
     )?;
     tx.touch(&run.id);
     let owner = (!run.status.is_terminal()).then_some(owner);
-    tx.execute(&format!("INSERT INTO runs ({RUN_COLUMNS}, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"), params![
+    tx.execute_later(&format!("INSERT INTO runs ({RUN_COLUMNS}, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"), params![
             run.id,
             run.tenant,
             run.workflow_id,
@@ -71,10 +71,13 @@ pub fn insert_run(
             number,
             owner,
         ])?;
-    for step in steps {
-        save_step(tx, step)?;
+    if run.status.is_terminal() && tx.dialect() == Dialect::Postgres {
+        tx.execute_later(
+            "UPDATE runs SET finished_at = updated_at WHERE id = ?1",
+            params![run.id],
+        )?;
     }
-    Ok(())
+    save_steps(tx, &run.id, steps)
 }
 
 /// A save of a run's row: the columns every save writes (`?1` is its id,
@@ -93,11 +96,20 @@ macro_rules! save_run {
 
 /// A driver's save (the hot path): taken only while the host owns the run,
 /// which keeps it; the owner is not written (so no index of it changes).
-const SAVE_RUN_AS_DRIVER: &str = save_run!(" WHERE id = ?1 AND last_seq = ?13 AND owner = ?15");
+const SAVE_RUN_AS_DRIVER: &str =
+    save_run!(" WHERE id = ?1 AND last_seq = ?13 AND owner = ?15 RETURNING owner");
 
 /// A driver's save of the run's end: it has no owner after.
 const SAVE_ENDED_RUN_AS_DRIVER: &str =
-    save_run!(", owner = NULL WHERE id = ?1 AND last_seq = ?13 AND owner = ?15");
+    save_run!(", owner = NULL WHERE id = ?1 AND last_seq = ?13 AND owner = ?15 RETURNING owner");
+
+/// On PostgreSQL, [`SAVE_ENDED_RUN_AS_DRIVER`] also says when the run ended
+/// (`finished_at`, which retention's index names instead of `updated_at`:
+/// no index names a column the save of a running run changes, so that
+/// PostgreSQL updates its row in place, without touching an index).
+const SAVE_ENDED_RUN_AS_DRIVER_PG: &str = save_run!(
+    ", finished_at = ?12, owner = NULL WHERE id = ?1 AND last_seq = ?13 AND owner = ?15 RETURNING owner"
+);
 
 /// Anyone's save at time `?16`: a live owner keeps the run, else the writer
 /// takes it; says who owns it after.
@@ -106,6 +118,167 @@ const SAVE_RUN_AS_ANYONE: &str = save_run!(
      WHEN owner IS NOT NULL AND EXISTS (SELECT 1 FROM hosts WHERE hosts.id = runs.owner AND hosts.lease_until > ?16) \
      THEN owner ELSE ?15 END WHERE id = ?1 AND last_seq = ?13 RETURNING owner"
 );
+
+/// On PostgreSQL, [`SAVE_RUN_AS_ANYONE`] also says when a run ended (see
+/// [`SAVE_ENDED_RUN_AS_DRIVER_PG`]).
+const SAVE_RUN_AS_ANYONE_PG: &str = save_run!(
+    ", finished_at = CASE WHEN ?2 IN ('completed', 'failed', 'cancelled') THEN CAST(?12 AS BIGINT) END, \
+     owner = CASE WHEN ?2 IN ('completed', 'failed', 'cancelled') THEN NULL \
+     WHEN owner IS NOT NULL AND EXISTS (SELECT 1 FROM hosts WHERE hosts.id = runs.owner AND hosts.lease_until > ?16) \
+     THEN owner ELSE ?15 END WHERE id = ?1 AND last_seq = ?13 RETURNING owner"
+);
+
+/// The columns of `steps` after `run_id`, with their PostgreSQL types; a
+/// step's values come in this order ([`step_row`]).
+const STEP_COLUMNS: [(&str, &str); 17] = [
+    ("step_index", "bigint"),
+    ("name", "text"),
+    ("status", "text"),
+    ("attempts", "bigint"),
+    ("input", "text"),
+    ("output", "text"),
+    ("error", "text"),
+    ("checkpoint", "text"),
+    ("decision", "text"),
+    ("started_at", "bigint"),
+    ("finished_at", "bigint"),
+    ("decisions", "text"),
+    ("logs", "text"),
+    ("pending", "text"),
+    ("deadline", "bigint"),
+    ("wake_at", "bigint"),
+    ("construct", "text"),
+];
+
+/// The columns of `run_events` after `run_id`, with their PostgreSQL types.
+const EVENT_COLUMNS: [(&str, &str); 4] = [
+    ("seq", "bigint"),
+    ("at", "bigint"),
+    ("kind", "text"),
+    ("data", "text"),
+];
+
+/// A step's values, in [`STEP_COLUMNS`]' order.
+fn step_row(step: &StepRecord) -> [Owned; 17] {
+    [
+        Owned::Int(step.index),
+        Owned::Text(step.name.clone()),
+        Owned::Text(step.status.as_str().to_owned()),
+        Owned::Int(step.attempts),
+        opt_json_text(&step.input).into(),
+        opt_json_text(&step.output).into(),
+        opt_typed_text(step.error.as_ref()).into(),
+        opt_json_text(&step.checkpoint).into(),
+        opt_json_text(&step.decision).into(),
+        step.started_at.into(),
+        step.finished_at.into(),
+        opt_typed_text(Some(&step.decisions).filter(|d| !d.is_empty())).into(),
+        opt_typed_text(Some(&step.logs).filter(|l| !l.is_empty())).into(),
+        opt_typed_text(step.pending.as_ref()).into(),
+        step.deadline.into(),
+        step.wake_at.into(),
+        opt_typed_text(step.construct.as_ref()).into(),
+    ]
+}
+
+/// An event's values, in [`EVENT_COLUMNS`]' order.
+fn event_row(event: &EventRecord) -> [Owned; 4] {
+    [
+        Owned::Int(event.seq),
+        Owned::Int(event.at),
+        Owned::Text(event.kind().as_str().to_owned()),
+        Owned::Text(event.event.data_text()),
+    ]
+}
+
+/// Each of `columns` across `rows`, as one array parameter (for `unnest`).
+fn arrays<const N: usize>(columns: &[(&str, &str); N], rows: Vec<[Owned; N]>) -> Vec<Owned> {
+    let mut arrays: Vec<Owned> = columns
+        .iter()
+        .map(|(_, kind)| match *kind {
+            "bigint" => Owned::Ints(Vec::with_capacity(rows.len())),
+            _ => Owned::Texts(Vec::with_capacity(rows.len())),
+        })
+        .collect();
+    for row in rows {
+        for (array, value) in arrays.iter_mut().zip(row) {
+            match (array, value) {
+                (Owned::Ints(values), Owned::Int(v)) => values.push(Some(v)),
+                (Owned::Ints(values), _) => values.push(None),
+                (Owned::Texts(values), Owned::Text(v)) => values.push(Some(v)),
+                (Owned::Texts(values), _) => values.push(None),
+                _ => {}
+            }
+        }
+    }
+    arrays
+}
+
+/// SQL that inserts into `table` the rows of `columns` given as arrays from
+/// parameter `?{first}` on, each with the run id `?1`; `only_if` a condition.
+fn insert_arrays(table: &str, columns: &[(&str, &str)], first: usize, only_if: &str) -> String {
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    let arrays: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, kind))| format!("?{}::{kind}[]", first + i))
+        .collect();
+    format!(
+        "INSERT INTO {table} (run_id, {}) SELECT ?1, * FROM unnest({}) {only_if}",
+        names.join(", "),
+        arrays.join(", ")
+    )
+}
+
+/// A step already stored is updated: all but its index and name.
+fn steps_upsert() -> String {
+    let updates: Vec<String> = STEP_COLUMNS[2..]
+        .iter()
+        .map(|(name, _)| format!("{name} = excluded.{name}"))
+        .collect();
+    format!(
+        "ON CONFLICT (run_id, step_index) DO UPDATE SET {}",
+        updates.join(", ")
+    )
+}
+
+/// On PostgreSQL, a transition in one statement: `save` (a save of the run's
+/// row, whose parameters end at `?{last}`), and the transition's steps and
+/// events (arrays, the parameters after), written only if the save was
+/// taken. It says what it found ([`Saved`]). The owner before is read as the
+/// statement began: should another host's commit have moved the run
+/// meanwhile, a driver may hear `Moved` where `Lost` was due, reload, and
+/// hear `Lost` on its next save.
+fn transition_on_postgres(save: &str, last: usize) -> String {
+    let taken = "WHERE EXISTS (SELECT 1 FROM saved)";
+    let steps = insert_arrays("steps", &STEP_COLUMNS, last + 1, taken);
+    let events = insert_arrays(
+        "run_events",
+        &EVENT_COLUMNS,
+        last + 1 + STEP_COLUMNS.len(),
+        taken,
+    );
+    format!(
+        "WITH saved AS ({save}), steps_saved AS ({steps} {}), events_saved AS ({events}) \
+         SELECT EXISTS (SELECT 1 FROM saved), (SELECT owner FROM saved), \
+         EXISTS (SELECT 1 FROM runs WHERE id = ?1), (SELECT owner FROM runs WHERE id = ?1)",
+        steps_upsert()
+    )
+}
+
+/// The transitions on PostgreSQL: as a driver, as a driver ending the run,
+/// as anyone.
+static TRANSITIONS_ON_POSTGRES: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
+    [
+        transition_on_postgres(SAVE_RUN_AS_DRIVER, 15),
+        transition_on_postgres(SAVE_ENDED_RUN_AS_DRIVER_PG, 15),
+        transition_on_postgres(SAVE_RUN_AS_ANYONE_PG, 16),
+    ]
+});
+
+/// New steps on PostgreSQL: all of them in one statement.
+static STEPS_ON_POSTGRES: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| insert_arrays("steps", &STEP_COLUMNS, 2, &steps_upsert()));
 
 /// Whose write of a run this is, and so when it is taken.
 #[derive(Debug, Clone, Copy)]
@@ -119,99 +292,183 @@ pub enum Fence<'a> {
     Anyone { host: &'a str, now: i64 },
 }
 
-/// Saves the mutable columns of `run`, only if its last event is still
-/// `expected_seq` (a run changed by someone else in between is
-/// [`StoreError::Moved`]) and `fence` lets this write through (a driver's
-/// run now driven by another host is [`StoreError::Lost`]). An ended run
-/// has no owner. Returns the run's owner after the write.
-pub fn save_run(
-    tx: &Db<'_>,
-    run: &RunRecord,
-    expected_seq: i64,
-    fence: Fence<'_>,
-) -> Result<Option<String>, StoreError> {
-    tx.touch(&run.id);
-    macro_rules! columns {
-        ($($more:expr),*) => {
-            params![
-                run.id,
-                run.status.as_str(),
-                opt_json_text(&run.result),
-                opt_typed_text(run.error.as_ref()),
-                opt_typed_text(run.pending_action.as_ref()),
-                run.paused_step,
-                run.pause_deadline,
-                run.wake_at,
-                run.current_action,
-                run.steps_done,
-                run.last_seq,
-                run.updated_at,
-                expected_seq,
-                run.steps_total,
-                $($more),*
-            ]
-        };
+/// What a save of a run's row found.
+pub struct Saved {
+    /// Whether it was taken.
+    taken: bool,
+    /// The run's owner after it, if it was taken.
+    owner: Option<String>,
+    /// If it was not: whether the run is there, and who owns it.
+    exists: bool,
+    owner_before: Option<String>,
+}
+
+impl Saved {
+    fn from_postgres(row: &Row<'_>) -> Result<Saved, StoreError> {
+        Ok(Saved {
+            taken: row.get(0)?,
+            owner: row.get(1)?,
+            exists: row.get(2)?,
+            owner_before: row.get(3)?,
+        })
     }
-    let saved: Option<Option<String>> = match fence {
-        Fence::Driver { host } => {
-            let ended = run.status.is_terminal();
-            let sql = match ended {
-                true => SAVE_ENDED_RUN_AS_DRIVER,
-                false => SAVE_RUN_AS_DRIVER,
-            };
-            (tx.execute(sql, columns![host])? == 1).then(|| (!ended).then(|| host.to_owned()))
+
+    /// The run's owner after the save, or why it was refused.
+    fn outcome(self, id: &str, fence: Fence<'_>) -> Result<Option<String>, StoreError> {
+        match fence {
+            _ if self.taken => Ok(self.owner),
+            Fence::Driver { host } if self.exists && self.owner_before.as_deref() != Some(host) => {
+                Err(StoreError::Lost(id.to_owned()))
+            }
+            _ => Err(StoreError::Moved(id.to_owned())),
         }
-        Fence::Anyone { host, now } => {
-            tx.query_opt(SAVE_RUN_AS_ANYONE, columns![host, now], |row| row.get(0))?
-        }
-    };
-    if let Some(owner) = saved {
-        return Ok(owner);
-    }
-    let now_owned_by: Option<Option<String>> = tx.query_opt(
-        "SELECT owner FROM runs WHERE id = ?1",
-        params![run.id],
-        |row| row.get(0),
-    )?;
-    match (fence, now_owned_by) {
-        (Fence::Driver { host }, Some(owner)) if owner.as_deref() != Some(host) => {
-            Err(StoreError::Lost(run.id.clone()))
-        }
-        _ => Err(StoreError::Moved(run.id.clone())),
     }
 }
 
-pub fn save_step(tx: &Db<'_>, step: &StepRecord) -> Result<(), StoreError> {
-    tx.execute("INSERT INTO steps (run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions, logs, \
-         pending, deadline, wake_at, construct) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
-         ON CONFLICT (run_id, step_index) DO UPDATE SET status = ?4, attempts = ?5, input = ?6, output = ?7, error = ?8, \
-         checkpoint = ?9, decision = ?10, started_at = ?11, finished_at = ?12, decisions = ?13, logs = ?14, \
-         pending = ?15, deadline = ?16, wake_at = ?17, construct = ?18", params![
-            step.run_id,
-            step.index,
-            step.name,
-            step.status.as_str(),
-            step.attempts,
-            opt_json_text(&step.input),
-            opt_json_text(&step.output),
-            opt_typed_text(step.error.as_ref()),
-            opt_json_text(&step.checkpoint),
-            opt_json_text(&step.decision),
-            step.started_at,
-            step.finished_at,
-            opt_typed_text(Some(&step.decisions).filter(|d| !d.is_empty())),
-            opt_typed_text(Some(&step.logs).filter(|l| !l.is_empty())),
-            opt_typed_text(step.pending.as_ref()),
-            step.deadline,
-            step.wake_at,
-            opt_typed_text(step.construct.as_ref()),
-        ])?;
+/// Sends a transition of a run in `tx`: the run's row, saved only if its
+/// last event is still the transition's `expected_seq` (a run changed by
+/// someone else in between is [`StoreError::Moved`]) and `fence` lets this
+/// write through (a driver's run now driven by another host is
+/// [`StoreError::Lost`]); an ended run has no owner. With it, the steps that
+/// changed, the new events, and the outbox rows they call for. On
+/// PostgreSQL all but the outbox rows are one statement, which writes
+/// nothing when the save is refused, and nothing is waited for: what to
+/// wait for is returned, for [`commit_outcome`]. (Outbox rows are written
+/// whatever the save found: a refused save must fail the job, which rolls
+/// back its savepoint.)
+pub fn send_commit<'a>(
+    tx: &Db<'a>,
+    transition: &Transition,
+    outbox: &[OutboxRecord],
+    fence: Fence<'_>,
+) -> Result<Later<'a, Saved>, StoreError> {
+    let run = &transition.run;
+    tx.touch(&run.id);
+    let (which, host, now) = match fence {
+        Fence::Driver { host } if run.status.is_terminal() => (1, host, None),
+        Fence::Driver { host } => (0, host, None),
+        Fence::Anyone { host, now } => (2, host, Some(now)),
+    };
+    let status = run.status.as_str();
+    let result = opt_json_text(&run.result);
+    let error = opt_typed_text(run.error.as_ref());
+    let pending_action = opt_typed_text(run.pending_action.as_ref());
+    let mut params: Vec<&dyn Param> = vec![
+        &run.id,
+        &status,
+        &result,
+        &error,
+        &pending_action,
+        &run.paused_step,
+        &run.pause_deadline,
+        &run.wake_at,
+        &run.current_action,
+        &run.steps_done,
+        &run.last_seq,
+        &run.updated_at,
+        &transition.expected_seq,
+        &run.steps_total,
+        &host,
+    ];
+    if let Some(now) = &now {
+        params.push(now);
+    }
+    if tx.dialect() == Dialect::Postgres {
+        let steps = arrays(
+            &STEP_COLUMNS,
+            transition.steps.iter().map(step_row).collect(),
+        );
+        let events = arrays(
+            &EVENT_COLUMNS,
+            transition.events.iter().map(event_row).collect(),
+        );
+        params.extend(steps.iter().chain(&events).map(|a| a as &dyn Param));
+        let saved = tx.query_later(
+            &TRANSITIONS_ON_POSTGRES[which],
+            &params,
+            Saved::from_postgres,
+        )?;
+        for row in outbox {
+            insert_outbox(tx, row)?;
+        }
+        return Ok(saved);
+    }
+    let statement = [
+        SAVE_RUN_AS_DRIVER,
+        SAVE_ENDED_RUN_AS_DRIVER,
+        SAVE_RUN_AS_ANYONE,
+    ][which];
+    let Some(owner) = tx.query_opt(statement, &params, |row| row.get::<Option<String>>(0))? else {
+        let before: Option<Option<String>> = tx.query_opt(
+            "SELECT owner FROM runs WHERE id = ?1",
+            params![run.id],
+            |row| row.get(0),
+        )?;
+        return Ok(Later::Ready(Some(Saved {
+            taken: false,
+            owner: None,
+            exists: before.is_some(),
+            owner_before: before.flatten(),
+        })));
+    };
+    save_steps(tx, &run.id, &transition.steps)?;
+    for event in &transition.events {
+        append_event(tx, &run.id, event)?;
+    }
+    for row in outbox {
+        insert_outbox(tx, row)?;
+    }
+    Ok(Later::Ready(Some(Saved {
+        taken: true,
+        owner,
+        exists: true,
+        owner_before: None,
+    })))
+}
+
+/// What a transition sent by [`send_commit`] found: the run's owner after
+/// it, or why it was refused.
+pub fn commit_outcome(
+    sent: Later<'_, Saved>,
+    id: &str,
+    fence: Fence<'_>,
+) -> Result<Option<String>, StoreError> {
+    sent.first()?
+        .ok_or_else(|| StoreError::Corrupt("a save of a run answered nothing".to_owned()))?
+        .outcome(id, fence)
+}
+
+/// A step upserted, its values `?2`... in [`STEP_COLUMNS`]' order.
+const SAVE_STEP: &str = "INSERT INTO steps (run_id, step_index, name, status, attempts, input, output, error, checkpoint, decision, started_at, finished_at, decisions, logs, \
+     pending, deadline, wake_at, construct) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) \
+     ON CONFLICT (run_id, step_index) DO UPDATE SET status = ?4, attempts = ?5, input = ?6, output = ?7, error = ?8, \
+     checkpoint = ?9, decision = ?10, started_at = ?11, finished_at = ?12, decisions = ?13, logs = ?14, \
+     pending = ?15, deadline = ?16, wake_at = ?17, construct = ?18";
+
+/// Stores `steps` of run `run_id`, new or changed: one statement on
+/// PostgreSQL, one per step on SQLite.
+fn save_steps(tx: &Db<'_>, run_id: &str, steps: &[StepRecord]) -> Result<(), StoreError> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    if tx.dialect() == Dialect::Postgres {
+        let columns = arrays(&STEP_COLUMNS, steps.iter().map(step_row).collect());
+        let mut params: Vec<&dyn Param> = vec![&run_id];
+        params.extend(columns.iter().map(|a| a as &dyn Param));
+        return tx.execute_later(&STEPS_ON_POSTGRES, &params);
+    }
+    for step in steps {
+        let row = step_row(step);
+        let mut params: Vec<&dyn Param> = vec![&step.run_id];
+        params.extend(row.iter().map(|v| v as &dyn Param));
+        tx.execute_later(SAVE_STEP, &params)?;
+    }
     Ok(())
 }
 
 pub fn append_event(tx: &Db<'_>, run_id: &str, event: &EventRecord) -> Result<(), StoreError> {
-    tx.execute(
+    tx.execute_later(
         "INSERT INTO run_events (run_id, seq, at, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             run_id,
@@ -415,17 +672,8 @@ pub fn commit_in(
     outbox: &[OutboxRecord],
     fence: Fence<'_>,
 ) -> Result<Option<String>, StoreError> {
-    let owner = save_run(tx, &transition.run, transition.expected_seq, fence)?;
-    for step in &transition.steps {
-        save_step(tx, step)?;
-    }
-    for event in &transition.events {
-        append_event(tx, &transition.run.id, event)?;
-    }
-    for row in outbox {
-        insert_outbox(tx, row)?;
-    }
-    Ok(owner)
+    let sent = send_commit(tx, transition, outbox, fence)?;
+    commit_outcome(sent, &transition.run.id, fence)
 }
 
 /// A run and its steps, read together.

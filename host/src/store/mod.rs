@@ -49,6 +49,13 @@ const MIGRATIONS: &[&str] = &[
 /// Most transitions committed in one transaction.
 const MAX_BATCH: usize = 1024;
 
+/// Most jobs in one PostgreSQL transaction. Fewer than SQLite's: a row
+/// updated many times in one transaction (a counter of runs by status, a
+/// workflow's run numbers) grows a chain of versions that each update walks,
+/// so a batch of n such updates costs n². Measured with 2,000 runs started
+/// at once: 1,024 jobs 2,098 steps/s, 128 2,967, 64 3,125, 32 2,835.
+const MAX_BATCH_POSTGRES: usize = 64;
+
 /// How durable a commit is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -512,10 +519,10 @@ pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     }
 }
 
-/// Every job waiting (up to [`MAX_BATCH`]), after the first.
-fn take_batch(first: Job, jobs: &mpsc::Receiver<Job>) -> Vec<Job> {
+/// Every job waiting (up to `most`), after the first.
+fn take_batch(first: Job, jobs: &mpsc::Receiver<Job>, most: usize) -> Vec<Job> {
     let mut batch = vec![first];
-    while batch.len() < MAX_BATCH {
+    while batch.len() < most {
         match jobs.try_recv() {
             Ok(job) => batch.push(job),
             Err(_) => break,
@@ -548,7 +555,7 @@ fn refuse(batch: Vec<Job>, why: &str) {
 /// commits once, then answers them all.
 fn sqlite_write_loop(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
-        let batch = take_batch(first, &jobs);
+        let batch = take_batch(first, &jobs, MAX_BATCH);
         let transaction = match connection.transaction() {
             Ok(transaction) => transaction,
             Err(e) => {
@@ -568,7 +575,7 @@ fn sqlite_write_loop(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
 fn postgres_write_loop(server: &postgres::Postgres, jobs: mpsc::Receiver<Job>) {
     let mut session: Option<postgres::Session> = None;
     while let Ok(first) = jobs.recv() {
-        let batch = take_batch(first, &jobs);
+        let batch = take_batch(first, &jobs, MAX_BATCH_POSTGRES);
         if session.as_ref().is_none_or(|s| !s.is_alive()) {
             session = server.connect_here().ok();
         }

@@ -75,6 +75,8 @@ pub struct Session {
     client: Arc<Client>,
     /// Statements sent, in order, until every answer was read or settled.
     sent: RefCell<Vec<Sent>>,
+    /// How many of `sent` (from the first) are no longer waiting.
+    answered: std::cell::Cell<usize>,
     statements: RefCell<HashMap<String, Statement>>,
     /// Counts each statement as a transaction (the writer counts its
     /// batches itself).
@@ -177,6 +179,7 @@ impl Postgres {
         Session {
             client: Arc::new(client),
             sent: RefCell::new(Vec::new()),
+            answered: std::cell::Cell::new(0),
             statements: RefCell::new(HashMap::new()),
             transactions: local.is_none().then(|| self.transactions.clone()),
             local,
@@ -341,15 +344,23 @@ impl Session {
         }))
     }
 
-    /// Takes in the answers that arrived.
+    /// Takes in the answers that arrived. They arrive in the order the
+    /// statements were sent, so only the first one waiting can be next: the
+    /// rest wait (polling each at every wake-up would cost a batch of n
+    /// statements n² polls).
     fn poll_sent(&self, cx: &mut Context<'_>) {
-        for sent in self.sent.borrow_mut().iter_mut() {
-            if let Answer::Waiting(answer) = &mut sent.answer
-                && let Poll::Ready(answered) = answer.as_mut().poll(cx)
-            {
-                sent.answer = Answer::Arrived(answered);
+        let mut sent = self.sent.borrow_mut();
+        let mut first = self.answered.get();
+        while let Some(next) = sent.get_mut(first) {
+            if let Answer::Waiting(answer) = &mut next.answer {
+                match answer.as_mut().poll(cx) {
+                    Poll::Ready(answered) => next.answer = Answer::Arrived(answered),
+                    Poll::Pending => break,
+                }
             }
+            first += 1;
         }
+        self.answered.set(first);
     }
 
     /// Queues `answer`, a statement's future, polled once: that sends it.
@@ -428,6 +439,7 @@ impl Session {
         };
         if sent.iter().all(|s| matches!(s.answer, Answer::Read)) {
             sent.clear();
+            self.answered.set(0);
         }
         result
     }
@@ -439,18 +451,13 @@ impl Session {
             return Ok(());
         }
         self.drive(std::future::poll_fn(|_| {
-            let waiting = self
-                .sent
-                .borrow()
-                .iter()
-                .any(|s| matches!(s.answer, Answer::Waiting(_)));
-            if waiting {
-                Poll::Pending
-            } else {
-                Poll::Ready(())
+            match self.answered.get() < self.sent.borrow().len() {
+                true => Poll::Pending,
+                false => Poll::Ready(()),
             }
         }));
         let mut sent = std::mem::take(&mut *self.sent.borrow_mut());
+        self.answered.set(0);
         match self.first_error(&mut sent) {
             Some(e) => Err(e),
             None => Ok(()),

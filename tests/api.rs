@@ -684,10 +684,12 @@ fn events_stream_as_server_sent_events_from_last_event_id() {
         response.body_mut().read_to_string().expect("stream body")
     });
     std::thread::sleep(Duration::from_millis(200));
-    server.post(
+    let resumed = server.post(
         &format!("/v1/runs/{run}/resume"),
         &json!({"step": "review", "input": "approve"}),
     );
+    // A failed resume would leave the stream open for ever.
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
     let text = reader.join().expect("reader");
     let ids: Vec<&str> = text
         .lines()

@@ -10,6 +10,7 @@ mod architecture;
 mod batches;
 mod cli;
 mod crash;
+mod dashboard;
 mod egress;
 mod engine;
 mod faults;

@@ -132,6 +132,12 @@ impl LinkSigner {
         format!("{payload}.{signature}")
     }
 
+    /// Whether the server is reached over HTTPS (its public URL says so):
+    /// the dashboard's cookies are then `Secure`.
+    pub fn served_over_https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
     pub fn url(&self, token: &str) -> String {
         format!("{}/v1/approvals/{token}", self.public_url)
     }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::now_ms;
 use crate::store::Store;
-pub use crate::store::{KeyHolder, KeyRecord, StoreError};
+pub use crate::store::{KeyHolder, KeyRecord, SessionRecord, StoreError};
 
 /// The tenant made on the first start with an empty data directory.
 pub const DEFAULT_TENANT: &str = "default";
@@ -26,7 +26,8 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-fn new_key() -> Result<String, StoreError> {
+/// 256 random bits, as API keys and dashboard session and form tokens are.
+pub fn random_token() -> Result<String, StoreError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| StoreError::Corrupt(format!("no randomness for a key: {e}")))?;
@@ -63,7 +64,7 @@ pub async fn create_tenant(store: &Store, name: &str) -> Result<String, StoreErr
             "'{name}' is not a valid tenant name: use 1 to 64 lowercase letters, digits, '-' and '_'"
         )));
     }
-    let key = new_key()?;
+    let key = random_token()?;
     let holder = KeyHolder {
         tenant: name.to_owned(),
         name: FIRST_KEY.to_owned(),
@@ -105,7 +106,7 @@ impl Keys {
         admin: bool,
     ) -> Result<String, StoreError> {
         let name = key_name(name).map_err(StoreError::Conflict)?;
-        let key = new_key()?;
+        let key = random_token()?;
         let holder = KeyHolder {
             tenant: tenant.to_owned(),
             name,
@@ -142,6 +143,43 @@ impl Keys {
             }
         }
         Ok(holder)
+    }
+
+    /// Exchanges an API key for a dashboard session that lasts `ttl`: its
+    /// token (the cookie's value, shown only here) and its form token. None
+    /// for an unknown key.
+    pub async fn open_session(
+        &self,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<Option<Session>, StoreError> {
+        if self.authenticate(key)?.is_none() {
+            return Ok(None);
+        }
+        let (token, csrf) = (random_token()?, random_token()?);
+        let now = now_ms();
+        let until = now.saturating_add(ttl.as_millis() as i64);
+        match self
+            .store
+            .open_session(hash_key(&token), hash_key(key), csrf.clone(), now, until)
+            .await
+        {
+            Ok(()) => Ok(Some(Session { token, csrf })),
+            // Revoked between the two.
+            Err(StoreError::Conflict(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Who a dashboard session's token signs in, and its form token; None
+    /// once it expired, was closed, or its key was revoked.
+    pub fn session(&self, token: &str) -> Result<Option<SessionRecord>, StoreError> {
+        self.store.session(&hash_key(token), now_ms())
+    }
+
+    /// Ends a dashboard session (signing out).
+    pub async fn close_session(&self, token: &str) -> Result<(), StoreError> {
+        self.store.close_session(hash_key(token)).await
     }
 
     /// The tenant's keys: names, never hashes.
@@ -181,6 +219,12 @@ impl Keys {
         }
         Ok(())
     }
+}
+
+/// A new dashboard session: the cookie's token and the form token.
+pub struct Session {
+    pub token: String,
+    pub csrf: String,
 }
 
 /// Whether [`Keys::revoke`] may take a tenant's last admin key: the API keeps

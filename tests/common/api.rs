@@ -34,6 +34,16 @@ pub fn gated() -> Value {
 /// POSTs `fields` (`a=1&b=2`) as a form, with no key: as a browser
 /// submits a link's page.
 pub fn post_form(server: &Server, path: &str, fields: &str) -> server::Reply {
+    post_form_with(server, path, fields, &[])
+}
+
+/// [`post_form`] with more headers (a browser's cookie, say).
+pub fn post_form_with(
+    server: &Server,
+    path: &str,
+    fields: &str,
+    headers: &[(&str, &str)],
+) -> server::Reply {
     server.call_with(
         "POST",
         path,
@@ -42,7 +52,7 @@ pub fn post_form(server: &Server, path: &str, fields: &str) -> server::Reply {
             "application/x-www-form-urlencoded",
             fields.as_bytes().to_vec(),
         )),
-        &[],
+        headers,
     )
 }
 

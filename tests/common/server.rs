@@ -44,11 +44,13 @@ fn shared_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("compiled")
 }
 
+#[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub content_type: String,
     pub body: Value,
-    /// Every response header, by lowercase name.
+    /// Every response header, by lowercase name (a repeated one's values
+    /// on lines of their own).
     pub headers: std::collections::HashMap<String, String>,
 }
 
@@ -199,6 +201,8 @@ impl Server {
     pub fn agent() -> ureq::Agent {
         ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // A redirect is an answer to check, as a browser's first sight of it.
+            .max_redirects(0)
             .build()
             .into()
     }
@@ -249,14 +253,17 @@ impl Server {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(name, value)| {
-                let value = value.to_str().unwrap_or_default().to_owned();
-                (name.as_str().to_owned(), value)
-            })
-            .collect();
+        let mut headers = std::collections::HashMap::<String, String>::new();
+        for (name, value) in response.headers() {
+            let value = value.to_str().unwrap_or_default();
+            headers
+                .entry(name.as_str().to_owned())
+                .and_modify(|seen| {
+                    seen.push('\n');
+                    seen.push_str(value);
+                })
+                .or_insert_with(|| value.to_owned());
+        }
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let body = if text.is_empty() {
             Value::Null

@@ -1,8 +1,10 @@
 //! The HTTP control API (`/v1`): axum routes, tenant authentication, problem+json
-//! errors, and the OpenAPI description generated from the same routes. Knows
-//! nothing of SQL or wasmtime: it speaks to the runner.
+//! errors, and the OpenAPI description generated from the same routes; and the
+//! dashboard (`/`), pages over the same handlers. Knows nothing of SQL or
+//! wasmtime: it speaks to the runner.
 
 mod batches;
+mod dashboard;
 mod doc;
 mod error;
 mod extract;
@@ -98,6 +100,7 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
 pub fn app(state: AppState) -> Router {
     let (router, _) = routes(state.host.max_plugin_bytes).split_for_parts();
     router
+        .merge(dashboard::routes())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -335,22 +335,48 @@ pub async fn events(
         let events = events.into_iter().map(EventView::from).collect();
         return Ok(Json(EventList { events }).into_response());
     }
+    Ok(follow(state, tenant, id, after, events, true))
+}
+
+/// The run's events after `after` as server-sent events that follow it
+/// until it ends; each named by its kind when `named` (the dashboard's
+/// script listens to unnamed ones).
+pub(super) fn event_stream(
+    state: AppState,
+    tenant: String,
+    id: String,
+    after: i64,
+    named: bool,
+) -> Result<Response, ApiError> {
+    let events = state.host.runner.events(Some(&tenant), &id, after)?;
+    Ok(follow(state, tenant, id, after, events, named))
+}
+
+fn follow(
+    state: AppState,
+    tenant: String,
+    run_id: String,
+    after: i64,
+    events: Vec<EventRecord>,
+    named: bool,
+) -> Response {
     let stream = EventStream {
         state,
         tenant,
-        run_id: id,
+        run_id,
         after,
         pending: events.into(),
         changes: None,
         done: false,
+        named,
     };
     let stream = futures_util::stream::unfold(stream, |mut stream| async move {
         let event = stream.next().await?;
         Some((Ok::<Event, Infallible>(event), stream))
     });
-    Ok(Sse::new(stream)
+    Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response())
+        .into_response()
 }
 
 /// A run's events as server-sent events: what is stored after `after`, then
@@ -364,6 +390,7 @@ struct EventStream {
     pending: std::collections::VecDeque<EventRecord>,
     changes: Option<tokio::sync::broadcast::Receiver<crate::run::Change>>,
     done: bool,
+    named: bool,
 }
 
 impl EventStream {
@@ -373,7 +400,8 @@ impl EventStream {
                 self.after = event.seq;
                 let (id, kind) = (event.seq.to_string(), event.kind().as_str());
                 let data = serde_json::to_string(&EventView::from(event)).ok()?;
-                return Some(Event::default().id(id).event(kind).data(data));
+                let event = Event::default().id(id).data(data);
+                return Some(if self.named { event.event(kind) } else { event });
             }
             if self.done {
                 return None;

@@ -69,9 +69,35 @@ impl Store {
             if let Some(reason) = refuse(&list_api_keys(tx, &tenant)?) {
                 return Err(StoreError::Conflict(reason));
             }
-            delete_api_key(tx, &tenant, &name)?.ok_or(StoreError::NotFound)
+            let hash = delete_api_key(tx, &tenant, &name)?.ok_or(StoreError::NotFound)?;
+            delete_sessions(tx, &hash, true)?;
+            Ok(hash)
         })
         .await
+    }
+
+    /// Stores a dashboard session for the key hashed as `key_hash`.
+    pub async fn open_session(
+        &self,
+        token_hash: String,
+        key_hash: String,
+        csrf: String,
+        at: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| insert_session(tx, &token_hash, &key_hash, &csrf, at, expires_at))
+            .await
+    }
+
+    /// The live session whose token hashes to `token_hash`.
+    pub fn session(&self, token_hash: &str, now: i64) -> Result<Option<SessionRecord>, StoreError> {
+        self.read(|c| session(c, token_hash, now))
+    }
+
+    /// Ends the session whose token hashes to `token_hash`.
+    pub async fn close_session(&self, token_hash: String) -> Result<(), StoreError> {
+        self.write(move |tx| delete_sessions(tx, &token_hash, false))
+            .await
     }
 
     /// How many tenants there are.

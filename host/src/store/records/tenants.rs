@@ -110,3 +110,70 @@ pub fn tenant_exists(conn: &Db<'_>, tenant: &str) -> Result<bool, StoreError> {
 pub fn count_tenants(conn: &Db<'_>) -> Result<i64, StoreError> {
     conn.query_one("SELECT COUNT(*) FROM tenants", params![], |row| row.get(0))
 }
+
+/// A dashboard session as a request reads it: who holds the key it was
+/// exchanged for, and its form token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub holder: KeyHolder,
+    pub csrf: String,
+}
+
+/// Stores a session (and drops the sessions that expired before `at`); a
+/// conflict when no key is hashed as `key_hash`.
+pub fn insert_session(
+    tx: &Db<'_>,
+    token_hash: &str,
+    key_hash: &str,
+    csrf: &str,
+    at: i64,
+    expires_at: i64,
+) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM ui_sessions WHERE expires_at < ?1", params![at])?;
+    let inserted = tx.execute(
+        "INSERT INTO ui_sessions (token_hash, key_hash, csrf, created_at, expires_at) \
+         SELECT ?1, key_hash, ?3, ?4, ?5 FROM api_keys WHERE key_hash = ?2",
+        params![token_hash, key_hash, csrf, at, expires_at],
+    )?;
+    if inserted == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict("unknown API key".into()))
+    }
+}
+
+/// The session whose token hashes to `token_hash`, while it has not expired
+/// at `now` and its key still exists.
+pub fn session(
+    conn: &Db<'_>,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<SessionRecord>, StoreError> {
+    conn.query_opt(
+        "SELECT k.tenant, k.name, k.admin, s.csrf FROM ui_sessions s \
+         JOIN api_keys k ON k.key_hash = s.key_hash \
+         WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+        params![token_hash, now],
+        |row| {
+            Ok(SessionRecord {
+                holder: KeyHolder {
+                    tenant: row.get(0)?,
+                    name: row.get(1)?,
+                    admin: row.get(2)?,
+                },
+                csrf: row.get(3)?,
+            })
+        },
+    )
+}
+
+/// Ends a session, or every session of a key (`by_key`).
+pub fn delete_sessions(tx: &Db<'_>, hash: &str, by_key: bool) -> Result<(), StoreError> {
+    let sql = if by_key {
+        "DELETE FROM ui_sessions WHERE key_hash = ?1"
+    } else {
+        "DELETE FROM ui_sessions WHERE token_hash = ?1"
+    };
+    tx.execute(sql, params![hash])?;
+    Ok(())
+}

@@ -487,7 +487,10 @@ fn another_tenants_ids_are_not_found_on_every_route() {
                 "keys" => "alice@example.com",
                 other => panic!("no id of kind {other} for {method} {template}: add one"),
             };
-            let path = template.replace("{id}", value).replace("{name}", value);
+            let path = template
+                .replace("{id}", value)
+                .replace("{name}", value)
+                .replace("{version}", "1");
             let body = match (method.as_str(), template.as_str()) {
                 ("PUT", "/v1/workflows/{id}") => Some(json!({"definition": gated()})),
                 ("POST", "/v1/workflows/{id}/runs") => Some(json!({"input": {}})),
@@ -509,6 +512,7 @@ fn another_tenants_ids_are_not_found_on_every_route() {
         ("/v1/workflows", "workflows"),
         ("/v1/runs", "runs"),
         ("/v1/approvals", "approvals"),
+        ("/v1/batches", "batches"),
     ] {
         let listed = server.call("GET", path, Some(&globex), None);
         assert_eq!(
@@ -949,4 +953,53 @@ fn a_workflow_body_that_is_not_json_is_refused_as_unsupported() {
         assert!(message.starts_with("template syntax error"), "{message}");
         assert!(!message.contains('\n'), "{message}");
     }
+}
+
+#[test]
+fn a_workflow_keeps_every_version_and_shows_each() {
+    let (_dir, server) = setup();
+    let workflow = create_workflow(&server, gated(), "active");
+    let mut longer = gated();
+    longer["steps"]
+        .as_array_mut()
+        .expect("steps")
+        .push(json!({"name": "after", "type": "noop"}));
+    let updated = server.call(
+        "PUT",
+        &format!("/v1/workflows/{workflow}"),
+        Some(&server.key),
+        Some(&json!({"definition": longer})),
+    );
+    assert_eq!(updated.status, 200, "{}", updated.body);
+
+    let listed = server.get(&format!("/v1/workflows/{workflow}/versions"));
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let versions = listed.body["versions"].as_array().expect("versions");
+    let numbers: Vec<(i64, bool)> = versions
+        .iter()
+        .map(|v| (v["version"].as_i64().expect("n"), v["latest"] == true))
+        .collect();
+    assert_eq!(numbers, [(2, true), (1, false)], "newest first");
+    let first = server.get("/v1/workflows/gated/versions/1");
+    assert_eq!(first.status, 200, "by name too: {}", first.body);
+    assert_eq!(first.body["latest"], false);
+    assert_eq!(
+        first.body["definition"]["steps"].as_array().map(Vec::len),
+        Some(3)
+    );
+    let second = server.get(&format!("/v1/workflows/{workflow}/versions/2"));
+    assert_eq!(
+        second.body["definition"]["steps"].as_array().map(Vec::len),
+        Some(4)
+    );
+    assert_problem(
+        &server.get(&format!("/v1/workflows/{workflow}/versions/3")),
+        404,
+        "not-found",
+    );
+    assert_problem(
+        &server.get(&format!("/v1/workflows/{workflow}/versions/first")),
+        400,
+        "bad-path",
+    );
 }

@@ -236,3 +236,54 @@ fn a_batch_starts_all_its_runs_or_none() {
     assert_eq!(run_count(&server), 4);
     assert_problem(&server.get("/v1/batches/nope"), 404, "not-found");
 }
+
+#[test]
+fn batches_are_listed_newest_first_a_page_at_a_time_per_tenant() {
+    let (_dir, server) = setup();
+    let first = create_workflow(&server, small_numbers(), "active");
+    let mut second = small_numbers();
+    second["name"] = json!("other-numbers");
+    let second = create_workflow(&server, second, "active");
+    let ids: Vec<String> = [&first, &second, &first]
+        .iter()
+        .map(|workflow| {
+            start_batch(&server, workflow, json!([{"n": 1}, {"n": 5}]))["id"]
+                .as_str()
+                .expect("id")
+                .to_owned()
+        })
+        .collect();
+    for id in &ids {
+        batch_until(&server, id, |b| b["progress"]["unfinished"] == 0);
+    }
+
+    let page = server.get("/v1/batches?limit=2");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let listed: Vec<&str> = page.body["batches"]
+        .as_array()
+        .expect("batches")
+        .iter()
+        .map(|b| b["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(listed, [ids[2].as_str(), ids[1].as_str()], "newest first");
+    assert_eq!(page.body["batches"][0]["progress"]["completed"], 1);
+    assert_eq!(page.body["batches"][0]["progress"]["failed"], 1);
+    let cursor = page.body["next_cursor"].as_str().expect("a next page");
+    let rest = server.get(&format!("/v1/batches?limit=2&cursor={cursor}"));
+    assert_eq!(rest.body["batches"][0]["id"], ids[0].as_str());
+    assert_eq!(rest.body["batches"].as_array().map(Vec::len), Some(1));
+    assert!(rest.body["next_cursor"].is_null());
+
+    let of_first = server.get(&format!("/v1/batches?workflow_id={first}"));
+    assert_eq!(of_first.body["batches"].as_array().map(Vec::len), Some(2));
+    assert_problem(&server.get("/v1/batches?limit=0"), 400, "bad-query");
+    assert_problem(&server.get("/v1/batches?cursor=zz"), 400, "bad-cursor");
+
+    let other = create_tenant(&server, "other");
+    let theirs = server.call("GET", "/v1/batches", Some(&other), None);
+    assert_eq!(
+        theirs.body["batches"],
+        json!([]),
+        "another tenant sees none"
+    );
+}

@@ -265,7 +265,7 @@ fn waits_are_timers_and_bad_input_fails_the_step_readably() {
         &server,
         json!({"name": "cool-off", "steps": [
             {"name": "draft", "type": "transform", "config": {"template": {"title": "t"}}},
-            {"name": "cool_off", "wait": {"for": "600ms"}},
+            {"name": "cool_off", "wait": {"for": "1500ms"}},
             {"name": "publish", "type": "noop"}
         ]}),
         "active",
@@ -283,7 +283,7 @@ fn waits_are_timers_and_bad_input_fails_the_step_readably() {
         "{waiting}"
     );
     let done = poll_until(&server, &run, status_is("completed"));
-    assert!(started.elapsed() >= Duration::from_millis(600));
+    assert!(started.elapsed() >= Duration::from_millis(1500));
     // A wait passes its input on.
     assert_eq!(done["result"], json!({"title": "t"}));
 

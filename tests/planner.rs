@@ -715,3 +715,41 @@ fn plan_links_expire_and_a_server_without_a_planner_says_so() {
     let refused = plan(&plain, json!({"goal": "digest"}));
     assert_problem(&refused, 422, "planner-not-configured");
 }
+
+#[test]
+fn a_key_rejects_a_plan_with_a_note_and_an_unplanned_workflow_has_none_to_reject() {
+    let (model, _) = model_stub();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path(), &planner_settings(&model));
+    let created = plan(&server, json!({"goal": "a weekly digest"}));
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().expect("id");
+
+    let rejected = server.post(
+        &format!("/v1/workflows/{id}/plan/reject"),
+        &json!({"note": "check the links first"}),
+    );
+    assert_eq!(rejected.status, 200, "{}", rejected.body);
+    assert_eq!(rejected.body["status"], "draft");
+    let plan_view = &rejected.body["plan"];
+    assert_eq!(plan_view["state"], "rejected");
+    let decision = &plan_view["decisions"][0];
+    assert_eq!(decision["decision"], "reject");
+    assert_eq!(decision["reviewer"], "admin", "the key's name");
+    assert_eq!(decision["channel"], "api");
+    assert_eq!(decision["note"], "check the links first");
+    // Once per version.
+    let again = server.post(&format!("/v1/workflows/{id}/plan/reject"), &json!({}));
+    assert_problem(&again, 409, "conflict");
+
+    let unplanned = create_workflow(
+        &server,
+        json!({"name": "plain", "steps": [{"name": "a", "type": "noop"}]}),
+        "draft",
+    );
+    let none = server.post(
+        &format!("/v1/workflows/{unplanned}/plan/reject"),
+        &json!({}),
+    );
+    assert_problem(&none, 404, "not-found");
+}

@@ -1,6 +1,7 @@
 # Sourced by the scripted test suites: starts the real `cairn serve` on
 # 127.0.0.1:0 over a fresh data directory, sets `url` and `key` (the default
-# tenant's API key), and stops the server and removes its files on exit.
+# tenant's API key), and stops the server and removes its files on exit (then
+# runs the caller's $on_exit, if it set one).
 # Compiled plugins are kept in target/$1-compiled between runs. With
 # CAIRN_TEST_POSTGRES (a superuser URL), the server runs on a fresh database
 # of that PostgreSQL server.
@@ -19,7 +20,7 @@ start_server() {
     CAIRN_DATA_DIR="$data" CAIRN_CACHE_DIR="$cache" \
         target/debug/cairn serve --listen 127.0.0.1:0 >"$out" 2>"$data.log" &
     server=$!
-    trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$out" "$data.log"' EXIT
+    trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data" "$out" "$data.log"; eval "${on_exit:-}"' EXIT
 
     url=""
     for _ in $(seq 1 600); do

@@ -65,6 +65,11 @@ async function statusOf(runId) {
   return (await api('GET', `/runs/${runId}`)).status;
 }
 
+// Waits (long-polls) until the run has paused or ended.
+async function settled(runId) {
+  return api('GET', `/runs/${runId}?wait=20s&until=settled`);
+}
+
 let reviewDraft; // the workflow made from the example
 let firstRun; // its first run, started from the workflow's page
 
@@ -228,6 +233,89 @@ test('decide a free-form pending action through the schema form, a bad value ref
   await page.close();
 });
 
+test('review a plan: its goal and proposed steps; reject one with a note, approve another', async () => {
+  const page = await a.newPage();
+  await page.goto('/workflows/new');
+  await page.getByLabel('Goal').fill('A weekly digest of our best stories');
+  await page.getByRole('button', { name: 'Plan it' }).click();
+  await page.waitForURL(/\/workflows\/[0-9a-f-]{36}$/);
+  await page.getByRole('heading', { name: 'Plan' }).waitFor();
+  await page.getByText('A weekly digest of our best stories').waitFor();
+  await page.getByRole('heading', { name: 'Proposed steps' }).waitFor();
+  assert.ok(await page.getByText(/collect/).first().isVisible());
+  await shot(page, 'plan-review');
+  await page.getByLabel(/^Why/).fill('Add a step that checks the links.');
+  await page.getByRole('button', { name: 'Reject plan' }).click();
+  await page.getByText(/reject of version 1 by admin via api .*Add a step that checks the links/).waitFor();
+  const rejected = await api('GET', `/workflows/${page.url().split('/').pop()}`);
+  assert.equal(rejected.status, 'draft');
+  assert.equal(rejected.plan.state, 'rejected');
+  await shot(page, 'plan-rejected');
+
+  await page.goto('/workflows/new');
+  await page.getByLabel('Goal').fill('Another weekly digest');
+  await page.getByRole('button', { name: 'Plan it' }).click();
+  await page.waitForURL(/\/workflows\/[0-9a-f-]{36}$/);
+  await page.getByRole('button', { name: 'Approve plan and activate' }).click();
+  await page.getByRole('button', { name: 'Run', exact: true }).waitFor();
+  const approved = await api('GET', `/workflows/${page.url().split('/').pop()}`);
+  assert.equal(approved.status, 'active');
+  assert.equal(approved.plan.state, 'approved');
+  await page.close();
+});
+
+test('a workflow\'s versions, and a batch\'s progress', async () => {
+  const workflow = await api('POST', '/workflows', {
+    status: 'active',
+    definition: { name: 'greetings', steps: [{ name: 'hello', type: 'noop' }] },
+  });
+  await api('PUT', `/workflows/${workflow.id}`, {
+    definition: { name: 'greetings', steps: [{ name: 'hello', type: 'noop' }, { name: 'again', type: 'noop' }] },
+  });
+  const page = await a.newPage();
+  await page.goto(`/workflows/${workflow.id}`);
+  await page.getByText('latest: new runs start on it').waitFor();
+  await page.getByRole('link', { name: 'Version 1' }).click();
+  await page.getByText('An earlier version').waitFor();
+  assert.equal(await page.locator('.steps > li').count(), 1, 'version 1 had one step');
+  await shot(page, 'workflow-version');
+
+  const batch = await api('POST', `/workflows/${workflow.id}/batches`, { inputs: [{ n: 1 }, { n: 2 }, { n: 3 }] });
+  for (let i = 0; i < 100 && (await api('GET', `/batches/${batch.id}`)).progress.unfinished > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await page.goto('/batches');
+  await page.locator(`a[href="/batches/${batch.id}"]`).click();
+  await page.waitForURL(/\/batches\/[0-9a-f-]{36}$/);
+  const progress = await page.locator('section.card').first().textContent();
+  assert.match(progress, /3\s+completed,\s+0\s+failed,\s+of\s+3/);
+  assert.equal(await page.locator('a[href^="/runs/"]').count(), 3, 'its three runs');
+  await shot(page, 'batch');
+  await page.goto('/batches');
+  await shot(page, 'batches');
+  await page.close();
+});
+
+test('a map step\'s items, each with its steps', async () => {
+  const workflow = await api('POST', '/workflows', {
+    status: 'active',
+    definition: {
+      name: 'per-item',
+      steps: [{ name: 'each', map: { items: '{{ input.items }}', steps: [{ name: 'touch', type: 'noop' }] } }],
+    },
+  });
+  const run = await api('POST', `/workflows/${workflow.id}/runs`, { input: { items: ['a', 'b', 'c'] } });
+  assert.equal((await settled(run.id)).status, 'completed');
+  const page = await a.newPage();
+  await page.goto(`/runs/${run.id}`);
+  await page.locator('summary', { hasText: 'each' }).click();
+  await page.getByRole('link', { name: 'Each item and its steps' }).click();
+  await page.getByRole('heading', { name: 'Items 1 to 3' }).waitFor();
+  assert.equal(await page.locator('.timeline > li').count(), 3);
+  await shot(page, 'run-map-items');
+  await page.close();
+});
+
 test('tenant B cannot see tenant A\'s run by its URL', async () => {
   const b = await signedIn(keyB);
   const page = await b.newPage();
@@ -273,6 +361,34 @@ test('pages send a policy that allows no inline script and no framing', async ()
   assert.ok(headers['referrer-policy']);
   await shot(page, 'runs');
   await page.close();
+});
+
+test('every page passes axe-core\'s WCAG 2.1 A and AA checks, contrast and labels among them', async () => {
+  const paused = await api('POST', `/workflows/${reviewDraft}/runs`, { input: { topic: 'accessible' } });
+  assert.equal((await settled(paused.id)).status, 'paused');
+  // Only this context may inject axe: the pages' own policy forbids it.
+  const context = await browser.newContext({ baseURL: url, bypassCSP: true });
+  context.setDefaultTimeout(timeout);
+  const page = await context.newPage();
+  const check = async (path, width) => {
+    await page.setViewportSize({ width, height: 900 });
+    await page.goto(path);
+    await page.addScriptTag({ path: 'tests/browser/node_modules/axe-core/axe.min.js' });
+    const result = await page.evaluate(() => axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    }));
+    const found = result.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(', ')})`);
+    assert.deepEqual(found, [], `${path} at ${width}px`);
+  };
+  await check('/sign-in', 1280);
+  await page.getByLabel('API key').fill(keyA);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/runs$/);
+  for (const path of ['/runs', '/workflows', '/workflows/new', `/workflows/${reviewDraft}`,
+    `/runs/${paused.id}`, '/approvals', '/batches']) {
+    for (const width of [1280, 390]) await check(path, width);
+  }
+  await context.close();
 });
 
 test('signing out ends the session', async () => {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The dashboard's end-to-end tests: Debian's Chromium, driven by Playwright
 # (playwright-core, pinned in package-lock.json), against a real `cairn serve`
-# started here with two tenants. Installs Chromium from the distribution's
+# started here with two tenants and a stub model server for the planner. Installs Chromium from the distribution's
 # packages and the Node packages when they are missing. Screenshots of each
 # page go to target/dashboard-screenshots/.
 set -euo pipefail
@@ -14,9 +14,19 @@ if ! command -v chromium >/dev/null; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 fi
-if [ ! -d tests/browser/node_modules/playwright-core ]; then
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/axe-core ]; then
     (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# The planner's model: a stub on loopback, stopped with the server.
+rm -f target/browser-model.url
+node tests/browser/model-stub.mjs > target/browser-model.url &
+stub=$!
+trap "kill $stub 2>/dev/null" EXIT
+on_exit="kill $stub 2>/dev/null"
+for _ in $(seq 1 50); do [ -s target/browser-model.url ] && break; sleep 0.1; done
+export CAIRN_PLANNER__BASE_URL=$(cat target/browser-model.url)
+export CAIRN_PLANNER__MODEL=stub-model CAIRN_PLANNER__API_KEY=sk-test
 
 source tests/serve.sh
 start_server dashboard

@@ -1,15 +1,17 @@
 //! Batch routes: one run of a workflow per input, watched and cancelled as one.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiJson, Caller, Path, Tenant, idempotency};
+use super::extract::{ApiJson, Caller, Path, Tenant, bad_query, idempotency};
+use super::runs::{decode_cursor, encode_cursor};
 use crate::runner::{Actor, BatchView};
 
 #[derive(Deserialize, ToSchema)]
@@ -87,4 +89,59 @@ pub async fn cancel(
     Ok(Json(
         state.host.runner.cancel_batch(&tenant, &id, actor).await?,
     ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BatchesQuery {
+    /// Only this workflow's batches.
+    workflow_id: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[param(
+        pattern = "^(3[0-9]|[46][1-6]){8}2[dD]((3[0-9]|[46][1-6]){4}2[dD]){3}(3[0-9]|[46][1-6]){12}$"
+    )]
+    cursor: Option<String>,
+    /// 1 to 100; 20 when absent.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<usize>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchList {
+    /// Newest first, each with its progress.
+    batches: Vec<BatchView>,
+    /// Where the next page starts; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// The tenant's batches, newest first, a page at a time.
+#[utoipa::path(operation_id = "listBatches", get, path = "/v1/batches", tag = "batches", params(BatchesQuery),
+    responses(
+        (status = 200, description = "A page of batches", body = BatchList),
+        (status = 400, description = "A bad cursor or limit"),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    query: Result<Query<BatchesQuery>, QueryRejection>,
+) -> Result<Json<BatchList>, ApiError> {
+    let Query(query) = query.map_err(|e| bad_query(e.body_text()))?;
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(bad_query("limit must be from 1 to 100"));
+    }
+    let before = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let batches = state.host.runner.list_batches(
+        &tenant,
+        query.workflow_id.as_deref(),
+        before.as_deref(),
+        limit,
+    )?;
+    let next_cursor = (batches.len() == limit)
+        .then(|| batches.last().map(|batch| encode_cursor(&batch.id)))
+        .flatten();
+    Ok(Json(BatchList {
+        batches,
+        next_cursor,
+    }))
 }

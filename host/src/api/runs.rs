@@ -134,15 +134,21 @@ pub async fn list(
         limit,
     )?;
     let next_cursor = if runs.len() == limit {
-        runs.last().map(|run| hex::encode(run.id.as_bytes()))
+        runs.last().map(|run| encode_cursor(&run.id))
     } else {
         None
     };
     Ok(Json(RunList { runs, next_cursor }))
 }
 
-/// Cursors are opaque to clients: the hex of the last run id of a page.
-fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
+/// Cursors are opaque to clients: the hex of the last id of a page (a run's,
+/// or a batch's).
+pub(super) fn encode_cursor(id: &str) -> String {
+    hex::encode(id.as_bytes())
+}
+
+/// The id in a cursor [`encode_cursor`] made.
+pub(super) fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
     hex::decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())

@@ -700,3 +700,124 @@ pub async fn resume_schedule(
             .await?,
     ))
 }
+
+/// One version of a workflow.
+#[derive(Serialize, ToSchema)]
+pub struct VersionSummary {
+    version: i64,
+    created_at: String,
+    /// Whether it is the version new runs start on.
+    latest: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionList {
+    /// Newest first.
+    versions: Vec<VersionSummary>,
+}
+
+/// The workflow's versions, newest first; a run keeps the version it
+/// started on.
+#[utoipa::path(get, operation_id = "listWorkflowVersions", path = "/v1/workflows/{id}/versions", tag = "workflows",
+    params(("id" = String, Path, description = "Workflow id, or its name")),
+    responses(
+        (status = 200, description = "The versions", body = VersionList),
+        (status = 404, description = "No such workflow for this tenant"),
+    ))]
+pub async fn versions(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path(id): Path<String>,
+) -> Result<Json<VersionList>, ApiError> {
+    let id = state.host.runner.workflow_id(&tenant, &id)?;
+    let versions = state.host.runner.workflow_versions(&tenant, &id)?;
+    let newest = versions.first().map(|(version, _)| *version);
+    Ok(Json(VersionList {
+        versions: versions
+            .into_iter()
+            .map(|(version, created_at)| VersionSummary {
+                version,
+                created_at: timestamp(created_at),
+                latest: Some(version) == newest,
+            })
+            .collect(),
+    }))
+}
+
+/// A version of a workflow, with its definition.
+#[derive(Serialize, ToSchema)]
+pub struct VersionBody {
+    id: String,
+    name: String,
+    version: i64,
+    /// Whether it is the version new runs start on.
+    latest: bool,
+    #[schema(value_type = WorkflowDefinition)]
+    definition: Value,
+}
+
+/// One version of the workflow, with its definition.
+#[utoipa::path(get, operation_id = "getWorkflowVersion", path = "/v1/workflows/{id}/versions/{version}", tag = "workflows",
+    params(
+        ("id" = String, Path, description = "Workflow id, or its name"),
+        ("version" = i64, Path, description = "The version's number, from 1"),
+    ),
+    responses(
+        (status = 200, description = "The version", body = VersionBody),
+        (status = 404, description = "No such workflow for this tenant, or no such version"),
+    ))]
+pub async fn version(
+    State(state): State<AppState>,
+    Tenant(tenant): Tenant,
+    Path((id, version)): Path<(String, i64)>,
+) -> Result<Json<VersionBody>, ApiError> {
+    let id = state.host.runner.workflow_id(&tenant, &id)?;
+    let (workflow, definition) = state.host.runner.workflow_version(&tenant, &id, version)?;
+    Ok(Json(VersionBody {
+        latest: workflow.version == version,
+        id: workflow.id,
+        name: workflow.name,
+        version,
+        definition,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRejection {
+    /// Why, for the plan's owner.
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// Reject a planned draft's latest plan, with a note for its owner (recorded
+/// as the key's decision); it stays a draft. Approving is activating it.
+#[utoipa::path(post, operation_id = "rejectPlan", path = "/v1/workflows/{id}/plan/reject", tag = "workflows",
+    params(("id" = String, Path, description = "Workflow id, or its name")),
+    request_body = PlanRejection,
+    responses(
+        (status = 200, description = "The workflow, with the decision in its plan", body = WorkflowBody),
+        (status = 404, description = "No such workflow for this tenant, or it was not planned"),
+        (status = 409, description = "This version of the plan was decided already"),
+        (status = 422, description = "The body is not a rejection"),
+    ))]
+pub async fn reject_plan(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    body: ApiJson<PlanRejection>,
+) -> Result<Json<WorkflowBody>, ApiError> {
+    let runner = &state.host.runner;
+    let id = runner.workflow_id(&caller.tenant, &id)?;
+    let (workflow, _) = runner.get_workflow(&caller.tenant, &id)?;
+    let review = PlanReview {
+        version: workflow.version,
+        decision: PlanDecision::Reject,
+        reviewer: caller.name.clone(),
+        channel: PlanChannel::Api,
+        note: body.value.note.filter(|note| !note.trim().is_empty()),
+        at: now_ms(),
+    };
+    runner.decide_plan(&caller.tenant, &id, review).await?;
+    get(State(state), Tenant(caller.tenant), Path(id)).await
+}

@@ -183,6 +183,23 @@ impl Runner {
         Ok(BatchView::new(&batch, runs))
     }
 
+    /// A tenant's batches (of one workflow, if given), newest first, at most
+    /// `limit`, after the batch `before` (the last of the previous page).
+    pub fn list_batches(
+        &self,
+        tenant: &str,
+        workflow_id: Option<&str>,
+        before: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<BatchView>, RunError> {
+        Ok(self.inner.store.reading(|c| {
+            c.list_batches(tenant, workflow_id, before, limit)?
+                .into_iter()
+                .map(|batch| Ok(BatchView::new(&batch, c.batch_runs(&batch.id)?)))
+                .collect()
+        })?)
+    }
+
     /// Cancels the batch and, in the same transaction, its unfinished runs.
     /// Cancelling a cancelled batch changes nothing; a finished one is a
     /// conflict.

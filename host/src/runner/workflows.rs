@@ -166,6 +166,28 @@ impl Runner {
         })?)
     }
 
+    /// A tenant's workflow's versions (number, made at), newest first.
+    pub fn workflow_versions(&self, tenant: &str, id: &str) -> Result<Vec<(i64, i64)>, RunError> {
+        Ok(self.inner.store.reading(|c| {
+            c.get_workflow(tenant, id)?;
+            c.workflow_versions(id)
+        })?)
+    }
+
+    /// A tenant's workflow and the definition of its version `version`.
+    pub fn workflow_version(
+        &self,
+        tenant: &str,
+        id: &str,
+        version: i64,
+    ) -> Result<(WorkflowRecord, Value), RunError> {
+        Ok(self.inner.store.reading(|c| {
+            let workflow = c.get_workflow(tenant, id)?;
+            let definition = c.get_definition(id, version)?;
+            Ok((workflow, definition))
+        })?)
+    }
+
     /// Checks a definition for workflow `id` (`None`: a new one).
     pub(super) fn check_definition(
         &self,

@@ -81,6 +81,8 @@ impl Reader<'_> {
         fn list_workflows(tenant: &str) -> Vec<WorkflowSummary>;
         /// A workflow version's definition.
         fn get_definition(workflow_id: &str, version: i64) -> Value;
+        /// A workflow's versions (number, made at), newest first.
+        fn workflow_versions(workflow_id: &str) -> Vec<(i64, i64)>;
         /// The plan a planned workflow was drafted from.
         fn get_plan(workflow_id: &str) -> Option<PlanRecord>;
         /// A plan's decisions, by version.
@@ -117,6 +119,8 @@ impl Reader<'_> {
         fn get_batch(tenant: &str, id: &str) -> BatchRecord;
         /// A batch's runs and how they stand.
         fn batch_runs(batch_id: &str) -> Vec<(String, RunStatus)>;
+        /// A tenant's batches, newest first.
+        fn list_batches(tenant: &str, workflow_id: Option<&str>, before: Option<&str>, limit: usize) -> Vec<BatchRecord>;
         /// Outbox rows due by `now`.
         /// The next attempt of any outbox row.
         fn next_outbox_attempt() -> Option<i64>;

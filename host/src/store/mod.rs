@@ -44,7 +44,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0013_run_numbers.sql"),
     include_str!("migrations/sqlite/0014_workflow_names.sql"),
     include_str!("migrations/sqlite/0015_hosts.sql"),
-    include_str!("migrations/sqlite/0016_sessions.sql"),
+    include_str!("migrations/sqlite/0016_dashboard.sql"),
 ];
 
 /// Most transitions committed in one transaction.

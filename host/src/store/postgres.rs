@@ -33,7 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0001_schema.sql"),
     include_str!("migrations/postgres/0002_hosts.sql"),
     include_str!("migrations/postgres/0003_in_place.sql"),
-    include_str!("migrations/postgres/0004_sessions.sql"),
+    include_str!("migrations/postgres/0004_dashboard.sql"),
 ];
 
 /// The advisory lock migrations run under (any constant; this one spells "cairn").

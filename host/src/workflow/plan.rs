@@ -55,7 +55,8 @@ impl PlanDecision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum PlanChannel {
-    /// `POST /v1/workflows/{id}/activate`, by an API key.
+    /// `POST /v1/workflows/{id}/activate` or `.../plan/reject`, by an API key
+    /// (or the dashboard, signed in with it).
     Api,
     /// A link from the plan's email.
     Link,

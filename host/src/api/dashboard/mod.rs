@@ -45,13 +45,20 @@ pub fn routes() -> Router<AppState> {
         .route("/workflows/{id}/runs", post(pages::start_run))
         .route("/workflows/{id}/status", post(pages::set_status))
         .route("/workflows/{id}/schedule", post(pages::set_schedule))
+        .route("/workflows/{id}/plan/reject", post(pages::reject_plan))
+        .route(
+            "/workflows/{id}/versions/{version}",
+            get(pages::workflow_version),
+        )
         .route("/runs", get(pages::runs))
         .route("/runs/{id}", get(pages::run))
         .route("/runs/{id}/panel", get(pages::run_panel))
+        .route("/runs/{id}/steps/{path}", get(pages::run_step))
         .route("/runs/{id}/live", get(pages::run_live))
         .route("/runs/{id}/decide", post(pages::decide))
         .route("/runs/{id}/cancel", post(pages::cancel))
         .route("/approvals", get(pages::approvals))
+        .route("/batches", get(pages::batches))
         .route("/batches/{id}", get(pages::batch))
         .route("/batches/{id}/cancel", post(pages::cancel_batch))
         .route("/assets/{name}", get(asset))
@@ -150,8 +157,11 @@ fn templates() -> &'static minijinja::Environment<'static> {
             ("run.html", include_str!("templates/run.html")),
             ("run_live.html", include_str!("templates/run_live.html")),
             ("run_action.html", include_str!("templates/run_action.html")),
+            ("step.html", include_str!("templates/step.html")),
             ("approvals.html", include_str!("templates/approvals.html")),
             ("batch.html", include_str!("templates/batch.html")),
+            ("batches.html", include_str!("templates/batches.html")),
+            ("version.html", include_str!("templates/version.html")),
         ];
         for (name, source) in pages {
             env.add_template(name, source)

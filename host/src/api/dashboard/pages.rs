@@ -149,7 +149,10 @@ pub async fn create_workflow(
             }
         }
     };
-    let created = workflows::create(State(state), caller(&viewer), json_body(body)?).await;
+    let created = match json_body(body) {
+        Ok(body) => workflows::create(State(state), caller(&viewer), body).await,
+        Err(refused) => Err(refused),
+    };
     match created {
         Ok((_, Json(workflow))) => {
             let id = answer(workflow)["id"]
@@ -236,12 +239,18 @@ async fn workflow_page(
     let workflow = answer(workflow);
     let schedule = match workflow.get("schedule") {
         Some(_) => Some(answer(
-            workflows::schedule(State(state), tenant(viewer), Path(id))
+            workflows::schedule(State(state.clone()), tenant(viewer), Path(id))
                 .await?
                 .0,
         )),
         None => None,
     };
+    let Json(versions) = workflows::versions(
+        State(state.clone()),
+        tenant(viewer),
+        Path(workflow["id"].as_str().unwrap_or_default().to_owned()),
+    )
+    .await?;
     let steps = outline(&workflow["definition"]["steps"]);
     Ok(page(
         status,
@@ -249,7 +258,7 @@ async fn workflow_page(
         minijinja::context! {
             viewer => viewer.context(), nav => "workflows",
             workflow => value(&workflow), steps => value(steps), schedule => value(schedule),
-            input => input.unwrap_or("{}"), problem => value(problem),
+            versions => value(versions), input => input.unwrap_or("{}"), problem => value(problem),
         },
     ))
 }
@@ -337,6 +346,46 @@ pub async fn set_status(
     Ok(Redirect::to(&format!("/workflows/{id}")).into_response())
 }
 
+/// One version of a workflow: its steps and definition.
+pub async fn workflow_version(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, number)): Path<(String, i64)>,
+) -> Result<Response, PageError> {
+    let Json(version) =
+        workflows::version(State(state), tenant(&viewer), Path((id, number))).await?;
+    let version = answer(version);
+    let steps = outline(&version["definition"]["steps"]);
+    Ok(page(
+        StatusCode::OK,
+        "version.html",
+        minijinja::context! {
+            viewer => viewer.context(), nav => "workflows",
+            version => value(&version), steps => value(steps),
+        },
+    ))
+}
+
+/// Rejects a planned draft's plan with a note, as
+/// `POST /v1/workflows/{id}/plan/reject` does.
+pub async fn reject_plan(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let fields = checked(&viewer, form)?;
+    let note = fields.get("note").unwrap_or_default();
+    let Json(_) = workflows::reject_plan(
+        State(state),
+        caller(&viewer),
+        Path(id.clone()),
+        json_body(json!({ "note": note }))?,
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/workflows/{id}")).into_response())
+}
+
 /// Pauses or resumes the workflow's schedule.
 pub async fn set_schedule(
     State(state): State<AppState>,
@@ -354,27 +403,34 @@ pub async fn set_schedule(
     Ok(Redirect::to(&format!("/workflows/{id}")).into_response())
 }
 
+/// A list page's query: which workflow, which status, where the page
+/// starts; an empty field is no filter.
 #[derive(serde::Deserialize)]
-pub struct RunsFilter {
+pub struct ListFilter {
     workflow: Option<String>,
     status: Option<String>,
     cursor: Option<String>,
+}
+
+impl ListFilter {
+    fn non_empty(self) -> (Option<String>, Option<String>, Option<String>) {
+        let some = |v: Option<String>| v.filter(|v| !v.is_empty());
+        (some(self.workflow), some(self.status), some(self.cursor))
+    }
 }
 
 /// The tenant's runs, newest first, by workflow and status.
 pub async fn runs(
     State(state): State<AppState>,
     viewer: Viewer,
-    axum::extract::Query(filter): axum::extract::Query<RunsFilter>,
+    axum::extract::Query(filter): axum::extract::Query<ListFilter>,
 ) -> Result<Response, PageError> {
-    let some = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
-    let (workflow, status) = (some(&filter.workflow), some(&filter.status));
+    let (workflow, status, cursor) = filter.non_empty();
     let Json(list) = runs::list(
         State(state.clone()),
         tenant(&viewer),
         query(json!({
-            "workflow_id": workflow, "status": status,
-            "cursor": some(&filter.cursor), "limit": RUNS_PER_PAGE,
+            "workflow_id": workflow, "status": status, "cursor": cursor, "limit": RUNS_PER_PAGE,
         }))?,
     )
     .await?;
@@ -493,6 +549,44 @@ pub async fn run(
         StatusCode::OK,
         "run.html",
         run_context(&viewer, &shown, None),
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ItemsPage {
+    offset: Option<usize>,
+}
+
+/// How many of a map's items a step's page shows at once.
+const ITEMS_PER_PAGE: usize = 50;
+
+/// One step of a run; for a map, a page of its items with their steps.
+pub async fn run_step(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((id, path)): Path<(String, String)>,
+    axum::extract::Query(page_of): axum::extract::Query<ItemsPage>,
+) -> Result<Response, PageError> {
+    let offset = page_of.offset.unwrap_or(0);
+    let Json(detail) = runs::step(
+        State(state.clone()),
+        tenant(&viewer),
+        Path((id.clone(), path.clone())),
+        query(json!({ "offset": offset, "limit": ITEMS_PER_PAGE }))?,
+    )
+    .await?;
+    let shown = read_run(&state, &viewer, &id)?;
+    let total = detail.step.items.as_ref().map_or(0, |items| items.total);
+    let next = (offset + ITEMS_PER_PAGE < total).then_some(offset + ITEMS_PER_PAGE);
+    let previous = (offset > 0).then(|| offset.saturating_sub(ITEMS_PER_PAGE));
+    Ok(page(
+        StatusCode::OK,
+        "step.html",
+        minijinja::context! {
+            viewer => viewer.context(), nav => "runs", run => value(&shown.run),
+            workflow_name => shown.workflow_name, detail => value(&detail), path,
+            offset, next, previous,
+        },
     ))
 }
 
@@ -664,6 +758,30 @@ pub async fn approvals(
     ))
 }
 
+/// The tenant's batches, newest first, with their progress.
+pub async fn batches(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Query(filter): axum::extract::Query<ListFilter>,
+) -> Result<Response, PageError> {
+    let (workflow, _, cursor) = filter.non_empty();
+    let Json(list) = batches::list(
+        State(state.clone()),
+        tenant(&viewer),
+        query(json!({ "workflow_id": workflow, "cursor": cursor, "limit": 20 }))?,
+    )
+    .await?;
+    let Json(all) = workflows::list(State(state), tenant(&viewer)).await?;
+    Ok(page(
+        StatusCode::OK,
+        "batches.html",
+        minijinja::context! {
+            viewer => viewer.context(), nav => "batches", list => value(&list),
+            workflows => value(&all), workflow,
+        },
+    ))
+}
+
 /// A batch: its progress and its runs.
 pub async fn batch(
     State(state): State<AppState>,
@@ -689,7 +807,7 @@ pub async fn batch(
         StatusCode::OK,
         "batch.html",
         minijinja::context! {
-            viewer => viewer.context(), nav => "runs", batch => value(&batch), runs => value(runs),
+            viewer => viewer.context(), nav => "batches", batch => value(&batch), runs => value(runs),
         },
     ))
 }

@@ -23,17 +23,46 @@ pub fn insert_batch(tx: &Db<'_>, batch: &BatchRecord, runs: &[&str]) -> Result<(
     Ok(())
 }
 
+const BATCH_COLUMNS: &str = "id, tenant, workflow_id, created_at, cancelled_at";
+
+fn batch_from_row(row: &Row<'_>) -> Result<BatchRecord, StoreError> {
+    Ok(BatchRecord {
+        id: row.get(0)?,
+        tenant: row.get(1)?,
+        workflow_id: row.get(2)?,
+        created_at: row.get(3)?,
+        cancelled_at: row.get(4)?,
+    })
+}
+
 pub fn get_batch(conn: &Db<'_>, tenant: &str, id: &str) -> Result<BatchRecord, StoreError> {
-    conn.query_opt("SELECT id, tenant, workflow_id, created_at, cancelled_at FROM batches WHERE tenant = ?1 AND id = ?2", params![tenant, id], |row| {
-        Ok(BatchRecord {
-            id: row.get(0)?,
-            tenant: row.get(1)?,
-            workflow_id: row.get(2)?,
-            created_at: row.get(3)?,
-            cancelled_at: row.get(4)?,
-        })
-    })?
+    conn.query_opt(
+        &format!("SELECT {BATCH_COLUMNS} FROM batches WHERE tenant = ?1 AND id = ?2"),
+        params![tenant, id],
+        batch_from_row,
+    )?
     .ok_or(StoreError::NotFound)
+}
+
+/// A tenant's batches (of one workflow, if given), newest first, at most
+/// `limit`; `before` is the last id of the previous page.
+pub fn list_batches(
+    conn: &Db<'_>,
+    tenant: &str,
+    workflow_id: Option<&str>,
+    before: Option<&str>,
+    limit: usize,
+) -> Result<Vec<BatchRecord>, StoreError> {
+    conn.query(
+        &format!(
+            "SELECT {BATCH_COLUMNS} FROM batches WHERE tenant = ?1 \
+             AND (CAST(?2 AS TEXT) IS NULL OR workflow_id = ?2) \
+             AND (CAST(?3 AS TEXT) IS NULL OR id < ?3) \
+             ORDER BY id DESC LIMIT ?4"
+        ),
+        params![tenant, workflow_id, before, limit as i64],
+        batch_from_row,
+    )
 }
 
 /// The batch's runs in input order, with their statuses.

@@ -190,6 +190,16 @@ pub fn get_definition(conn: &Db<'_>, workflow_id: &str, version: i64) -> Result<
     .ok_or(StoreError::NotFound)
 }
 
+/// A workflow's versions, newest first, each with when it was made.
+pub fn workflow_versions(conn: &Db<'_>, workflow_id: &str) -> Result<Vec<(i64, i64)>, StoreError> {
+    conn.query(
+        "SELECT version, created_at FROM workflow_versions WHERE workflow_id = ?1 \
+         ORDER BY version DESC",
+        params![workflow_id],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+}
+
 /// Stores where a planned workflow came from.
 pub fn insert_plan(tx: &Db<'_>, plan: &PlanRecord) -> Result<(), StoreError> {
     tx.execute(

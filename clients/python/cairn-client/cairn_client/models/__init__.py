@@ -4,6 +4,7 @@ from .approval import Approval
 from .approval_gate import ApprovalGate
 from .approval_link import ApprovalLink
 from .approval_list import ApprovalList
+from .batch_list import BatchList
 from .batch_progress import BatchProgress
 from .batch_status import BatchStatus
 from .batch_view import BatchView
@@ -47,6 +48,7 @@ from .plan_channel import PlanChannel
 from .plan_decision import PlanDecision
 from .plan_decision_view import PlanDecisionView
 from .plan_link_decision import PlanLinkDecision
+from .plan_rejection import PlanRejection
 from .plan_state import PlanState
 from .plan_view import PlanView
 from .plugin_body import PluginBody
@@ -90,6 +92,9 @@ from .trigger_type_2_kind import TriggerType2Kind
 from .trigger_type_3 import TriggerType3
 from .trigger_type_3_kind import TriggerType3Kind
 from .update_workflow import UpdateWorkflow
+from .version_body import VersionBody
+from .version_list import VersionList
+from .version_summary import VersionSummary
 from .wait import Wait
 from .webhook_target import WebhookTarget
 from .workflow_body import WorkflowBody
@@ -102,6 +107,7 @@ __all__ = (
     "ApprovalGate",
     "ApprovalLink",
     "ApprovalList",
+    "BatchList",
     "BatchProgress",
     "BatchStatus",
     "BatchView",
@@ -145,6 +151,7 @@ __all__ = (
     "PlanDecision",
     "PlanDecisionView",
     "PlanLinkDecision",
+    "PlanRejection",
     "PlanState",
     "PlanView",
     "PluginBody",
@@ -188,6 +195,9 @@ __all__ = (
     "TriggerType3",
     "TriggerType3Kind",
     "UpdateWorkflow",
+    "VersionBody",
+    "VersionList",
+    "VersionSummary",
     "Wait",
     "WebhookTarget",
     "WorkflowBody",

@@ -11,3 +11,6 @@ CREATE TABLE ui_sessions (
 );
 CREATE INDEX ui_sessions_by_key ON ui_sessions (key_hash);
 CREATE INDEX ui_sessions_by_expiry ON ui_sessions (expires_at);
+
+-- A tenant's batches, newest first (GET /v1/batches, the dashboard).
+CREATE INDEX batches_by_tenant ON batches (tenant, id);

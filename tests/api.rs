@@ -438,16 +438,7 @@ fn another_tenants_ids_are_not_found_on_every_route() {
     );
     assert_eq!(batch.status, 201, "{}", batch.body);
     let batch = batch.body["id"].as_str().expect("batch id").to_owned();
-    let uploaded = server.call_with(
-        "POST",
-        "/v1/plugins",
-        Some(&server.key),
-        Some((
-            "application/wasm",
-            crate::common::component_bytes(crate::common::GREET),
-        )),
-        &[],
-    );
+    let uploaded = upload_plugin(&server, crate::common::GREET);
     assert_eq!(uploaded.status, 201, "{}", uploaded.body);
     let plugin = uploaded.body["name"]
         .as_str()
@@ -1002,4 +993,32 @@ fn a_workflow_keeps_every_version_and_shows_each() {
         400,
         "bad-path",
     );
+}
+
+/// A run checks each step's config and input against the schemas its plugin
+/// declares, as `cairn step run` does: a call they refuse fails the step with
+/// every violation, and the plugin is not called.
+#[test]
+fn a_steps_input_is_checked_against_its_plugins_schema_before_the_call() {
+    let (_dir, server) = setup();
+    let uploaded = upload_plugin(&server, crate::common::GREET);
+    assert_eq!(uploaded.status, 201, "{}", uploaded.body);
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "greeting", "steps": [{"name": "hello", "type": "greet", "input": "{{ input }}"}]}),
+        "active",
+    );
+    let run = start_run(&server, &workflow, json!({"name": 5, "extra": true}));
+    let failed = poll_until(&server, &run, status_is("failed"));
+    let message = failed["error"]["message"].as_str().expect("a message");
+    assert!(
+        message.starts_with(
+            "the call does not match the schemas greet declares (1 violation), so it was not called"
+        ) && message.contains(r#"input/name: 5 is not of type "string""#),
+        "{message}"
+    );
+    assert_eq!(failed["steps"][0]["attempts"], 1, "not retried");
+    let fine = start_run(&server, &workflow, json!({"name": "Ada"}));
+    let done = poll_until(&server, &fine, status_is("completed"));
+    assert_eq!(done["result"]["greeting"], "Hello, Ada!");
 }

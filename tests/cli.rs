@@ -259,6 +259,61 @@ fn step_run_checks_config_and_input_against_the_declared_schemas() {
     assert_eq!(stdout_json(&output)["outcome"], "fail");
 }
 
+/// JSON flags take `@FILE` for a file's JSON and `-` for standard input's.
+#[test]
+fn json_flags_read_files_and_standard_input() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let greet = path(GREET);
+    let input = data.path().join("input.json");
+    std::fs::write(&input, r#"{"name": "file"}"#).expect("write");
+    let output = cairn(
+        data.path(),
+        &[
+            "step",
+            "run",
+            &greet,
+            "--input",
+            &format!("@{}", input.display()),
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout_json(&output)["output"]["greeting"], "Hello, file!");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .envs(crate::common::db::env(data.path()))
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["step", "run", &greet, "--input", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cairn runs");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(br#"{"name": "stdin"}"#).expect("write");
+    }
+    let output = child.wait_with_output().expect("cairn ends");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout_json(&output)["output"]["greeting"], "Hello, stdin!");
+
+    let missing = cairn(
+        data.path(),
+        &["step", "run", &greet, "--input", "@/no/such.json"],
+    );
+    assert_eq!(missing.status.code(), Some(5), "a usage error");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read /no/such.json"));
+}
+
 /// Without a data directory, the author's commands keep compiled plugins in
 /// the user's cache, not in a `cairn-data/` under the plugin's folder.
 #[test]

@@ -147,11 +147,15 @@ async fn bundled_plugins_fail_with_readable_reasons() {
             json!({}),
             "did not render valid JSON",
         ),
+        // Refused by the host before the call: the config breaks the
+        // schema transform declares.
         (
             "transform",
             json!({"no_template": 1}),
             json!({}),
-            "invalid config",
+            "the call does not match the schemas transform declares (2 violations), so it was \
+             not called: config: Additional properties are not allowed ('no_template' was \
+             unexpected); config: \"template\" is a required property",
         ),
         (
             "validate",
@@ -265,8 +269,9 @@ async fn review_pauses_and_resumes_with_the_decision() {
 #[tokio::test(flavor = "multi_thread")]
 async fn steps_that_never_pause_refuse_a_resume() {
     let noop = bundled("noop").await;
+    // A step that never paused has no checkpoint.
     let call = Call::Resume {
-        checkpoint: json!({}),
+        checkpoint: json!(null),
         decision: json!("approve"),
     };
     let report = engine()

@@ -131,3 +131,52 @@ fn a_step_that_reaches_an_audience_without_an_approval_before_it_is_a_warning() 
     assert_eq!(fixed.status, 200, "{}", fixed.body);
     assert_eq!(fixed.body.get("warnings"), None, "{}", fixed.body);
 }
+
+/// The Rust SDK carries its own copy of the latest contract, so that it
+/// packages on its own; the copy is the contract, file for file.
+#[test]
+fn the_rust_sdks_wit_is_the_latest_contract_file_for_file() {
+    fn files(root: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+        let mut found = std::collections::BTreeMap::new();
+        let mut stack = vec![root.to_owned()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("a directory") {
+                let path = entry.expect("an entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let name = path.strip_prefix(root).expect("under root");
+                    let bytes = std::fs::read(&path).expect("a file");
+                    found.insert(name.to_string_lossy().into_owned(), bytes);
+                }
+            }
+        }
+        found
+    }
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let latest = std::fs::read_dir(repo.join("wit"))
+        .expect("wit/")
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.starts_with("cairn-step@"))
+        .max_by_key(|name| semver::Version::parse(&name["cairn-step@".len()..]).expect("a version"))
+        .expect("a contract version");
+    let contract = files(&repo.join("wit").join(&latest));
+    let copy = files(&repo.join("plugins/sdk/wit"));
+    assert_eq!(
+        copy.keys().collect::<Vec<_>>(),
+        contract.keys().collect::<Vec<_>>(),
+        "plugins/sdk/wit holds other files than wit/{latest}"
+    );
+    for (name, bytes) in &contract {
+        assert!(
+            copy[name] == *bytes,
+            "plugins/sdk/wit/{name} differs from wit/{latest}/{name}: copy it again"
+        );
+    }
+}

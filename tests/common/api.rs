@@ -56,6 +56,17 @@ pub fn post_form_with(
     )
 }
 
+/// Uploads fixture component `name` as the default tenant's plugin.
+pub fn upload_plugin(server: &Server, name: &str) -> server::Reply {
+    server.call_with(
+        "POST",
+        "/v1/plugins",
+        Some(&server.key),
+        Some(("application/wasm", super::component_bytes(name))),
+        &[],
+    )
+}
+
 pub fn create_workflow(server: &Server, definition: Value, status: &str) -> String {
     let reply = server.post(
         "/v1/workflows",

@@ -126,7 +126,7 @@ pub enum Command {
     Run {
         /// The workflow definition (a JSON file).
         workflow: PathBuf,
-        /// The run's input (JSON).
+        /// The run's input (JSON; `@FILE`: a file's; `-`: standard input's).
         #[arg(long, default_value = "{}")]
         input: String,
         /// Directory of extra `.wasm` plugins.
@@ -146,7 +146,7 @@ pub enum Command {
         /// The step the run is paused at.
         #[arg(long)]
         step: String,
-        /// The decision (JSON), e.g. '"approve"' or '{"decision": "reject", "note": "..."}'.
+        /// The decision (JSON, `@FILE` or `-`), e.g. '"approve"' or '{"decision": "reject", "note": "..."}'.
         #[arg(long)]
         decision: String,
         /// Directory of extra `.wasm` plugins.
@@ -276,10 +276,28 @@ fn database(data_dir: &std::path::Path) -> cairn::store::Database {
     cairn::runner::database(data_dir, database_url(), cairn::store::Synchronous::Full)
 }
 
+/// A flag's JSON: the value itself, `@FILE` for a file's, or `-` for
+/// standard input's (neither is valid JSON, so nothing is ambiguous).
 fn parse_json(flag: &str, text: &str) -> anyhow::Result<Value> {
-    serde_json::from_str(text)
+    if let Some(file) = text.strip_prefix('@') {
+        return read_json(Path::new(file));
+    }
+    let text = json_text(flag, text)?;
+    serde_json::from_str(&text)
         .with_context(|| format!("{flag} is not valid JSON"))
         .map_err(exit::usage)
+}
+
+/// `text`, or standard input's when it is `-`.
+fn json_text<'a>(flag: &str, text: &'a str) -> anyhow::Result<std::borrow::Cow<'a, str>> {
+    if text != "-" {
+        return Ok(text.into());
+    }
+    let mut read = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut read)
+        .with_context(|| format!("{flag} -: cannot read standard input"))
+        .map_err(exit::usage)?;
+    Ok(read.into())
 }
 
 /// A file's JSON, or a usage failure that names it.

@@ -65,10 +65,10 @@ pub enum StepCommand {
     Resume {
         #[command(flatten)]
         step: StepArgs,
-        /// The checkpoint the step paused with (JSON).
+        /// The checkpoint the step paused with (JSON, `@FILE` or `-`).
         #[arg(long, default_value = "null")]
         checkpoint: String,
-        /// The decision (JSON), e.g. '"approve"'.
+        /// The decision (JSON, `@FILE` or `-`), e.g. '"approve"'.
         #[arg(long)]
         decision: String,
     },
@@ -78,10 +78,10 @@ pub enum StepCommand {
 pub struct StepArgs {
     /// A `.wasm` component file, or the name of a bundled plugin.
     plugin: String,
-    /// The step's config (JSON).
+    /// The step's config (JSON; `@FILE`: a file's; `-`: standard input's).
     #[arg(long, default_value = "{}")]
     config: String,
-    /// The step's input (JSON).
+    /// The step's input (JSON; `@FILE`: a file's; `-`: standard input's).
     #[arg(long, default_value = "{}")]
     input: String,
     /// Memory limit in MiB.
@@ -315,12 +315,11 @@ async fn run_step(
     let input = parse_json("--input", &step.input)?;
     if !step.skip_checks {
         // What a server checks before the plugin sees a call.
-        let mut problems = schema_problems("--config", plugin.info.config_schema.as_ref(), &config);
-        problems.extend(schema_problems(
-            "--input",
-            plugin.info.input_schema.as_ref(),
-            &input,
-        ));
+        let problems: Vec<String> = plugin
+            .call_problems(&config, &input)
+            .iter()
+            .map(|p| format!("--{}{}: {}", p.what, p.path, p.message))
+            .collect();
         if !problems.is_empty() {
             return Err(failure(
                 Class::Usage,
@@ -334,7 +333,13 @@ async fn run_step(
         }
     }
     let invocation = Invocation::first("local", &plugin.info.name, config, input);
-    let report = engine.run(&plugin, &invocation, &call, &limits, None).await;
+    let report = if step.skip_checks {
+        engine
+            .run_unchecked(&plugin, &invocation, &call, &limits)
+            .await
+    } else {
+        engine.run(&plugin, &invocation, &call, &limits, None).await
+    };
     let failed = matches!(report.outcome, StepOutcome::Fail { .. });
     let mut printed = serde_json::to_value(&report.outcome)?;
     if let Value::Object(fields) = &mut printed {
@@ -357,24 +362,6 @@ async fn run_step(
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Where `value` breaks `schema`, as lines that name `flag` and the path.
-fn schema_problems(flag: &str, schema: Option<&Value>, value: &Value) -> Vec<String> {
-    let Some(schema) = schema else {
-        return Vec::new();
-    };
-    match jsonschema::validator_for(schema) {
-        Ok(validator) => validator
-            .iter_errors(value)
-            .map(|error| {
-                let path = error.instance_path().to_string();
-                let at = if path.is_empty() { "" } else { path.as_str() };
-                format!("{flag}{at}: {error}")
-            })
-            .collect(),
-        Err(e) => vec![format!("{flag}: the plugin's schema is invalid: {e}")],
-    }
 }
 
 pub fn engine(config: EngineConfig) -> anyhow::Result<Engine> {

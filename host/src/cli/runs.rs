@@ -73,7 +73,7 @@ pub enum RunsCommand {
 
 #[derive(Args)]
 pub struct InputArgs {
-    /// The run's input (JSON).
+    /// The run's input (JSON; `@FILE`: a file's; `-`: standard input's).
     #[arg(long, default_value = "{}", conflicts_with = "input_file")]
     input: String,
     /// The run's input, from a JSON file.
@@ -103,7 +103,7 @@ pub struct FollowArgs {
 #[derive(Args)]
 pub struct DecisionArgs {
     /// The decision: one of the pending action's options (`approve`), or
-    /// JSON its input schema accepts.
+    /// JSON its input schema accepts (`@FILE`: a file's; `-`: standard input's).
     #[arg(long)]
     pub decision: String,
     /// A note recorded with the decision (with an option).
@@ -235,9 +235,15 @@ pub async fn resume(remote: &Remote, run: &str, decision: DecisionArgs) -> anyho
             the_waiting_step(&view)?
         }
     };
-    // A bare word is an option; anything that parses as JSON is sent as is.
-    let value = serde_json::from_str::<Value>(&decision.decision)
-        .unwrap_or_else(|_| Value::String(decision.decision.clone()));
+    // A bare word is an option; anything that parses as JSON (from the
+    // flag, `@FILE` or `-`) is sent as is.
+    let value = match decision.decision.as_str() {
+        "-" => super::parse_json("--decision", "-")?,
+        file if file.starts_with('@') => super::parse_json("--decision", file)?,
+        word => {
+            serde_json::from_str::<Value>(word).unwrap_or_else(|_| Value::String(word.to_owned()))
+        }
+    };
     let input = match decision.note {
         Some(note) => json!({ "decision": value, "note": note }),
         None => value,

@@ -21,6 +21,8 @@ impl Engine {
 
     /// [`Engine::run`] for a step that may send HTTP requests under `outbound`.
     /// Whatever the attempt produced is scrubbed of the secrets it could use.
+    /// A call whose config or input breaks the schemas the plugin declares
+    /// fails with every violation, and the guest is not called.
     pub async fn run_with_http(
         &self,
         plugin: &Plugin,
@@ -30,8 +32,26 @@ impl Engine {
         on_progress: Option<ProgressSink>,
         outbound: Option<Arc<OutboundHttp>>,
     ) -> StepReport {
+        let problems = plugin.call_problems(&invocation.config, &invocation.input);
+        if !problems.is_empty() {
+            return StepReport::refused(super::checks::refusal(&plugin.info.name, &problems));
+        }
         let limits = limits.clamped_to(&self.caps);
         self.run_within(plugin, invocation, call, &limits, on_progress, outbound)
+            .await
+    }
+
+    /// [`Engine::run`] without the schema check: the guest answers a call its
+    /// schemas refuse (`cairn step run --skip-checks`, to test its own errors).
+    pub async fn run_unchecked(
+        &self,
+        plugin: &Plugin,
+        invocation: &Invocation,
+        call: &Call,
+        limits: &SandboxLimits,
+    ) -> StepReport {
+        let limits = limits.clamped_to(&self.caps);
+        self.run_within(plugin, invocation, call, &limits, None, None)
             .await
     }
 
@@ -172,6 +192,25 @@ pub struct StepReport {
 }
 
 impl StepReport {
+    /// An attempt that never called the guest: it fails, not to be retried.
+    fn refused(message: String) -> StepReport {
+        StepReport {
+            outcome: StepOutcome::Fail {
+                error: StepError {
+                    message,
+                    retryable: false,
+                    fault: None,
+                },
+            },
+            logs: Vec::new(),
+            logs_dropped: 0,
+            stdout: String::new(),
+            stderr: String::new(),
+            progress: None,
+            duration: Duration::ZERO,
+        }
+    }
+
     pub fn fault(&self) -> Option<FaultKind> {
         match &self.outcome {
             StepOutcome::Fail { error } => error.fault,

@@ -53,6 +53,10 @@ impl Engine {
             Err(fault) => return Err(LoadError::Describe(fault.to_string())),
         };
         Ok(Plugin {
+            schemas: super::checks::CallSchemas::new(
+                info.config_schema.as_ref(),
+                info.input_schema.as_ref(),
+            ),
             info,
             wit_version: version,
             digest: format!("sha256:{digest}"),
@@ -127,9 +131,20 @@ pub struct Plugin {
     pub digest: String,
     pub size_bytes: usize,
     pub(super) pre: StepPre,
+    pub(super) schemas: super::checks::CallSchemas,
 }
 
 impl Plugin {
+    /// Every way `config` and `input` break the schemas the plugin declares
+    /// (what [`Engine::run`] refuses to call it with).
+    pub fn call_problems(
+        &self,
+        config: &serde_json::Value,
+        input: &serde_json::Value,
+    ) -> Vec<super::CallProblem> {
+        self.schemas.problems(config, input)
+    }
+
     /// What clients and operators see of a plugin: its description, schemas,
     /// digest and size.
     pub fn summary(&self) -> PluginSummary {

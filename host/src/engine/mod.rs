@@ -10,6 +10,7 @@ mod attempt;
 mod bindings;
 mod bundled;
 mod cache;
+mod checks;
 mod fault;
 mod limits;
 mod load;
@@ -38,6 +39,7 @@ use sandbox::StepState;
 
 pub use attempt::StepReport;
 pub use bundled::BUNDLED;
+pub use checks::CallProblem;
 pub use fault::StepFault;
 pub use limits::SandboxLimits;
 use load::parse_json;

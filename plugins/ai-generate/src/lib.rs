@@ -55,6 +55,7 @@ struct Message {
 impl Step for AiGenerate {
     type Config = Config;
     type Input = Value;
+    type Checkpoint = ();
 
     fn info() -> Info {
         Info::new(

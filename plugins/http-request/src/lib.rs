@@ -47,6 +47,7 @@ fn auto() -> String {
 impl Step for HttpRequest {
     type Config = Config;
     type Input = Value;
+    type Checkpoint = ();
 
     fn info() -> Info {
         Info::new(

@@ -40,6 +40,7 @@ fn description_length() -> usize {
 impl Step for Markdown {
     type Config = Option<Config>;
     type Input = Value;
+    type Checkpoint = ();
 
     fn info() -> Info {
         Info::new(

@@ -8,6 +8,7 @@ struct Noop;
 impl Step for Noop {
     type Config = Value;
     type Input = Value;
+    type Checkpoint = ();
 
     fn info() -> Info {
         Info::new(

@@ -30,6 +30,7 @@ fn generic() -> String {
 impl Step for Notify {
     type Config = Config;
     type Input = Value;
+    type Checkpoint = ();
 
     fn info() -> Info {
         Info::new(

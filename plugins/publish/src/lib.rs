@@ -40,6 +40,7 @@ struct Article {
 impl Step for Publish {
     type Config = Config;
     type Input = Article;
+    type Checkpoint = ();
 
     fn info() -> Info {
         Info::new(

@@ -65,6 +65,7 @@ enum Decision {
 impl Step for Review {
     type Config = Config;
     type Input = Value;
+    type Checkpoint = Checkpoint;
 
     fn info() -> Info {
         Info::new(
@@ -94,7 +95,7 @@ impl Step for Review {
         }))
     }
 
-    fn run(ctx: &Context, config: Config, input: Value) -> Result<Outcome, Error> {
+    fn run(ctx: &Context, config: Config, input: Value) -> Result<Outcome<Checkpoint>, Error> {
         ctx.progress(0, "waiting for a decision");
         let free_form = config.input_schema.is_some();
         let options = if free_form {
@@ -121,10 +122,9 @@ impl Step for Review {
         _ctx: &Context,
         _config: Config,
         _input: Value,
-        checkpoint: Value,
+        checkpoint: Checkpoint,
         decision: Value,
-    ) -> Result<Outcome, Error> {
-        let checkpoint: Checkpoint = serde_json::from_value(checkpoint)?;
+    ) -> Result<Outcome<Checkpoint>, Error> {
         if checkpoint.free_form {
             return Outcome::complete(json!({ "input": decision }));
         }

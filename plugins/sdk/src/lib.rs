@@ -2,7 +2,7 @@
 //!
 //! A step type is one implementation of [`Step`] and one [`export_step!`] call:
 //!
-//! ```ignore
+//! ```
 //! use cairn_sdk::{export_step, json, Context, Error, Info, Outcome, Step, Value};
 //!
 //! struct Greet;
@@ -13,6 +13,7 @@
 //! impl Step for Greet {
 //!     type Config = Value;
 //!     type Input = Input;
+//!     type Checkpoint = ();
 //!
 //!     fn info() -> Info {
 //!         Info::new("greet", "0.1.0", "Greets someone by name")
@@ -51,7 +52,9 @@ pub mod template;
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../../wit/cairn-step@0.2.0",
+        // The crate's own copy of `wit/cairn-step@0.2.0` (a test keeps the two
+        // identical), so that the crate packages on its own.
+        path: "wit",
         // The WASI imports the world declares are the `wasip2` crate's.
         with: {
             "wasi:cli/environment@0.2.12": wasip2::cli::environment,
@@ -190,28 +193,28 @@ pub struct PendingAction {
     pub data: Value,
 }
 
-/// How a step call ended, when it did not fail.
+/// How a step call ended, when it did not fail. `C` is the step's
+/// [`Step::Checkpoint`]: what a pause keeps for its resume.
 #[derive(Debug, Clone)]
-pub enum Outcome {
+pub enum Outcome<C = ()> {
     Complete(Value),
     Pause {
         action: PendingAction,
-        checkpoint: Value,
+        checkpoint: C,
     },
 }
 
-impl Outcome {
+impl<C> Outcome<C> {
     /// The step finished with this output.
-    pub fn complete(output: impl Serialize) -> Result<Outcome, Error> {
+    pub fn complete(output: impl Serialize) -> Result<Outcome<C>, Error> {
         let output = serde_json::to_value(output)
             .map_err(|e| Error::fatal(format!("cannot serialise the output: {e}")))?;
         Ok(Outcome::Complete(output))
     }
 
-    /// The step waits for a decision; `checkpoint` comes back to [`Step::resume`].
-    pub fn pause(action: PendingAction, checkpoint: impl Serialize) -> Result<Outcome, Error> {
-        let checkpoint = serde_json::to_value(checkpoint)
-            .map_err(|e| Error::fatal(format!("cannot serialise the checkpoint: {e}")))?;
+    /// The step waits for a decision; `checkpoint` comes back, as it was, to
+    /// [`Step::resume`] with the decision.
+    pub fn pause(action: PendingAction, checkpoint: C) -> Result<Outcome<C>, Error> {
         Ok(Outcome::Pause { action, checkpoint })
     }
 }
@@ -254,12 +257,20 @@ pub trait Step {
     type Config: DeserializeOwned;
     /// The step's input; `serde_json::Value` when it takes any.
     type Input: DeserializeOwned;
+    /// What a pause keeps for its resume: [`Outcome::pause`] takes it and
+    /// [`Step::resume`] gets it back, stored by the host in between. `()` for
+    /// a step type that never pauses.
+    type Checkpoint: Serialize + DeserializeOwned;
 
     /// Name, version, description and schemas.
     fn info() -> Info;
 
     /// Runs the step.
-    fn run(ctx: &Context, config: Self::Config, input: Self::Input) -> Result<Outcome, Error>;
+    fn run(
+        ctx: &Context,
+        config: Self::Config,
+        input: Self::Input,
+    ) -> Result<Outcome<Self::Checkpoint>, Error>;
 
     /// Continues after a pause with the decision that was made. Step types that
     /// never pause keep this default.
@@ -267,9 +278,9 @@ pub trait Step {
         ctx: &Context,
         config: Self::Config,
         input: Self::Input,
-        checkpoint: Value,
+        checkpoint: Self::Checkpoint,
         decision: Value,
-    ) -> Result<Outcome, Error> {
+    ) -> Result<Outcome<Self::Checkpoint>, Error> {
         let _ = (ctx, config, input, checkpoint, decision);
         Err(Error::fatal(
             "this step type never pauses, so it cannot be resumed",
@@ -345,7 +356,13 @@ fn decode<S: Step>(call: &types::Invocation) -> Result<(Context, S::Config, S::I
     Ok((ctx, config, input))
 }
 
-fn encode(result: Result<Outcome, Error>) -> types::Outcome {
+fn encode<C: Serialize>(result: Result<Outcome<C>, Error>) -> types::Outcome {
+    let result = result.and_then(|outcome| match outcome {
+        Outcome::Complete(output) => Ok(Outcome::Complete(output)),
+        Outcome::Pause { action, checkpoint } => serde_json::to_value(checkpoint)
+            .map(|checkpoint| Outcome::Pause { action, checkpoint })
+            .map_err(|e| Error::fatal(format!("cannot serialise the checkpoint: {e}"))),
+    });
     match result {
         Ok(Outcome::Complete(output)) => types::Outcome::Complete(output.to_string()),
         Ok(Outcome::Pause { action, checkpoint }) => types::Outcome::Pause(types::Pause {

@@ -44,6 +44,7 @@ fn failed(ctx: &Context, part: &str, failure: render::Failure) -> Error {
 impl Step for Templates {
     type Config = Config;
     type Input = Request;
+    type Checkpoint = ();
 
     fn info() -> Info {
         Info::new(

@@ -34,6 +34,7 @@ enum TextOrJson {
 impl Step for Transform {
     type Config = Config;
     type Input = Value;
+    type Checkpoint = ();
 
     fn info() -> Info {
         Info::new(

@@ -16,6 +16,7 @@ struct Config {
 impl Step for Validate {
     type Config = Config;
     type Input = Value;
+    type Checkpoint = ();
 
     fn info() -> Info {
         Info::new(

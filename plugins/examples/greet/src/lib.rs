@@ -11,6 +11,7 @@ struct Input {
 impl Step for Greet {
     type Config = Value;
     type Input = Input;
+    type Checkpoint = (); // it never pauses
 
     fn info() -> Info {
         Info::new("greet", "0.1.0", "Greets someone by name.").input_schema(json!({

@@ -5,7 +5,7 @@ use crate::common;
 
 use std::process::{Command, Output};
 
-use common::{CLI_COMMAND, FUTURE_MAJOR, GREET, HOSTILE, component_path};
+use common::{CLI_COMMAND, FUTURE_MAJOR, GREET, HOSTILE, UNKNOWN_IMPORT, component_path};
 use serde_json::{Value, json};
 
 fn cairn(data_dir: &std::path::Path, args: &[&str]) -> Output {
@@ -257,6 +257,44 @@ fn step_run_checks_config_and_input_against_the_declared_schemas() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert_eq!(stdout_json(&output)["outcome"], "fail");
+}
+
+/// What a plugin cannot be loaded for is said in the contract's terms: an
+/// import no host provides names the import and the world imports come from;
+/// a fuel budget used up while it describes itself is said to be too small.
+#[test]
+fn a_plugin_that_cannot_load_is_told_why_in_the_contracts_terms() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let output = cairn(data.path(), &["plugins", "inspect", &path(UNKNOWN_IMPORT)]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains(
+            "this plugin imports `acme:vault/keys@1.0.0` (its function `get`), which no Cairn \
+             host provides: a step plugin may import only what the `cairn:step/plugin@0.2.0` \
+             world imports"
+        ),
+        "{stderr}"
+    );
+    let output = cairn(
+        data.path(),
+        &[
+            "step",
+            "run",
+            &path(GREET),
+            "--fuel",
+            "10",
+            "--input",
+            r#"{"name": "a"}"#,
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("describe() failed: it used up its CPU budget (10 fuel units)")
+            && stderr.contains("the budget is too small for this plugin"),
+        "{stderr}"
+    );
 }
 
 /// JSON flags take `@FILE` for a file's JSON and `-` for standard input's.

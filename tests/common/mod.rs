@@ -30,6 +30,7 @@ pub const FUTURE_MAJOR: &str = "cairn_fixture_future_major.wasm";
 /// Built against the frozen `cairn:step@0.1.0` WIT.
 pub const WIT_0_1: &str = "cairn_fixture_wit_0_1.wasm";
 pub const GREET: &str = "greet.wasm";
+pub const UNKNOWN_IMPORT: &str = "cairn_fixture_unknown_import.wasm";
 
 /// One engine for the whole test binary: engines reserve a lot of address space,
 /// and sharing one is what the host does too.

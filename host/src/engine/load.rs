@@ -30,10 +30,9 @@ impl Engine {
             .collect();
         let version = check_exports(&exports)?;
 
-        let instance_pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::UnsupportedImport(format!("{e:#}")))?;
+        let instance_pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            LoadError::UnsupportedImport(missing_import(&format!("{e:#}"), version))
+        })?;
         let pre = StepPre::new(version, instance_pre).map_err(|e| LoadError::NotAStepPlugin {
             exports: format!("{} ({e:#})", exports.join(", ")),
             hint: "",
@@ -49,6 +48,15 @@ impl Engine {
                 return Err(LoadError::Describe(
                     "describe returned an outcome".to_owned(),
                 ));
+            }
+            Err(StepFault::FuelExhausted) => {
+                return Err(LoadError::Describe(format!(
+                    "it used up its CPU budget ({} fuel units) before it answered: the budget \
+                     is too small for this plugin, not the plugin broken (a language runtime, \
+                     such as Python's or JavaScript's, needs far more than a Rust plugin to \
+                     start); raise the fuel limit",
+                    limits.fuel.unwrap_or_default()
+                )));
             }
             Err(fault) => return Err(LoadError::Describe(fault.to_string())),
         };
@@ -114,12 +122,44 @@ pub enum LoadError {
         supported()
     )]
     IncompatibleVersion { found: String },
-    #[error("this plugin imports something the host does not provide: {0}")]
+    #[error("{0}")]
     UnsupportedImport(String),
     #[error("describe() failed: {0}")]
     Describe(String),
     #[error("describe() returned an invalid step description: {0}")]
     InvalidInfo(String),
+}
+
+/// What a plugin imports that the host does not provide, said in the terms of
+/// the contract rather than the linker's: which import, and which world the
+/// plugin's imports must come from. `chain` is wasmtime's error (`component
+/// imports instance `X`, ...: instance export `f` has the wrong type: ...`).
+fn missing_import(chain: &str, version: &str) -> String {
+    let quoted = |after: &str| {
+        let rest = &chain[chain.find(after)? + after.len()..];
+        rest.split('`').next().map(str::to_owned)
+    };
+    let world = format!("cairn:step/plugin@{version}");
+    let interface = quoted("imports instance `");
+    let function = quoted("instance export `");
+    match (interface, function) {
+        (Some(interface), Some(function)) if interface.starts_with("cairn:step/") => format!(
+            "this plugin imports `{function}` from `{interface}`, which the `{world}` world this \
+             host runs does not have: it was built against another cairn:step contract than \
+             the ones this host runs ({})",
+            supported()
+        ),
+        (Some(interface), function) => format!(
+            "this plugin imports `{interface}`{}, which no Cairn host provides: a step plugin \
+             may import only what the `{world}` world imports (cairn:step/host, \
+             cairn:step/http and the WASI 0.2 interfaces it names); was it built against a \
+             world of its own?",
+            function
+                .map(|f| format!(" (its function `{f}`)"))
+                .unwrap_or_default()
+        ),
+        (None, _) => format!("this plugin imports something the host does not provide: {chain}"),
+    }
 }
 
 /// A loaded, checked step plugin, ready to instantiate.
@@ -335,5 +375,36 @@ mod tests {
         assert!(!same_release_line("1.0.0", "0.1.0"));
         assert!(same_release_line("1.4.0", "1.0.0"));
         assert!(!same_release_line("garbage", "0.1.0"));
+    }
+
+    #[test]
+    fn a_missing_import_is_named_with_the_world_it_should_come_from() {
+        let foreign = missing_import(
+            "component imports instance `acme:vault/keys@1.0.0`, but a matching implementation \
+             was not found in the linker: instance export `get` has the wrong type: function \
+             implementation is missing",
+            "0.2.0",
+        );
+        assert!(
+            foreign.starts_with(
+                "this plugin imports `acme:vault/keys@1.0.0` (its function `get`), which no Cairn \
+                 host provides: a step plugin may import only what the `cairn:step/plugin@0.2.0` \
+                 world imports"
+            ),
+            "{foreign}"
+        );
+        let newer = missing_import(
+            "component imports instance `cairn:step/host@0.2.0`, but a matching implementation \
+             was not found in the linker: instance export `secret-key` has the wrong type: \
+             function implementation is missing",
+            "0.2.0",
+        );
+        assert!(
+            newer.starts_with(
+                "this plugin imports `secret-key` from `cairn:step/host@0.2.0`, which the \
+                 `cairn:step/plugin@0.2.0` world this host runs does not have"
+            ),
+            "{newer}"
+        );
     }
 }

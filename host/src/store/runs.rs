@@ -103,7 +103,7 @@ impl Store {
         tenant: Option<&str>,
         id: &str,
     ) -> Result<RunWithSteps, StoreError> {
-        self.read(|c| get_run_with_steps(c, tenant, id))
+        self.read(|c| c.snapshot(|c| get_run_with_steps(c, tenant, id)))
     }
 
     /// The run's events after sequence number `after`.

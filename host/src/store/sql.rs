@@ -182,6 +182,29 @@ impl<'a> Db<'a> {
         }
     }
 
+    /// Runs `work`'s statements on one snapshot of the database (a read-only
+    /// transaction), so that what they read was committed together: a run's
+    /// row and its steps, say, with no transition committed between the two.
+    pub fn snapshot<R>(
+        &self,
+        work: impl FnOnce(&Db<'_>) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        match self {
+            Db::Sqlite(c) => c.execute_batch("BEGIN")?,
+            // Sent with the first statement, not waited for on its own.
+            Db::Postgres(s) => s.defer("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+        }
+        let result = work(self);
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        let ended = match self {
+            Db::Sqlite(c) => c.execute_batch(end).map_err(StoreError::from),
+            Db::Postgres(s) => s.batch(end),
+        };
+        let value = result?;
+        ended?;
+        Ok(value)
+    }
+
     /// Sends a hint to the other hosts (PostgreSQL's `NOTIFY`; nothing on
     /// SQLite, which has no other hosts).
     pub fn hint(&self, payload: &str) -> Result<(), StoreError> {

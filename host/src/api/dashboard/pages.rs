@@ -52,7 +52,7 @@ fn checked(viewer: &Viewer, form: Vec<(String, String)>) -> Result<Fields, PageE
 /// Where a form goes back to: a path on this site it names, else `default`.
 fn back(fields: &Fields, default: String) -> String {
     match fields.get("back") {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") => path.to_owned(),
+        Some(path) if super::session::on_this_site(path) => path.to_owned(),
         _ => default,
     }
 }
@@ -453,15 +453,20 @@ struct RunPage {
     events: Vec<Value>,
 }
 
-fn read_run(state: &AppState, viewer: &Viewer, id: &str) -> Result<RunPage, PageError> {
-    let tenant = viewer.holder.tenant.as_str();
-    let run = state.host.runner.get_run(Some(tenant), id)?;
-    let workflow_name = state
+/// The name of the run's workflow (its id, should it be gone).
+fn workflow_name(state: &AppState, tenant: &str, run: &crate::runner::RunView) -> String {
+    state
         .host
         .runner
         .get_workflow(tenant, &run.workflow_id)
         .map(|(workflow, _)| workflow.name)
-        .unwrap_or_else(|_| run.workflow_id.clone());
+        .unwrap_or_else(|_| run.workflow_id.clone())
+}
+
+fn read_run(state: &AppState, viewer: &Viewer, id: &str) -> Result<RunPage, PageError> {
+    let tenant = viewer.holder.tenant.as_str();
+    let run = state.host.runner.get_run(Some(tenant), id)?;
+    let workflow_name = workflow_name(state, tenant, &run);
     let after = (run.last_event - EVENTS_SHOWN as i64).max(0);
     let events = state
         .host
@@ -575,7 +580,12 @@ pub async fn run_step(
         query(json!({ "offset": offset, "limit": ITEMS_PER_PAGE }))?,
     )
     .await?;
-    let shown = read_run(&state, &viewer, &id)?;
+    // The heading's run number and workflow; not its events.
+    let run = state
+        .host
+        .runner
+        .get_run(Some(&viewer.holder.tenant), &id)?;
+    let workflow_name = workflow_name(&state, &viewer.holder.tenant, &run);
     let total = detail.step.items.as_ref().map_or(0, |items| items.total);
     let next = (offset + ITEMS_PER_PAGE < total).then_some(offset + ITEMS_PER_PAGE);
     let previous = (offset > 0).then(|| offset.saturating_sub(ITEMS_PER_PAGE));
@@ -583,8 +593,8 @@ pub async fn run_step(
         StatusCode::OK,
         "step.html",
         minijinja::context! {
-            viewer => viewer.context(), nav => "runs", run => value(&shown.run),
-            workflow_name => shown.workflow_name, detail => value(&detail), path,
+            viewer => viewer.context(), nav => "runs", run => value(&run),
+            workflow_name, detail => value(&detail), path,
             offset, next, previous,
         },
     ))

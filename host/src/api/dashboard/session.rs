@@ -145,12 +145,13 @@ fn urlencoding(text: &str) -> String {
 
 /// Where to go after signing in: a path on this site, else the runs.
 fn local(next: Option<&str>) -> &str {
-    match next {
-        Some(next) if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') => {
-            next
-        }
-        _ => "/runs",
-    }
+    next.filter(|path| on_this_site(path)).unwrap_or("/runs")
+}
+
+/// Whether a path to go to after a form stays on this site: not `//host`,
+/// nor `/\\host`, which browsers read as another host.
+pub(super) fn on_this_site(path: &str) -> bool {
+    path.starts_with('/') && !path.starts_with("//") && !path.contains('\\')
 }
 
 #[derive(Deserialize)]

@@ -745,3 +745,112 @@ fn a_reader_that_went_away_ends_the_command_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
 }
+
+/// `cairn new` writes a project in each language, with the SDK from this
+/// checkout or from the registries, and refuses what it cannot write.
+#[test]
+fn cairn_new_writes_a_project_and_refuses_what_it_cannot() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let new = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .current_dir(dir.path())
+            .arg("new")
+            .args(args)
+            .output()
+            .expect("cairn runs")
+    };
+
+    let made = new(&["word-count", "--lang", "rust"]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let project = dir.path().join("word-count");
+    let lib = std::fs::read_to_string(project.join("src/lib.rs")).expect("src/lib.rs");
+    assert!(lib.contains("struct WordCount;") && lib.contains("export_step!(WordCount);"));
+    assert!(lib.contains(r#"Info::new("word-count", "0.1.0""#));
+    let manifest = std::fs::read_to_string(project.join("Cargo.toml")).expect("Cargo.toml");
+    let sdk = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/sdk")
+        .canonicalize()
+        .expect("the checkout's SDK");
+    assert!(
+        manifest.contains(&format!("cairn-sdk = {{ path = \"{}\" }}", sdk.display())),
+        "{manifest}"
+    );
+    assert!(manifest.contains("panic = \"abort\"") && manifest.contains("[workspace]"));
+    for file in [
+        ".cargo/config.toml",
+        ".gitignore",
+        "README.md",
+        "workflow.json",
+    ] {
+        assert!(project.join(file).is_file(), "{file} is missing");
+    }
+    let workflow: Value = serde_json::from_str(
+        &std::fs::read_to_string(project.join("workflow.json")).expect("workflow.json"),
+    )
+    .expect("JSON");
+    assert_eq!(workflow["steps"][0]["type"], "word-count");
+
+    // From the registries: the packages' published names and versions.
+    let made = new(&["publish-post", "--lang", "python", "--sdk", "registry"]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let requirements = std::fs::read_to_string(dir.path().join("publish-post/requirements.txt"))
+        .expect("requirements.txt");
+    assert_eq!(
+        requirements.trim(),
+        format!("cairn-sdk=={}", env!("CARGO_PKG_VERSION"))
+    );
+    let app = std::fs::read_to_string(dir.path().join("publish-post/app.py")).expect("app.py");
+    assert!(
+        app.contains("class PublishPost(cairn.Step):")
+            && app.contains("Step = cairn.export(PublishPost)")
+    );
+    let made = new(&["step", "--lang", "js", "--sdk", "registry"]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let package: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("step/package.json")).expect("package.json"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        package["dependencies"]["cairn-sdk"],
+        format!("^{}", env!("CARGO_PKG_VERSION"))
+    );
+    assert!(
+        !dir.path().join("step/.npmrc").exists(),
+        "install-links is for a checkout's SDK only"
+    );
+
+    // Refusals: a name workflows could not use, a folder with files in it,
+    // an --sdk that is not a checkout. Nothing is written.
+    for (args, said) in [
+        (
+            &["Word_Count", "--lang", "rust"][..],
+            "is not a step type name",
+        ),
+        (
+            &["word-count", "--lang", "js"][..],
+            "already exists and is not empty",
+        ),
+        (
+            &["other", "--lang", "js", "--sdk", "/"][..],
+            "is not a Cairn checkout",
+        ),
+    ] {
+        let refused = new(args);
+        assert_eq!(refused.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+    }
+    assert!(!dir.path().join("Word_Count").exists() && !dir.path().join("other").exists());
+}

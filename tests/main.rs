@@ -7,6 +7,7 @@ mod common;
 mod api;
 mod approvals;
 mod architecture;
+mod authoring;
 mod batches;
 mod cli;
 mod crash;

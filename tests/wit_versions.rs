@@ -132,10 +132,11 @@ fn a_step_that_reaches_an_audience_without_an_approval_before_it_is_a_warning() 
     assert_eq!(fixed.body.get("warnings"), None, "{}", fixed.body);
 }
 
-/// The Rust SDK carries its own copy of the latest contract, so that it
-/// packages on its own; the copy is the contract, file for file.
+/// Each SDK (Rust, Python, JavaScript) carries its own copy of the latest
+/// contract, so that it packages on its own; each copy is the contract, file
+/// for file.
 #[test]
-fn the_rust_sdks_wit_is_the_latest_contract_file_for_file() {
+fn each_sdks_wit_is_the_latest_contract_file_for_file() {
     fn files(root: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
         let mut found = std::collections::BTreeMap::new();
         let mut stack = vec![root.to_owned()];
@@ -167,16 +168,22 @@ fn the_rust_sdks_wit_is_the_latest_contract_file_for_file() {
         .max_by_key(|name| semver::Version::parse(&name["cairn-step@".len()..]).expect("a version"))
         .expect("a contract version");
     let contract = files(&repo.join("wit").join(&latest));
-    let copy = files(&repo.join("plugins/sdk/wit"));
-    assert_eq!(
-        copy.keys().collect::<Vec<_>>(),
-        contract.keys().collect::<Vec<_>>(),
-        "plugins/sdk/wit holds other files than wit/{latest}"
-    );
-    for (name, bytes) in &contract {
-        assert!(
-            copy[name] == *bytes,
-            "plugins/sdk/wit/{name} differs from wit/{latest}/{name}: copy it again"
+    for sdk in [
+        "plugins/sdk/wit",
+        "plugins/sdk-python/src/cairn_sdk/wit",
+        "plugins/sdk-js/wit",
+    ] {
+        let copy = files(&repo.join(sdk));
+        assert_eq!(
+            copy.keys().collect::<Vec<_>>(),
+            contract.keys().collect::<Vec<_>>(),
+            "{sdk} holds other files than wit/{latest}"
         );
+        for (name, bytes) in &contract {
+            assert!(
+                copy[name] == *bytes,
+                "{sdk}/{name} differs from wit/{latest}/{name}: copy it again"
+            );
+        }
     }
 }

@@ -28,6 +28,7 @@ mod bench;
 mod exit;
 mod keys;
 mod local;
+mod new;
 mod output;
 mod plans;
 mod plugins;
@@ -121,6 +122,9 @@ pub enum Command {
     /// Run one step in the sandbox: a plugin author's inner loop.
     #[command(subcommand)]
     Step(plugins::StepCommand),
+    /// Write a new step plugin project (Rust, Python or JavaScript) that
+    /// builds with one command.
+    New(new::NewArgs),
     /// Run a workflow once on the embedded database, without a server, and
     /// print where the run ended: its result, its error, or what it waits for.
     Run {
@@ -227,6 +231,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tenant(command) => keys::tenant(&data_dir, command).await,
         Command::Key(command) => keys::key(&data_dir, command).await,
         Command::Step(command) => plugins::step(author_cache, command).await,
+        Command::New(args) => new::new(args),
         Command::Run {
             workflow,
             input,

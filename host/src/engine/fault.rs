@@ -125,10 +125,67 @@ pub(super) fn classify(
     }
 }
 
-/// Finds a Rust panic report (`thread '...' panicked at FILE:LINE:COL:\nMESSAGE`)
-/// in captured stderr and returns `FILE:LINE:COL: MESSAGE`.
+/// The guest's own account of why it aborted, from its captured stderr: a
+/// Python exception (componentize-py prints the traceback, then panics), a
+/// JavaScript exception (StarlingMonkey prints its message and stack, then
+/// aborts), or a Rust panic.
 fn panic_message(stderr: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(stderr);
+    python_exception(&text)
+        .or_else(|| javascript_exception(&text))
+        .or_else(|| rust_panic(&text))
+}
+
+/// The last line of the last Python traceback (`ValueError: ...`), with the
+/// innermost frame's file and line; componentize-py's `/0/` directory prefix
+/// (the first Python path) is left out.
+fn python_exception(text: &str) -> Option<String> {
+    let start = text.rfind("Traceback (most recent call last):")?;
+    let mut location = None;
+    let mut message = Vec::new();
+    for line in text[start..].lines().skip(1) {
+        if let Some(frame) = line.strip_prefix("  File \"") {
+            let (file, rest) = frame.split_once('"')?;
+            let file = file.trim_start_matches('/');
+            let file = match file.split_once('/') {
+                Some((mount, path)) if mount.bytes().all(|b| b.is_ascii_digit()) => path,
+                _ => file,
+            };
+            let line_number = rest.strip_prefix(", line ")?.split(',').next()?;
+            location = Some(format!("{file}, line {line_number}"));
+        } else if line.starts_with(' ') && message.is_empty() {
+            // A frame's source line.
+        } else if line.trim().is_empty() || line.starts_with("thread '") {
+            break;
+        } else {
+            message.push(line.trim());
+        }
+    }
+    if message.is_empty() {
+        return None;
+    }
+    let message = message.join(" ");
+    Some(match location {
+        Some(location) => format!("{message} (at {location})"),
+        None => message,
+    })
+}
+
+/// A JavaScript exception's message: StarlingMonkey prints it, then `Stack:`
+/// and the frames, then aborts.
+fn javascript_exception(text: &str) -> Option<String> {
+    if !text.contains("mozalloc_abort") {
+        return None;
+    }
+    let stack = text.rfind("\nStack:\n")?;
+    let before = &text[..stack];
+    let message = before[before.rfind("\n\n").map_or(0, |at| at + 2)..].trim();
+    (!message.is_empty()).then(|| message.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// A Rust panic report (`thread '...' panicked at FILE:LINE:COL:\nMESSAGE`),
+/// as `MESSAGE (at FILE:LINE:COL)`.
+fn rust_panic(text: &str) -> Option<String> {
     let start = text.rfind("panicked at ")?;
     let mut lines = text[start + "panicked at ".len()..].lines();
     let location = lines.next()?.trim_end_matches(':').to_owned();
@@ -160,5 +217,25 @@ mod tests {
             Some("boom: it broke (at src/lib.rs:10:5)")
         );
         assert_eq!(panic_message(b"just some output"), None);
+    }
+
+    #[test]
+    fn a_python_exception_is_its_tracebacks_last_line() {
+        // As componentize-py 0.25 leaves it: the traceback, then its own panic.
+        let stderr = b"Traceback (most recent call last):\n  File \"/1/cairn_sdk/__init__.py\", line 225, in run\n  File \"/0/app.py\", line 13, in run\n    raise ValueError(\"the text says boom\")\nValueError: the text says boom\n\nthread '<unnamed>' (1) panicked at runtime/src/lib.rs:1280:25:\nPython function threw an unexpected exception\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        assert_eq!(
+            panic_message(stderr).as_deref(),
+            Some("ValueError: the text says boom (at app.py, line 13)")
+        );
+    }
+
+    #[test]
+    fn a_javascript_exception_is_its_message() {
+        // As componentize-js 0.23 (StarlingMonkey) leaves it.
+        let stderr = b"RangeError: the text says boom\nStack:\n  run@bundle.js:156:38\n  outcome@bundle.js:84:16\n\nRedirecting call to abort() to mozalloc_abort\n\n";
+        assert_eq!(
+            panic_message(stderr).as_deref(),
+            Some("RangeError: the text says boom")
+        );
     }
 }

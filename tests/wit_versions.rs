@@ -187,3 +187,26 @@ fn each_sdks_wit_is_the_latest_contract_file_for_file() {
         }
     }
 }
+
+/// The three SDKs are released together, at the host's version: `cairn new
+/// --sdk registry` asks each registry for that version.
+#[test]
+fn the_sdks_versions_are_the_hosts() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let read = |path: &str| std::fs::read_to_string(repo.join(path)).expect(path);
+    let version = env!("CARGO_PKG_VERSION");
+    let workspace: toml::Table = read("plugins/Cargo.toml").parse().expect("TOML");
+    assert_eq!(
+        workspace["workspace"]["package"]["version"].as_str(),
+        Some(version)
+    );
+    let python: toml::Table = read("plugins/sdk-python/pyproject.toml")
+        .parse()
+        .expect("TOML");
+    assert_eq!(python["project"]["version"].as_str(), Some(version));
+    let init = read("plugins/sdk-python/src/cairn_sdk/__init__.py");
+    assert!(init.contains(&format!("__version__ = \"{version}\"")));
+    let js: serde_json::Value =
+        serde_json::from_str(&read("plugins/sdk-js/package.json")).expect("JSON");
+    assert_eq!(js["version"].as_str(), Some(version));
+}

@@ -60,7 +60,9 @@ async function main() {
       outfile: bundle,
       bundle: true,
       format: 'esm',
+      // Not Node's or a browser's APIs; a package's ESM entry first.
       platform: 'neutral',
+      mainFields: ['module', 'main'],
       target: 'es2022',
       external: ['cairn:*', 'wasi:*'],
       logLevel: 'warning',

@@ -39,18 +39,25 @@ pub struct ClusterFigures {
 }
 
 /// One `cairn serve` process.
-struct Serve {
+pub(super) struct Serve {
     child: Child,
-    address: SocketAddr,
+    pub(super) address: SocketAddr,
 }
 
 impl Serve {
-    /// Starts `cairn serve` (this binary) on `url` over the shared `data` directory.
-    fn start(url: &str, data: &Path, cache: Option<&Path>) -> anyhow::Result<Serve> {
+    /// Starts `cairn serve` (this binary) over the `data` directory, on the
+    /// PostgreSQL database at `url`, or on the directory's SQLite file.
+    pub(super) fn start(
+        url: Option<&str>,
+        data: &Path,
+        cache: Option<&Path>,
+    ) -> anyhow::Result<Serve> {
         let mut command = Command::new(std::env::current_exe()?);
+        if let Some(url) = url {
+            command.env("CAIRN_DATABASE", url);
+        }
         command
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("CAIRN_DATABASE", url)
             .env("CAIRN_DATA_DIR", data)
             .env("CAIRN_PLUGINS_DIR", data.join("no-plugins"))
             .env("CAIRN_MAX_ACTIVE_RUNS_PER_TENANT", "1000000")
@@ -71,6 +78,40 @@ impl Serve {
             }
         };
         Ok(Serve { child, address })
+    }
+
+    /// The process's CPU time so far (user and system), from `/proc`.
+    pub(super) fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // The fields after the command's name, which is in parentheses.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+        let ticks = |at: usize| {
+            fields
+                .get(at)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // SAFETY: sysconf reads a constant of the system.
+        let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        // utime and stime: fields 14 and 15 of stat, 12 and 13 after the name.
+        (ticks(11) + ticks(12)) / per_second
+    }
+
+    /// The process's resident memory now and at its peak, in bytes (`/proc`).
+    pub(super) fn memory(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .map_or(0, |kb| kb * 1024)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
     }
 }
 
@@ -100,7 +141,7 @@ pub async fn cluster(
     // One after the other: the first makes the key files the others read.
     let mut serves = Vec::with_capacity(hosts);
     for _ in 0..hosts.max(1) {
-        serves.push(Serve::start(url, &data, cache)?);
+        serves.push(Serve::start(Some(url), &data, cache)?);
     }
     // A tenant of the measurement's own: the database may hold others'.
     let store = crate::store::Store::connect(&crate::store::Database::Postgres {
@@ -190,21 +231,27 @@ impl Serve {
     /// The database transactions so far of the host at `address`
     /// (`cairn_database_transactions_total`, which counts the scrape too).
     async fn transactions_at(address: SocketAddr, key: &str) -> anyhow::Result<f64> {
-        let mut client = Client::connect(address, key).await?;
-        let (status, body) = client.call(Method::GET, "/metrics", None).await?;
-        anyhow::ensure!(status == StatusCode::OK, "/metrics: {status}");
-        let text = String::from_utf8_lossy(&body);
-        text.lines()
-            .find_map(|line| line.strip_prefix("cairn_database_transactions_total "))
-            .context("no cairn_database_transactions_total in /metrics")?
-            .trim()
-            .parse()
-            .context("cairn_database_transactions_total")
+        metric(address, key, "cairn_database_transactions_total ").await
     }
 }
 
+/// A figure of the host's `/metrics` at `address`: the value on the line
+/// that starts with `name` (a metric's name and labels).
+pub(super) async fn metric(address: SocketAddr, key: &str, name: &str) -> anyhow::Result<f64> {
+    let mut client = Client::connect(address, key).await?;
+    let (status, body) = client.call(Method::GET, "/metrics", None).await?;
+    anyhow::ensure!(status == StatusCode::OK, "/metrics: {status}");
+    let text = String::from_utf8_lossy(&body);
+    text.lines()
+        .find_map(|line| line.strip_prefix(name))
+        .with_context(|| format!("no {} in /metrics", name.trim()))?
+        .trim()
+        .parse()
+        .with_context(|| name.trim().to_owned())
+}
+
 /// Long-polls run `id` through `client` until it completed.
-async fn settle(client: &mut Client, id: &str) -> anyhow::Result<()> {
+pub(super) async fn settle(client: &mut Client, id: &str) -> anyhow::Result<()> {
     loop {
         let view = client
             .json(

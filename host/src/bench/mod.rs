@@ -8,6 +8,7 @@ pub mod cluster;
 pub mod http;
 pub mod isolation;
 pub mod language;
+pub mod peers;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

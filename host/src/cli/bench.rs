@@ -71,6 +71,36 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The workloads Cairn is compared with its peers on, through the HTTP
+    /// API of a `cairn serve` process: durable steps/s (10-step runs, each
+    /// started and followed to its end), 40 sequential steps, an approval
+    /// chain's resume to the next pause, and the server's CPU and memory,
+    /// busy and with many runs paused. On SQLite, and then on PostgreSQL
+    /// when `--database` names one.
+    Peers {
+        /// Runs for the throughput figure.
+        #[arg(long, default_value_t = 4000)]
+        runs: usize,
+        /// Noop steps per run.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Runs in flight, each a client with its own connection.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// Decisions measured in the approval chain.
+        #[arg(long, default_value_t = 300)]
+        resumes: usize,
+        /// Runs paused at once for the memory figure (0 to skip).
+        #[arg(long, default_value_t = 100_000)]
+        paused: usize,
+        /// A PostgreSQL database (`postgres://...`) to measure too, after
+        /// SQLite; each measurement makes a tenant of its own there.
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The HTTP API: status reads/s, runs started/s, resume-to-next-pause latency.
     Http {
         /// Concurrent keep-alive clients.
@@ -130,6 +160,52 @@ fn print_runs(f: &cairn::bench::RunFigures) {
         f.step_to_step_p99_us,
         f.sequential_40_steps_ms
     );
+}
+
+fn print_peers(f: &cairn::bench::peers::PeersFigures) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    say!(
+        "{}, one cairn serve process, driven over HTTP from another ({cores} cores)",
+        if f.database == "sqlite" {
+            "SQLite (synchronous=FULL)"
+        } else {
+            "PostgreSQL"
+        }
+    );
+    say!(
+        "  {} runs x {} noop steps, {} in flight: {:.0} durable steps/s ({:.2} s); run p50 {:.1} ms, p99 {:.1} ms",
+        f.runs,
+        f.steps_per_run,
+        f.clients,
+        f.durable_steps_per_second,
+        f.seconds,
+        f.run_p50_ms,
+        f.run_p99_ms
+    );
+    say!(
+        "  server: {:.0} µs CPU per step ({:.2} cores busy); RSS {:.0} MiB busy, {:.0} MiB peak",
+        f.server_cpu_us_per_step,
+        f.server_cpu_cores,
+        f.server_rss_busy_mib,
+        f.server_rss_peak_mib
+    );
+    say!(
+        "  40 sequential steps: p50 {:.1} ms, p99 {:.1} ms",
+        f.sequential_40_steps_p50_ms,
+        f.sequential_40_steps_p99_ms
+    );
+    say!(
+        "  approval chain, decision to next pause: p50 {:.2} ms, p99 {:.2} ms ({} decisions)",
+        f.resume_to_pause_p50_ms,
+        f.resume_to_pause_p99_ms,
+        f.resumes
+    );
+    if let Some(rss) = f.paused_rss_mib {
+        say!(
+            "  {} runs paused at once: server RSS {rss:.0} MiB",
+            f.paused_runs
+        );
+    }
 }
 
 fn print_cluster(f: &cairn::bench::cluster::ClusterFigures) {
@@ -345,6 +421,35 @@ pub async fn bench(cache_dir: Option<PathBuf>, command: BenchCommand) -> anyhow:
                     continue;
                 }
                 print_cluster(&f);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BenchCommand::Peers {
+            runs,
+            steps,
+            clients,
+            resumes,
+            paused,
+            database,
+            json,
+        } => {
+            let databases = std::iter::once(None).chain(database.as_deref().map(Some));
+            for database in databases {
+                let f = cairn::bench::peers::peers(
+                    database,
+                    runs,
+                    steps,
+                    clients,
+                    resumes,
+                    paused,
+                    cache_dir.as_deref(),
+                )
+                .await?;
+                if json {
+                    print_json(&f)?;
+                } else {
+                    print_peers(&f);
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

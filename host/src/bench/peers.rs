@@ -1,0 +1,265 @@
+//! `cairn bench peers`: the workloads Cairn is compared with its peers on
+//! (Restate, Temporal, Obelisk), through the real HTTP API of a `cairn
+//! serve` process, from clients in this process. The figures the README
+//! quotes:
+//! - durable steps/s: runs of 10 noop steps, `clients` in flight, each
+//!   started (`POST`) and followed to its end with one `until=settled`
+//!   long-poll;
+//! - one run of 40 noop steps, start to completed;
+//! - an approval chain: a decision sent, to the run paused at the next gate;
+//! - the server's CPU time and resident memory, busy and with many runs
+//!   paused.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use hyper::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::cluster::{Serve, metric, settle};
+use super::http::{Client, create, percentile, start, wait_for};
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PeersFigures {
+    /// `sqlite` or `postgres`.
+    pub database: &'static str,
+    pub runs: usize,
+    pub steps_per_run: usize,
+    pub clients: usize,
+    pub seconds: f64,
+    pub durable_steps_per_second: f64,
+    pub run_p50_ms: f64,
+    pub run_p99_ms: f64,
+    /// The server's CPU time per durable step while busy, and its share
+    /// of one core.
+    pub server_cpu_us_per_step: f64,
+    pub server_cpu_cores: f64,
+    /// The server's resident memory at the end of the busy phase, and at
+    /// its peak.
+    pub server_rss_busy_mib: f64,
+    pub server_rss_peak_mib: f64,
+    /// One run of 40 noop steps at a time: start to completed.
+    pub sequential_40_steps_p50_ms: f64,
+    pub sequential_40_steps_p99_ms: f64,
+    /// A decision sent to a run paused at a gate, to the run paused at the next.
+    pub resumes: usize,
+    pub resume_to_pause_p50_ms: f64,
+    pub resume_to_pause_p99_ms: f64,
+    /// Runs paused at a gate at once, and the server's resident memory then.
+    pub paused_runs: usize,
+    pub paused_rss_mib: Option<f64>,
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// Runs the workloads against a fresh `cairn serve` on `database` (a
+/// PostgreSQL URL), or on an SQLite file in a temporary data directory.
+pub async fn peers(
+    database: Option<&str>,
+    runs: usize,
+    steps: usize,
+    clients: usize,
+    resumes: usize,
+    paused: usize,
+    cache: Option<&Path>,
+) -> anyhow::Result<PeersFigures> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let serve = Serve::start(database, &data, cache)?;
+    let address = serve.address;
+    let key = match database {
+        // A tenant of the measurement's own: the database may hold others'.
+        Some(url) => {
+            let store = crate::store::Store::connect(&crate::store::Database::Postgres {
+                url: url.to_owned(),
+            })?;
+            let id = crate::clock::new_id();
+            let key =
+                crate::tenants::create_tenant(&store, &format!("peers-{}", &id[id.len() - 12..]))
+                    .await;
+            store.close();
+            key?
+        }
+        None => std::fs::read_to_string(data.join("default-api-key"))
+            .context("the server's default-api-key")?
+            .trim()
+            .to_owned(),
+    };
+    let mut setup = Client::connect(address, &key).await?;
+
+    // Durable steps/s.
+    let wide = create(&mut setup, super::noop_workflow("peers-wide", steps, false)).await?;
+    // A few runs first, so that the plugin is compiled and loaded.
+    for _ in 0..8 {
+        let id = start(&mut setup, &wide).await?;
+        settle(&mut setup, &id).await?;
+    }
+    let cpu_before = serve.cpu_seconds();
+    let next = Arc::new(AtomicUsize::new(0));
+    let began = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients.max(1) {
+        let (key, wide, next) = (key.clone(), wide.clone(), Arc::clone(&next));
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::connect(address, &key).await?;
+            let mut latencies = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < runs {
+                let began = Instant::now();
+                let id = start(&mut client, &wide).await?;
+                settle(&mut client, &id).await?;
+                latencies.push(began.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(runs);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    let seconds = began.elapsed().as_secs_f64();
+    let cpu = serve.cpu_seconds() - cpu_before;
+    let (rss_busy, rss_peak) = serve.memory();
+    latencies.sort();
+
+    // 40 sequential steps.
+    let long = create(&mut setup, super::noop_workflow("peers-long", 40, false)).await?;
+    let mut sequential = Vec::new();
+    for _ in 0..20 {
+        let began = Instant::now();
+        let id = start(&mut setup, &long).await?;
+        settle(&mut setup, &id).await?;
+        sequential.push(began.elapsed());
+    }
+    sequential.sort();
+
+    // An approval chain: each decision to the next pause.
+    let gaps = approval_chain(&mut setup, resumes).await?;
+
+    // Runs paused at once.
+    let paused_rss = if paused > 0 {
+        Some(hold_paused(&serve, &key, clients, paused).await? as f64 / MIB)
+    } else {
+        None
+    };
+    drop(serve);
+
+    let durable = (runs * steps) as f64;
+    Ok(PeersFigures {
+        database: if database.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        },
+        runs,
+        steps_per_run: steps,
+        clients,
+        seconds,
+        durable_steps_per_second: durable / seconds,
+        run_p50_ms: percentile(&latencies, 0.5) / 1e3,
+        run_p99_ms: percentile(&latencies, 0.99) / 1e3,
+        server_cpu_us_per_step: cpu * 1e6 / durable,
+        server_cpu_cores: cpu / seconds,
+        server_rss_busy_mib: rss_busy as f64 / MIB,
+        server_rss_peak_mib: rss_peak as f64 / MIB,
+        sequential_40_steps_p50_ms: percentile(&sequential, 0.5) / 1e3,
+        sequential_40_steps_p99_ms: percentile(&sequential, 0.99) / 1e3,
+        resumes: gaps.len(),
+        resume_to_pause_p50_ms: percentile(&gaps, 0.5) / 1e3,
+        resume_to_pause_p99_ms: percentile(&gaps, 0.99) / 1e3,
+        paused_runs: paused,
+        paused_rss_mib: paused_rss,
+    })
+}
+
+/// Runs through a chain of 50 gates, `resumes` decisions in all: each
+/// decision (`POST /resume`) and the `until=settled` read that sees the run
+/// paused at the next gate.
+async fn approval_chain(client: &mut Client, resumes: usize) -> anyhow::Result<Vec<Duration>> {
+    const CHAIN: usize = 50;
+    let steps: Vec<Value> = (0..CHAIN)
+        .map(|i| json!({"name": format!("g{i}"), "type": "noop", "approval": {"message": "Next?"}}))
+        .collect();
+    let chain = create(client, json!({"name": "peers-chain", "steps": steps})).await?;
+    let mut gaps = Vec::with_capacity(resumes);
+    while gaps.len() < resumes {
+        let id = start(client, &chain).await?;
+        wait_for(client, &id, |r| r["status"] == "paused").await?;
+        for i in 0..CHAIN - 1 {
+            if gaps.len() == resumes {
+                break;
+            }
+            let began = Instant::now();
+            let resumed = client
+                .json(
+                    Method::POST,
+                    &format!("/v1/runs/{id}/resume"),
+                    Some(&json!({"step": format!("g{i}"), "input": "approve"})),
+                    StatusCode::OK,
+                )
+                .await?;
+            let settled = client
+                .json(
+                    Method::GET,
+                    &format!(
+                        "/v1/runs/{id}?wait=5s&until=settled&after={}",
+                        resumed["last_event"]
+                    ),
+                    None,
+                    StatusCode::OK,
+                )
+                .await?;
+            let next = format!("g{}", i + 1);
+            anyhow::ensure!(
+                settled["status"] == "paused" && settled["pending_action"]["step"] == next.as_str(),
+                "not paused at {next}: {settled}"
+            );
+            gaps.push(began.elapsed());
+        }
+    }
+    gaps.sort();
+    Ok(gaps)
+}
+
+/// Starts `count` runs that pause at a gate, `clients` at a time, waits
+/// until the server counts them all paused, and returns its resident memory.
+async fn hold_paused(
+    serve: &Serve,
+    key: &str,
+    clients: usize,
+    count: usize,
+) -> anyhow::Result<u64> {
+    let address = serve.address;
+    let mut setup = Client::connect(address, key).await?;
+    let gated = create(&mut setup, super::noop_workflow("peers-gated", 1, true)).await?;
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients.max(1) {
+        let (key, gated, next) = (key.to_owned(), gated.clone(), Arc::clone(&next));
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::connect(address, &key).await?;
+            while next.fetch_add(1, Ordering::Relaxed) < count {
+                start(&mut client, &gated).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let now = metric(address, key, "cairn_runs{status=\"paused\"} ").await?;
+        if now as usize >= count {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "only {now} of {count} runs paused"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(serve.memory().0)
+}

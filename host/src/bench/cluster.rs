@@ -38,6 +38,35 @@ pub struct ClusterFigures {
     pub idle_transactions_per_second_per_host: f64,
 }
 
+/// Where a measurement's server process writes its log: beside the data
+/// directory, which several processes may share.
+fn log_path(data: &Path) -> std::path::PathBuf {
+    let id = crate::clock::new_id();
+    data.with_file_name(format!("serve-{}.log", &id[id.len() - 12..]))
+}
+
+/// The last lines of the logs of the server processes over `data`, warnings
+/// and errors only: what a failed measurement adds to its error.
+pub(super) fn log_tail(data: &Path) -> String {
+    let Some(dir) = data.parent() else {
+        return String::new();
+    };
+    let mut lines = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("serve-") {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            lines.extend(
+                text.lines()
+                    .filter(|line| line.contains("WARN") || line.contains("ERROR"))
+                    .map(str::to_owned),
+            );
+        }
+    }
+    let from = lines.len().saturating_sub(10);
+    lines[from..].join("\n")
+}
+
 /// One `cairn serve` process.
 pub(super) struct Serve {
     child: Child,
@@ -52,17 +81,42 @@ impl Serve {
         data: &Path,
         cache: Option<&Path>,
     ) -> anyhow::Result<Serve> {
-        let mut command = Command::new(std::env::current_exe()?);
+        Self::start_wrapped(url, data, cache, &[])
+    }
+
+    /// [`Serve::start`] under a wrapper command (a profiler: `perf record
+    /// -g --`, `heaptrack`); the process figures are then the wrapper's.
+    pub(super) fn start_wrapped(
+        url: Option<&str>,
+        data: &Path,
+        cache: Option<&Path>,
+        wrapper: &[String],
+    ) -> anyhow::Result<Serve> {
+        let exe = std::env::current_exe()?;
+        let mut command = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
         if let Some(url) = url {
             command.env("CAIRN_DATABASE", url);
         }
+        // A group of its own, which the stop signals as one.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .env("CAIRN_DATA_DIR", data)
             .env("CAIRN_PLUGINS_DIR", data.join("no-plugins"))
             .env("CAIRN_MAX_ACTIVE_RUNS_PER_TENANT", "1000000")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            // Its log, for a failed measurement to show.
+            .stderr(match std::fs::File::create(log_path(data)) {
+                Ok(file) => Stdio::from(file),
+                Err(_) => Stdio::null(),
+            });
         if let Some(cache) = cache {
             command.env("CAIRN_CACHE_DIR", cache);
         }
@@ -118,9 +172,10 @@ impl Serve {
 impl Drop for Serve {
     /// A graceful stop (SIGTERM), so the host ends its lease.
     fn drop(&mut self) {
-        // SAFETY: sends a signal to a child this process started.
+        // SAFETY: sends a signal to the process group of a child this
+        // process started (the server, and a wrapper's too).
         unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+            libc::kill(-(self.child.id() as libc::pid_t), libc::SIGTERM);
         }
         let _ = self.child.wait();
     }

@@ -19,7 +19,7 @@ use anyhow::Context as _;
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::cluster::{Serve, metric, settle};
+use super::cluster::{Serve, log_tail, metric, settle};
 use super::http::{Client, create, percentile, start, wait_for};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -37,8 +37,9 @@ pub struct PeersFigures {
     /// of one core.
     pub server_cpu_us_per_step: f64,
     pub server_cpu_cores: f64,
-    /// The server's resident memory at the end of the busy phase, and at
-    /// its peak.
+    /// The server's resident memory once it started (its bundled plugins
+    /// loaded), at the end of the busy phase, and at its peak.
+    pub server_rss_idle_mib: f64,
     pub server_rss_busy_mib: f64,
     pub server_rss_peak_mib: f64,
     /// One run of 40 noop steps at a time: start to completed.
@@ -55,21 +56,54 @@ pub struct PeersFigures {
 
 const MIB: f64 = 1024.0 * 1024.0;
 
+/// How much of each workload to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Workloads {
+    /// Runs for the throughput figure, of `steps` noop steps each,
+    /// `clients` in flight.
+    pub runs: usize,
+    pub steps: usize,
+    pub clients: usize,
+    /// Decisions measured in the approval chain.
+    pub resumes: usize,
+    /// Runs paused at once for the memory figure (0: none).
+    pub paused: usize,
+}
+
 /// Runs the workloads against a fresh `cairn serve` on `database` (a
 /// PostgreSQL URL), or on an SQLite file in a temporary data directory.
 pub async fn peers(
     database: Option<&str>,
-    runs: usize,
-    steps: usize,
-    clients: usize,
-    resumes: usize,
-    paused: usize,
+    workloads: Workloads,
     cache: Option<&Path>,
+    wrapper: &[String],
 ) -> anyhow::Result<PeersFigures> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let serve = Serve::start(database, &data, cache)?;
+    let serve = Serve::start_wrapped(database, &data, cache, wrapper)?;
+    let measured = measure(&serve, &data, database, workloads).await;
+    drop(serve);
+    measured.map_err(|error| match log_tail(&data) {
+        tail if tail.is_empty() => error,
+        tail => error.context(format!("the server's log ends:\n{tail}")),
+    })
+}
+
+async fn measure(
+    serve: &Serve,
+    data: &Path,
+    database: Option<&str>,
+    workloads: Workloads,
+) -> anyhow::Result<PeersFigures> {
+    let Workloads {
+        runs,
+        steps,
+        clients,
+        resumes,
+        paused,
+    } = workloads;
     let address = serve.address;
+    let (rss_idle, _) = serve.memory();
     let key = match database {
         // A tenant of the measurement's own: the database may hold others'.
         Some(url) => {
@@ -140,11 +174,10 @@ pub async fn peers(
 
     // Runs paused at once.
     let paused_rss = if paused > 0 {
-        Some(hold_paused(&serve, &key, clients, paused).await? as f64 / MIB)
+        Some(hold_paused(serve, &key, clients, paused).await? as f64 / MIB)
     } else {
         None
     };
-    drop(serve);
 
     let durable = (runs * steps) as f64;
     Ok(PeersFigures {
@@ -162,6 +195,7 @@ pub async fn peers(
         run_p99_ms: percentile(&latencies, 0.99) / 1e3,
         server_cpu_us_per_step: cpu * 1e6 / durable,
         server_cpu_cores: cpu / seconds,
+        server_rss_idle_mib: rss_idle as f64 / MIB,
         server_rss_busy_mib: rss_busy as f64 / MIB,
         server_rss_peak_mib: rss_peak as f64 / MIB,
         sequential_40_steps_p50_ms: percentile(&sequential, 0.5) / 1e3,
@@ -261,5 +295,19 @@ async fn hold_paused(
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    Ok(serve.memory().0)
+    // Settled: at least 3 s on, and no more than 1% apart over the last 2 s.
+    let mut samples = vec![serve.memory().0];
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        samples.push(serve.memory().0);
+        let last = &samples[samples.len().saturating_sub(5)..];
+        let (low, high) = (last.iter().min(), last.iter().max());
+        if let (Some(&low), Some(&high)) = (low, high)
+            && samples.len() > 6
+            && high as f64 <= low as f64 * 1.01
+        {
+            return Ok(low);
+        }
+    }
+    Ok(samples.last().copied().unwrap_or_default())
 }

@@ -97,6 +97,11 @@ pub enum BenchCommand {
         /// SQLite; each measurement makes a tenant of its own there.
         #[arg(long, value_name = "URL")]
         database: Option<String>,
+        /// Run the server under this command, to profile it (`--wrap 'perf
+        /// record -g --'`, `--wrap heaptrack`); its CPU and memory figures
+        /// are then the wrapper's.
+        #[arg(long, value_name = "COMMAND")]
+        wrap: Option<String>,
         /// Print the figures as JSON.
         #[arg(long)]
         json: bool,
@@ -183,9 +188,10 @@ fn print_peers(f: &cairn::bench::peers::PeersFigures) {
         f.run_p99_ms
     );
     say!(
-        "  server: {:.0} µs CPU per step ({:.2} cores busy); RSS {:.0} MiB busy, {:.0} MiB peak",
+        "  server: {:.0} µs CPU per step ({:.2} cores busy); RSS {:.0} MiB idle, {:.0} MiB busy, {:.0} MiB peak",
         f.server_cpu_us_per_step,
         f.server_cpu_cores,
+        f.server_rss_idle_mib,
         f.server_rss_busy_mib,
         f.server_rss_peak_mib
     );
@@ -431,20 +437,25 @@ pub async fn bench(cache_dir: Option<PathBuf>, command: BenchCommand) -> anyhow:
             resumes,
             paused,
             database,
+            wrap,
             json,
         } => {
+            let wrapper: Vec<String> = wrap
+                .as_deref()
+                .map(|w| w.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default();
             let databases = std::iter::once(None).chain(database.as_deref().map(Some));
             for database in databases {
-                let f = cairn::bench::peers::peers(
-                    database,
+                let workloads = cairn::bench::peers::Workloads {
                     runs,
                     steps,
                     clients,
                     resumes,
                     paused,
-                    cache_dir.as_deref(),
-                )
-                .await?;
+                };
+                let f =
+                    cairn::bench::peers::peers(database, workloads, cache_dir.as_deref(), &wrapper)
+                        .await?;
                 if json {
                     print_json(&f)?;
                 } else {

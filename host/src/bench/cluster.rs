@@ -219,44 +219,14 @@ pub async fn cluster(
         anyhow::Ok(total)
     };
     let busy_before = transactions().await?;
-    let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let mut tasks = Vec::with_capacity(clients);
-    for c in 0..clients.max(1) {
-        let starts = addresses[c % addresses.len()];
-        let follows = addresses[(c + 1) % addresses.len()];
-        let (key, workflow, next) = (key.clone(), workflow.clone(), Arc::clone(&next));
-        tasks.push(tokio::spawn(async move {
-            let mut starter = Client::connect(starts, &key).await?;
-            let mut follower = Client::connect(follows, &key).await?;
-            let mut latencies = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < runs {
-                let began = Instant::now();
-                let id = start(&mut starter, &workflow).await?;
-                settle(&mut follower, &id).await?;
-                latencies.push(began.elapsed());
-            }
-            anyhow::Ok(latencies)
-        }));
-    }
-    let mut latencies = Vec::with_capacity(runs);
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
+    let latencies = drive_runs(&addresses, &key, &workflow, runs, clients).await?;
     let seconds = started.elapsed().as_secs_f64();
     let busy_after = transactions().await?;
-    latencies.sort();
 
     let long = create(&mut first, super::noop_workflow("cluster-long", 40, false)).await?;
     let mut follower = Client::connect(addresses[1 % addresses.len()], &key).await?;
-    let mut sequential = Vec::new();
-    for _ in 0..10 {
-        let began = Instant::now();
-        let id = start(&mut first, &long).await?;
-        settle(&mut follower, &id).await?;
-        sequential.push(began.elapsed());
-    }
-    sequential.sort();
+    let sequential = one_at_a_time(&mut first, &mut follower, &long, 10).await?;
 
     // Idle: what hosts with nothing to do ask of the database.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -303,6 +273,63 @@ pub(super) async fn metric(address: SocketAddr, key: &str, name: &str) -> anyhow
         .trim()
         .parse()
         .with_context(|| name.trim().to_owned())
+}
+
+/// Runs `runs` runs of `workflow`, `clients` at a time, each client with a
+/// connection to a host to start runs through and one to follow them
+/// through (the next host, when there are several); returns each run's
+/// start-to-completed time, sorted.
+pub(super) async fn drive_runs(
+    addresses: &[SocketAddr],
+    key: &str,
+    workflow: &str,
+    runs: usize,
+    clients: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::with_capacity(clients);
+    for c in 0..clients.max(1) {
+        let starts = addresses[c % addresses.len()];
+        let follows = addresses[(c + 1) % addresses.len()];
+        let (key, workflow, next) = (key.to_owned(), workflow.to_owned(), Arc::clone(&next));
+        tasks.push(tokio::spawn(async move {
+            let mut starter = Client::connect(starts, &key).await?;
+            let mut follower = Client::connect(follows, &key).await?;
+            let mut latencies = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < runs {
+                let began = Instant::now();
+                let id = start(&mut starter, &workflow).await?;
+                settle(&mut follower, &id).await?;
+                latencies.push(began.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(runs);
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    latencies.sort();
+    Ok(latencies)
+}
+
+/// `count` runs of `workflow`, one at a time, started through `starter` and
+/// followed through `follower`; each run's start-to-completed time, sorted.
+pub(super) async fn one_at_a_time(
+    starter: &mut Client,
+    follower: &mut Client,
+    workflow: &str,
+    count: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut times = Vec::with_capacity(count);
+    for _ in 0..count {
+        let began = Instant::now();
+        let id = start(starter, workflow).await?;
+        settle(follower, &id).await?;
+        times.push(began.elapsed());
+    }
+    times.sort();
+    Ok(times)
 }
 
 /// Long-polls run `id` through `client` until it completed.

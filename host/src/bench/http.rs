@@ -240,58 +240,7 @@ pub async fn http(
     }
 
     // Resume to next pause: a chain of gates, one resume at a time.
-    const CHAIN: usize = 50;
-    let steps: Vec<Value> = (0..CHAIN)
-        .map(|i| json!({"name": format!("g{i}"), "type": "noop", "approval": {"message": "Next?"}}))
-        .collect();
-    let chain = create(&mut setup, json!({"name": "chain", "steps": steps})).await?;
-    let mut gaps = Vec::with_capacity(resumes);
-    while gaps.len() < resumes {
-        let run = setup
-            .json(
-                Method::POST,
-                &format!("/v1/workflows/{chain}/runs"),
-                Some(&json!({"input": {}})),
-                StatusCode::CREATED,
-            )
-            .await?;
-        let id = run["id"].as_str().context("run id")?.to_owned();
-        wait_for(&mut setup, &id, |r| r["status"] == "paused").await?;
-        for i in 0..CHAIN - 1 {
-            if gaps.len() == resumes {
-                break;
-            }
-            let began = Instant::now();
-            let decision = json!({"step": format!("g{i}"), "input": "approve"});
-            let resumed = setup
-                .json(
-                    Method::POST,
-                    &format!("/v1/runs/{id}/resume"),
-                    Some(&decision),
-                    StatusCode::OK,
-                )
-                .await?;
-            // One request until the run settles at the next gate, as a
-            // client that uses `until=settled` waits.
-            let next = format!("g{}", i + 1);
-            let at_next =
-                |r: &Value| r["status"] == "paused" && r["pending_action"]["step"] == next.as_str();
-            let settled = setup
-                .json(
-                    Method::GET,
-                    &format!(
-                        "/v1/runs/{id}?wait=5s&until=settled&after={}",
-                        resumed["last_event"]
-                    ),
-                    None,
-                    StatusCode::OK,
-                )
-                .await?;
-            anyhow::ensure!(at_next(&settled), "not settled at {next}: {settled}");
-            gaps.push(began.elapsed());
-        }
-    }
-    gaps.sort();
+    let gaps = approval_chain(&mut setup, resumes).await?;
 
     let seconds = duration.as_secs_f64();
     Ok(HttpFigures {
@@ -338,6 +287,61 @@ pub(super) async fn serve(host: &Arc<Host>) -> anyhow::Result<BenchServer> {
         key,
         _api: api,
     })
+}
+
+/// Runs through chains of 50 gates, `resumes` decisions in all, one at a
+/// time: each decision (`POST /resume`), and the one `until=settled` read
+/// that sees the run paused at the next gate, as a client that uses
+/// `until=settled` waits. The gaps, sorted.
+pub(super) async fn approval_chain(
+    client: &mut Client,
+    resumes: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    const CHAIN: usize = 50;
+    let steps: Vec<Value> = (0..CHAIN)
+        .map(|i| json!({"name": format!("g{i}"), "type": "noop", "approval": {"message": "Next?"}}))
+        .collect();
+    let id = crate::clock::new_id();
+    let name = format!("chain-{}", &id[id.len() - 8..]);
+    let chain = create(client, json!({"name": name, "steps": steps})).await?;
+    let mut gaps = Vec::with_capacity(resumes);
+    while gaps.len() < resumes {
+        let id = start(client, &chain).await?;
+        wait_for(client, &id, |r| r["status"] == "paused").await?;
+        for i in 0..CHAIN - 1 {
+            if gaps.len() == resumes {
+                break;
+            }
+            let began = Instant::now();
+            let resumed = client
+                .json(
+                    Method::POST,
+                    &format!("/v1/runs/{id}/resume"),
+                    Some(&json!({"step": format!("g{i}"), "input": "approve"})),
+                    StatusCode::OK,
+                )
+                .await?;
+            let settled = client
+                .json(
+                    Method::GET,
+                    &format!(
+                        "/v1/runs/{id}?wait=5s&until=settled&after={}",
+                        resumed["last_event"]
+                    ),
+                    None,
+                    StatusCode::OK,
+                )
+                .await?;
+            let next = format!("g{}", i + 1);
+            anyhow::ensure!(
+                settled["status"] == "paused" && settled["pending_action"]["step"] == next.as_str(),
+                "not paused at {next}: {settled}"
+            );
+            gaps.push(began.elapsed());
+        }
+    }
+    gaps.sort();
+    Ok(gaps)
 }
 
 /// Creates an active workflow; returns its id.

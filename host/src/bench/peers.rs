@@ -16,11 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use hyper::{Method, StatusCode};
-use serde_json::{Value, json};
 
-use super::cluster::{Serve, log_tail, metric, settle};
-use super::http::{Client, create, percentile, start, wait_for};
+use super::cluster::{Serve, drive_runs, log_tail, metric, one_at_a_time, settle};
+use super::http::{Client, approval_chain, create, percentile, start};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PeersFigures {
@@ -132,42 +130,16 @@ async fn measure(
         settle(&mut setup, &id).await?;
     }
     let cpu_before = serve.cpu_seconds();
-    let next = Arc::new(AtomicUsize::new(0));
     let began = Instant::now();
-    let mut tasks = Vec::with_capacity(clients);
-    for _ in 0..clients.max(1) {
-        let (key, wide, next) = (key.clone(), wide.clone(), Arc::clone(&next));
-        tasks.push(tokio::spawn(async move {
-            let mut client = Client::connect(address, &key).await?;
-            let mut latencies = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < runs {
-                let began = Instant::now();
-                let id = start(&mut client, &wide).await?;
-                settle(&mut client, &id).await?;
-                latencies.push(began.elapsed());
-            }
-            anyhow::Ok(latencies)
-        }));
-    }
-    let mut latencies = Vec::with_capacity(runs);
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
+    let latencies = drive_runs(&[address], &key, &wide, runs, clients).await?;
     let seconds = began.elapsed().as_secs_f64();
     let cpu = serve.cpu_seconds() - cpu_before;
     let (rss_busy, rss_peak) = serve.memory();
-    latencies.sort();
 
     // 40 sequential steps.
     let long = create(&mut setup, super::noop_workflow("peers-long", 40, false)).await?;
-    let mut sequential = Vec::new();
-    for _ in 0..20 {
-        let began = Instant::now();
-        let id = start(&mut setup, &long).await?;
-        settle(&mut setup, &id).await?;
-        sequential.push(began.elapsed());
-    }
-    sequential.sort();
+    let mut follower = Client::connect(address, &key).await?;
+    let sequential = one_at_a_time(&mut setup, &mut follower, &long, 20).await?;
 
     // An approval chain: each decision to the next pause.
     let gaps = approval_chain(&mut setup, resumes).await?;
@@ -206,55 +178,6 @@ async fn measure(
         paused_runs: paused,
         paused_rss_mib: paused_rss,
     })
-}
-
-/// Runs through a chain of 50 gates, `resumes` decisions in all: each
-/// decision (`POST /resume`) and the `until=settled` read that sees the run
-/// paused at the next gate.
-async fn approval_chain(client: &mut Client, resumes: usize) -> anyhow::Result<Vec<Duration>> {
-    const CHAIN: usize = 50;
-    let steps: Vec<Value> = (0..CHAIN)
-        .map(|i| json!({"name": format!("g{i}"), "type": "noop", "approval": {"message": "Next?"}}))
-        .collect();
-    let chain = create(client, json!({"name": "peers-chain", "steps": steps})).await?;
-    let mut gaps = Vec::with_capacity(resumes);
-    while gaps.len() < resumes {
-        let id = start(client, &chain).await?;
-        wait_for(client, &id, |r| r["status"] == "paused").await?;
-        for i in 0..CHAIN - 1 {
-            if gaps.len() == resumes {
-                break;
-            }
-            let began = Instant::now();
-            let resumed = client
-                .json(
-                    Method::POST,
-                    &format!("/v1/runs/{id}/resume"),
-                    Some(&json!({"step": format!("g{i}"), "input": "approve"})),
-                    StatusCode::OK,
-                )
-                .await?;
-            let settled = client
-                .json(
-                    Method::GET,
-                    &format!(
-                        "/v1/runs/{id}?wait=5s&until=settled&after={}",
-                        resumed["last_event"]
-                    ),
-                    None,
-                    StatusCode::OK,
-                )
-                .await?;
-            let next = format!("g{}", i + 1);
-            anyhow::ensure!(
-                settled["status"] == "paused" && settled["pending_action"]["step"] == next.as_str(),
-                "not paused at {next}: {settled}"
-            );
-            gaps.push(began.elapsed());
-        }
-    }
-    gaps.sort();
-    Ok(gaps)
 }
 
 /// Starts `count` runs that pause at a gate, `clients` at a time, waits

@@ -487,7 +487,12 @@ fn the_quota_and_forbid_hold_across_hosts_starting_runs_at_once() {
 fn bench_cluster_runs_hosts_through_http_and_prints_figures() {
     let Some(admin) = postgres() else { return };
     let url = fresh_database(&admin, "cairn_bench_cluster");
+    // Its own data directory: the default one is `cairn-data` in the
+    // working directory (the servers' compiled plugins went to host/).
+    let data = tempfile::tempdir().expect("tempdir");
     let output = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--data-dir")
+        .arg(data.path())
         .args([
             "bench",
             "cluster",

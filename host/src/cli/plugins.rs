@@ -333,13 +333,10 @@ async fn run_step(
         }
     }
     let invocation = Invocation::first("local", &plugin.info.name, config, input);
-    let report = if step.skip_checks {
-        engine
-            .run_unchecked(&plugin, &invocation, &call, &limits)
-            .await
-    } else {
-        engine.run(&plugin, &invocation, &call, &limits, None).await
-    };
+    // Checked above (or skipped on purpose): the engine need not check again.
+    let report = engine
+        .run_unchecked(&plugin, &invocation, &call, &limits)
+        .await;
     let failed = matches!(report.outcome, StepOutcome::Fail { .. });
     let mut printed = serde_json::to_value(&report.outcome)?;
     if let Value::Object(fields) = &mut printed {

@@ -41,8 +41,10 @@ impl Engine {
             .await
     }
 
-    /// [`Engine::run`] without the schema check: the guest answers a call its
-    /// schemas refuse (`cairn step run --skip-checks`, to test its own errors).
+    /// [`Engine::run`] without the schema check: for a caller that checked
+    /// the call itself (`cairn step run`, which refuses as a usage error), or
+    /// wants the guest to answer a call its schemas refuse (`--skip-checks`,
+    /// to test the plugin's own errors).
     pub async fn run_unchecked(
         &self,
         plugin: &Plugin,

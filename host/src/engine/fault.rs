@@ -1,8 +1,6 @@
 //! Turns the ways a plugin can go wrong (traps, limits, broken JSON contracts)
 //! into one readable, classified step failure.
 
-use std::fmt::Write as _;
-
 use wasmtime::Trap;
 
 use super::limits::SandboxLimits;
@@ -196,9 +194,7 @@ fn rust_panic(text: &str) -> Option<String> {
         }
         message.push_str(line.trim());
     }
-    let mut report = String::new();
-    let _ = write!(report, "{message} (at {location})");
-    Some(report)
+    Some(format!("{message} (at {location})"))
 }
 
 fn first_line(text: &str) -> String {

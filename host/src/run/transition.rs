@@ -35,6 +35,9 @@ pub struct Transition {
     /// The run's `last_seq` the transition was computed from: the commit is
     /// refused if the run moved since.
     pub expected_seq: i64,
+    /// The run's status at `expected_seq`: a save that keeps it need not
+    /// write it (SQLite then leaves the indexes of status alone).
+    pub expected_status: RunStatus,
     /// The steps that changed, as they become.
     pub steps: Vec<StepRecord>,
     /// The events to append, numbered after `expected_seq`.
@@ -94,6 +97,7 @@ pub enum Attempt {
 struct Draft<'s> {
     run: RunRecord,
     expected_seq: i64,
+    expected_status: RunStatus,
     base: &'s RunSteps,
     changed: BTreeMap<usize, StepRecord>,
     added: HashMap<String, usize>,
@@ -125,6 +129,7 @@ impl<'s> Draft<'s> {
         run.updated_at = now;
         Draft {
             expected_seq: run.last_seq,
+            expected_status: run.status,
             run,
             base,
             changed: BTreeMap::new(),
@@ -435,6 +440,7 @@ impl<'s> Draft<'s> {
         Transition {
             run: self.run,
             expected_seq: self.expected_seq,
+            expected_status: self.expected_status,
             steps: self.changed.into_values().collect(),
             events: self.events,
             effects: self.effects,

@@ -1,7 +1,8 @@
 //! Storage: SQLite embedded (the default) or PostgreSQL, behind one set of
 //! typed methods. Schema migrations per backend, one writer thread that
-//! commits many runs' transitions together (group commit), and a pool of
-//! read connections. Knows nothing of wasmtime or HTTP.
+//! commits many runs' transitions together (group commit; on SQLite, a
+//! caller that finds the writer idle commits on its own thread instead),
+//! and a pool of read connections. Knows nothing of wasmtime or HTTP.
 
 mod access;
 mod hosts;
@@ -13,6 +14,7 @@ mod sql;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use rusqlite::{Connection, OpenFlags};
@@ -271,6 +273,7 @@ enum Backend {
         path: PathBuf,
         synchronous: Synchronous,
         readers: Mutex<Vec<Connection>>,
+        writer: std::sync::Arc<SqliteWriter>,
     },
     Postgres {
         server: std::sync::Arc<postgres::Postgres>,
@@ -306,14 +309,19 @@ impl Store {
                 }
                 let mut connection = connect(path, *synchronous)?;
                 migrate(&mut connection)?;
+                let writer = std::sync::Arc::new(SqliteWriter {
+                    connection: Mutex::new(connection),
+                    queued: AtomicUsize::new(0),
+                });
                 let backend = Backend::Sqlite {
                     path: path.to_owned(),
                     synchronous: *synchronous,
                     readers: Mutex::new(Vec::new()),
+                    writer: writer.clone(),
                 };
                 (
                     backend,
-                    Box::new(move || sqlite_write_loop(connection, receiver)),
+                    Box::new(move || sqlite_write_loop(&writer, receiver)),
                 )
             }
             Database::Postgres { url } => {
@@ -353,7 +361,8 @@ impl Store {
     }
 
     /// Runs `work` in a transaction on the writer thread, together with whatever
-    /// else is waiting; returns once the batch it was part of has committed. An
+    /// else is waiting (or, on SQLite with the writer idle, alone on this
+    /// thread); returns once the batch it was part of has committed. An
     /// error from `work` rolls back only its own changes.
     async fn write<R, F>(&self, work: F) -> Result<R, StoreError>
     where
@@ -379,17 +388,26 @@ impl Store {
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
-    /// Hands `job` to the writer.
+    /// Hands `job` to the writer; on SQLite, does it on the caller's thread
+    /// when the writer is idle (see [`SqliteWriter::inline`]).
     fn send(&self, job: Job) -> Result<(), StoreError> {
         let sender = self
             .writer
             .lock()
             .map_err(|_| StoreError::WriterGone)?
-            .clone();
-        sender
-            .ok_or(StoreError::WriterGone)?
-            .send(job)
-            .map_err(|_| StoreError::WriterGone)
+            .clone()
+            .ok_or(StoreError::WriterGone)?;
+        let job = match &self.backend {
+            Backend::Sqlite { writer, .. } => match writer.inline(job) {
+                Some(job) => {
+                    writer.queued.fetch_add(1, Ordering::AcqRel);
+                    job
+                }
+                None => return Ok(()),
+            },
+            Backend::Postgres { .. } => job,
+        };
+        sender.send(job).map_err(|_| StoreError::WriterGone)
     }
 
     /// Runs `work` on a read connection. Reads are short; never call this with a
@@ -403,6 +421,7 @@ impl Store {
                 path,
                 synchronous,
                 readers,
+                ..
             } => pooled(
                 readers,
                 || {
@@ -554,29 +573,75 @@ fn answer(finishers: Vec<Finish>, committed: Result<(), String>) {
 
 /// Answers every job of a batch that could not begin a transaction.
 fn refuse(batch: Vec<Job>, why: &str) {
+    answer(refusals(batch, why), Err(why.to_owned()));
+}
+
+/// How to answer each job of a batch that could not begin a transaction.
+fn refusals(batch: Vec<Job>, why: &str) -> Vec<Finish> {
     tracing::error!("cannot begin a transaction: {why}");
-    let finishers = batch
+    batch
         .into_iter()
         .map(|job| job.alone(Err(StoreError::Unavailable(why.to_owned()))))
-        .collect();
-    answer(finishers, Err(why.to_owned()));
+        .collect()
+}
+
+/// SQLite's one write connection, shared by the writer thread and by callers
+/// that find it idle.
+struct SqliteWriter {
+    connection: Mutex<Connection>,
+    /// Jobs sent to the writer thread that it has not taken yet.
+    queued: AtomicUsize,
+}
+
+impl SqliteWriter {
+    /// Does `job` in a transaction of its own on the caller's thread, when
+    /// nothing waits for the writer and the connection is free; else gives
+    /// it back, for the writer thread. A lone commit then costs no thread
+    /// switch either way (handing a job to the writer thread and having the
+    /// answer wake the caller cost about 55 µs a commit on a virtual
+    /// machine, against about 250 µs for the whole commit with its fsync).
+    /// The caller's thread (a runtime worker) is held for the commit: only
+    /// while the writer is idle, so under load every job goes to the
+    /// writer thread and is group-committed.
+    fn inline(&self, job: Job) -> Option<Job> {
+        if self.queued.load(Ordering::Acquire) != 0 {
+            return Some(job);
+        }
+        let Ok(mut connection) = self.connection.try_lock() else {
+            return Some(job);
+        };
+        let (finishers, committed) = sqlite_batch(&mut connection, vec![job]);
+        drop(connection);
+        answer(finishers, committed);
+        None
+    }
+}
+
+/// Does `batch` in one transaction on `connection`: what to answer each job
+/// with once it ended, and how it ended.
+fn sqlite_batch(connection: &mut Connection, batch: Vec<Job>) -> (Vec<Finish>, Result<(), String>) {
+    let transaction = match connection.transaction() {
+        Ok(transaction) => transaction,
+        Err(e) => return (refusals(batch, &e.to_string()), Err(e.to_string())),
+    };
+    let db = Db::Sqlite(&transaction);
+    let finishers: Vec<Finish> = batch.into_iter().map(|job| job.alone(Ok(&db))).collect();
+    (finishers, transaction.commit().map_err(|e| e.to_string()))
 }
 
 /// SQLite's writer: takes every job waiting, runs them in one transaction,
 /// commits once, then answers them all.
-fn sqlite_write_loop(mut connection: Connection, jobs: mpsc::Receiver<Job>) {
+fn sqlite_write_loop(writer: &SqliteWriter, jobs: mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
+        let mut connection = writer
+            .connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let batch = take_batch(first, &jobs, MAX_BATCH);
-        let transaction = match connection.transaction() {
-            Ok(transaction) => transaction,
-            Err(e) => {
-                refuse(batch, &e.to_string());
-                continue;
-            }
-        };
-        let db = Db::Sqlite(&transaction);
-        let finishers: Vec<Finish> = batch.into_iter().map(|job| job.alone(Ok(&db))).collect();
-        answer(finishers, transaction.commit().map_err(|e| e.to_string()));
+        writer.queued.fetch_sub(batch.len(), Ordering::AcqRel);
+        let (finishers, committed) = sqlite_batch(&mut connection, batch);
+        drop(connection);
+        answer(finishers, committed);
     }
 }
 

@@ -274,14 +274,15 @@ mod tests {
             for (seq, (id, tenant, status)) in moves.into_iter().enumerate() {
                 let mut moved = run(id, tenant, status);
                 moved.last_seq = seq as i64 + 1;
-                let expected = tx
+                let (expected, before): (i64, String) = tx
                     .query_one(
-                        "SELECT last_seq FROM runs WHERE id = ?1",
+                        "SELECT last_seq, status FROM runs WHERE id = ?1",
                         params![id],
-                        |row| row.get(0),
+                        |row| Ok((row.get(0)?, row.get(1)?)),
                     )
                     .expect("seq");
                 let transition = Transition {
+                    expected_status: before.parse().expect("status"),
                     run: moved,
                     expected_seq: expected,
                     steps: Vec::new(),

@@ -85,11 +85,13 @@ pub fn insert_run(
 /// then `$owner_and_where`.
 macro_rules! save_run {
     ($owner_and_where:literal) => {
+        concat!("UPDATE runs SET status = ?2, ", save_run!(@rest), $owner_and_where)
+    };
+    (@rest) => {
         concat!(
-            "UPDATE runs SET status = ?2, result = ?3, error = ?4, pending_action = ?5, paused_step = ?6, ",
+            "result = ?3, error = ?4, pending_action = ?5, paused_step = ?6, ",
             "pause_deadline = ?7, wake_at = ?8, current_action = ?9, steps_done = ?10, last_seq = ?11, ",
-            "updated_at = ?12, steps_total = ?14",
-            $owner_and_where
+            "updated_at = ?12, steps_total = ?14"
         )
     };
 }
@@ -98,6 +100,17 @@ macro_rules! save_run {
 /// which keeps it; the owner is not written (so no index of it changes).
 const SAVE_RUN_AS_DRIVER: &str =
     save_run!(" WHERE id = ?1 AND last_seq = ?13 AND owner = ?15 RETURNING owner");
+
+/// [`SAVE_RUN_AS_DRIVER`] of a run whose status stays as it was (most
+/// steps' ends): SQLite updates every index of a column a statement sets,
+/// even to the value it had, and three name `status`; this one leaves them
+/// alone. Its status is a condition instead, so a wrong expectation is
+/// refused as a moved run rather than saved.
+const SAVE_RUN_AS_DRIVER_SAME_STATUS: &str = concat!(
+    "UPDATE runs SET ",
+    save_run!(@rest),
+    " WHERE id = ?1 AND last_seq = ?13 AND owner = ?15 AND status = ?2 RETURNING owner"
+);
 
 /// A driver's save of the run's end: it has no owner after.
 const SAVE_ENDED_RUN_AS_DRIVER: &str =
@@ -393,11 +406,12 @@ pub fn send_commit<'a>(
         }
         return Ok(saved);
     }
-    let statement = [
-        SAVE_RUN_AS_DRIVER,
-        SAVE_ENDED_RUN_AS_DRIVER,
-        SAVE_RUN_AS_ANYONE,
-    ][which];
+    let statement = match which {
+        0 if run.status == transition.expected_status => SAVE_RUN_AS_DRIVER_SAME_STATUS,
+        0 => SAVE_RUN_AS_DRIVER,
+        1 => SAVE_ENDED_RUN_AS_DRIVER,
+        _ => SAVE_RUN_AS_ANYONE,
+    };
     let Some(owner) = tx.query_opt(statement, &params, |row| row.get::<Option<String>>(0))? else {
         let before: Option<Option<String>> = tx.query_opt(
             "SELECT owner FROM runs WHERE id = ?1",

@@ -299,6 +299,61 @@ mod tests {
     }
 
     #[test]
+    fn a_save_that_expects_the_wrong_status_never_leaves_it_stale() {
+        use RunStatus::*;
+        crate::store::tests::on_each_backend(|tx| {
+            insert_workflow(tx, &workflow("w"), &Value::Null).expect("workflow");
+            insert_run(tx, &run("1", "a", Paused), &[], "h").expect("insert");
+            let save = |expected_status, status| {
+                let mut moved = run("1", "a", status);
+                moved.last_seq = 1;
+                moved.steps_done = 7;
+                let transition = Transition {
+                    run: moved,
+                    expected_seq: 0,
+                    expected_status,
+                    steps: Vec::new(),
+                    events: Vec::new(),
+                    effects: Vec::new(),
+                };
+                commit_in(tx, &transition, &[], Fence::Driver { host: "h" })
+            };
+            let stored = |tx: &Db<'_>| -> (String, i64, i64) {
+                tx.query_one(
+                    "SELECT status, last_seq, steps_done FROM runs WHERE id = '1'",
+                    params![],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .expect("run")
+            };
+            // Paused staying paused: saved (on SQLite, without its status).
+            save(Paused, Paused).expect("save");
+            assert_eq!(stored(tx), ("paused".to_owned(), 1, 7));
+            // Running expected to stay running, but the run is paused: SQLite,
+            // which would not write the status, refuses the save and writes
+            // nothing; PostgreSQL writes the status. Never a stale status.
+            let mut wrong = run("1", "a", Running);
+            wrong.last_seq = 2;
+            let transition = Transition {
+                run: wrong,
+                expected_seq: 1,
+                expected_status: Running,
+                steps: Vec::new(),
+                events: Vec::new(),
+                effects: Vec::new(),
+            };
+            match commit_in(tx, &transition, &[], Fence::Driver { host: "h" }) {
+                Err(StoreError::Moved(_)) => {
+                    assert_eq!(tx.dialect(), crate::store::sql::Dialect::Sqlite);
+                    assert_eq!(stored(tx), ("paused".to_owned(), 1, 7));
+                }
+                Ok(_) => assert_eq!(stored(tx), ("running".to_owned(), 2, 0)),
+                Err(e) => panic!("{e}"),
+            }
+        });
+    }
+
+    #[test]
     fn settled_plan_notices_past_retention_are_swept_and_nothing_else() {
         crate::store::tests::on_each_backend(|tx| {
             insert_workflow(tx, &workflow("w"), &Value::Null).expect("workflow");

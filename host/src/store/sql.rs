@@ -166,9 +166,7 @@ impl<'a> Db<'a> {
                 Ok(())
             }
             Db::Postgres(s) => {
-                if std::env::var_os("NOSP").is_none() {
-                    s.defer(sql);
-                }
+                s.defer(sql);
                 Ok(())
             }
         }

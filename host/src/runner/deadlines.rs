@@ -91,5 +91,6 @@ impl Inner {
             run::expire(run, steps, layout, now_ms())
         })
         .await
+        .map(drop)
     }
 }

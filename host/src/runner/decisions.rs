@@ -53,13 +53,14 @@ impl Runner {
         link: Option<String>,
     ) -> Result<RunView, RunError> {
         let step = step.to_owned();
-        self.inner
+        let after = self
+            .inner
             .transact(Some(tenant), run_id, link, move |run, steps, layout| {
                 let now = now_ms();
                 run::decide(run, steps, layout, &step, &decision, &actor, now).map(Some)
             })
             .await?;
-        self.get_run(Some(tenant), run_id)
+        self.view_after(tenant, run_id, after)
     }
 
     /// Cancels a pending, running or paused run; a running step is interrupted.
@@ -69,11 +70,12 @@ impl Runner {
         run_id: &str,
         actor: Actor,
     ) -> Result<RunView, RunError> {
-        self.inner
+        let after = self
+            .inner
             .transact(Some(tenant), run_id, None, move |run, steps, _| {
                 run::cancel(run, steps, &actor, now_ms()).map(Some)
             })
             .await?;
-        self.get_run(Some(tenant), run_id)
+        self.view_after(tenant, run_id, after)
     }
 }

@@ -46,21 +46,29 @@ impl Inner {
     /// branches and map items), commits each round of changes in one
     /// transaction, and takes the attempts' outcomes as they end. Someone
     /// else's change of the run (a decision while it runs) pokes the driver,
-    /// which reads the run again.
+    /// which reads the run again. It begins from `state` when given (the run
+    /// as a commit just left it), else from the database.
     pub(super) async fn drive(
         self: &Arc<Self>,
         run_id: &str,
+        state: Option<(RunRecord, RunSteps)>,
         stop: &CancellationToken,
         poke: &Poke,
     ) -> Result<(), RunError> {
-        let (run, steps) = self.load(None, run_id)?;
+        let (run, steps) = match state {
+            Some(state) => state,
+            None => {
+                let (run, steps) = self.load(None, run_id)?;
+                (run, RunSteps::new(steps))
+            }
+        };
         let layout = self
             .definitions
             .layout(&run.workflow_id, run.workflow_version)
             .map_err(RunError::Store)?;
         let mut driver = Driver {
             run,
-            steps: RunSteps::new(steps),
+            steps,
             layout,
             flight: JoinSet::new(),
             in_flight: HashMap::new(),
@@ -930,6 +938,17 @@ pub(super) struct DriverHandle {
 /// under the drivers' lock, so that two callers at once (a start, and the
 /// lease loop finding the run without a driver) never start two.
 pub(super) fn drive_run(inner: &Arc<Inner>, run_id: String) {
+    drive_run_from(inner, run_id, None);
+}
+
+/// [`drive_run`], from the run as a commit just left it (`state`): a
+/// driver that starts then does not read it again. Should the run have moved
+/// since, the driver's first commit is refused and it reads the run anew.
+pub(super) fn drive_run_from(
+    inner: &Arc<Inner>,
+    run_id: String,
+    mut state: Option<(RunRecord, RunSteps)>,
+) {
     let generation = inner.next_driver.fetch_add(1, Ordering::Relaxed);
     let handle = DriverHandle {
         generation,
@@ -954,7 +973,9 @@ pub(super) fn drive_run(inner: &Arc<Inner>, run_id: String) {
     let runtime = inner.runtime.clone();
     runtime.spawn(async move {
         loop {
-            let result = inner.drive(&run_id, &handle.token, &handle.poke).await;
+            let result = inner
+                .drive(&run_id, state.take(), &handle.token, &handle.poke)
+                .await;
             if let Err(error) = result {
                 match error {
                     RunError::Conflict(_) => {

@@ -42,7 +42,9 @@ use crate::run::{
     Refusal, RunStatus, RunSteps, StepFailure, StepLog, StepStatus, Transition, Trigger,
 };
 use crate::secrets::Secrets;
-use crate::store::{self, OutboxRecord, RunRecord, Started, StepRecord, Store, StoreError};
+use crate::store::{
+    self, OutboxRecord, RunRecord, Started, StepRecord, Store, StoreError, Transacted,
+};
 use crate::workflow::{
     LanguageLimits, Problem, WorkflowDefinition, parse_duration, template_context, validate,
 };
@@ -309,7 +311,7 @@ impl Inner {
         decide: impl FnOnce(&RunRecord, &RunSteps, &Layout) -> Result<Option<Transition>, Refusal>
         + Send
         + 'static,
-    ) -> Result<(), RunError> {
+    ) -> Result<Option<(RunRecord, RunSteps)>, RunError> {
         let (inner, outbox) = (Arc::clone(self), Arc::clone(self));
         let decided = self
             .store
@@ -326,12 +328,20 @@ impl Inner {
                 move |transition| outbox.outbox(transition),
             )
             .await?;
-        if let Some((transition, ours)) = decided {
-            self.announce(&transition, true);
-            self.act(run_id, &transition.effects, ours);
-            self.tell_family(&transition);
-        }
-        Ok(())
+        let Some(Transacted {
+            transition,
+            steps,
+            ours,
+        }) = decided
+        else {
+            return Ok(None);
+        };
+        self.announce(&transition, true);
+        let run = transition.run.clone();
+        let state = (run.clone(), steps.clone());
+        self.act_on(run_id, &transition.effects, ours, Some(state));
+        self.tell_family(&transition);
+        Ok(Some((run, steps)))
     }
 
     /// Run `run_id`'s driver on this host, if it has one.
@@ -354,9 +364,23 @@ impl Inner {
     /// Acts on what a committed transition asks for; `ours` says whether
     /// this host drives the run (else its owner is asked to).
     fn act(self: &Arc<Self>, run_id: &str, effects: &[Effect], ours: bool) {
+        self.act_on(run_id, effects, ours, None);
+    }
+
+    /// [`Inner::act`], knowing the run as the transition left it (`state`),
+    /// which a driver it starts begins from instead of reading it again.
+    fn act_on(
+        self: &Arc<Self>,
+        run_id: &str,
+        effects: &[Effect],
+        ours: bool,
+        mut state: Option<(RunRecord, RunSteps)>,
+    ) {
         for effect in effects {
             match effect {
-                Effect::Drive if ours => driver::drive_run(self, run_id.to_owned()),
+                Effect::Drive if ours => {
+                    driver::drive_run_from(self, run_id.to_owned(), state.take())
+                }
                 Effect::Drive => self.hint_drive(run_id),
                 Effect::Interrupt => {
                     if let Some(handle) = self.driver(run_id) {
@@ -498,13 +522,32 @@ impl Runner {
     /// The run as clients see it; with `tenant`, only that tenant's run.
     pub fn get_run(&self, tenant: Option<&str>, id: &str) -> Result<RunView, RunError> {
         let (run, steps) = self.inner.load(tenant, id)?;
+        Ok(self.view(&run, &steps))
+    }
+
+    /// The view of the tenant's run `id` after a change: from the run as the
+    /// change left it (`after`) when it changed it, else read.
+    fn view_after(
+        &self,
+        tenant: &str,
+        id: &str,
+        after: Option<(RunRecord, RunSteps)>,
+    ) -> Result<RunView, RunError> {
+        match after {
+            Some((run, steps)) => Ok(self.view(&run, steps.records())),
+            None => self.get_run(Some(tenant), id),
+        }
+    }
+
+    /// `run` as clients see it, with its live progress.
+    fn view(&self, run: &RunRecord, steps: &[StepRecord]) -> RunView {
         let live = self
             .inner
             .progress
             .lock()
             .ok()
-            .and_then(|p| p.get(id).cloned());
-        Ok(RunView::new(&run, &steps, live.as_ref()))
+            .and_then(|p| p.get(&run.id).cloned());
+        RunView::new(run, steps, live.as_ref())
     }
 
     /// Step `path` of a tenant's run; for a map, items `offset..offset+limit`.

@@ -14,6 +14,15 @@ use crate::run::{EventRecord, RunRecord, RunStatus, RunSteps, StepRecord, Transi
 /// A run with its steps.
 pub type RunWithSteps = (RunRecord, Vec<StepRecord>);
 
+/// What [`Store::transact`] committed: the transition, the run's steps as
+/// it left them (read in the same transaction), and whether this host
+/// drives the run now.
+pub struct Transacted {
+    pub transition: Transition,
+    pub steps: RunSteps,
+    pub ours: bool,
+}
+
 impl Store {
     /// Commits its driver's `transition` of a run with the outbox rows its
     /// events call for, refused with [`StoreError::Moved`] if the run moved
@@ -39,9 +48,9 @@ impl Store {
     /// asks `decide` for a transition (none: nothing to do), and commits it
     /// with the outbox rows `outbox` derives from it (and the approval link
     /// `link` marked used), all in one write transaction, so nobody can move
-    /// the run in between. Returns the committed transition, and whether
-    /// this host drives the run now (a live owner keeps it; else this host
-    /// takes it).
+    /// the run in between. Returns what it committed: the transition, the
+    /// steps as it left them, and whether this host drives the run now (a
+    /// live owner keeps it; else this host takes it).
     pub async fn transact(
         &self,
         tenant: Option<String>,
@@ -51,11 +60,12 @@ impl Store {
         + Send
         + 'static,
         outbox: impl FnOnce(&Transition) -> Vec<OutboxRecord> + Send + 'static,
-    ) -> Result<Option<(Transition, bool)>, StoreError> {
+    ) -> Result<Option<Transacted>, StoreError> {
         let host = self.host().to_owned();
         self.write(move |tx| {
             let (run, steps) = get_run_with_steps(tx, tenant.as_deref(), &id)?;
-            let Some(transition) = decide(&run, &RunSteps::new(steps))? else {
+            let mut steps = RunSteps::new(steps);
+            let Some(transition) = decide(&run, &steps)? else {
                 return Ok(None);
             };
             if let Some(token) = &link
@@ -71,7 +81,12 @@ impl Store {
             };
             let owner = commit_in(tx, &transition, &outbox(&transition), fence)?;
             let ours = owner.as_deref() == Some(host.as_str());
-            Ok(Some((transition, ours)))
+            transition.apply_to(&mut steps);
+            Ok(Some(Transacted {
+                transition,
+                steps,
+                ours,
+            }))
         })
         .await
     }

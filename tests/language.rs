@@ -220,6 +220,52 @@ fn steps_in_items_wait_at_once_and_are_resumed_by_path() {
     assert_eq!(done["pending_actions"], json!([]));
 }
 
+#[test]
+fn decisions_sent_at_once_to_many_waiting_items_all_count() {
+    // Ten items wait at once (a map's default concurrency). Each
+    // decision's commit starts the run's driver from the run as that
+    // commit left it; the others move the run under it at once, so a
+    // driver may begin from a state that is already old.
+    let (_dir, server) = setup();
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "many-reviews", "steps": [
+            {"name": "items", "map": {"items": "{{ input.items }}", "steps": [
+                {"name": "review", "type": "noop", "approval": {"message": "Go?"}},
+                {"name": "after", "type": "noop"}
+            ]}}
+        ]}),
+        "active",
+    );
+    let items: Vec<usize> = (0..10).collect();
+    let run = start_run(&server, &workflow, json!({ "items": items }));
+    poll_until(&server, &run, |r| {
+        r["status"] == "paused" && r["waiting_steps"] == 10
+    });
+    std::thread::scope(|scope| {
+        for i in 0..10 {
+            let (server, run) = (&server, &run);
+            scope.spawn(move || {
+                let resumed = server.post(
+                    &format!("/v1/runs/{run}/resume"),
+                    &json!({"step": format!("items[{i}].review"), "input": "approve"}),
+                );
+                assert_eq!(resumed.status, 200, "{}", resumed.body);
+            });
+        }
+    });
+    let done = poll_until(&server, &run, status_is("completed"));
+    assert_eq!(done["result"], json!(items), "{done}");
+    let events = server.get(&format!("/v1/runs/{run}/events"));
+    let resumed = events.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "resumed")
+        .count();
+    assert_eq!(resumed, 10, "{}", events.body);
+}
+
 fn parallel_with(fail: &str) -> Value {
     json!({"name": format!("fan-{fail}"), "steps": [
         {"name": "fan", "parallel": {"fail": fail, "branches": {

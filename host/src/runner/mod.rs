@@ -338,8 +338,10 @@ impl Inner {
         };
         self.announce(&transition, true);
         let run = transition.run.clone();
-        let state = (run.clone(), steps.clone());
-        self.act_on(run_id, &transition.effects, ours, Some(state));
+        // A copy for the driver it starts, if it starts one.
+        let drives = ours && transition.effects.contains(&Effect::Drive);
+        let state = drives.then(|| (run.clone(), steps.clone()));
+        self.act_on(run_id, &transition.effects, ours, state);
         self.tell_family(&transition);
         Ok(Some((run, steps)))
     }

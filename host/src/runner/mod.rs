@@ -337,13 +337,12 @@ impl Inner {
             return Ok(None);
         };
         self.announce(&transition, true);
-        let run = transition.run.clone();
         // A copy for the driver it starts, if it starts one.
         let drives = ours && transition.effects.contains(&Effect::Drive);
-        let state = drives.then(|| (run.clone(), steps.clone()));
+        let state = drives.then(|| (transition.run.clone(), steps.clone()));
         self.act_on(run_id, &transition.effects, ours, state);
         self.tell_family(&transition);
-        Ok(Some((run, steps)))
+        Ok(Some((transition.run, steps)))
     }
 
     /// Run `run_id`'s driver on this host, if it has one.

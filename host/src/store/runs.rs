@@ -64,7 +64,7 @@ impl Store {
         let host = self.host().to_owned();
         self.write(move |tx| {
             let (run, steps) = get_run_with_steps(tx, tenant.as_deref(), &id)?;
-            let mut steps = RunSteps::new(steps);
+            let steps = RunSteps::new(steps);
             let Some(transition) = decide(&run, &steps)? else {
                 return Ok(None);
             };
@@ -81,7 +81,6 @@ impl Store {
             };
             let owner = commit_in(tx, &transition, &outbox(&transition), fence)?;
             let ours = owner.as_deref() == Some(host.as_str());
-            transition.apply_to(&mut steps);
             Ok(Some(Transacted {
                 transition,
                 steps,
@@ -89,6 +88,13 @@ impl Store {
             }))
         })
         .await
+        .map(|committed| {
+            // Off the writer: the steps as the transition left them.
+            committed.map(|mut c| {
+                c.transition.apply_to(&mut c.steps);
+                c
+            })
+        })
     }
 
     /// The run `id`'s row, without its steps; with `tenant`, only that

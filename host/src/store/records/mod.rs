@@ -217,6 +217,19 @@ mod tests {
         }
     }
 
+    /// A transition that saves `run` alone, computed at `expected_seq` from
+    /// a run whose status was `expected_status`.
+    fn save_of(run: RunRecord, expected_seq: i64, expected_status: RunStatus) -> Transition {
+        Transition {
+            run,
+            expected_seq,
+            expected_status,
+            steps: Vec::new(),
+            events: Vec::new(),
+            effects: Vec::new(),
+        }
+    }
+
     fn workflow(id: &str) -> WorkflowRecord {
         WorkflowRecord {
             id: id.to_owned(),
@@ -281,14 +294,7 @@ mod tests {
                         |row| Ok((row.get(0)?, row.get(1)?)),
                     )
                     .expect("seq");
-                let transition = Transition {
-                    expected_status: before.parse().expect("status"),
-                    run: moved,
-                    expected_seq: expected,
-                    steps: Vec::new(),
-                    events: Vec::new(),
-                    effects: Vec::new(),
-                };
+                let transition = save_of(moved, expected, before.parse().expect("status"));
                 commit_in(tx, &transition, &[], Fence::Driver { host: "h" }).expect("save");
                 check(tx);
             }
@@ -304,18 +310,7 @@ mod tests {
         crate::store::tests::on_each_backend(|tx| {
             insert_workflow(tx, &workflow("w"), &Value::Null).expect("workflow");
             insert_run(tx, &run("1", "a", Paused), &[], "h").expect("insert");
-            let save = |expected_status, status| {
-                let mut moved = run("1", "a", status);
-                moved.last_seq = 1;
-                moved.steps_done = 7;
-                let transition = Transition {
-                    run: moved,
-                    expected_seq: 0,
-                    expected_status,
-                    steps: Vec::new(),
-                    events: Vec::new(),
-                    effects: Vec::new(),
-                };
+            let save = |transition: Transition| {
                 commit_in(tx, &transition, &[], Fence::Driver { host: "h" })
             };
             let stored = |tx: &Db<'_>| -> (String, i64, i64) {
@@ -327,22 +322,17 @@ mod tests {
                 .expect("run")
             };
             // Paused staying paused: saved (on SQLite, without its status).
-            save(Paused, Paused).expect("save");
+            let mut kept = run("1", "a", Paused);
+            kept.last_seq = 1;
+            kept.steps_done = 7;
+            save(save_of(kept, 0, Paused)).expect("save");
             assert_eq!(stored(tx), ("paused".to_owned(), 1, 7));
             // Running expected to stay running, but the run is paused: SQLite,
             // which would not write the status, refuses the save and writes
             // nothing; PostgreSQL writes the status. Never a stale status.
             let mut wrong = run("1", "a", Running);
             wrong.last_seq = 2;
-            let transition = Transition {
-                run: wrong,
-                expected_seq: 1,
-                expected_status: Running,
-                steps: Vec::new(),
-                events: Vec::new(),
-                effects: Vec::new(),
-            };
-            match commit_in(tx, &transition, &[], Fence::Driver { host: "h" }) {
+            match save(save_of(wrong, 1, Running)) {
                 Err(StoreError::Moved(_)) => {
                     assert_eq!(tx.dialect(), crate::store::sql::Dialect::Sqlite);
                     assert_eq!(stored(tx), ("paused".to_owned(), 1, 7));

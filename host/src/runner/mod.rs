@@ -332,16 +332,24 @@ impl Inner {
             transition,
             steps,
             ours,
+            queued,
         }) = decided
         else {
             return Ok(None);
         };
-        self.announce(&transition, true);
+        self.announce(&transition, queued);
         // A copy for the driver it starts, if it starts one.
         let drives = ours && transition.effects.contains(&Effect::Drive);
         let state = drives.then(|| (transition.run.clone(), steps.clone()));
         self.act_on(run_id, &transition.effects, ours, state);
         self.tell_family(&transition);
+        if drives {
+            // The driver just spawned waits in this worker's next-task
+            // slot, which no other worker takes: step aside so that it
+            // starts now, while the caller's answer is built (on another
+            // worker, if one is free).
+            tokio::task::yield_now().await;
+        }
         Ok(Some((transition.run, steps)))
     }
 

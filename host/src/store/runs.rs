@@ -15,12 +15,13 @@ use crate::run::{EventRecord, RunRecord, RunStatus, RunSteps, StepRecord, Transi
 pub type RunWithSteps = (RunRecord, Vec<StepRecord>);
 
 /// What [`Store::transact`] committed: the transition, the run's steps as
-/// it left them (read in the same transaction), and whether this host
-/// drives the run now.
+/// it left them (read in the same transaction), whether this host drives
+/// the run now, and whether it queued notifications.
 pub struct Transacted {
     pub transition: Transition,
     pub steps: RunSteps,
     pub ours: bool,
+    pub queued: bool,
 }
 
 impl Store {
@@ -79,12 +80,14 @@ impl Store {
                 host: &host,
                 now: transition.run.updated_at,
             };
-            let owner = commit_in(tx, &transition, &outbox(&transition), fence)?;
+            let outbox = outbox(&transition);
+            let owner = commit_in(tx, &transition, &outbox, fence)?;
             let ours = owner.as_deref() == Some(host.as_str());
             Ok(Some(Transacted {
                 transition,
                 steps,
                 ours,
+                queued: !outbox.is_empty(),
             }))
         })
         .await

@@ -191,10 +191,12 @@ pub fn claim_outbox(
     until: i64,
 ) -> Result<Vec<OutboxRecord>, StoreError> {
     if tx.dialect() == Dialect::Sqlite {
-        // One process per file: nobody to claim from.
+        // One process per file: nobody to claim from. The limit is written
+        // into the statement: SQLite plans for a bound LIMIT's value, so a
+        // cached statement with one is prepared again at every use.
         return tx.query(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2"
-        ), params![now, limit as i64], outbox_from_row);
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE next_attempt <= ?1 ORDER BY next_attempt LIMIT {limit}"
+        ), params![now], outbox_from_row);
     }
     let mut rows = tx.query(&format!(
         "UPDATE outbox SET next_attempt = ?3 WHERE id IN \

@@ -286,7 +286,7 @@ pub struct Outbox {
 /// notifications wakes it early.
 pub async fn deliver_loop(
     host: Outbox,
-    mut changes: tokio::sync::broadcast::Receiver<crate::run::Change>,
+    queued: Arc<tokio::sync::Notify>,
     smtp: Option<SmtpSettings>,
 ) {
     let mailer = smtp.as_ref().and_then(|s| match mailer(s) {
@@ -356,17 +356,9 @@ pub async fn deliver_loop(
             .ok()
             .flatten();
         let wait = next.map_or(5000, |at| (at - now_ms()).clamp(0, 5000)) as u64;
-        let queued = async {
-            loop {
-                match changes.recv().await {
-                    Ok(change) if !change.queued => continue,
-                    _ => return,
-                }
-            }
-        };
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(wait)) => {}
-            () = queued => {}
+            () = queued.notified() => {}
         }
     }
 }

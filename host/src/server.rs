@@ -303,7 +303,7 @@ pub async fn start(
             egress: Arc::clone(host.runner.egress()),
             links: Arc::clone(&host.links),
         },
-        host.runner.subscribe(),
+        host.runner.outbox_wake(),
         settings.smtp.clone(),
     ));
     let closing = tokio_util::sync::CancellationToken::new();

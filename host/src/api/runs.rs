@@ -210,10 +210,11 @@ pub async fn get(
     let wait = parse_duration(&wait)
         .map_err(|e| bad_query(format!("wait: {e}")))?
         .min(MAX_WAIT);
-    let answer = |status: RunStatus, last_event: i64| match query.until.unwrap_or_default() {
-        Until::Changed => status.is_terminal() || last_event != query.after.unwrap_or(arrived_at),
+    let (until, after) = (query.until.unwrap_or_default(), query.after);
+    let answer = move |status: RunStatus, last_event: i64| match until {
+        Until::Changed => status.is_terminal() || last_event != after.unwrap_or(arrived_at),
         Until::Settled => {
-            status.is_terminal() || (status == RunStatus::Paused && query.after != Some(last_event))
+            status.is_terminal() || (status == RunStatus::Paused && after != Some(last_event))
         }
     };
     let runner = &state.host.runner;
@@ -394,7 +395,7 @@ struct EventStream {
     run_id: String,
     after: i64,
     pending: std::collections::VecDeque<EventRecord>,
-    changes: Option<tokio::sync::broadcast::Receiver<crate::run::Change>>,
+    changes: Option<crate::runner::Wait>,
     done: bool,
     named: bool,
 }
@@ -412,10 +413,11 @@ impl EventStream {
             if self.done {
                 return None;
             }
-            // Subscribe before reading, so no commit falls between the two.
-            let changes = self
-                .changes
-                .get_or_insert_with(|| self.state.host.runner.subscribe());
+            // Watch before reading, so no commit falls between the two.
+            let changes = self.changes.get_or_insert_with(|| {
+                let any = std::sync::Arc::new(|_, _| true);
+                self.state.host.runner.watch(&self.run_id, any)
+            });
             let runner = &self.state.host.runner;
             let run = runner.get_run(Some(&self.tenant), &self.run_id).ok()?;
             self.pending = runner
@@ -432,19 +434,12 @@ impl EventStream {
             // Hosts sharing the database hear of each other's changes
             // through hints, which may be lost: look again now and then.
             let look_again = runner.look_again();
-            loop {
-                let changed = tokio::select! {
-                    changed = changes.recv() => changed,
-                    () = tokio::time::sleep(look_again) => break,
-                    // The server is shutting down: the client reconnects,
-                    // with Last-Event-ID, to whichever server serves next.
-                    () = self.state.closing.cancelled() => return None,
-                };
-                match changed {
-                    Ok(changed) if changed.run != self.run_id => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                    _ => break,
-                }
+            tokio::select! {
+                () = changes.changed() => {}
+                () = tokio::time::sleep(look_again) => {}
+                // The server is shutting down: the client reconnects,
+                // with Last-Event-ID, to whichever server serves next.
+                () = self.state.closing.cancelled() => return None,
             }
         }
     }

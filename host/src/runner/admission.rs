@@ -151,7 +151,12 @@ impl Runner {
 
     /// Announces a saved new run and starts driving it.
     pub(super) fn started(&self, run_id: &str) {
-        let _ = self.inner.changes.send(Change::of(run_id.to_owned()));
+        // A start queues no notifications.
+        self.inner.tell(Change {
+            run: run_id.to_owned(),
+            state: None,
+            queued: false,
+        });
         driver::drive_run(&self.inner, run_id.to_owned());
     }
 }

@@ -99,7 +99,7 @@ impl Inner {
                     Hint::Changed(runs) => {
                         for run_id in runs {
                             inner.poke(&run_id);
-                            let _ = inner.changes.send(Change::of(run_id));
+                            inner.tell(Change::of(run_id));
                         }
                     }
                     // Never passed on: a host that does not drive the run

@@ -18,6 +18,7 @@ mod lease;
 mod plans;
 mod scheduler;
 pub mod view;
+mod waiters;
 mod workflows;
 
 use std::collections::HashMap;
@@ -57,6 +58,8 @@ pub use batch::{BatchProgress, BatchStatus, BatchView, MAX_BATCH_INPUTS};
 pub use plans::NewPlan;
 pub use scheduler::{FireView, ScheduleView};
 pub use view::{ItemView, ItemsSummary, Progress, RunView, StepDetail, StepView};
+use waiters::Waiters;
+pub use waiters::{StateTest, Wait};
 
 /// Settings of the runner.
 #[derive(Debug, Clone)]
@@ -184,6 +187,10 @@ struct Inner {
     progress: Arc<Mutex<HashMap<String, StepProgress>>>,
     definitions: Arc<Definitions>,
     changes: broadcast::Sender<Change>,
+    /// Who waits for which run's changes (see [`Inner::tell`]).
+    waiters: Arc<Waiters>,
+    /// Wakes the outbox when a change queued notifications.
+    outbox_wake: Arc<tokio::sync::Notify>,
     shutdown: CancellationToken,
     /// Wakes the scheduler when a schedule changed.
     schedules_changed: tokio::sync::Notify,
@@ -252,7 +259,7 @@ impl Inner {
     /// the change `queued` notifications), and its deadline loop if the run
     /// now waits with a deadline.
     fn announce(&self, committed: &Transition, queued: bool) {
-        let _ = self.changes.send(Change {
+        self.tell(Change {
             run: committed.run.id.clone(),
             state: Some((committed.run.status, committed.run.last_seq)),
             queued,
@@ -353,6 +360,16 @@ impl Inner {
         Ok(Some((transition.run, steps)))
     }
 
+    /// Tells this host of `change`: the run's waiters whose test its state
+    /// passes, the outbox if it queued notifications, and the subscribers.
+    fn tell(&self, change: Change) {
+        self.waiters.changed(&change.run, change.state);
+        if change.queued {
+            self.outbox_wake.notify_one();
+        }
+        let _ = self.changes.send(change);
+    }
+
     /// Run `run_id`'s driver on this host, if it has one.
     fn driver(&self, run_id: &str) -> Option<driver::DriverHandle> {
         self.drivers.lock().ok()?.get(run_id).cloned()
@@ -437,6 +454,8 @@ impl Runner {
                 definitions: Arc::new(Definitions::new(Arc::clone(&store))),
                 store,
                 changes,
+                waiters: Arc::default(),
+                outbox_wake: Arc::default(),
                 shutdown: CancellationToken::new(),
                 schedules_changed: tokio::sync::Notify::new(),
                 deadlines_changed: tokio::sync::Notify::new(),
@@ -528,6 +547,17 @@ impl Runner {
         self.inner.changes.subscribe()
     }
 
+    /// Waits for run `id` to change to a state that passes `test` (or to one
+    /// this host does not know), from now until the [`Wait`] is dropped.
+    pub fn watch(&self, id: &str, test: StateTest) -> Wait {
+        self.inner.waiters.add(id, test)
+    }
+
+    /// Notified when a change queued notifications (for the outbox).
+    pub fn outbox_wake(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.inner.outbox_wake)
+    }
+
     /// The run as clients see it; with `tenant`, only that tenant's run.
     pub fn get_run(&self, tenant: Option<&str>, id: &str) -> Result<RunView, RunError> {
         let (run, steps) = self.inner.load(tenant, id)?;
@@ -601,7 +631,8 @@ impl Runner {
         timeout: Duration,
         done: impl Fn(&RunView) -> bool,
     ) -> Result<RunView, RunError> {
-        self.wait_for(tenant, id, timeout, |_, _| true, done).await
+        self.wait_for(tenant, id, timeout, Arc::new(|_, _| true), done)
+            .await
     }
 
     /// [`Runner::wait_until`] for a condition on the run's status and last
@@ -612,56 +643,51 @@ impl Runner {
         tenant: Option<&str>,
         id: &str,
         timeout: Duration,
-        done: impl Fn(RunStatus, i64) -> bool,
+        done: impl Fn(RunStatus, i64) -> bool + Send + Sync + 'static,
     ) -> Result<RunView, RunError> {
-        self.wait_for(tenant, id, timeout, done, |_| true).await
+        self.wait_for(tenant, id, timeout, Arc::new(done), |_| true)
+            .await
     }
 
     /// Waits until the run's row passes `row` and then its view passes
-    /// `done`, or `timeout` ends; returns the view as it is then.
+    /// `done`, or `timeout` ends; returns the view as it is then. Only a
+    /// change to a state that passes `row` wakes the wait.
     async fn wait_for(
         &self,
         tenant: Option<&str>,
         id: &str,
         timeout: Duration,
-        row: impl Fn(RunStatus, i64) -> bool,
+        row: StateTest,
         done: impl Fn(&RunView) -> bool,
     ) -> Result<RunView, RunError> {
-        let mut changes = self.subscribe();
+        // Registered before the run is read, so that no change falls between.
+        let wait = self.watch(id, Arc::clone(&row));
         let deadline = tokio::time::Instant::now() + timeout;
         // Other hosts' changes are heard through hints, which may be lost:
         // on a shared database, look again now and then all the same.
         let look_again = self.look_again().min(timeout);
+        let mut woken = false;
         loop {
-            let (status, last_event) = self.inner.store.run_state(tenant, id)?;
-            if row(status, last_event) {
-                let view = self.get_run(tenant, id)?;
-                if done(&view) {
-                    return Ok(view);
+            let view = if woken {
+                Some(self.get_run(tenant, id)?).filter(|v| row(v.status, v.last_event))
+            } else {
+                let (status, last_event) = self.inner.store.run_state(tenant, id)?;
+                match row(status, last_event) {
+                    true => Some(self.get_run(tenant, id)?),
+                    false => None,
                 }
+            };
+            if let Some(view) = view
+                && done(&view)
+            {
+                return Ok(view);
             }
             let look = deadline.min(tokio::time::Instant::now() + look_again);
-            loop {
-                match tokio::time::timeout_at(look, changes.recv()).await {
-                    Err(_) if look < deadline => break,
-                    Err(_) => return self.get_run(tenant, id),
-                    Ok(Ok(changed)) if changed.run != id => continue,
-                    // This host changed it: how it stands is known.
-                    Ok(Ok(Change {
-                        state: Some((status, last_event)),
-                        ..
-                    })) => {
-                        if row(status, last_event) {
-                            let view = self.get_run(tenant, id)?;
-                            if done(&view) {
-                                return Ok(view);
-                            }
-                        }
-                    }
-                    // Another host changed it, or notices were missed: look again.
-                    Ok(_) => break,
-                }
-            }
+            woken = match tokio::time::timeout_at(look, wait.changed()).await {
+                Ok(()) => true,
+                Err(_) if look < deadline => false,
+                Err(_) => return self.get_run(tenant, id),
+            };
         }
     }
 

@@ -103,7 +103,7 @@ impl Runner {
 
     /// Wakes the outbox for a plan's emails.
     pub(super) fn plan_sent(&self, workflow: &str) {
-        let _ = self.inner.changes.send(Change::of(workflow.to_owned()));
+        self.inner.tell(Change::of(workflow.to_owned()));
         self.inner.schedules_changed.notify_one();
     }
 

@@ -143,6 +143,10 @@ fn a_long_poll_until_settled_answers_at_the_next_pause_or_the_end() {
     assert_eq!(second.body["status"], "paused", "{}", second.body);
     assert_eq!(second.body["pending_action"]["step"], "second");
     assert!(second.body["last_event"].as_i64().expect("last_event") >= seen + 4);
+    // The answer is the run as stored (the driver that paused it hands its
+    // view to the waiter, which does not read the run again).
+    let stored = server.get(&format!("/v1/runs/{run}"));
+    assert_eq!(second.body, stored.body);
 
     // A pause the client has seen is not an answer: it waits out `wait`.
     let began = Instant::now();
@@ -163,6 +167,7 @@ fn a_long_poll_until_settled_answers_at_the_next_pause_or_the_end() {
     );
     let done = settled(Some(seen));
     assert_eq!(done.body["status"], "completed", "{}", done.body);
+    assert_eq!(done.body, server.get(&format!("/v1/runs/{run}")).body);
     let again = settled(done.body["last_event"].as_i64());
     assert_eq!(again.body["status"], "completed");
 

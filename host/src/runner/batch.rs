@@ -247,7 +247,7 @@ impl Runner {
             .await?;
         for (transition, ours) in &cancelled {
             let run_id = &transition.run.id;
-            self.inner.announce(transition, true);
+            self.inner.announce(transition, true, None);
             self.inner.act(run_id, &transition.effects, *ours);
             self.inner.tell_family(transition);
         }

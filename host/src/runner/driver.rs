@@ -242,7 +242,7 @@ impl Inner {
                     Ok(permit) => permit,
                     Err(_) if driver.in_flight.is_empty() && launch.is_empty() => {
                         if let Some(t) = round.take() {
-                            self.commit(t).await?;
+                            self.commit(t, Some(&driver.steps)).await?;
                             driver.finished.clear();
                         }
                         tokio::select! {
@@ -272,7 +272,7 @@ impl Inner {
             }
         }
         if let Some(t) = round {
-            driver.run = self.commit(t).await?.run;
+            driver.run = self.commit(t, Some(&driver.steps)).await?.run;
         }
         driver.finished.clear();
         if driver.run.status.is_terminal() {
@@ -754,7 +754,7 @@ impl Inner {
                 Ok(run::abandon(&run, &steps, &message, now_ms())?)
             });
             let outcome = match failed {
-                Ok(Some(transition)) => self.commit(transition).await,
+                Ok(Some(transition)) => self.commit(transition, None).await,
                 Ok(None) => return,
                 Err(e) => Err(e),
             };

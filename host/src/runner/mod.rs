@@ -246,11 +246,17 @@ impl Inner {
 
     /// Commits a driver's `transition` and announces the change; a conflict
     /// means someone else moved the run. Returns the committed transition.
-    async fn commit(self: &Arc<Self>, transition: Transition) -> Result<Transition, RunError> {
+    /// `steps` are the run's steps with the transition applied, when the
+    /// caller has them (for waiters that want the run's view).
+    async fn commit(
+        self: &Arc<Self>,
+        transition: Transition,
+        steps: Option<&RunSteps>,
+    ) -> Result<Transition, RunError> {
         let outbox = self.outbox(&transition);
         let queued = !outbox.is_empty();
         let committed = self.store.commit(transition, outbox).await?;
-        self.announce(&committed, queued);
+        self.announce(&committed, queued, steps);
         self.tell_family(&committed);
         Ok(committed)
     }
@@ -258,11 +264,16 @@ impl Inner {
     /// Tells this host's waiters that a run changed (and the outbox, if
     /// the change `queued` notifications), and its deadline loop if the run
     /// now waits with a deadline.
-    fn announce(&self, committed: &Transition, queued: bool) {
-        self.tell(Change {
+    /// Waiters that want the run's view get it from `steps`, the run's
+    /// steps as the change left them, when given.
+    fn announce(&self, committed: &Transition, queued: bool, steps: Option<&RunSteps>) {
+        let change = Change {
             run: committed.run.id.clone(),
             state: Some((committed.run.status, committed.run.last_seq)),
             queued,
+        };
+        self.tell_with(change, || {
+            steps.map(|steps| self.view(&committed.run, steps.records()))
         });
         if committed.run.pause_deadline.is_some() {
             self.deadlines_changed.notify_one();
@@ -344,7 +355,7 @@ impl Inner {
         else {
             return Ok(None);
         };
-        self.announce(&transition, queued);
+        self.announce(&transition, queued, Some(&steps));
         // A copy for the driver it starts, if it starts one.
         let drives = ours && transition.effects.contains(&Effect::Drive);
         let state = drives.then(|| (transition.run.clone(), steps.clone()));
@@ -363,7 +374,13 @@ impl Inner {
     /// Tells this host of `change`: the run's waiters whose test its state
     /// passes, the outbox if it queued notifications, and the subscribers.
     fn tell(&self, change: Change) {
-        self.waiters.changed(&change.run, change.state);
+        self.tell_with(change, || None);
+    }
+
+    /// [`Inner::tell`], with the run's view as the change left it for the
+    /// waiters that want it (made only if one does).
+    fn tell_with(&self, change: Change, view: impl FnOnce() -> Option<RunView>) {
+        self.waiters.changed(&change.run, change.state, view);
         if change.queued {
             self.outbox_wake.notify_one();
         }
@@ -417,6 +434,16 @@ impl Inner {
                 Effect::CancelRun(_) => {}
             }
         }
+    }
+
+    /// `run` as clients see it, with its live progress.
+    fn view(&self, run: &RunRecord, steps: &[StepRecord]) -> RunView {
+        let live = self
+            .progress
+            .lock()
+            .ok()
+            .and_then(|p| p.get(&run.id).cloned());
+        RunView::new(run, steps, live.as_ref())
     }
 
     /// Reads a run and its steps.
@@ -550,7 +577,7 @@ impl Runner {
     /// Waits for run `id` to change to a state that passes `test` (or to one
     /// this host does not know), from now until the [`Wait`] is dropped.
     pub fn watch(&self, id: &str, test: StateTest) -> Wait {
-        self.inner.waiters.add(id, test)
+        self.inner.waiters.add(id, test, false)
     }
 
     /// Notified when a change queued notifications (for the outbox).
@@ -580,13 +607,7 @@ impl Runner {
 
     /// `run` as clients see it, with its live progress.
     fn view(&self, run: &RunRecord, steps: &[StepRecord]) -> RunView {
-        let live = self
-            .inner
-            .progress
-            .lock()
-            .ok()
-            .and_then(|p| p.get(&run.id).cloned());
-        RunView::new(run, steps, live.as_ref())
+        self.inner.view(run, steps)
     }
 
     /// Step `path` of a tenant's run; for a map, items `offset..offset+limit`.
@@ -661,7 +682,7 @@ impl Runner {
         done: impl Fn(&RunView) -> bool,
     ) -> Result<RunView, RunError> {
         // Registered before the run is read, so that no change falls between.
-        let wait = self.watch(id, Arc::clone(&row));
+        let wait = self.inner.waiters.add(id, Arc::clone(&row), true);
         let deadline = tokio::time::Instant::now() + timeout;
         // Other hosts' changes are heard through hints, which may be lost:
         // on a shared database, look again now and then all the same.
@@ -669,7 +690,12 @@ impl Runner {
         let mut woken = false;
         loop {
             let view = if woken {
-                Some(self.get_run(tenant, id)?).filter(|v| row(v.status, v.last_event))
+                // The run as the change left it, from whoever made it; else read.
+                let view = match wait.take_view() {
+                    Some(view) => view,
+                    None => self.get_run(tenant, id)?,
+                };
+                Some(view).filter(|v| row(v.status, v.last_event))
             } else {
                 let (status, last_event) = self.inner.store.run_state(tenant, id)?;
                 match row(status, last_event) {

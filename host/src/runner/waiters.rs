@@ -1,7 +1,9 @@
 //! Who on this host waits for which run, and for what: a change of a run
 //! wakes only the waiters of that run whose test its new state passes, not
 //! every waiter of every run (with 64 clients each following a run, a
-//! broadcast woke 64 tasks at every commit).
+//! broadcast woke 64 tasks at every commit). A waiter may ask for the run's
+//! view as the change left it, when the one who changed it knows it, so that
+//! it need not read the run again.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
+use super::RunView;
 use crate::run::RunStatus;
 
 /// What a waiter waits for: a run's status and the sequence number of its
@@ -19,6 +22,9 @@ struct Waiter {
     id: u64,
     test: StateTest,
     wake: Arc<Notify>,
+    /// The view of the latest change that passed the test, for a waiter
+    /// that wants it.
+    view: Option<Arc<Mutex<Option<RunView>>>>,
 }
 
 /// The waiters of each run.
@@ -30,15 +36,18 @@ pub(super) struct Waiters {
 
 impl Waiters {
     /// Waits for run `run` to change to a state that passes `test`, from now
-    /// until the returned [`Wait`] is dropped.
-    pub(super) fn add(self: &Arc<Self>, run: &str, test: StateTest) -> Wait {
+    /// until the returned [`Wait`] is dropped; with `wants_view`, the wait
+    /// is handed the run's view when the change's maker has it.
+    pub(super) fn add(self: &Arc<Self>, run: &str, test: StateTest, wants_view: bool) -> Wait {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let wake = Arc::new(Notify::new());
+        let view = wants_view.then(Arc::default);
         if let Ok(mut by_run) = self.by_run.lock() {
             by_run.entry(run.to_owned()).or_default().push(Waiter {
                 id,
                 test,
                 wake: Arc::clone(&wake),
+                view: view.clone(),
             });
         }
         Wait {
@@ -46,19 +55,44 @@ impl Waiters {
             run: run.to_owned(),
             id,
             wake,
+            view,
         }
     }
 
     /// Run `run` changed to `state` (`None`: to a state this host does not
-    /// know, which every waiter of the run must read).
-    pub(super) fn changed(&self, run: &str, state: Option<(RunStatus, i64)>) {
+    /// know, which every waiter of the run must read); `view` makes its view
+    /// as the change left it, if the changer knows it (called at most once,
+    /// and only for a waiter that wants it).
+    pub(super) fn changed(
+        &self,
+        run: &str,
+        state: Option<(RunStatus, i64)>,
+        view: impl FnOnce() -> Option<RunView>,
+    ) {
+        let passes = |waiter: &Waiter| {
+            state.is_none_or(|(status, last_event)| (waiter.test)(status, last_event))
+        };
+        // The view is made outside the lock, which every commit takes.
+        let wanted = state.is_some()
+            && self.by_run.lock().is_ok_and(|by_run| {
+                by_run
+                    .get(run)
+                    .into_iter()
+                    .flatten()
+                    .any(|w| w.view.is_some() && passes(w))
+            });
+        let made = if wanted { view() } else { None };
         let Ok(by_run) = self.by_run.lock() else {
             return;
         };
-        for waiter in by_run.get(run).into_iter().flatten() {
-            if state.is_none_or(|(status, last_event)| (waiter.test)(status, last_event)) {
-                waiter.wake.notify_one();
+        for waiter in by_run.get(run).into_iter().flatten().filter(|w| passes(w)) {
+            if let Some(slot) = &waiter.view
+                && let Ok(mut slot) = slot.lock()
+            {
+                // A change of unknown outcome leaves no view: read the run.
+                *slot = made.clone();
             }
+            waiter.wake.notify_one();
         }
     }
 }
@@ -69,6 +103,7 @@ pub struct Wait {
     run: String,
     id: u64,
     wake: Arc<Notify>,
+    view: Option<Arc<Mutex<Option<RunView>>>>,
 }
 
 impl Wait {
@@ -77,6 +112,12 @@ impl Wait {
     /// return.
     pub async fn changed(&self) {
         self.wake.notified().await;
+    }
+
+    /// The run's view as the latest change that passed the test left it,
+    /// if its maker knew it (else read the run).
+    pub fn take_view(&self) -> Option<RunView> {
+        self.view.as_ref()?.lock().ok()?.take()
     }
 }
 
@@ -108,31 +149,58 @@ mod tests {
     #[tokio::test]
     async fn a_change_wakes_only_the_waiters_of_its_run_whose_test_it_passes() {
         let waiters = Arc::new(Waiters::default());
-        let paused = waiters.add("a", Arc::new(|status, _| status == RunStatus::Paused));
-        let any = waiters.add("a", Arc::new(|_, _| true));
-        let other = waiters.add("b", Arc::new(|_, _| true));
+        let paused = waiters.add(
+            "a",
+            Arc::new(|status, _| status == RunStatus::Paused),
+            false,
+        );
+        let any = waiters.add("a", Arc::new(|_, _| true), false);
+        let other = waiters.add("b", Arc::new(|_, _| true), false);
 
-        waiters.changed("a", Some((RunStatus::Running, 3)));
+        waiters.changed("a", Some((RunStatus::Running, 3)), || None);
         assert!(!woken(&paused).await);
         assert!(woken(&any).await);
         assert!(!woken(&other).await);
 
         // A change made before the waiter looks is kept for it.
-        waiters.changed("a", Some((RunStatus::Paused, 4)));
+        waiters.changed("a", Some((RunStatus::Paused, 4)), || None);
         assert!(woken(&paused).await);
 
         // A change this host does not know wakes every waiter of the run.
-        waiters.changed("b", None);
+        waiters.changed("b", None, || None);
         assert!(woken(&other).await);
+    }
+
+    #[tokio::test]
+    async fn the_view_is_made_once_and_only_for_waiters_that_want_it() {
+        let made = AtomicU64::new(0);
+        let make = || {
+            made.fetch_add(1, Ordering::Relaxed);
+            None
+        };
+        let waiters = Arc::new(Waiters::default());
+        let _plain = waiters.add("a", Arc::new(|_, _| true), false);
+        let _paused = waiters.add("a", Arc::new(|s, _| s == RunStatus::Paused), true);
+        waiters.changed("a", Some((RunStatus::Running, 1)), make);
+        assert_eq!(made.load(Ordering::Relaxed), 0);
+
+        let _first = waiters.add("a", Arc::new(|_, _| true), true);
+        let _second = waiters.add("a", Arc::new(|_, _| true), true);
+        waiters.changed("a", Some((RunStatus::Running, 2)), make);
+        assert_eq!(made.load(Ordering::Relaxed), 1);
+
+        // A change of unknown outcome has no view to make.
+        waiters.changed("a", None, make);
+        assert_eq!(made.load(Ordering::Relaxed), 1);
     }
 
     #[tokio::test]
     async fn a_dropped_wait_leaves_nothing_behind() {
         let waiters = Arc::new(Waiters::default());
-        let first = waiters.add("a", Arc::new(|_, _| true));
-        let second = waiters.add("a", Arc::new(|_, _| true));
+        let first = waiters.add("a", Arc::new(|_, _| true), false);
+        let second = waiters.add("a", Arc::new(|_, _| true), false);
         drop(first);
-        waiters.changed("a", Some((RunStatus::Running, 1)));
+        waiters.changed("a", Some((RunStatus::Running, 1)), || None);
         assert!(woken(&second).await);
         drop(second);
         assert!(waiters.by_run.lock().expect("the lock").is_empty());

@@ -588,7 +588,7 @@ impl Runner {
     /// The run as clients see it; with `tenant`, only that tenant's run.
     pub fn get_run(&self, tenant: Option<&str>, id: &str) -> Result<RunView, RunError> {
         let (run, steps) = self.inner.load(tenant, id)?;
-        Ok(self.view(&run, &steps))
+        Ok(self.inner.view(&run, &steps))
     }
 
     /// The view of the tenant's run `id` after a change: from the run as the
@@ -600,14 +600,9 @@ impl Runner {
         after: Option<(RunRecord, RunSteps)>,
     ) -> Result<RunView, RunError> {
         match after {
-            Some((run, steps)) => Ok(self.view(&run, steps.records())),
+            Some((run, steps)) => Ok(self.inner.view(&run, steps.records())),
             None => self.get_run(Some(tenant), id),
         }
-    }
-
-    /// `run` as clients see it, with its live progress.
-    fn view(&self, run: &RunRecord, steps: &[StepRecord]) -> RunView {
-        self.inner.view(run, steps)
     }
 
     /// Step `path` of a tenant's run; for a map, items `offset..offset+limit`.

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use tokio::sync::oneshot;
 
 use crate::run::Transition;
@@ -531,8 +531,7 @@ fn connect(path: &Path, synchronous: Synchronous) -> Result<Connection, StoreErr
 /// processes opening one file at once apply each migration once.
 pub(crate) fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     loop {
-        let transaction =
-            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let applied: usize = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
         if applied > MIGRATIONS.len() {
             return Err(StoreError::TooNew {
@@ -619,8 +618,15 @@ impl SqliteWriter {
 
 /// Does `batch` in one transaction on `connection`: what to answer each job
 /// with once it ended, and how it ended.
+///
+/// The transaction takes the write lock as it begins (`BEGIN IMMEDIATE`),
+/// where a lock held for a moment (a reader that found the log's index
+/// changing under it takes the write lock to read it again) is waited for.
+/// A deferred one would take it at its first write, after its reads, and a
+/// read transaction that cannot get the write lock fails at once with
+/// "database is locked", whatever the busy timeout.
 fn sqlite_batch(connection: &mut Connection, batch: Vec<Job>) -> (Vec<Finish>, Result<(), String>) {
-    let transaction = match connection.transaction() {
+    let transaction = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(transaction) => transaction,
         Err(e) => return (refusals(batch, &e.to_string()), Err(e.to_string())),
     };
@@ -732,6 +738,42 @@ pub(crate) mod tests {
         server.close();
         let (base, _) = admin.rsplit_once('/').expect("a database URL");
         Some(format!("{base}/{name}"))
+    }
+
+    /// Another connection's write lock (another process writing the file,
+    /// or a reader that takes it for a moment to read the log's index
+    /// again) is waited for, even by a job that reads before it writes.
+    #[test]
+    fn a_write_waits_for_the_write_lock_another_connection_holds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        let store = Store::open(&path, Synchronous::Normal).expect("open");
+        let other = connect(&path, Synchronous::Normal).expect("a second connection");
+        other
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("the write lock");
+        let holder = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            other.execute_batch("COMMIT").expect("release");
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let began = std::time::Instant::now();
+        let written = runtime.block_on(store.write(|tx| {
+            let before: i64 =
+                tx.query_one("SELECT count(*) FROM workflows", &[], |row| row.get(0))?;
+            tx.execute(
+                "INSERT INTO workflows (id, tenant, name, status, version, created_at, updated_at) \
+                 VALUES ('w', 't', 'w', 'active', 1, 0, 0)",
+                &[],
+            )?;
+            Ok(before)
+        }));
+        holder.join().expect("the holder");
+        assert_eq!(written.expect("the write waited for the lock"), 0);
+        assert!(began.elapsed() >= std::time::Duration::from_millis(250));
+        store.close();
     }
 
     #[test]

@@ -176,6 +176,73 @@ fn a_long_poll_until_settled_answers_at_the_next_pause_or_the_end() {
 }
 
 #[test]
+fn a_decision_and_the_start_of_the_step_after_it_are_one_commit() {
+    let (_dir, server) = setup();
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "gate-then-work", "steps": [
+            {"name": "first", "type": "noop", "approval": {"message": "Go on?"}},
+            {"name": "draft", "type": "hostile", "config": {"attack": "sleep", "ms": 300}},
+            {"name": "second", "type": "noop", "approval": {"message": "Publish?"}},
+            {"name": "publish", "type": "noop", "input": {"title": "{{ steps.draft.output }}"}}
+        ]}),
+        "active",
+    );
+    let run = start_run(&server, &workflow, json!({}));
+    poll_until(&server, &run, status_is("paused"));
+    let step = |view: &Value, name: &str| -> Value {
+        view["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .expect("the step")
+    };
+
+    // The answer is the run as the decision's commit left it: the step
+    // after the gate (a plugin step without templates) started in it.
+    let resumed = server.post(
+        &format!("/v1/runs/{run}/resume"),
+        &json!({"step": "first", "input": "approve"}),
+    );
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    assert_eq!(resumed.body["status"], "running");
+    assert_eq!(step(&resumed.body, "first")["status"], "completed");
+    assert_eq!(step(&resumed.body, "draft")["status"], "running");
+    assert_eq!(step(&resumed.body, "draft")["attempts"], 1);
+
+    // A step with a template to evaluate starts in its driver's first
+    // round, after the decision's commit.
+    poll_until(&server, &run, |r| {
+        r["status"] == "paused" && r["pending_action"]["step"] == "second"
+    });
+    let resumed = server.post(
+        &format!("/v1/runs/{run}/resume"),
+        &json!({"step": "second", "input": "approve"}),
+    );
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    assert_eq!(step(&resumed.body, "publish")["status"], "pending");
+
+    // Each step started once, and ran with its input.
+    let done = poll_until(&server, &run, status_is("completed"));
+    for name in ["first", "draft", "second", "publish"] {
+        assert_eq!(step(&done, name)["attempts"], 1, "{name}: {done}");
+    }
+    let events = server.get(&format!("/v1/runs/{run}/events"));
+    let kinds: Vec<&str> = events.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "step_started").count(), 4);
+    // (noop answers with its input)
+    let published = step(&done, "publish");
+    assert_eq!(published["output"]["title"], step(&done, "draft")["output"]);
+}
+
+#[test]
 fn reject_at_a_gate_and_cancel_while_paused_or_running() {
     let (_dir, server) = setup();
     let workflow = create_workflow(&server, gated(), "active");

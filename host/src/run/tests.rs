@@ -401,7 +401,7 @@ mod oracle {
                 let index = *super::super::tree::walk(layout, steps, later)
                     .attempts
                     .first()?;
-                let started = start_step(run, steps, index, now).ok()?;
+                let started = start_step(run, steps, index, None, now).ok()?;
                 let mut after = steps.clone();
                 started.apply_to(&mut after);
                 let step = &after[index];
@@ -674,7 +674,7 @@ mod trees {
                 let entered = enter(run, steps, layout, index, entry(&name), now).expect("enter");
                 apply(run, steps, entered);
             } else if let Some(&index) = frontier.attempts.first() {
-                let started = start_step(run, steps, index, now).expect("start");
+                let started = start_step(run, steps, index, None, now).expect("start");
                 apply(run, steps, started);
                 // As the driver prepares a step without templates: its input
                 // is what comes before it, and noop passes it on.
@@ -765,7 +765,7 @@ mod trees {
         let ready = walk(&layout, &steps, 2).attempts;
         assert_eq!(ready.len(), 2, "both branches are ready at once");
         for &index in &ready {
-            let started = start_step(&run, &steps, index, 2).expect("start");
+            let started = start_step(&run, &steps, index, None, 2).expect("start");
             apply(&mut run, &mut steps, started);
         }
         let error = StepFailure {

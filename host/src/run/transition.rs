@@ -538,17 +538,22 @@ pub fn create(
     (run, steps, created)
 }
 
-/// Starts an attempt of plugin step `index` (its input prepared).
+/// Starts an attempt of plugin step `index`, with `input` as its templates
+/// made it (or the default input) when it is given: a first attempt's.
 pub fn start_step(
     run: &RunRecord,
     steps: &RunSteps,
     index: usize,
+    input: Option<Value>,
     now: i64,
 ) -> Result<Transition, IllegalTransition> {
     let mut draft = Draft::of(run, steps, now);
     let step = draft.step(index)?;
     let recovered = step.status == StepStatus::Running && step.decision.is_none();
     set_step(step, StepStatus::Running)?;
+    if input.is_some() {
+        step.input = input;
+    }
     step.attempts += 1;
     step.started_at = Some(now);
     step.wake_at = None;

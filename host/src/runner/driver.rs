@@ -47,11 +47,13 @@ impl Inner {
     /// transaction, and takes the attempts' outcomes as they end. Someone
     /// else's change of the run (a decision while it runs) pokes the driver,
     /// which reads the run again. It begins from `state` when given (the run
-    /// as a commit just left it), else from the database.
+    /// as a commit just left it), else from the database, and launches
+    /// first the attempts `launch` whose starts that commit held.
     pub(super) async fn drive(
         self: &Arc<Self>,
         run_id: &str,
         state: Option<(RunRecord, RunSteps)>,
+        launch: Launch,
         stop: &CancellationToken,
         poke: &Poke,
     ) -> Result<(), RunError> {
@@ -74,6 +76,9 @@ impl Inner {
             in_flight: HashMap::new(),
             finished: Vec::new(),
         };
+        for (index, permit) in launch {
+            self.launch(&mut driver, index, permit)?;
+        }
         loop {
             if driver.run.status.is_terminal() {
                 return Ok(());
@@ -255,13 +260,14 @@ impl Inner {
                     Err(_) => break,
                 };
                 match self.prepare_attempt(driver, index).await? {
-                    Some(t) => {
+                    Prepared::Ended(t) => {
                         // Skipped or failed without running.
-                        take(driver, &mut round, t);
+                        take(driver, &mut round, *t);
                         changed = true;
                     }
-                    None => {
-                        let started = run::start_step(&driver.run, &driver.steps, index, now_ms())?;
+                    Prepared::Start(input) => {
+                        let (run, steps) = (&driver.run, &driver.steps);
+                        let started = run::start_step(run, steps, index, input, now_ms())?;
                         take(driver, &mut round, started);
                         launch.push((index, permit));
                     }
@@ -562,27 +568,22 @@ impl Inner {
     }
 
     /// Gets plugin step `index` ready for an attempt: a pending step's
-    /// templates are evaluated (its input set on the driver's copy). Returns
-    /// the transition when the step does not run after all: skipped, or
-    /// failed (templates, a plugin that is gone).
-    async fn prepare_attempt(
-        &self,
-        driver: &mut Driver,
-        index: usize,
-    ) -> Result<Option<Transition>, RunError> {
-        let record = driver.steps[index].clone();
-        let layout = Arc::clone(&driver.layout);
-        let (site, digest) = driver.pinned(&layout, &record)?;
+    /// templates are evaluated. Says how it starts, or gives the transition
+    /// by which it does not run after all: skipped, or failed (templates, a
+    /// plugin that is gone).
+    async fn prepare_attempt(&self, driver: &Driver, index: usize) -> Result<Prepared, RunError> {
+        let record = &driver.steps[index];
+        let (site, digest) = pinned(&driver.run, &driver.layout, record)?;
         if self.catalog.by_digest(&digest).is_none() {
             let message = format!(
                 "the plugin that step '{}' is pinned to ({digest}) is not loaded on this host",
                 record.name
             );
             let failed = driver.fail(index, ErrorReason::PluginUnavailable, &message)?;
-            return Ok(Some(failed));
+            return Ok(Prepared::Ended(Box::new(failed)));
         }
         if record.status != StepStatus::Pending || record.decision.is_some() {
-            return Ok(None);
+            return Ok(Prepared::Start(None));
         }
         let seen = tree::visible(
             &driver.layout,
@@ -592,24 +593,77 @@ impl Inner {
             site.when.is_some() || site.input.is_some(),
         );
         let prepared = self.prepare(&driver.run, &record.name, site, seen).await;
-        match prepared {
-            Ok(Some(input)) => {
-                let mut step = record;
-                step.input = Some(input);
-                driver.steps.put(step);
-                Ok(None)
-            }
+        let (run, steps, layout) = (&driver.run, &driver.steps, &driver.layout);
+        Ok(match prepared {
+            Ok(Some(input)) => Prepared::Start(Some(input)),
             Ok(None) => {
                 let when = site.when.clone();
-                let (run, steps, layout) = (&driver.run, &driver.steps, &driver.layout);
                 let skipped = run::skip_step(run, steps, layout, index, when, now_ms())?;
-                Ok(Some(skipped))
+                Prepared::Ended(Box::new(skipped))
             }
             Err(failure) => {
-                let failed = driver.fail(index, template_reason(&failure), &failure.to_string())?;
-                Ok(Some(failed))
+                let reason = template_reason(&failure);
+                Prepared::Ended(Box::new(driver.fail(
+                    index,
+                    reason,
+                    &failure.to_string(),
+                )?))
             }
+        })
+    }
+
+    /// What a driver beginning at the run as `transition` left it (`steps`)
+    /// would commit first, when the run core alone can say it: the starts of
+    /// the plugin steps its tree has ready, when nothing else is (no
+    /// construct to start, nothing made due by time), and each has its
+    /// plugin loaded, a free slot and no templates to evaluate (a `when` or
+    /// an `input` needs the sandbox). With the slots taken for them; else
+    /// `None`, and the driver's first round does it.
+    pub(super) fn first_starts(
+        &self,
+        transition: &Transition,
+        steps: &RunSteps,
+    ) -> Option<(Transition, Launch)> {
+        let run = &transition.run;
+        if !transition.effects.contains(&Effect::Drive) || run.status.is_terminal() {
+            return None;
         }
+        let layout = self
+            .definitions
+            .layout(&run.workflow_id, run.workflow_version)
+            .ok()?;
+        let now = now_ms();
+        let frontier = tree::walk(&layout, steps, now);
+        let quiet = frontier.entries.is_empty()
+            && frontier.children.is_empty()
+            && frontier.moves.is_empty()
+            && frontier.next_deadline.is_none_or(|at| at > now);
+        if !quiet || frontier.attempts.is_empty() {
+            return None;
+        }
+        let mut starts: Option<Transition> = None;
+        let mut launch = Vec::with_capacity(frontier.attempts.len());
+        for index in frontier.attempts {
+            let record = steps.get(index)?;
+            let (site, digest) = pinned(run, &layout, record).ok()?;
+            self.catalog.by_digest(&digest)?;
+            let first = record.status == StepStatus::Pending && record.decision.is_none();
+            if first && (site.when.is_some() || site.input.is_some()) {
+                return None;
+            }
+            let input = first.then(|| {
+                tree::visible(&layout, steps, &run.input, &record.name, false).default_input
+            });
+            let permit = Arc::clone(&self.slots).try_acquire_owned().ok()?;
+            let at = starts.as_ref().map_or(run, |s| &s.run);
+            let started = run::start_step(at, steps, index, input, now).ok()?;
+            starts = Some(match starts {
+                Some(earlier) => earlier.then(started),
+                None => started,
+            });
+            launch.push((index, permit));
+        }
+        starts.map(|starts| (starts, launch))
     }
 
     /// Launches the attempt of step `index`, whose start was committed.
@@ -621,7 +675,7 @@ impl Inner {
     ) -> Result<(), RunError> {
         let step = driver.steps[index].clone();
         let layout = Arc::clone(&driver.layout);
-        let (site, digest) = driver.pinned(&layout, &step)?;
+        let (site, digest) = pinned(&driver.run, &layout, &step)?;
         let plugin = self.catalog.by_digest(&digest).ok_or_else(|| {
             RunError::Store(StoreError::Corrupt(format!(
                 "the plugin of step '{}' was unloaded",
@@ -842,22 +896,6 @@ struct Driver {
 }
 
 impl Driver {
-    /// The site a plugin step runs, and the digest it is pinned to.
-    fn pinned<'l>(
-        &self,
-        layout: &'l Layout,
-        step: &StepRecord,
-    ) -> Result<(&'l crate::workflow::StepDefinition, String), RunError> {
-        let Some((site_index, site)) = layout.site(&step.name) else {
-            return Err(RunError::Store(StoreError::Corrupt(format!(
-                "run {} has a step '{}' that its workflow version does not define",
-                self.run.id, step.name
-            ))));
-        };
-        let digest = self.run.plugins.digest(site_index, &site.step_type);
-        Ok((site, digest.unwrap_or_default().to_owned()))
-    }
-
     /// Fails step `index` without running it.
     fn fail(
         &self,
@@ -895,6 +933,34 @@ impl Driver {
         Ok(())
     }
 }
+
+/// The site plugin step `step` of `run` runs, and the digest it is pinned to.
+fn pinned<'l>(
+    run: &RunRecord,
+    layout: &'l Layout,
+    step: &StepRecord,
+) -> Result<(&'l crate::workflow::StepDefinition, String), RunError> {
+    let Some((site_index, site)) = layout.site(&step.name) else {
+        return Err(RunError::Store(StoreError::Corrupt(format!(
+            "run {} has a step '{}' that its workflow version does not define",
+            run.id, step.name
+        ))));
+    };
+    let digest = run.plugins.digest(site_index, &site.step_type);
+    Ok((site, digest.unwrap_or_default().to_owned()))
+}
+
+/// How a plugin step is to start (`Some`: with this input, made by its
+/// templates or the default), or the transition by which it ended without
+/// running.
+enum Prepared {
+    Start(Option<Value>),
+    Ended(Box<Transition>),
+}
+
+/// Steps whose starts were committed, each with the slot it runs in, for
+/// a driver to launch.
+pub(super) type Launch = Vec<(usize, tokio::sync::OwnedSemaphorePermit)>;
 
 /// What a round of the driver leaves it to do.
 enum Round {
@@ -947,34 +1013,133 @@ pub(super) fn drive_run(inner: &Arc<Inner>, run_id: String) {
 pub(super) fn drive_run_from(
     inner: &Arc<Inner>,
     run_id: String,
-    mut state: Option<(RunRecord, RunSteps)>,
+    state: Option<(RunRecord, RunSteps)>,
 ) {
+    if let Some(place) = claim(inner, &run_id, true) {
+        place.drive(state, Vec::new());
+    }
+}
+
+/// Takes run `run_id`'s place in the drivers of this host, for a driver
+/// that [`Place::drive`] starts; `None` when the run has a driver here
+/// (which `poke` pokes).
+fn claim(inner: &Arc<Inner>, run_id: &str, poke: bool) -> Option<Place> {
     let generation = inner.next_driver.fetch_add(1, Ordering::Relaxed);
     let handle = DriverHandle {
         generation,
         token: inner.shutdown.child_token(),
         poke: Arc::new(Poke::default()),
     };
-    {
-        let Ok(mut drivers) = inner.drivers.lock() else {
-            return;
-        };
-        match drivers.entry(run_id.clone()) {
-            std::collections::hash_map::Entry::Occupied(known) => {
+    let mut drivers = inner.drivers.lock().ok()?;
+    match drivers.entry(run_id.to_owned()) {
+        std::collections::hash_map::Entry::Occupied(known) => {
+            if poke {
                 known.get().poke.poke();
-                return;
             }
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(handle.clone());
-            }
+            None
+        }
+        std::collections::hash_map::Entry::Vacant(slot) => {
+            slot.insert(handle.clone());
+            Some(Place {
+                inner: Arc::clone(inner),
+                run_id: run_id.to_owned(),
+                handle: Some(handle),
+            })
         }
     }
+}
+
+/// How a transition that committed a run's starts has its driver begin:
+/// from the run as it left it (`state`), in the `place` taken for it before
+/// (none: the run had a driver then, which is poked), launching the
+/// attempts of those starts.
+pub(super) struct Start {
+    pub(super) state: (RunRecord, RunSteps),
+    pub(super) place: Option<Place>,
+    pub(super) launch: Launch,
+}
+
+impl Start {
+    pub(super) fn drive(self, inner: &Arc<Inner>, run_id: &str) {
+        match self.place {
+            Some(place) => place.drive(Some(self.state), self.launch),
+            None => drive_run_from(inner, run_id.to_owned(), Some(self.state)),
+        }
+    }
+}
+
+/// Run `run_id`'s place in the drivers of this host, taken before its
+/// driver starts: whoever wants the run driven meanwhile pokes the place.
+/// Dropped unused, it is given back, unless it was poked: then the driver
+/// starts all the same, from the database.
+pub(super) struct Place {
+    inner: Arc<Inner>,
+    run_id: String,
+    handle: Option<DriverHandle>,
+}
+
+impl Place {
+    /// Takes the place of run `run_id`, unless it has a driver on this host
+    /// (which is left alone).
+    pub(super) fn take(inner: &Arc<Inner>, run_id: &str) -> Option<Place> {
+        claim(inner, run_id, false)
+    }
+
+    /// Starts the run's driver in this place, from `state` (else the
+    /// database), launching first the attempts `launch` whose starts were
+    /// committed.
+    pub(super) fn drive(mut self, state: Option<(RunRecord, RunSteps)>, launch: Launch) {
+        if let Some(handle) = self.handle.take() {
+            let run_id = std::mem::take(&mut self.run_id);
+            spawn_driver(&self.inner, run_id, handle, state, launch);
+        }
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let Some(handle) = self.handle.take() else {
+            return;
+        };
+        let Ok(mut drivers) = self.inner.drivers.lock() else {
+            return;
+        };
+        // Pokes come under the drivers' lock: none can come after this look.
+        if handle.poke.take() && !handle.token.is_cancelled() {
+            drop(drivers);
+            let run_id = std::mem::take(&mut self.run_id);
+            spawn_driver(&self.inner, run_id, handle, None, Vec::new());
+            return;
+        }
+        if drivers
+            .get(&self.run_id)
+            .is_some_and(|h| h.generation == handle.generation)
+        {
+            drivers.remove(&self.run_id);
+        }
+    }
+}
+
+/// Spawns run `run_id`'s driver, whose place `handle` holds.
+fn spawn_driver(
+    inner: &Arc<Inner>,
+    run_id: String,
+    handle: DriverHandle,
+    mut state: Option<(RunRecord, RunSteps)>,
+    mut launch: Launch,
+) {
     let inner = Arc::clone(inner);
     let runtime = inner.runtime.clone();
     runtime.spawn(async move {
         loop {
             let result = inner
-                .drive(&run_id, state.take(), &handle.token, &handle.poke)
+                .drive(
+                    &run_id,
+                    state.take(),
+                    std::mem::take(&mut launch),
+                    &handle.token,
+                    &handle.poke,
+                )
                 .await;
             if let Err(error) = result {
                 match error {
@@ -1010,7 +1175,7 @@ pub(super) fn drive_run_from(
             }
             if drivers
                 .get(&run_id)
-                .is_some_and(|h| h.generation == generation)
+                .is_some_and(|h| h.generation == handle.generation)
             {
                 drivers.remove(&run_id);
             }

@@ -320,7 +320,10 @@ impl Inner {
     /// Commits the transition `decide` computes from the run (none: nothing
     /// to do), read and written in one transaction, with the approval link
     /// `link` marked used; then acts on the transition's effects. `decide`
-    /// gets the layout of the run's workflow version.
+    /// gets the layout of the run's workflow version. When the transition
+    /// has the run driven here, and its driver's first steps need only the
+    /// run core, their starts go in the same commit (see
+    /// [`Inner::first_starts`]).
     async fn transact(
         self: &Arc<Self>,
         tenant: Option<&str>,
@@ -330,7 +333,13 @@ impl Inner {
         + Send
         + 'static,
     ) -> Result<Option<(RunRecord, RunSteps)>, RunError> {
-        let (inner, outbox) = (Arc::clone(self), Arc::clone(self));
+        // The run's place among this host's drivers, taken first: a driver
+        // that started meanwhile could start the same steps again.
+        let place = driver::Place::take(self, run_id);
+        let (inner, follower, outbox) = (Arc::clone(self), Arc::clone(self), Arc::clone(self));
+        let follow = place
+            .is_some()
+            .then_some(move |t: &Transition, steps: &RunSteps| follower.first_starts(t, steps));
         let decided = self
             .store
             .transact(
@@ -343,6 +352,7 @@ impl Inner {
                         .layout(&run.workflow_id, run.workflow_version)?;
                     decide(run, steps, &layout).map_err(StoreError::Refused)
                 },
+                follow,
                 move |transition| outbox.outbox(transition),
             )
             .await?;
@@ -351,6 +361,7 @@ impl Inner {
             steps,
             ours,
             queued,
+            followed,
         }) = decided
         else {
             return Ok(None);
@@ -358,8 +369,12 @@ impl Inner {
         self.announce(&transition, queued, Some(&steps));
         // A copy for the driver it starts, if it starts one.
         let drives = ours && transition.effects.contains(&Effect::Drive);
-        let state = drives.then(|| (transition.run.clone(), steps.clone()));
-        self.act_on(run_id, &transition.effects, ours, state);
+        let start = drives.then(|| driver::Start {
+            state: (transition.run.clone(), steps.clone()),
+            place,
+            launch: followed.unwrap_or_default(),
+        });
+        self.act_on(run_id, &transition.effects, ours, start);
         self.tell_family(&transition);
         if drives {
             // The driver just spawned waits in this worker's next-task
@@ -410,20 +425,21 @@ impl Inner {
         self.act_on(run_id, effects, ours, None);
     }
 
-    /// [`Inner::act`], knowing the run as the transition left it (`state`),
-    /// which a driver it starts begins from instead of reading it again.
+    /// [`Inner::act`], with how to start the run's driver (`start`): from
+    /// the run as the transition left it, in the place taken for it.
     fn act_on(
         self: &Arc<Self>,
         run_id: &str,
         effects: &[Effect],
         ours: bool,
-        mut state: Option<(RunRecord, RunSteps)>,
+        mut start: Option<driver::Start>,
     ) {
         for effect in effects {
             match effect {
-                Effect::Drive if ours => {
-                    driver::drive_run_from(self, run_id.to_owned(), state.take())
-                }
+                Effect::Drive if ours => match start.take() {
+                    Some(start) => start.drive(self, run_id),
+                    None => driver::drive_run(self, run_id.to_owned()),
+                },
                 Effect::Drive => self.hint_drive(run_id),
                 Effect::Interrupt => {
                     if let Some(handle) = self.driver(run_id) {

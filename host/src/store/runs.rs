@@ -16,12 +16,14 @@ pub type RunWithSteps = (RunRecord, Vec<StepRecord>);
 
 /// What [`Store::transact`] committed: the transition, the run's steps as
 /// it left them (read in the same transaction), whether this host drives
-/// the run now, and whether it queued notifications.
-pub struct Transacted {
+/// the run now, whether it queued notifications, and what the follow-up
+/// transition (if one was committed with it) handed back.
+pub struct Transacted<S> {
     pub transition: Transition,
     pub steps: RunSteps,
     pub ours: bool,
     pub queued: bool,
+    pub followed: Option<S>,
 }
 
 impl Store {
@@ -52,7 +54,13 @@ impl Store {
     /// the run in between. Returns what it committed: the transition, the
     /// steps as it left them, and whether this host drives the run now (a
     /// live owner keeps it; else this host takes it).
-    pub async fn transact(
+    ///
+    /// When this host drives the run now, `follow` (if given) is asked, with
+    /// the transition and the steps as it left them, for what the run's
+    /// driver does next (a step's start); that is committed in the same
+    /// transaction, as the driver, so the two cost one commit. What `follow` hands back with
+    /// it comes back in [`Transacted::followed`].
+    pub async fn transact<S: Send + 'static>(
         &self,
         tenant: Option<String>,
         id: String,
@@ -60,12 +68,15 @@ impl Store {
         decide: impl FnOnce(&RunRecord, &RunSteps) -> Result<Option<Transition>, StoreError>
         + Send
         + 'static,
-        outbox: impl FnOnce(&Transition) -> Vec<OutboxRecord> + Send + 'static,
-    ) -> Result<Option<Transacted>, StoreError> {
+        follow: Option<
+            impl FnOnce(&Transition, &RunSteps) -> Option<(Transition, S)> + Send + 'static,
+        >,
+        outbox: impl Fn(&Transition) -> Vec<OutboxRecord> + Send + 'static,
+    ) -> Result<Option<Transacted<S>>, StoreError> {
         let host = self.host().to_owned();
         self.write(move |tx| {
             let (run, steps) = get_run_with_steps(tx, tenant.as_deref(), &id)?;
-            let steps = RunSteps::new(steps);
+            let mut steps = RunSteps::new(steps);
             let Some(transition) = decide(&run, &steps)? else {
                 return Ok(None);
             };
@@ -80,21 +91,49 @@ impl Store {
                 host: &host,
                 now: transition.run.updated_at,
             };
-            let outbox = outbox(&transition);
-            let owner = commit_in(tx, &transition, &outbox, fence)?;
+            let rows = outbox(&transition);
+            let owner = commit_in(tx, &transition, &rows, fence)?;
             let ours = owner.as_deref() == Some(host.as_str());
-            Ok(Some(Transacted {
+            let mut queued = !rows.is_empty();
+            let Some(follow) = follow.filter(|_| ours) else {
+                // The steps are brought up to the transition off the writer.
+                let committed = Transacted {
+                    transition,
+                    steps,
+                    ours,
+                    queued,
+                    followed: None,
+                };
+                return Ok(Some((committed, false)));
+            };
+            let mut transition = transition;
+            transition.apply_to(&mut steps);
+            let mut followed = None;
+            if let Some((next, handed)) = follow(&transition, &steps) {
+                let rows = outbox(&next);
+                commit_in(tx, &next, &rows, Fence::Driver { host: &host })?;
+                next.apply_to(&mut steps);
+                transition = transition.then(next);
+                queued |= !rows.is_empty();
+                followed = Some(handed);
+            }
+            let committed = Transacted {
                 transition,
                 steps,
                 ours,
-                queued: !outbox.is_empty(),
-            }))
+                queued,
+                followed,
+            };
+            Ok(Some((committed, true)))
         })
         .await
         .map(|committed| {
-            // Off the writer: the steps as the transition left them.
-            committed.map(|mut c| {
-                c.transition.apply_to(&mut c.steps);
+            // Off the writer, unless done for `follow`: the steps as the
+            // transition left them.
+            committed.map(|(mut c, applied)| {
+                if !applied {
+                    c.transition.apply_to(&mut c.steps);
+                }
                 c
             })
         })

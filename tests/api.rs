@@ -176,6 +176,55 @@ fn a_long_poll_until_settled_answers_at_the_next_pause_or_the_end() {
 }
 
 #[test]
+fn a_decision_can_answer_once_the_run_settled_again() {
+    let (_dir, server) = setup();
+    let nap = |name: &str| json!({"name": name, "type": "hostile", "config": {"attack": "sleep", "ms": 150}});
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "decide-and-wait", "steps": [
+            {"name": "first", "type": "noop", "approval": {"message": "Go on?"}},
+            nap("draft"),
+            {"name": "second", "type": "noop", "approval": {"message": "Publish?"}},
+            nap("publish")
+        ]}),
+        "active",
+    );
+    let run = start_run(&server, &workflow, json!({}));
+    poll_until(&server, &run, status_is("paused"));
+
+    // A bad wait is refused before anything is decided.
+    let bad = server.post(
+        &format!("/v1/runs/{run}/resume?wait=soon&until=settled"),
+        &json!({"step": "first", "input": "approve"}),
+    );
+    assert_problem(&bad, 400, "bad-query");
+    let still = server.get(&format!("/v1/runs/{run}"));
+    assert_eq!(
+        still.body["pending_action"]["step"], "first",
+        "{}",
+        still.body
+    );
+
+    // One request: the decision, answered when the run paused at the next gate.
+    let resumed = server.post(
+        &format!("/v1/runs/{run}/resume?wait=30s&until=settled"),
+        &json!({"step": "first", "input": "approve"}),
+    );
+    assert_eq!(resumed.status, 200, "{}", resumed.body);
+    assert_eq!(resumed.body["status"], "paused", "{}", resumed.body);
+    assert_eq!(resumed.body["pending_action"]["step"], "second");
+    assert_eq!(resumed.body, server.get(&format!("/v1/runs/{run}")).body);
+
+    // And at the end.
+    let done = server.post(
+        &format!("/v1/runs/{run}/resume?wait=30s&until=settled"),
+        &json!({"step": "second", "input": "approve"}),
+    );
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.body["status"], "completed", "{}", done.body);
+}
+
+#[test]
 fn a_decision_and_the_start_of_the_step_after_it_are_one_commit() {
     let (_dir, server) = setup();
     let workflow = create_workflow(
@@ -190,6 +239,10 @@ fn a_decision_and_the_start_of_the_step_after_it_are_one_commit() {
     );
     let run = start_run(&server, &workflow, json!({}));
     poll_until(&server, &run, status_is("paused"));
+    // The driver that paused the run stops just after: a decision that
+    // finds it still there pokes it, and it starts the step in a commit of
+    // its own.
+    std::thread::sleep(Duration::from_millis(200));
     let step = |view: &Value, name: &str| -> Value {
         view["steps"]
             .as_array()

@@ -2672,7 +2672,21 @@ export interface operations {
     };
     resumeRun: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Answer once the run, after the decision, has done what `until`
+                 *     says, or after this long (`30s`; at most 60 s), as a long-poll of
+                 *     the run after the decision's event would; without it, the answer
+                 *     comes as the decision is committed.
+                 */
+                wait?: string;
+                /**
+                 * @description With `wait`: `changed` (the default), the run's next event after the
+                 *     decision; `settled`, the run paused again or finished, so one request
+                 *     covers a decision's whole effect.
+                 */
+                until?: "changed" | "settled";
+            };
             header?: never;
             path: {
                 /** @description Run id */

@@ -204,13 +204,34 @@ pub async fn get(
     let Some(wait) = query.wait else {
         return Ok(Json(state.host.runner.get_run(Some(&tenant), &id)?));
     };
+    let wait = wait_of(&wait)?;
     // The run's row says whether to answer; the whole run is read once, for
     // the answer.
     let (_, arrived_at) = state.host.runner.run_state(Some(&tenant), &id)?;
-    let wait = parse_duration(&wait)
+    let until = query.until.unwrap_or_default();
+    let answered = long_poll(&state, &tenant, &id, wait, until, query.after, arrived_at).await?;
+    Ok(Json(answered))
+}
+
+/// A long-poll's `wait`, at most [`MAX_WAIT`].
+fn wait_of(wait: &str) -> Result<Duration, ApiError> {
+    Ok(parse_duration(wait)
         .map_err(|e| bad_query(format!("wait: {e}")))?
-        .min(MAX_WAIT);
-    let (until, after) = (query.until.unwrap_or_default(), query.after);
+        .min(MAX_WAIT))
+}
+
+/// Waits up to `wait` for the tenant's run `id` to pass `until` (past
+/// `after`, else past `arrived_at`, the last event when the request
+/// arrived); answers with the run as it is then.
+async fn long_poll(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+    wait: Duration,
+    until: Until,
+    after: Option<i64>,
+    arrived_at: i64,
+) -> Result<RunView, ApiError> {
     let answer = move |status: RunStatus, last_event: i64| match until {
         Until::Changed => status.is_terminal() || last_event != after.unwrap_or(arrived_at),
         Until::Settled => {
@@ -218,11 +239,10 @@ pub async fn get(
         }
     };
     let runner = &state.host.runner;
-    let answered = tokio::select! {
-        answered = runner.wait_until_state(Some(&tenant), &id, wait, answer) => answered?,
-        () = state.closing.cancelled() => runner.get_run(Some(&tenant), &id)?,
-    };
-    Ok(Json(answered))
+    Ok(tokio::select! {
+        answered = runner.wait_until_state(Some(tenant), id, wait, answer) => answered?,
+        () = state.closing.cancelled() => runner.get_run(Some(tenant), id)?,
+    })
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -459,9 +479,24 @@ pub struct Resume {
     reviewer: Option<String>,
 }
 
+#[derive(Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResumeQuery {
+    /// Answer once the run, after the decision, has done what `until`
+    /// says, or after this long (`30s`; at most 60 s), as a long-poll of
+    /// the run after the decision's event would; without it, the answer
+    /// comes as the decision is committed.
+    wait: Option<String>,
+    /// With `wait`: `changed` (the default), the run's next event after the
+    /// decision; `settled`, the run paused again or finished, so one request
+    /// covers a decision's whole effect.
+    #[param(inline)]
+    until: Option<Until>,
+}
+
 /// Resume a paused run with a decision.
 #[utoipa::path(operation_id = "resumeRun", post, path = "/v1/runs/{id}/resume", tag = "runs",
-    params(("id" = String, Path, description = "Run id")),
+    params(("id" = String, Path, description = "Run id"), ResumeQuery),
     request_body = Resume,
     responses(
         (status = 200, description = "The run, resumed (or ended, on a rejection)", body = RunView),
@@ -473,8 +508,11 @@ pub async fn resume(
     State(state): State<AppState>,
     Caller(holder): Caller,
     Path(id): Path<String>,
+    query: Result<Query<ResumeQuery>, QueryRejection>,
     body: ApiJson<Resume>,
 ) -> Result<Json<RunView>, ApiError> {
+    let Query(query) = query.map_err(|e| bad_query(e.body_text()))?;
+    let wait = query.wait.as_deref().map(wait_of).transpose()?;
     let Resume {
         step,
         input,
@@ -485,13 +523,17 @@ pub async fn resume(
         label: reviewer.filter(|label| !label.eq_ignore_ascii_case(&holder.name)),
         ..Actor::api(&holder.name)
     };
-    Ok(Json(
-        state
-            .host
-            .runner
-            .resume(&tenant, &id, &step, input, actor)
-            .await?,
-    ))
+    let resumed = state
+        .host
+        .runner
+        .resume(&tenant, &id, &step, input, actor)
+        .await?;
+    let Some(wait) = wait else {
+        return Ok(Json(resumed));
+    };
+    let (until, decided) = (query.until.unwrap_or_default(), resumed.last_event);
+    let answered = long_poll(&state, &tenant, &id, wait, until, Some(decided), decided).await?;
+    Ok(Json(answered))
 }
 
 /// Cancel a pending, running or paused run.

@@ -240,7 +240,7 @@ pub async fn http(
     }
 
     // Resume to next pause: a chain of gates, one resume at a time.
-    let gaps = approval_chain(&mut setup, resumes).await?;
+    let gaps = approval_chain(&mut setup, resumes, Follow::Read).await?;
 
     let seconds = duration.as_secs_f64();
     Ok(HttpFigures {
@@ -289,13 +289,23 @@ pub(super) async fn serve(host: &Arc<Host>) -> anyhow::Result<BenchServer> {
     })
 }
 
+/// How a client learns that a decision's run paused again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Follow {
+    /// The decision (`POST /resume`), then one `until=settled` read.
+    Read,
+    /// The decision alone, asked to answer once the run settled
+    /// (`POST /resume?wait=5s&until=settled`).
+    Wait,
+}
+
 /// Runs through chains of 50 gates, `resumes` decisions in all, one at a
-/// time: each decision (`POST /resume`), and the one `until=settled` read
-/// that sees the run paused at the next gate, as a client that uses
-/// `until=settled` waits. The gaps, sorted.
+/// time: each decision, to the run seen paused at the next gate, as
+/// `follow` says. The gaps, sorted.
 pub(super) async fn approval_chain(
     client: &mut Client,
     resumes: usize,
+    follow: Follow,
 ) -> anyhow::Result<Vec<Duration>> {
     const CHAIN: usize = 50;
     let steps: Vec<Value> = (0..CHAIN)
@@ -313,25 +323,28 @@ pub(super) async fn approval_chain(
                 break;
             }
             let began = Instant::now();
+            let query = match follow {
+                Follow::Read => "",
+                Follow::Wait => "?wait=5s&until=settled",
+            };
             let resumed = client
                 .json(
                     Method::POST,
-                    &format!("/v1/runs/{id}/resume"),
+                    &format!("/v1/runs/{id}/resume{query}"),
                     Some(&json!({"step": format!("g{i}"), "input": "approve"})),
                     StatusCode::OK,
                 )
                 .await?;
-            let settled = client
-                .json(
-                    Method::GET,
-                    &format!(
-                        "/v1/runs/{id}?wait=5s&until=settled&after={}",
-                        resumed["last_event"]
-                    ),
-                    None,
-                    StatusCode::OK,
-                )
-                .await?;
+            let settled = match follow {
+                Follow::Wait => resumed,
+                Follow::Read => {
+                    let after = &resumed["last_event"];
+                    let path = format!("/v1/runs/{id}?wait=5s&until=settled&after={after}");
+                    client
+                        .json(Method::GET, &path, None, StatusCode::OK)
+                        .await?
+                }
+            };
             let next = format!("g{}", i + 1);
             anyhow::ensure!(
                 settled["status"] == "paused" && settled["pending_action"]["step"] == next.as_str(),

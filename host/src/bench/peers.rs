@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use super::cluster::{Serve, drive_runs, log_tail, metric, one_at_a_time, settle};
-use super::http::{Client, approval_chain, create, percentile, start};
+use super::http::{Client, Follow, approval_chain, create, percentile, start};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PeersFigures {
@@ -43,10 +43,15 @@ pub struct PeersFigures {
     /// One run of 40 noop steps at a time: start to completed.
     pub sequential_40_steps_p50_ms: f64,
     pub sequential_40_steps_p99_ms: f64,
-    /// A decision sent to a run paused at a gate, to the run paused at the next.
+    /// A decision sent to a run paused at a gate, to the run paused at the
+    /// next: the decision, then a long-poll read until the run settled.
     pub resumes: usize,
     pub resume_to_pause_p50_ms: f64,
     pub resume_to_pause_p99_ms: f64,
+    /// The same, in one request: a decision that answers once the run
+    /// settled (`?wait=...&until=settled`).
+    pub resume_waiting_p50_ms: f64,
+    pub resume_waiting_p99_ms: f64,
     /// Runs paused at a gate at once, and the server's resident memory then.
     pub paused_runs: usize,
     pub paused_rss_mib: Option<f64>,
@@ -142,7 +147,8 @@ async fn measure(
     let sequential = one_at_a_time(&mut setup, &mut follower, &long, 20).await?;
 
     // An approval chain: each decision to the next pause.
-    let gaps = approval_chain(&mut setup, resumes).await?;
+    let gaps = approval_chain(&mut setup, resumes, Follow::Read).await?;
+    let waited = approval_chain(&mut setup, resumes, Follow::Wait).await?;
 
     // Runs paused at once.
     let paused_rss = if paused > 0 {
@@ -175,6 +181,8 @@ async fn measure(
         resumes: gaps.len(),
         resume_to_pause_p50_ms: percentile(&gaps, 0.5) / 1e3,
         resume_to_pause_p99_ms: percentile(&gaps, 0.99) / 1e3,
+        resume_waiting_p50_ms: percentile(&waited, 0.5) / 1e3,
+        resume_waiting_p99_ms: percentile(&waited, 0.99) / 1e3,
         paused_runs: paused,
         paused_rss_mib: paused_rss,
     })

@@ -201,10 +201,13 @@ fn print_peers(f: &cairn::bench::peers::PeersFigures) {
         f.sequential_40_steps_p99_ms
     );
     say!(
-        "  approval chain, decision to next pause: p50 {:.2} ms, p99 {:.2} ms ({} decisions)",
+        "  approval chain, decision to next pause: p50 {:.2} ms, p99 {:.2} ms ({} decisions); \
+         in one request (resume?wait&until=settled): p50 {:.2} ms, p99 {:.2} ms",
         f.resume_to_pause_p50_ms,
         f.resume_to_pause_p99_ms,
-        f.resumes
+        f.resumes,
+        f.resume_waiting_p50_ms,
+        f.resume_waiting_p99_ms
     );
     if let Some(rss) = f.paused_rss_mib {
         say!(

@@ -716,6 +716,7 @@ pub async fn decide(
         State(state.clone()),
         caller(&viewer),
         Path(id.clone()),
+        Ok(axum::extract::Query(runs::ResumeQuery::default())),
         json_body(json!({ "step": step, "input": input }))?,
     )
     .await;

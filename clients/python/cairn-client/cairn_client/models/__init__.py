@@ -60,6 +60,7 @@ from .problem_details import ProblemDetails
 from .progress import Progress
 from .recent_run import RecentRun
 from .resume import Resume
+from .resume_run_until import ResumeRunUntil
 from .retry_policy import RetryPolicy
 from .run_failure import RunFailure
 from .run_list import RunList
@@ -163,6 +164,7 @@ __all__ = (
     "Progress",
     "RecentRun",
     "Resume",
+    "ResumeRunUntil",
     "RetryPolicy",
     "RunFailure",
     "RunList",

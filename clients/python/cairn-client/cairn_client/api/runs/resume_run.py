@@ -8,22 +8,38 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem_details import ProblemDetails
 from ...models.resume import Resume
+from ...models.resume_run_until import ResumeRunUntil
 from ...models.run_view import RunView
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     id: str,
     *,
     body: Resume,
+    wait: str | Unset = UNSET,
+    until: ResumeRunUntil | Unset = UNSET,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
+
+    params: dict[str, Any] = {}
+
+    params["wait"] = wait
+
+    json_until: str | Unset = UNSET
+    if not isinstance(until, Unset):
+        json_until = until.value
+
+    params["until"] = json_until
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "post",
         "url": "/v1/runs/{id}/resume".format(
             id=quote(str(id), safe=""),
         ),
+        "params": params,
     }
 
     _kwargs["json"] = body.to_dict()
@@ -99,11 +115,15 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
     body: Resume,
+    wait: str | Unset = UNSET,
+    until: ResumeRunUntil | Unset = UNSET,
 ) -> Response[ProblemDetails | RunView]:
     """Resume a paused run with a decision.
 
     Args:
         id (str):
+        wait (str | Unset):
+        until (ResumeRunUntil | Unset): What a long-poll of a run waits for.
         body (Resume):
 
     Raises:
@@ -117,6 +137,8 @@ def sync_detailed(
     kwargs = _get_kwargs(
         id=id,
         body=body,
+        wait=wait,
+        until=until,
     )
 
     response = client.get_httpx_client().request(
@@ -131,11 +153,15 @@ def sync(
     *,
     client: AuthenticatedClient,
     body: Resume,
+    wait: str | Unset = UNSET,
+    until: ResumeRunUntil | Unset = UNSET,
 ) -> ProblemDetails | RunView | None:
     """Resume a paused run with a decision.
 
     Args:
         id (str):
+        wait (str | Unset):
+        until (ResumeRunUntil | Unset): What a long-poll of a run waits for.
         body (Resume):
 
     Raises:
@@ -150,6 +176,8 @@ def sync(
         id=id,
         client=client,
         body=body,
+        wait=wait,
+        until=until,
     ).parsed
 
 
@@ -158,11 +186,15 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
     body: Resume,
+    wait: str | Unset = UNSET,
+    until: ResumeRunUntil | Unset = UNSET,
 ) -> Response[ProblemDetails | RunView]:
     """Resume a paused run with a decision.
 
     Args:
         id (str):
+        wait (str | Unset):
+        until (ResumeRunUntil | Unset): What a long-poll of a run waits for.
         body (Resume):
 
     Raises:
@@ -176,6 +208,8 @@ async def asyncio_detailed(
     kwargs = _get_kwargs(
         id=id,
         body=body,
+        wait=wait,
+        until=until,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -188,11 +222,15 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
     body: Resume,
+    wait: str | Unset = UNSET,
+    until: ResumeRunUntil | Unset = UNSET,
 ) -> ProblemDetails | RunView | None:
     """Resume a paused run with a decision.
 
     Args:
         id (str):
+        wait (str | Unset):
+        until (ResumeRunUntil | Unset): What a long-poll of a run waits for.
         body (Resume):
 
     Raises:
@@ -208,5 +246,7 @@ async def asyncio(
             id=id,
             client=client,
             body=body,
+            wait=wait,
+            until=until,
         )
     ).parsed

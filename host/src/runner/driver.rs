@@ -94,6 +94,8 @@ impl Inner {
                 Err(e) => return Err(e),
             }
             if driver.run.status == RunStatus::Paused && driver.in_flight.is_empty() {
+                // For a decision that may come soon (see `recent.rs`).
+                self.recent.keep(driver.run, driver.steps);
                 return Ok(());
             }
             if driver.in_flight.is_empty() && driver.finished.is_empty() {

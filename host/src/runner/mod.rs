@@ -16,6 +16,7 @@ mod definitions;
 mod driver;
 mod lease;
 mod plans;
+mod recent;
 mod scheduler;
 pub mod view;
 mod waiters;
@@ -44,7 +45,7 @@ use crate::run::{
 };
 use crate::secrets::Secrets;
 use crate::store::{
-    self, OutboxRecord, RunRecord, Started, StepRecord, Store, StoreError, Transacted,
+    self, OutboxRecord, RunRecord, Started, StepRecord, Store, StoreError, Target, Transacted,
 };
 use crate::workflow::{
     LanguageLimits, Problem, WorkflowDefinition, parse_duration, template_context, validate,
@@ -189,6 +190,8 @@ struct Inner {
     changes: broadcast::Sender<Change>,
     /// Who waits for which run's changes (see [`Inner::tell`]).
     waiters: Arc<Waiters>,
+    /// The runs its drivers left paused last, as they left them.
+    recent: recent::Recent,
     /// Wakes the outbox when a change queued notifications.
     outbox_wake: Arc<tokio::sync::Notify>,
     shutdown: CancellationToken,
@@ -340,12 +343,16 @@ impl Inner {
         let follow = place
             .is_some()
             .then_some(move |t: &Transition, steps: &RunSteps| follower.first_starts(t, steps));
+        let target = Target {
+            tenant: tenant.map(str::to_owned),
+            id: run_id.to_owned(),
+            link,
+            known: self.recent.take(run_id),
+        };
         let decided = self
             .store
             .transact(
-                tenant.map(str::to_owned),
-                run_id.to_owned(),
-                link,
+                target,
                 move |run, steps| {
                     let layout = inner
                         .definitions
@@ -498,6 +505,7 @@ impl Runner {
                 store,
                 changes,
                 waiters: Arc::default(),
+                recent: recent::Recent::default(),
                 outbox_wake: Arc::default(),
                 shutdown: CancellationToken::new(),
                 schedules_changed: tokio::sync::Notify::new(),

@@ -26,6 +26,20 @@ pub struct Transacted<S> {
     pub followed: Option<S>,
 }
 
+/// The run a [`Store::transact`] decides on.
+pub struct Target {
+    /// With a tenant, only that tenant's run.
+    pub tenant: Option<String>,
+    pub id: String,
+    /// The token of the approval link the decision comes through, marked
+    /// used in the same transaction.
+    pub link: Option<String>,
+    /// The run and its steps as this host knew them last (its driver left
+    /// it paused): the steps are not read again if the run's row is still
+    /// the one known.
+    pub known: Option<(RunRecord, RunSteps)>,
+}
+
 impl Store {
     /// Commits its driver's `transition` of a run with the outbox rows its
     /// events call for, refused with [`StoreError::Moved`] if the run moved
@@ -47,11 +61,11 @@ impl Store {
         .await
     }
 
-    /// Reads the run `id` (with `tenant`, only that tenant's) and its steps,
-    /// asks `decide` for a transition (none: nothing to do), and commits it
-    /// with the outbox rows `outbox` derives from it (and the approval link
-    /// `link` marked used), all in one write transaction, so nobody can move
-    /// the run in between. Returns what it committed: the transition, the
+    /// Reads the run `target.id` (with `target.tenant`, only that tenant's)
+    /// and its steps, asks `decide` for a transition (none: nothing to do),
+    /// and commits it with the outbox rows `outbox` derives from it (and the
+    /// approval link `target.link` marked used), all in one write
+    /// transaction, so nobody can move the run in between. Returns what it committed: the transition, the
     /// steps as it left them, and whether this host drives the run now (a
     /// live owner keeps it; else this host takes it).
     ///
@@ -62,9 +76,7 @@ impl Store {
     /// it comes back in [`Transacted::followed`].
     pub async fn transact<S: Send + 'static>(
         &self,
-        tenant: Option<String>,
-        id: String,
-        link: Option<String>,
+        target: Target,
         decide: impl FnOnce(&RunRecord, &RunSteps) -> Result<Option<Transition>, StoreError>
         + Send
         + 'static,
@@ -75,8 +87,19 @@ impl Store {
     ) -> Result<Option<Transacted<S>>, StoreError> {
         let host = self.host().to_owned();
         self.write(move |tx| {
-            let (run, steps) = get_run_with_steps(tx, tenant.as_deref(), &id)?;
-            let mut steps = RunSteps::new(steps);
+            let Target {
+                tenant,
+                id,
+                link,
+                known,
+            } = target;
+            let run = get_run(tx, tenant.as_deref(), &id)?;
+            let mut steps = match known {
+                // Its row is the one the steps were known with: no change
+                // of the run since (every change writes its row).
+                Some((known, steps)) if known == run => steps,
+                _ => RunSteps::new(get_steps(tx, &id)?),
+            };
             let Some(transition) = decide(&run, &steps)? else {
                 return Ok(None);
             };

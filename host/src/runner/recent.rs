@@ -1,0 +1,114 @@
+//! The runs this host's drivers left paused most recently, as they left
+//! them (the run and its steps), so that a decision that soon follows need
+//! not read every step again: it reads the run's row, and takes the steps
+//! from here when the row is the one the driver left (see
+//! `Store::transact`). Like a worker's cache of workflow state in Temporal:
+//! an entry is only ever a copy of what is committed, checked before use,
+//! and a few hundred at most are kept.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use crate::run::{RunRecord, RunSteps};
+
+/// Paused runs kept at most.
+const KEPT: usize = 256;
+
+/// Runs of more steps than this are not kept (a copy would cost more than
+/// the read it saves).
+const MOST_STEPS: usize = 1_000;
+
+#[derive(Default)]
+pub(super) struct Recent {
+    inner: Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    /// Each run with the stamp of when it was kept.
+    runs: HashMap<String, (u64, RunRecord, RunSteps)>,
+    /// Who was kept when, oldest first (an entry taken since, or kept again
+    /// later, has another stamp or none).
+    order: VecDeque<(String, u64)>,
+    next: u64,
+}
+
+impl Recent {
+    /// Keeps `run` and its `steps` as a driver left them, paused.
+    pub(super) fn keep(&self, run: RunRecord, steps: RunSteps) {
+        if steps.len() > MOST_STEPS {
+            return;
+        }
+        let Ok(mut kept) = self.inner.lock() else {
+            return;
+        };
+        let stamp = kept.next;
+        kept.next += 1;
+        kept.order.push_back((run.id.clone(), stamp));
+        kept.runs.insert(run.id.clone(), (stamp, run, steps));
+        while kept.runs.len() > KEPT || kept.order.len() > 2 * KEPT {
+            let Some((id, stamp)) = kept.order.pop_front() else {
+                break;
+            };
+            if kept.runs.get(&id).is_some_and(|(s, ..)| *s == stamp) {
+                kept.runs.remove(&id);
+            }
+        }
+    }
+
+    /// Takes run `id` as a driver left it, if it is kept.
+    pub(super) fn take(&self, id: &str) -> Option<(RunRecord, RunSteps)> {
+        let mut kept = self.inner.lock().ok()?;
+        kept.runs.remove(id).map(|(_, run, steps)| (run, steps))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(id: &str) -> RunRecord {
+        RunRecord {
+            id: id.to_owned(),
+            tenant: "t".to_owned(),
+            workflow_id: "w".to_owned(),
+            workflow_version: 1,
+            status: crate::run::RunStatus::Paused,
+            input: Default::default(),
+            result: None,
+            error: None,
+            pending_action: None,
+            paused_step: None,
+            pause_deadline: None,
+            wake_at: None,
+            current_action: None,
+            steps_total: 0,
+            steps_done: 0,
+            plugins: Default::default(),
+            last_seq: 1,
+            created_at: 0,
+            updated_at: 0,
+            trigger: None,
+            number: 1,
+        }
+    }
+
+    #[test]
+    fn the_latest_are_kept_and_each_is_taken_once() {
+        let recent = Recent::default();
+        for i in 0..KEPT + 10 {
+            recent.keep(run(&format!("r{i}")), RunSteps::default());
+        }
+        // The oldest went; kept again, a run is the newest.
+        assert!(recent.take("r0").is_none());
+        assert!(recent.take("r9").is_none());
+        recent.keep(run("r10"), RunSteps::default());
+        for i in 11..KEPT + 10 {
+            recent.keep(run(&format!("s{i}")), RunSteps::default());
+        }
+        assert!(recent.take("r10").is_some());
+        assert!(recent.take("r10").is_none());
+        assert!(recent.take(&format!("s{}", KEPT + 9)).is_some());
+        assert!(recent.inner.lock().expect("lock").runs.len() <= KEPT);
+    }
+}

@@ -41,15 +41,8 @@ fn start_poll_pause_resume_complete() {
         .collect();
     assert_eq!(steps, ["completed", "completed", "completed"]);
 
-    let events = server.get(&format!("/v1/runs/{run}/events"));
-    let kinds: Vec<&str> = events.body["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|e| e["kind"].as_str().expect("kind"))
-        .collect();
     assert_eq!(
-        kinds,
+        event_kinds(&server, &run),
         [
             "created",
             "step_started",
@@ -104,12 +97,12 @@ fn a_long_poll_answers_at_once_for_a_change_it_missed_and_waits_for_the_next() {
     assert_ne!(changed.body["status"], "paused");
 }
 
-#[test]
-fn a_long_poll_until_settled_answers_at_the_next_pause_or_the_end() {
-    let (_dir, server) = setup();
+/// An active workflow of two gates, `first` and `second`, each with steps
+/// of 150 ms before and after; returns its id.
+fn two_gates(server: &Server) -> String {
     let nap = |name: &str| json!({"name": name, "type": "hostile", "config": {"attack": "sleep", "ms": 150}});
-    let workflow = create_workflow(
-        &server,
+    create_workflow(
+        server,
         json!({"name": "two-gates", "steps": [
             nap("research"),
             {"name": "first", "type": "noop", "approval": {"message": "Go on?"}},
@@ -118,7 +111,13 @@ fn a_long_poll_until_settled_answers_at_the_next_pause_or_the_end() {
             nap("publish")
         ]}),
         "active",
-    );
+    )
+}
+
+#[test]
+fn a_long_poll_until_settled_answers_at_the_next_pause_or_the_end() {
+    let (_dir, server) = setup();
+    let workflow = two_gates(&server);
     let run = start_run(&server, &workflow, json!({}));
     let settled = |after: Option<i64>| {
         let after = after.map(|a| format!("&after={a}")).unwrap_or_default();
@@ -178,17 +177,7 @@ fn a_long_poll_until_settled_answers_at_the_next_pause_or_the_end() {
 #[test]
 fn a_decision_can_answer_once_the_run_settled_again() {
     let (_dir, server) = setup();
-    let nap = |name: &str| json!({"name": name, "type": "hostile", "config": {"attack": "sleep", "ms": 150}});
-    let workflow = create_workflow(
-        &server,
-        json!({"name": "decide-and-wait", "steps": [
-            {"name": "first", "type": "noop", "approval": {"message": "Go on?"}},
-            nap("draft"),
-            {"name": "second", "type": "noop", "approval": {"message": "Publish?"}},
-            nap("publish")
-        ]}),
-        "active",
-    );
+    let workflow = two_gates(&server);
     let run = start_run(&server, &workflow, json!({}));
     poll_until(&server, &run, status_is("paused"));
 
@@ -282,14 +271,8 @@ fn a_decision_and_the_start_of_the_step_after_it_are_one_commit() {
     for name in ["first", "draft", "second", "publish"] {
         assert_eq!(step(&done, name)["attempts"], 1, "{name}: {done}");
     }
-    let events = server.get(&format!("/v1/runs/{run}/events"));
-    let kinds: Vec<&str> = events.body["events"]
-        .as_array()
-        .expect("events")
-        .iter()
-        .map(|e| e["kind"].as_str().expect("kind"))
-        .collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "step_started").count(), 4);
+    let kinds = event_kinds(&server, &run);
+    assert_eq!(kinds.iter().filter(|k| *k == "step_started").count(), 4);
     // (noop answers with its input)
     let published = step(&done, "publish");
     assert_eq!(published["output"]["title"], step(&done, "draft")["output"]);

@@ -116,6 +116,17 @@ pub fn poll_until_as(
     }
 }
 
+/// The kinds of a run's events, in order.
+pub fn event_kinds(server: &Server, run: &str) -> Vec<String> {
+    let events = server.get(&format!("/v1/runs/{run}/events"));
+    events.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["kind"].as_str().expect("kind").to_owned())
+        .collect()
+}
+
 pub fn status_is(status: &'static str) -> impl Fn(&Value) -> bool {
     move |run| run["status"] == status
 }

@@ -42,6 +42,36 @@ pub struct RunRecord {
     pub number: i64,
 }
 
+#[cfg(test)]
+impl RunRecord {
+    /// A run of workflow `w` version 1 for tests: nothing done, no events.
+    pub(crate) fn fixture(id: &str, tenant: &str, status: RunStatus) -> RunRecord {
+        RunRecord {
+            id: id.to_owned(),
+            tenant: tenant.to_owned(),
+            workflow_id: "w".to_owned(),
+            workflow_version: 1,
+            status,
+            input: Value::Null.into(),
+            result: None,
+            error: None,
+            pending_action: None,
+            paused_step: None,
+            pause_deadline: None,
+            wake_at: None,
+            current_action: None,
+            steps_total: 0,
+            steps_done: 0,
+            plugins: Default::default(),
+            last_seq: 0,
+            created_at: 0,
+            updated_at: 0,
+            trigger: None,
+            number: 0,
+        }
+    }
+}
+
 /// One step instance of a run as stored: a step of the top list, or of a
 /// branch, a case or a map's item (see `tree`).
 #[derive(Debug, Clone, PartialEq)]

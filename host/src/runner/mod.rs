@@ -384,10 +384,11 @@ impl Inner {
         self.act_on(run_id, &transition.effects, ours, start);
         self.tell_family(&transition);
         if drives {
-            // The driver just spawned waits in this worker's next-task
-            // slot, which no other worker takes: step aside so that it
-            // starts now, while the caller's answer is built (on another
-            // worker, if one is free).
+            // Where the caller runs on the runner's own runtime (a host of
+            // the command line), the driver just spawned waits in this
+            // worker's next-task slot, which no other worker takes: step
+            // aside so that it starts now. (The server's API has threads of
+            // its own: there the driver is queued for the runner's.)
             tokio::task::yield_now().await;
         }
         Ok(Some((transition.run, steps)))

@@ -68,29 +68,7 @@ mod tests {
     use super::*;
 
     fn run(id: &str) -> RunRecord {
-        RunRecord {
-            id: id.to_owned(),
-            tenant: "t".to_owned(),
-            workflow_id: "w".to_owned(),
-            workflow_version: 1,
-            status: crate::run::RunStatus::Paused,
-            input: Default::default(),
-            result: None,
-            error: None,
-            pending_action: None,
-            paused_step: None,
-            pause_deadline: None,
-            wake_at: None,
-            current_action: None,
-            steps_total: 0,
-            steps_done: 0,
-            plugins: Default::default(),
-            last_seq: 1,
-            created_at: 0,
-            updated_at: 0,
-            trigger: None,
-            number: 1,
-        }
+        RunRecord::fixture(id, "t", crate::run::RunStatus::Paused)
     }
 
     #[test]

@@ -192,29 +192,7 @@ mod tests {
     }
 
     fn run(id: &str, tenant: &str, status: RunStatus) -> RunRecord {
-        RunRecord {
-            id: id.to_owned(),
-            tenant: tenant.to_owned(),
-            workflow_id: "w".to_owned(),
-            workflow_version: 1,
-            status,
-            input: Value::Null.into(),
-            result: None,
-            error: None,
-            pending_action: None,
-            paused_step: None,
-            pause_deadline: None,
-            wake_at: None,
-            current_action: None,
-            steps_total: 0,
-            steps_done: 0,
-            plugins: Default::default(),
-            last_seq: 0,
-            created_at: 0,
-            updated_at: 0,
-            trigger: None,
-            number: 0,
-        }
+        RunRecord::fixture(id, tenant, status)
     }
 
     /// A transition that saves `run` alone, computed at `expected_seq` from

@@ -204,10 +204,10 @@ pub async fn get(
     let Some(wait) = query.wait else {
         return Ok(Json(state.host.runner.get_run(Some(&tenant), &id)?));
     };
-    let wait = wait_of(&wait)?;
     // The run's row says whether to answer; the whole run is read once, for
-    // the answer.
+    // the answer. (A run that is not there is that, whatever `wait` says.)
     let (_, arrived_at) = state.host.runner.run_state(Some(&tenant), &id)?;
+    let wait = wait_of(&wait)?;
     let until = query.until.unwrap_or_default();
     let answered = long_poll(&state, &tenant, &id, wait, until, query.after, arrived_at).await?;
     Ok(Json(answered))
@@ -512,13 +512,21 @@ pub async fn resume(
     body: ApiJson<Resume>,
 ) -> Result<Json<RunView>, ApiError> {
     let Query(query) = query.map_err(|e| bad_query(e.body_text()))?;
-    let wait = query.wait.as_deref().map(wait_of).transpose()?;
     let Resume {
         step,
         input,
         reviewer,
     } = body.value;
     let tenant = holder.tenant;
+    // A bad `wait` is refused before anything is decided (and a run that
+    // is not there is that, whatever `wait` says).
+    let wait = match query.wait.as_deref() {
+        Some(wait) => {
+            state.host.runner.run_state(Some(&tenant), &id)?;
+            Some(wait_of(wait)?)
+        }
+        None => None,
+    };
     let actor = Actor {
         label: reviewer.filter(|label| !label.eq_ignore_ascii_case(&holder.name)),
         ..Actor::api(&holder.name)

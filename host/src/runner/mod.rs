@@ -327,7 +327,40 @@ impl Inner {
     /// has the run driven here, and its driver's first steps need only the
     /// run core, their starts go in the same commit (see
     /// [`Inner::first_starts`]).
+    ///
+    /// It runs as a task of its own: a caller that goes away meanwhile (an
+    /// HTTP client that hung up drops its handler) must not leave a change
+    /// committed and not acted on (a run resumed with no driver).
     async fn transact(
+        self: &Arc<Self>,
+        tenant: Option<&str>,
+        run_id: &str,
+        link: Option<String>,
+        decide: impl FnOnce(&RunRecord, &RunSteps, &Layout) -> Result<Option<Transition>, Refusal>
+        + Send
+        + 'static,
+    ) -> Result<Option<(RunRecord, RunSteps)>, RunError> {
+        let (inner, tenant, run_id) = (
+            Arc::clone(self),
+            tenant.map(str::to_owned),
+            run_id.to_owned(),
+        );
+        // Spawned on this thread's runtime, it runs on this worker as soon
+        // as the caller waits for it.
+        tokio::spawn(async move {
+            inner
+                .transact_here(tenant.as_deref(), &run_id, link, decide)
+                .await
+        })
+        .await
+        .map_err(|e| match e.is_cancelled() {
+            true => RunError::Store(StoreError::Unavailable("the host is stopping".to_owned())),
+            false => RunError::Store(StoreError::Corrupt(format!("a change's task failed: {e}"))),
+        })?
+    }
+
+    /// [`Inner::transact`], in the caller's task.
+    async fn transact_here(
         self: &Arc<Self>,
         tenant: Option<&str>,
         run_id: &str,

@@ -218,6 +218,21 @@ fn views(runs: &[store::RunWithSteps]) -> Vec<RunView> {
         .collect()
 }
 
+/// What [`Inner::transact`] asks of the run core: the transition to commit
+/// from the run, its steps and its workflow version's layout (none: nothing
+/// to do), or why not.
+trait Decide:
+    FnOnce(&RunRecord, &RunSteps, &Layout) -> Result<Option<Transition>, Refusal> + Send + 'static
+{
+}
+
+impl<F> Decide for F where
+    F: FnOnce(&RunRecord, &RunSteps, &Layout) -> Result<Option<Transition>, Refusal>
+        + Send
+        + 'static
+{
+}
+
 impl Inner {
     /// The outbox rows `transition`'s events call for under the run's
     /// workflow version's notification settings.
@@ -336,9 +351,7 @@ impl Inner {
         tenant: Option<&str>,
         run_id: &str,
         link: Option<String>,
-        decide: impl FnOnce(&RunRecord, &RunSteps, &Layout) -> Result<Option<Transition>, Refusal>
-        + Send
-        + 'static,
+        decide: impl Decide,
     ) -> Result<Option<(RunRecord, RunSteps)>, RunError> {
         let (inner, tenant, run_id) = (
             Arc::clone(self),
@@ -365,9 +378,7 @@ impl Inner {
         tenant: Option<&str>,
         run_id: &str,
         link: Option<String>,
-        decide: impl FnOnce(&RunRecord, &RunSteps, &Layout) -> Result<Option<Transition>, Refusal>
-        + Send
-        + 'static,
+        decide: impl Decide,
     ) -> Result<Option<(RunRecord, RunSteps)>, RunError> {
         // The run's place among this host's drivers, taken first: a driver
         // that started meanwhile could start the same steps again.

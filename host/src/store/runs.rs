@@ -65,15 +65,16 @@ impl Store {
     /// and its steps, asks `decide` for a transition (none: nothing to do),
     /// and commits it with the outbox rows `outbox` derives from it (and the
     /// approval link `target.link` marked used), all in one write
-    /// transaction, so nobody can move the run in between. Returns what it committed: the transition, the
-    /// steps as it left them, and whether this host drives the run now (a
-    /// live owner keeps it; else this host takes it).
+    /// transaction, so nobody can move the run in between. Returns what it
+    /// committed: the transition, the steps as it left them, and whether
+    /// this host drives the run now (a live owner keeps it; else this host
+    /// takes it).
     ///
     /// When this host drives the run now, `follow` (if given) is asked, with
     /// the transition and the steps as it left them, for what the run's
     /// driver does next (a step's start); that is committed in the same
-    /// transaction, as the driver, so the two cost one commit. What `follow` hands back with
-    /// it comes back in [`Transacted::followed`].
+    /// transaction, as the driver, so the two cost one commit. What `follow`
+    /// hands back with it comes back in [`Transacted::followed`].
     pub async fn transact<S: Send + 'static>(
         &self,
         target: Target,
@@ -86,6 +87,7 @@ impl Store {
         outbox: impl Fn(&Transition) -> Vec<OutboxRecord> + Send + 'static,
     ) -> Result<Option<Transacted<S>>, StoreError> {
         let host = self.host().to_owned();
+        let following = follow.is_some();
         self.write(move |tx| {
             let Target {
                 tenant,
@@ -100,7 +102,7 @@ impl Store {
                 Some((known, steps)) if known == run => steps,
                 _ => RunSteps::new(get_steps(tx, &id)?),
             };
-            let Some(transition) = decide(&run, &steps)? else {
+            let Some(mut transition) = decide(&run, &steps)? else {
                 return Ok(None);
             };
             if let Some(token) = &link
@@ -118,43 +120,32 @@ impl Store {
             let owner = commit_in(tx, &transition, &rows, fence)?;
             let ours = owner.as_deref() == Some(host.as_str());
             let mut queued = !rows.is_empty();
-            let Some(follow) = follow.filter(|_| ours) else {
-                // The steps are brought up to the transition off the writer.
-                let committed = Transacted {
-                    transition,
-                    steps,
-                    ours,
-                    queued,
-                    followed: None,
-                };
-                return Ok(Some((committed, false)));
-            };
-            let mut transition = transition;
-            transition.apply_to(&mut steps);
             let mut followed = None;
-            if let Some((next, handed)) = follow(&transition, &steps) {
-                let rows = outbox(&next);
-                commit_in(tx, &next, &rows, Fence::Driver { host: &host })?;
-                next.apply_to(&mut steps);
-                transition = transition.then(next);
-                queued |= !rows.is_empty();
-                followed = Some(handed);
+            if let Some(follow) = follow.filter(|_| ours) {
+                transition.apply_to(&mut steps);
+                if let Some((next, handed)) = follow(&transition, &steps) {
+                    let rows = outbox(&next);
+                    commit_in(tx, &next, &rows, Fence::Driver { host: &host })?;
+                    next.apply_to(&mut steps);
+                    transition = transition.then(next);
+                    queued |= !rows.is_empty();
+                    followed = Some(handed);
+                }
             }
-            let committed = Transacted {
+            Ok(Some(Transacted {
                 transition,
                 steps,
                 ours,
                 queued,
                 followed,
-            };
-            Ok(Some((committed, true)))
+            }))
         })
         .await
         .map(|committed| {
-            // Off the writer, unless done for `follow`: the steps as the
-            // transition left them.
-            committed.map(|(mut c, applied)| {
-                if !applied {
+            // Off the writer, unless done there for `follow`: the steps as
+            // the transition left them.
+            committed.map(|mut c| {
+                if !(following && c.ours) {
                     c.transition.apply_to(&mut c.steps);
                 }
                 c

@@ -358,18 +358,23 @@ impl Inner {
             tenant.map(str::to_owned),
             run_id.to_owned(),
         );
-        // Spawned on this thread's runtime, it runs on this worker as soon
-        // as the caller waits for it.
-        tokio::spawn(async move {
-            inner
-                .transact_here(tenant.as_deref(), &run_id, link, decide)
-                .await
-        })
-        .await
-        .map_err(|e| match e.is_cancelled() {
-            true => RunError::Store(StoreError::Unavailable("the host is stopping".to_owned())),
-            false => RunError::Store(StoreError::Corrupt(format!("a change's task failed: {e}"))),
-        })?
+        // On the runner's runtime, where the driver it may start is spawned
+        // too: that driver then waits in this worker's next-task slot and
+        // starts as soon as the task ends, while the caller (on the API's
+        // threads, in `cairn serve`) makes its answer on another.
+        self.runtime
+            .spawn(async move {
+                inner
+                    .transact_here(tenant.as_deref(), &run_id, link, decide)
+                    .await
+            })
+            .await
+            .map_err(|e| match e.is_cancelled() {
+                true => RunError::Store(StoreError::Unavailable("the host is stopping".to_owned())),
+                false => {
+                    RunError::Store(StoreError::Corrupt(format!("a change's task failed: {e}")))
+                }
+            })?
     }
 
     /// [`Inner::transact`], in the caller's task.
@@ -427,14 +432,6 @@ impl Inner {
         });
         self.act_on(run_id, &transition.effects, ours, start);
         self.tell_family(&transition);
-        if drives {
-            // Where the caller runs on the runner's own runtime (a host of
-            // the command line), the driver just spawned waits in this
-            // worker's next-task slot, which no other worker takes: step
-            // aside so that it starts now. (The server's API has threads of
-            // its own: there the driver is queued for the runner's.)
-            tokio::task::yield_now().await;
-        }
         Ok(Some((transition.run, steps)))
     }
 

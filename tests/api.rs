@@ -279,6 +279,82 @@ fn a_decision_and_the_start_of_the_step_after_it_are_one_commit() {
 }
 
 #[test]
+fn a_run_s_start_and_the_start_of_its_first_step_are_one_commit() {
+    let (_dir, server) = setup();
+    let first = |view: &Value| view["steps"][0].clone();
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "work", "steps": [
+            {"name": "draft", "type": "hostile", "config": {"attack": "sleep", "ms": 300}},
+            {"name": "publish", "type": "noop"}
+        ]}),
+        "active",
+    );
+    let earlier = start_run(&server, &workflow, json!({}));
+
+    // The answer is the run as its start's commit left it: the first step
+    // (a plugin step without templates) started in it.
+    let started = server.post(
+        &format!("/v1/workflows/{workflow}/runs"),
+        &json!({"input": {"topic": "a"}}),
+    );
+    assert_eq!(started.status, 201, "{}", started.body);
+    assert_eq!(started.body["status"], "running", "{}", started.body);
+    assert_eq!(first(&started.body)["status"], "running");
+    assert_eq!(first(&started.body)["attempts"], 1);
+    let run = started.body["id"].as_str().expect("id");
+    let read = server.get(&format!("/v1/runs/{run}"));
+    assert_eq!(read.body["number"], 2, "{}", read.body);
+    assert_eq!(started.body["number"], read.body["number"]);
+    assert_eq!(started.body["last_event"], 2, "{}", started.body);
+
+    // Each step started once, and the log has no gap.
+    for run in [run, earlier.as_str()] {
+        let done = poll_until(&server, run, status_is("completed"));
+        assert_eq!(first(&done)["attempts"], 1, "{done}");
+        let events = server.get(&format!("/v1/runs/{run}/events"));
+        let seqs: Vec<i64> = events.body["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|e| e["seq"].as_i64().expect("seq"))
+            .collect();
+        assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+        assert_eq!(
+            event_kinds(&server, run),
+            [
+                "created",
+                "step_started",
+                "step_completed",
+                "step_started",
+                "step_completed",
+                "completed"
+            ]
+        );
+    }
+
+    // A first step with a template to evaluate starts in its driver's
+    // first round, after the start's commit.
+    let templated = create_workflow(
+        &server,
+        json!({"name": "templated", "steps": [
+            {"name": "echo", "type": "noop", "input": {"title": "{{ input.topic }}"}}
+        ]}),
+        "active",
+    );
+    let started = server.post(
+        &format!("/v1/workflows/{templated}/runs"),
+        &json!({"input": {"topic": "b"}}),
+    );
+    assert_eq!(started.status, 201, "{}", started.body);
+    assert_eq!(started.body["status"], "pending", "{}", started.body);
+    assert_eq!(first(&started.body)["status"], "pending");
+    let run = started.body["id"].as_str().expect("id");
+    let done = poll_until(&server, run, status_is("completed"));
+    assert_eq!(first(&done)["output"]["title"], "b", "{done}");
+}
+
+#[test]
 fn reject_at_a_gate_and_cancel_while_paused_or_running() {
     let (_dir, server) = setup();
     let workflow = create_workflow(&server, gated(), "active");

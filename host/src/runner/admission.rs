@@ -34,7 +34,10 @@ impl Runner {
             .await
     }
 
-    /// [`Runner::start_run_once`], started by `trigger`.
+    /// [`Runner::start_run_once`], started by `trigger`. The run is saved as
+    /// its driver's first round would leave it, when the run core alone can
+    /// say what that round starts (see [`Inner::first_starts`]): the run's
+    /// start and its first steps' are then one commit.
     pub(super) async fn start_with(
         &self,
         tenant: &str,
@@ -44,10 +47,16 @@ impl Runner {
         trigger: Trigger,
     ) -> Result<(RunView, bool), RunError> {
         let workflow = self.active_workflow(tenant, workflow_id)?;
-        let new = self.new_run(&workflow, input, trigger)?;
-        let id = new.run.id.clone();
+        let mut new = self.new_run(&workflow, input, trigger)?;
+        // The new run's place among this host's drivers (its id is new: the
+        // place is free), taken before its first steps are started.
+        let place = driver::Place::take(&self.inner, &new.run.id);
+        let launch = match place {
+            Some(_) => new.start_first(&self.inner),
+            None => Vec::new(),
+        };
         let quota = self.inner.max_active_runs_per_tenant as i64;
-        let existing = self
+        let saved = self
             .inner
             .store
             .transaction(move |tx| {
@@ -60,14 +69,14 @@ impl Runner {
                     )?;
                     match previous {
                         Some((run_id, hash)) if hash == idempotency.body_hash => {
-                            return Ok(Some(run_id));
+                            return Ok(Err(run_id));
                         }
                         Some(_) => return Err(idempotency.reused()),
                         None => {}
                     }
                 }
                 admit(tx, &workflow, &new.definition, 1, quota)?;
-                new.insert(tx)?;
+                new.run.number = new.insert(tx)?;
                 if let Some(idempotency) = &idempotency {
                     tx.insert_idempotency_key(
                         Started::Run,
@@ -79,14 +88,13 @@ impl Runner {
                         new.run.created_at,
                     )?;
                 }
-                Ok(None)
+                Ok(Ok(new))
             })
             .await?;
-        if let Some(existing) = existing {
-            return Ok((self.get_run(Some(tenant), &existing)?, false));
+        match saved {
+            Ok(new) => Ok((self.begin(new, place, launch), true)),
+            Err(existing) => Ok((self.get_run(Some(tenant), &existing)?, false)),
         }
-        self.started(&id);
-        Ok((self.get_run(Some(tenant), &id)?, true))
     }
 
     /// The tenant's active workflow `workflow_id` (an id, or a name: see
@@ -143,8 +151,9 @@ impl Runner {
         let (run, steps, created) = run::create(new_id(), version, pins, input, trigger, now_ms());
         Ok(NewRun {
             run,
-            steps,
-            created,
+            steps: RunSteps::new(steps),
+            events: vec![created],
+            outbox: Vec::new(),
             definition,
         })
     }
@@ -159,20 +168,65 @@ impl Runner {
         });
         driver::drive_run(&self.inner, run_id.to_owned());
     }
+
+    /// Announces the saved new run `new`, starts its driver in `place` from
+    /// the run as it was saved, launching the attempts `launch` whose
+    /// starts were saved with it, and returns the run's view.
+    fn begin(&self, new: NewRun, place: Option<driver::Place>, launch: driver::Launch) -> RunView {
+        let NewRun {
+            run, steps, outbox, ..
+        } = new;
+        self.inner.tell(Change {
+            run: run.id.clone(),
+            state: Some((run.status, run.last_seq)),
+            queued: !outbox.is_empty(),
+        });
+        let view = self.inner.view(&run, steps.records());
+        match place {
+            Some(place) => place.drive(Some((run, steps)), launch),
+            None => driver::drive_run_from(&self.inner, run.id.clone(), Some((run, steps))),
+        }
+        view
+    }
 }
 
-/// A run built by [`Runner::new_run`], ready to be saved.
+/// A run built by [`Runner::new_run`], ready to be saved: as created, or
+/// as its driver's first round leaves it ([`NewRun::start_first`]).
 pub(super) struct NewRun {
     pub(super) run: RunRecord,
-    pub(super) steps: Vec<StepRecord>,
-    pub(super) created: EventRecord,
+    pub(super) steps: RunSteps,
+    /// Its events: `run_created`, then those of the first round.
+    pub(super) events: Vec<EventRecord>,
+    /// The notifications the first round's events call for.
+    pub(super) outbox: Vec<OutboxRecord>,
     pub(super) definition: Arc<WorkflowDefinition>,
 }
 
 impl NewRun {
-    pub(super) fn insert(&self, tx: &Tx<'_>) -> Result<(), StoreError> {
-        tx.insert_run(&self.run, &self.steps)?;
-        tx.append_event(&self.run.id, &self.created)
+    /// Does its driver's first round ahead, when the run core alone can say
+    /// what it starts ([`Inner::first_starts_of`]); returns the attempts to
+    /// launch once the run is saved so (with the slots taken for them).
+    fn start_first(&mut self, inner: &Inner) -> driver::Launch {
+        let Some((starts, launch)) = inner.first_starts_of(&self.run, &self.steps) else {
+            return Vec::new();
+        };
+        starts.apply_to(&mut self.steps);
+        self.outbox = inner.outbox(&starts);
+        self.run = starts.run;
+        self.events.extend(starts.events);
+        launch
+    }
+
+    /// Saves it; returns the number the store gave it.
+    pub(super) fn insert(&self, tx: &Tx<'_>) -> Result<i64, StoreError> {
+        let number = tx.insert_run(&self.run, self.steps.records())?;
+        for event in &self.events {
+            tx.append_event(&self.run.id, event)?;
+        }
+        for row in &self.outbox {
+            tx.insert_outbox(row)?;
+        }
+        Ok(number)
     }
 }
 

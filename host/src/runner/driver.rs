@@ -626,8 +626,20 @@ impl Inner {
         transition: &Transition,
         steps: &RunSteps,
     ) -> Option<(Transition, Launch)> {
-        let run = &transition.run;
-        if !transition.effects.contains(&Effect::Drive) || run.status.is_terminal() {
+        if !transition.effects.contains(&Effect::Drive) {
+            return None;
+        }
+        self.first_starts_of(&transition.run, steps)
+    }
+
+    /// [`Inner::first_starts`], for a driver beginning at `run` (a new
+    /// run, before it is saved).
+    pub(super) fn first_starts_of(
+        &self,
+        run: &RunRecord,
+        steps: &RunSteps,
+    ) -> Option<(Transition, Launch)> {
+        if run.status.is_terminal() {
             return None;
         }
         let layout = self

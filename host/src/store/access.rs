@@ -168,8 +168,9 @@ impl Tx<'_> {
         fn outbox_attempted(id: &str, attempts: i64, next_attempt: Option<i64>, delivered_at: Option<i64>, error: Option<&str>) -> ();
     }
 
-    /// Stores a new run and its steps, driven by this host.
-    pub fn insert_run(&self, run: &RunRecord, steps: &[StepRecord]) -> Result<(), StoreError> {
+    /// Stores a new run and its steps, driven by this host; returns the
+    /// run's number among its workflow's runs.
+    pub fn insert_run(&self, run: &RunRecord, steps: &[StepRecord]) -> Result<i64, StoreError> {
         insert_run(self.tx, run, steps, self.host)
     }
 

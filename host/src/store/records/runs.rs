@@ -33,13 +33,13 @@ pub(super) fn run_from_row(row: &Row<'_>) -> Result<RunRecord, StoreError> {
 
 /// Stores a new run and its steps, driven by host `owner` while it has not
 /// ended; the run's `number` is its workflow's next, whatever `run.number`
-/// says.
+/// says: it is returned.
 pub fn insert_run(
     tx: &Db<'_>,
     run: &RunRecord,
     steps: &[StepRecord],
     owner: &str,
-) -> Result<(), StoreError> {
+) -> Result<i64, StoreError> {
     let number: i64 = tx.query_one(
         "UPDATE workflows SET runs_started = runs_started + 1 WHERE id = ?1 RETURNING runs_started",
         params![run.workflow_id],
@@ -77,7 +77,8 @@ pub fn insert_run(
             params![run.id],
         )?;
     }
-    save_steps(tx, &run.id, steps)
+    save_steps(tx, &run.id, steps)?;
+    Ok(number)
 }
 
 /// A save of a run's row: the columns every save writes (`?1` is its id,

@@ -282,6 +282,15 @@ fn a_decision_and_the_start_of_the_step_after_it_are_one_commit() {
 fn a_run_s_start_and_the_start_of_its_first_step_are_one_commit() {
     let (_dir, server) = setup();
     let first = |view: &Value| view["steps"][0].clone();
+    // The answer of a start, as it came.
+    let start = |workflow: &str, topic: &str| -> Value {
+        let started = server.post(
+            &format!("/v1/workflows/{workflow}/runs"),
+            &json!({"input": {"topic": topic}}),
+        );
+        assert_eq!(started.status, 201, "{}", started.body);
+        started.body
+    };
     let workflow = create_workflow(
         &server,
         json!({"name": "work", "steps": [
@@ -294,19 +303,15 @@ fn a_run_s_start_and_the_start_of_its_first_step_are_one_commit() {
 
     // The answer is the run as its start's commit left it: the first step
     // (a plugin step without templates) started in it.
-    let started = server.post(
-        &format!("/v1/workflows/{workflow}/runs"),
-        &json!({"input": {"topic": "a"}}),
-    );
-    assert_eq!(started.status, 201, "{}", started.body);
-    assert_eq!(started.body["status"], "running", "{}", started.body);
-    assert_eq!(first(&started.body)["status"], "running");
-    assert_eq!(first(&started.body)["attempts"], 1);
-    let run = started.body["id"].as_str().expect("id");
+    let started = start(&workflow, "a");
+    assert_eq!(started["status"], "running", "{started}");
+    assert_eq!(first(&started)["status"], "running");
+    assert_eq!(first(&started)["attempts"], 1);
+    let run = started["id"].as_str().expect("id");
     let read = server.get(&format!("/v1/runs/{run}"));
     assert_eq!(read.body["number"], 2, "{}", read.body);
-    assert_eq!(started.body["number"], read.body["number"]);
-    assert_eq!(started.body["last_event"], 2, "{}", started.body);
+    assert_eq!(started["number"], read.body["number"]);
+    assert_eq!(started["last_event"], 2, "{started}");
 
     // Each step started once, and the log has no gap.
     for run in [run, earlier.as_str()] {
@@ -342,14 +347,10 @@ fn a_run_s_start_and_the_start_of_its_first_step_are_one_commit() {
         ]}),
         "active",
     );
-    let started = server.post(
-        &format!("/v1/workflows/{templated}/runs"),
-        &json!({"input": {"topic": "b"}}),
-    );
-    assert_eq!(started.status, 201, "{}", started.body);
-    assert_eq!(started.body["status"], "pending", "{}", started.body);
-    assert_eq!(first(&started.body)["status"], "pending");
-    let run = started.body["id"].as_str().expect("id");
+    let started = start(&templated, "b");
+    assert_eq!(started["status"], "pending", "{started}");
+    assert_eq!(first(&started)["status"], "pending");
+    let run = started["id"].as_str().expect("id");
     let done = poll_until(&server, run, status_is("completed"));
     assert_eq!(first(&done)["output"]["title"], "b", "{done}");
 }

@@ -313,18 +313,10 @@ fn a_run_s_start_and_the_start_of_its_first_step_are_one_commit() {
     assert_eq!(started["number"], read.body["number"]);
     assert_eq!(started["last_event"], 2, "{started}");
 
-    // Each step started once, and the log has no gap.
+    // Each step started once (`event_kinds` checks the log has no gap).
     for run in [run, earlier.as_str()] {
         let done = poll_until(&server, run, status_is("completed"));
         assert_eq!(first(&done)["attempts"], 1, "{done}");
-        let events = server.get(&format!("/v1/runs/{run}/events"));
-        let seqs: Vec<i64> = events.body["events"]
-            .as_array()
-            .expect("events")
-            .iter()
-            .map(|e| e["seq"].as_i64().expect("seq"))
-            .collect();
-        assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
         assert_eq!(
             event_kinds(&server, run),
             [

@@ -187,6 +187,12 @@ fn a_decision_can_answer_once_the_run_settled_again() {
         &json!({"step": "first", "input": "approve"}),
     );
     assert_problem(&bad, 400, "bad-query");
+    // ... but a run that is not there is that, whatever the wait says.
+    let missing = server.post(
+        "/v1/runs/no-such-run/resume?wait=soon",
+        &json!({"step": "first", "input": "approve"}),
+    );
+    assert_problem(&missing, 404, "not-found");
     let still = server.get(&format!("/v1/runs/{run}"));
     assert_eq!(
         still.body["pending_action"]["step"], "first",

@@ -519,14 +519,17 @@ pub async fn resume(
     } = body.value;
     let tenant = holder.tenant;
     // A bad `wait` is refused before anything is decided (and a run that
-    // is not there is that, whatever `wait` says).
-    let wait = match query.wait.as_deref() {
-        Some(wait) => {
-            state.host.runner.run_state(Some(&tenant), &id)?;
-            Some(wait_of(wait)?)
-        }
-        None => None,
-    };
+    // is not there is that, whatever `wait` says: looked for only then).
+    let wait = query
+        .wait
+        .as_deref()
+        .map(|wait| {
+            wait_of(wait).or_else(|refused| {
+                state.host.runner.run_state(Some(&tenant), &id)?;
+                Err(refused)
+            })
+        })
+        .transpose()?;
     let actor = Actor {
         label: reviewer.filter(|label| !label.eq_ignore_ascii_case(&holder.name)),
         ..Actor::api(&holder.name)

@@ -154,8 +154,8 @@ impl Serve {
         (ticks(11) + ticks(12)) / per_second
     }
 
-    /// The process's resident memory now and at its peak, in bytes (`/proc`).
-    pub(super) fn memory(&self) -> (u64, u64) {
+    /// The process's resident memory now (`/proc`).
+    pub(super) fn memory(&self) -> Memory {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
         let field = |name: &str| {
@@ -165,8 +165,25 @@ impl Serve {
                 .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
                 .map_or(0, |kb| kb * 1024)
         };
-        (field("VmRSS:"), field("VmHWM:"))
+        Memory {
+            rss: field("VmRSS:"),
+            peak: field("VmHWM:"),
+            anonymous: field("RssAnon:"),
+        }
     }
+}
+
+/// A process's resident memory, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Memory {
+    /// All of it: the heap, and the pages of files it maps.
+    pub rss: u64,
+    /// The most it has been.
+    pub peak: u64,
+    /// The heap and stacks alone (`RssAnon`). The rest is mostly the
+    /// binary's code, of which the kernel maps as much as the page cache
+    /// holds around each page touched, so it varies with what ran before.
+    pub anonymous: u64,
 }
 
 impl Drop for Serve {

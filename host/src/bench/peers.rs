@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use super::cluster::{Serve, drive_runs, log_tail, metric, one_at_a_time, settle};
+use super::cluster::{Memory, Serve, drive_runs, log_tail, metric, one_at_a_time, settle};
 use super::http::{Client, Follow, approval_chain, create, percentile, start};
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -52,9 +52,11 @@ pub struct PeersFigures {
     /// settled (`?wait=...&until=settled`).
     pub resume_waiting_p50_ms: f64,
     pub resume_waiting_p99_ms: f64,
-    /// Runs paused at a gate at once, and the server's resident memory then.
+    /// Runs paused at a gate at once, and the server's resident memory
+    /// then: all of it, and its heap and stacks alone.
     pub paused_runs: usize,
     pub paused_rss_mib: Option<f64>,
+    pub paused_rss_anonymous_mib: Option<f64>,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -106,7 +108,7 @@ async fn measure(
         paused,
     } = workloads;
     let address = serve.address;
-    let (rss_idle, _) = serve.memory();
+    let rss_idle = serve.memory().rss;
     let key = match database {
         // A tenant of the measurement's own: the database may hold others'.
         Some(url) => {
@@ -139,7 +141,7 @@ async fn measure(
     let latencies = drive_runs(&[address], &key, &wide, runs, clients).await?;
     let seconds = began.elapsed().as_secs_f64();
     let cpu = serve.cpu_seconds() - cpu_before;
-    let (rss_busy, rss_peak) = serve.memory();
+    let busy = serve.memory();
 
     // 40 sequential steps.
     let long = create(&mut setup, super::noop_workflow("peers-long", 40, false)).await?;
@@ -152,7 +154,7 @@ async fn measure(
 
     // Runs paused at once.
     let paused_rss = if paused > 0 {
-        Some(hold_paused(serve, &key, clients, paused).await? as f64 / MIB)
+        Some(hold_paused(serve, &key, clients, paused).await?)
     } else {
         None
     };
@@ -174,8 +176,8 @@ async fn measure(
         server_cpu_us_per_step: cpu * 1e6 / durable,
         server_cpu_cores: cpu / seconds,
         server_rss_idle_mib: rss_idle as f64 / MIB,
-        server_rss_busy_mib: rss_busy as f64 / MIB,
-        server_rss_peak_mib: rss_peak as f64 / MIB,
+        server_rss_busy_mib: busy.rss as f64 / MIB,
+        server_rss_peak_mib: busy.peak as f64 / MIB,
         sequential_40_steps_p50_ms: percentile(&sequential, 0.5) / 1e3,
         sequential_40_steps_p99_ms: percentile(&sequential, 0.99) / 1e3,
         resumes: gaps.len(),
@@ -184,18 +186,20 @@ async fn measure(
         resume_waiting_p50_ms: percentile(&waited, 0.5) / 1e3,
         resume_waiting_p99_ms: percentile(&waited, 0.99) / 1e3,
         paused_runs: paused,
-        paused_rss_mib: paused_rss,
+        paused_rss_mib: paused_rss.map(|m| m.rss as f64 / MIB),
+        paused_rss_anonymous_mib: paused_rss.map(|m| m.anonymous as f64 / MIB),
     })
 }
 
 /// Starts `count` runs that pause at a gate, `clients` at a time, waits
-/// until the server counts them all paused, and returns its resident memory.
+/// until the server counts them all paused, and returns its resident memory
+/// once settled (the sample of least RSS over the last five).
 async fn hold_paused(
     serve: &Serve,
     key: &str,
     clients: usize,
     count: usize,
-) -> anyhow::Result<u64> {
+) -> anyhow::Result<Memory> {
     let address = serve.address;
     let mut setup = Client::connect(address, key).await?;
     let gated = create(&mut setup, super::noop_workflow("peers-gated", 1, true)).await?;
@@ -227,18 +231,21 @@ async fn hold_paused(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Settled: at least 3 s on, and no more than 1% apart over the last 2 s.
-    let mut samples = vec![serve.memory().0];
+    let mut samples = vec![serve.memory()];
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        samples.push(serve.memory().0);
+        samples.push(serve.memory());
         let last = &samples[samples.len().saturating_sub(5)..];
-        let (low, high) = (last.iter().min(), last.iter().max());
-        if let (Some(&low), Some(&high)) = (low, high)
+        let (low, high) = (
+            last.iter().min_by_key(|m| m.rss),
+            last.iter().max_by_key(|m| m.rss),
+        );
+        if let (Some(low), Some(high)) = (low, high)
             && samples.len() > 6
-            && high as f64 <= low as f64 * 1.01
+            && high.rss as f64 <= low.rss as f64 * 1.01
         {
-            return Ok(low);
+            return Ok(*low);
         }
     }
-    Ok(samples.last().copied().unwrap_or_default())
+    Ok(samples.last().copied().unwrap_or_else(|| serve.memory()))
 }

@@ -209,9 +209,9 @@ fn print_peers(f: &cairn::bench::peers::PeersFigures) {
         f.resume_waiting_p50_ms,
         f.resume_waiting_p99_ms
     );
-    if let Some(rss) = f.paused_rss_mib {
+    if let (Some(rss), Some(anonymous)) = (f.paused_rss_mib, f.paused_rss_anonymous_mib) {
         say!(
-            "  {} runs paused at once: server RSS {rss:.0} MiB",
+            "  {} runs paused at once: server RSS {rss:.0} MiB, of which heap and stacks {anonymous:.0} MiB",
             f.paused_runs
         );
     }

@@ -128,5 +128,30 @@ fn main() {
     );
 
     let out = target_dir.join(WASM_TARGET).join("release");
+    write_digests(&out);
     println!("cargo:rustc-env=CAIRN_PLUGIN_DIR={}", out.display());
+}
+
+/// Writes each component's sha256 beside it (`<name>.wasm.sha256`), for the
+/// crate to embed with it: a host that finds a bundled plugin in its
+/// compiled-code cache then never reads the plugin's bytes. A file is
+/// rewritten only when its digest changed, so that an unchanged plugin does
+/// not make the crate build again.
+fn write_digests(dir: &std::path::Path) {
+    use sha2::{Digest as _, Sha256};
+    let entries = std::fs::read_dir(dir).expect("the plugins' output directory");
+    for path in entries.flatten().map(|entry| entry.path()) {
+        if path.extension().is_none_or(|ext| ext != "wasm") {
+            continue;
+        }
+        let wasm = std::fs::read(&path).expect("a built component");
+        let digest: String = Sha256::digest(&wasm)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        let file = path.with_extension("wasm.sha256");
+        if std::fs::read_to_string(&file).ok().as_deref() != Some(digest.as_str()) {
+            std::fs::write(&file, digest).expect("the digest file");
+        }
+    }
 }

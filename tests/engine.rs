@@ -63,12 +63,12 @@ async fn assert_good_step_runs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_bundled_plugin_loads_and_describes_itself() {
-    for (name, wasm) in BUNDLED {
+    for bundled in BUNDLED {
         let plugin = engine()
-            .load(wasm)
+            .load_bundled(bundled)
             .await
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(plugin.info.name, *name);
+            .unwrap_or_else(|e| panic!("{}: {e}", bundled.name));
+        assert_eq!(plugin.info.name, bundled.name);
         assert_eq!(plugin.info.version, "0.1.0");
         assert!(
             plugin.digest.starts_with("sha256:") && plugin.digest.len() == 71,
@@ -391,7 +391,7 @@ async fn fuel_limits_cpu_when_the_engine_meters_it() {
         )
         .await;
     assert_eq!(failure(&report.outcome).2, Some(FaultKind::FuelExhausted));
-    let noop = engine.load(BUNDLED[0].1).await.expect("loads");
+    let noop = engine.load(BUNDLED[0].wasm).await.expect("loads");
     let report = engine
         .run(
             &noop,
@@ -524,7 +524,7 @@ async fn a_runaway_plugin_does_not_hold_up_other_steps() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn components_that_are_not_step_plugins_are_refused_by_name() {
-    let noop = BUNDLED[0].1;
+    let noop = BUNDLED[0].wasm;
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "random bytes",
@@ -578,7 +578,7 @@ async fn compiled_components_are_cached_on_disk_and_a_bad_cache_file_is_replaced
             .collect()
     };
     let first = Engine::new(config.clone()).expect("engine");
-    let plugin = first.load(BUNDLED[0].1).await.expect("loads");
+    let plugin = first.load(BUNDLED[0].wasm).await.expect("loads");
     let files = cached_files();
     assert_eq!(files.len(), 1, "{files:?}");
     let name = files[0]
@@ -594,7 +594,12 @@ async fn compiled_components_are_cached_on_disk_and_a_bad_cache_file_is_replaced
     drop((plugin, first));
 
     let second = Engine::new(config.clone()).expect("engine");
-    let plugin = second.load(BUNDLED[0].1).await.expect("loads from cache");
+    // A bundled plugin's digest comes from the build: the same file.
+    let plugin = second
+        .load_bundled(&BUNDLED[0])
+        .await
+        .expect("loads from cache");
+    assert_eq!(cached_files(), files);
     let report = second
         .run(
             &plugin,
@@ -612,7 +617,7 @@ async fn compiled_components_are_cached_on_disk_and_a_bad_cache_file_is_replaced
     std::fs::write(&files[0], b"garbage").expect("corrupt the cache");
     let third = Engine::new(config).expect("engine");
     third
-        .load(BUNDLED[0].1)
+        .load_bundled(&BUNDLED[0])
         .await
         .expect("recompiles over a corrupt cache file");
     assert!(

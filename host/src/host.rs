@@ -177,11 +177,11 @@ impl Host {
         let store = Arc::new(Store::connect(&config.database())?);
         let engine = Arc::new(Engine::new(config.engine.clone())?);
         let catalog = Arc::new(Catalog::default());
-        for (name, wasm) in BUNDLED {
+        for bundled in BUNDLED {
             let plugin = engine
-                .load(wasm)
+                .load_bundled(bundled)
                 .await
-                .with_context(|| format!("bundled plugin {name}"))?;
+                .with_context(|| format!("bundled plugin {}", bundled.name))?;
             catalog.add(Arc::new(plugin));
         }
         if let Some(dir) = config.plugins_dir.as_ref().filter(|dir| dir.is_dir()) {

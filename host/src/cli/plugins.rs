@@ -247,11 +247,11 @@ async fn local_plugins(
         ..Default::default()
     })?;
     let mut listed = Vec::new();
-    for (name, wasm) in BUNDLED {
+    for bundled in BUNDLED {
         let plugin = engine
-            .load(wasm)
+            .load_bundled(bundled)
             .await
-            .with_context(|| format!("bundled plugin {name}"))?;
+            .with_context(|| format!("bundled plugin {}", bundled.name))?;
         listed.push(describe(&plugin, "bundled"));
     }
     if plugins_dir.is_dir() {
@@ -378,15 +378,15 @@ async fn load_file(engine: &Engine, path: &Path) -> anyhow::Result<Plugin> {
 }
 
 pub async fn load_bundled(engine: &Engine, name: &str) -> anyhow::Result<Plugin> {
-    let Some((_, wasm)) = BUNDLED.iter().find(|(bundled, _)| *bundled == name) else {
-        let names: Vec<&str> = BUNDLED.iter().map(|(name, _)| *name).collect();
+    let Some(bundled) = BUNDLED.iter().find(|bundled| bundled.name == name) else {
+        let names: Vec<&str> = BUNDLED.iter().map(|bundled| bundled.name).collect();
         bail!(
             "no file {name} and no bundled plugin of that name (bundled: {})",
             names.join(", ")
         );
     };
     engine
-        .load(wasm)
+        .load_bundled(bundled)
         .await
         .with_context(|| format!("bundled plugin {name}"))
 }

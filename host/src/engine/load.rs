@@ -2,6 +2,9 @@
 //! world (and the release line of its WIT package), compiling or mapping it
 //! from the cache, and reading what it says of itself (`describe`).
 
+use std::borrow::Cow;
+
+use super::bundled::Bundled;
 use super::*;
 
 impl Engine {
@@ -10,10 +13,27 @@ impl Engine {
     pub async fn load(&self, wasm: &[u8]) -> Result<Plugin, LoadError> {
         check_header(wasm)?;
         let digest = hex::encode(Sha256::digest(wasm));
+        self.load_digested(Cow::Owned(wasm.to_vec()), digest).await
+    }
+
+    /// [`Engine::load`] of a component shipped in the binary, whose digest
+    /// the build computed: from the cache, its bytes are not read at all.
+    pub async fn load_bundled(&self, bundled: &Bundled) -> Result<Plugin, LoadError> {
+        check_header(bundled.wasm)?;
+        self.load_digested(Cow::Borrowed(bundled.wasm), bundled.digest.to_owned())
+            .await
+    }
+
+    /// Loads `wasm`, whose header was checked and whose sha256 is `digest`.
+    async fn load_digested(
+        &self,
+        wasm: Cow<'static, [u8]>,
+        digest: String,
+    ) -> Result<Plugin, LoadError> {
+        let size_bytes = wasm.len();
         let component = {
             let engine = self.engine.clone();
             let cache = Arc::clone(&self.cache);
-            let wasm = wasm.to_vec();
             let digest = digest.clone();
             // Compiling takes from milliseconds to seconds: keep it off the
             // async workers.
@@ -68,7 +88,7 @@ impl Engine {
             info,
             wit_version: version,
             digest: format!("sha256:{digest}"),
-            size_bytes: wasm.len(),
+            size_bytes,
             pre,
         })
     }

@@ -38,7 +38,7 @@ use fault::Evidence;
 use sandbox::StepState;
 
 pub use attempt::StepReport;
-pub use bundled::BUNDLED;
+pub use bundled::{BUNDLED, Bundled};
 pub use checks::CallProblem;
 pub use fault::StepFault;
 pub use limits::SandboxLimits;

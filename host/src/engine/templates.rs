@@ -10,10 +10,6 @@ use serde_json::{Value, json};
 
 use super::{Call, Engine, FaultKind, Invocation, SandboxLimits, StepOutcome};
 
-/// The `cairn-templates` component, built from `plugins/templates`.
-pub(super) const TEMPLATES_COMPONENT: &[u8] =
-    include_bytes!(concat!(env!("CAIRN_PLUGIN_DIR"), "/cairn_templates.wasm"));
-
 /// What the component prefixes a limit's message with.
 const LIMIT_PREFIX: &str = "template_limit: ";
 
@@ -55,7 +51,7 @@ impl Engine {
     ) -> Result<Evaluation, TemplateFailure> {
         let sandbox = self
             .templates
-            .get_or_try_init(|| async { self.load(TEMPLATES_COMPONENT).await });
+            .get_or_try_init(|| async { self.load_bundled(&super::bundled::TEMPLATES).await });
         let sandbox = sandbox.await.map_err(|e| {
             TemplateFailure::Error(format!("the template sandbox cannot be loaded: {e}"))
         })?;

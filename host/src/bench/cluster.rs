@@ -154,7 +154,7 @@ impl Serve {
         (ticks(11) + ticks(12)) / per_second
     }
 
-    /// The process's resident memory now (`/proc`).
+    /// The process's resident memory now, and at its peak (`/proc`).
     pub(super) fn memory(&self) -> Memory {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();

@@ -1,5 +1,6 @@
-//! The step plugins shipped inside the `cairn` binary, built from `plugins/` by the
-//! build script, so that one binary is all an operator installs.
+//! The components shipped inside the `cairn` binary (the step plugins and the
+//! template sandbox), built from `plugins/` by the build script, so that one
+//! binary is all an operator installs.
 
 /// A component shipped inside the binary.
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +47,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_digest_is_its_component_s() {
+    fn each_digest_is_the_sha256_of_its_component() {
         for bundled in BUNDLED.iter().chain([&TEMPLATES]) {
             assert_eq!(
                 bundled.digest,

@@ -116,11 +116,10 @@ pub fn poll_until_as(
     }
 }
 
-/// The kinds of a run's events, in order.
 /// The kinds of the run's events, in order; the log must have no gap.
 pub fn event_kinds(server: &Server, run: &str) -> Vec<String> {
-    let events = server.get(&format!("/v1/runs/{run}/events"));
-    let events = events.body["events"].as_array().expect("events").clone();
+    let answer = server.get(&format!("/v1/runs/{run}/events"));
+    let events = answer.body["events"].as_array().expect("events");
     let seqs: Vec<i64> = events
         .iter()
         .map(|e| e["seq"].as_i64().expect("seq"))

@@ -158,13 +158,7 @@ impl Serve {
     pub(super) fn memory(&self) -> Memory {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .map_or(0, |kb| kb * 1024)
-        };
+        let field = |name: &str| super::status_bytes(&status, name);
         Memory {
             rss: field("VmRSS:"),
             peak: field("VmHWM:"),
@@ -174,7 +168,7 @@ impl Serve {
 }
 
 /// A process's resident memory, in bytes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Memory {
     /// All of it: the heap, and the pages of files it maps.
     pub rss: u64,

@@ -283,18 +283,19 @@ pub async fn paused(host: &crate::host::Host, count: usize) -> anyhow::Result<(u
 
 /// The process's resident set size (Linux), 0 where unknown.
 pub fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status.lines().find_map(|line| {
-                line.strip_prefix("VmRSS:")?
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-        })
+    status_bytes(
+        &std::fs::read_to_string("/proc/self/status").unwrap_or_default(),
+        "VmRSS:",
+    )
+}
+
+/// The field `name` (`VmRSS:`, ...) of a `/proc/<pid>/status` file's
+/// `status`, in bytes; 0 where it is not there.
+pub(super) fn status_bytes(status: &str, name: &str) -> u64 {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(name))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
 }
 

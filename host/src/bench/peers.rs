@@ -247,5 +247,5 @@ async fn hold_paused(
             return Ok(*low);
         }
     }
-    Ok(samples.last().copied().unwrap_or_else(|| serve.memory()))
+    Ok(samples.last().copied().unwrap_or_default())
 }

@@ -12,6 +12,7 @@ mod runs;
 mod services;
 mod sql;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -124,7 +125,25 @@ type Finish = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 /// Work for the writer: given the open transaction (or why there is none),
 /// it does its work and says how to answer once the batch ends.
-type Work = Box<dyn FnOnce(Result<&Db<'_>, StoreError>) -> Finish + Send>;
+type Work = Box<dyn FnOnce(Result<Given<'_, '_>, StoreError>) -> Finish + Send>;
+
+/// The writer's open transaction, as a job is given it.
+#[derive(Clone, Copy)]
+struct Given<'t, 'a> {
+    db: &'t Db<'a>,
+    /// Set when the job is the transaction's only one (SQLite's writer,
+    /// idle): it then needs no savepoint of its own, since its failure,
+    /// noted here, rolls the whole transaction back. A savepoint makes
+    /// SQLite copy each page the job changes into a journal of its own.
+    sole: Option<&'t Cell<bool>>,
+}
+
+impl<'t, 'a> Given<'t, 'a> {
+    /// A transaction the job shares with others.
+    fn shared(db: &'t Db<'a>) -> Self {
+        Given { db, sole: None }
+    }
+}
 
 /// What the writer is given to do.
 enum Job {
@@ -142,8 +161,9 @@ struct Commit {
 }
 
 impl Job {
-    /// Does the job on its own (under a savepoint of its own).
-    fn alone(self, transaction: Result<&Db<'_>, StoreError>) -> Finish {
+    /// Does the job on its own (under a savepoint of its own, unless it is
+    /// the transaction's only job).
+    fn alone(self, transaction: Result<Given<'_, '_>, StoreError>) -> Finish {
         match self {
             Job::Work(work) => work(transaction),
             Job::Commit(commit) => commit.alone(transaction),
@@ -156,7 +176,7 @@ impl Commit {
         Fence::Driver { host: &self.host }
     }
 
-    fn alone(self, transaction: Result<&Db<'_>, StoreError>) -> Finish {
+    fn alone(self, transaction: Result<Given<'_, '_>, StoreError>) -> Finish {
         let result = in_savepoint(transaction, |db| {
             commit_in(db, &self.transition, &[], self.fence()).map(drop)
         });
@@ -209,9 +229,15 @@ fn commit_together(db: &Db<'_>, group: Vec<Commit>) -> Vec<Finish> {
             group
                 .into_iter()
                 .map(|c| {
-                    let transaction = rolled_back.as_ref().map(|_| db).map_err(|e| {
-                        StoreError::Unavailable(format!("cannot roll back a savepoint: {e}"))
-                    });
+                    let transaction =
+                        rolled_back
+                            .as_ref()
+                            .map(|_| Given::shared(db))
+                            .map_err(|e| {
+                                StoreError::Unavailable(format!(
+                                    "cannot roll back a savepoint: {e}"
+                                ))
+                            });
                     c.alone(transaction)
                 })
                 .collect()
@@ -221,12 +247,18 @@ fn commit_together(db: &Db<'_>, group: Vec<Commit>) -> Vec<Finish> {
 
 /// Runs `work` in the writer's `transaction` (or fails with why there is
 /// none), under a savepoint of its own: an error rolls back only its own
-/// changes.
+/// changes. The transaction's only job needs none: its error is noted, and
+/// the transaction rolled back.
 fn in_savepoint<R>(
-    transaction: Result<&Db<'_>, StoreError>,
+    transaction: Result<Given<'_, '_>, StoreError>,
     work: impl FnOnce(&Db<'_>) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
-    transaction.and_then(|db| {
+    transaction.and_then(|Given { db, sole }| {
+        if let Some(failed) = sole {
+            let result = work(db).and_then(|r| db.settle().map(|()| r));
+            failed.set(result.is_err());
+            return result;
+        }
         db.control("SAVEPOINT job")?;
         // What it sent without waiting is waited for before the job
         // ends: an error there fails the job too.
@@ -606,10 +638,10 @@ impl SqliteWriter {
         if self.queued.load(Ordering::Acquire) != 0 {
             return Some(job);
         }
-        let Ok(mut connection) = self.connection.try_lock() else {
+        let Ok(connection) = self.connection.try_lock() else {
             return Some(job);
         };
-        let (finishers, committed) = sqlite_batch(&mut connection, vec![job]);
+        let (finishers, committed) = sqlite_batch(&connection, vec![job]);
         drop(connection);
         answer(finishers, committed);
         None
@@ -625,27 +657,56 @@ impl SqliteWriter {
 /// A deferred one would take it at its first write, after its reads, and a
 /// read transaction that cannot get the write lock fails at once with
 /// "database is locked", whatever the busy timeout.
-fn sqlite_batch(connection: &mut Connection, batch: Vec<Job>) -> (Vec<Finish>, Result<(), String>) {
-    let transaction = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(transaction) => transaction,
-        Err(e) => return (refusals(batch, &e.to_string()), Err(e.to_string())),
+///
+/// Its statements (`BEGIN IMMEDIATE`, `COMMIT`) are prepared once, like every
+/// other statement of the hot path.
+fn sqlite_batch(connection: &Connection, batch: Vec<Job>) -> (Vec<Finish>, Result<(), String>) {
+    let db = Db::Sqlite(connection);
+    if let Err(e) = db.control("BEGIN IMMEDIATE") {
+        return (refusals(batch, &e.to_string()), Err(e.to_string()));
+    }
+    // Should a job panic, the transaction is rolled back as the panic
+    // unwinds, so that the connection is left with none open.
+    let open = OpenTransaction(&db);
+    let failed = Cell::new(false);
+    let sole = (batch.len() == 1).then_some(&failed);
+    let finishers: Vec<Finish> = batch
+        .into_iter()
+        .map(|job| job.alone(Ok(Given { db: &db, sole })))
+        .collect();
+    std::mem::forget(open);
+    let ended = if failed.get() {
+        // The only job failed: nothing of it stays, and its answer is its
+        // own error.
+        db.control("ROLLBACK")
+    } else {
+        db.control("COMMIT").inspect_err(|_| {
+            let _ = db.control("ROLLBACK");
+        })
     };
-    let db = Db::Sqlite(&transaction);
-    let finishers: Vec<Finish> = batch.into_iter().map(|job| job.alone(Ok(&db))).collect();
-    (finishers, transaction.commit().map_err(|e| e.to_string()))
+    (finishers, ended.map_err(|e| e.to_string()))
+}
+
+/// Rolls back the writer's transaction when dropped (by a panic's unwinding).
+struct OpenTransaction<'t, 'a>(&'t Db<'a>);
+
+impl Drop for OpenTransaction<'_, '_> {
+    fn drop(&mut self) {
+        let _ = self.0.control("ROLLBACK");
+    }
 }
 
 /// SQLite's writer: takes every job waiting, runs them in one transaction,
 /// commits once, then answers them all.
 fn sqlite_write_loop(writer: &SqliteWriter, jobs: mpsc::Receiver<Job>) {
     while let Ok(first) = jobs.recv() {
-        let mut connection = writer
+        let connection = writer
             .connection
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let batch = take_batch(first, &jobs, MAX_BATCH);
         writer.queued.fetch_sub(batch.len(), Ordering::AcqRel);
-        let (finishers, committed) = sqlite_batch(&mut connection, batch);
+        let (finishers, committed) = sqlite_batch(&connection, batch);
         drop(connection);
         answer(finishers, committed);
     }
@@ -672,7 +733,7 @@ fn postgres_write_loop(server: &postgres::Postgres, jobs: mpsc::Receiver<Job>) {
         let mut jobs = batch.into_iter().peekable();
         while let Some(job) = jobs.next() {
             let Job::Commit(first) = job else {
-                finishers.push(job.alone(Ok(&db)));
+                finishers.push(job.alone(Ok(Given::shared(&db))));
                 continue;
             };
             let mut group = vec![*first];
@@ -738,6 +799,62 @@ pub(crate) mod tests {
         server.close();
         let (base, _) = admin.rsplit_once('/').expect("a database URL");
         Some(format!("{base}/{name}"))
+    }
+
+    /// A job alone in its transaction has no savepoint of its own: when it
+    /// fails, the whole transaction is rolled back, so nothing it wrote
+    /// stays and its answer is its own error; when it panics, the
+    /// transaction is rolled back as the panic unwinds. Either way the next
+    /// job finds the connection with no transaction open.
+    #[test]
+    fn a_lone_job_that_fails_or_panics_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db"), Synchronous::Normal).expect("open");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let insert = |id: &'static str| {
+            move |tx: &Db<'_>| {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO workflows (id, tenant, name, status, version, created_at, updated_at) \
+                         VALUES ('{id}', 't', '{id}', 'active', 1, 0, 0)"
+                    ),
+                    &[],
+                )
+            }
+        };
+        let count = |store: &Store| -> i64 {
+            store
+                .read(|db| db.query_one("SELECT count(*) FROM workflows", &[], |row| row.get(0)))
+                .expect("a count")
+        };
+
+        let failed = runtime.block_on(store.write(move |tx| {
+            insert("failed")(tx)?;
+            Err::<(), _>(StoreError::Conflict("the job's own error".to_owned()))
+        }));
+        assert!(
+            matches!(&failed, Err(StoreError::Conflict(m)) if m == "the job's own error"),
+            "{failed:?}"
+        );
+        assert_eq!(count(&store), 0);
+
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            runtime.block_on(store.write(move |tx| {
+                insert("panicked")(tx)?;
+                panic!("a job's panic");
+                #[allow(unreachable_code)]
+                Ok(())
+            }))
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(count(&store), 0);
+
+        runtime
+            .block_on(store.write(move |tx| insert("kept")(tx).map(drop)))
+            .expect("the next job commits");
+        assert_eq!(count(&store), 1);
     }
 
     /// Another connection's write lock (another process writing the file,

@@ -157,8 +157,9 @@ impl<'a> Db<'a> {
         }
     }
 
-    /// Runs a statement of the writer's own (`SAVEPOINT`, `RELEASE`, ...):
-    /// on PostgreSQL, sent ahead of the next statement rather than waited for.
+    /// Runs a statement that controls a transaction (`BEGIN`, `SAVEPOINT`,
+    /// `RELEASE`, ...): prepared once on SQLite; on PostgreSQL, sent ahead of
+    /// the next statement rather than waited for.
     pub fn control(&self, sql: &str) -> Result<(), StoreError> {
         match self {
             Db::Sqlite(c) => {
@@ -188,14 +189,14 @@ impl<'a> Db<'a> {
         work: impl FnOnce(&Db<'_>) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         match self {
-            Db::Sqlite(c) => c.execute_batch("BEGIN")?,
+            Db::Sqlite(_) => self.control("BEGIN")?,
             // Sent with the first statement, not waited for on its own.
             Db::Postgres(s) => s.defer("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
         }
         let result = work(self);
         let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
         let ended = match self {
-            Db::Sqlite(c) => c.execute_batch(end).map_err(StoreError::from),
+            Db::Sqlite(_) => self.control(end),
             Db::Postgres(s) => s.batch(end),
         };
         let value = result?;

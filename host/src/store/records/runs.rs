@@ -99,8 +99,10 @@ macro_rules! save_run {
 
 /// A driver's save (the hot path): taken only while the host owns the run,
 /// which keeps it; the owner is not written (so no index of it changes).
-const SAVE_RUN_AS_DRIVER: &str =
-    save_run!(" WHERE id = ?1 AND last_seq = ?13 AND owner = ?15 RETURNING owner");
+/// The driver's saves read nothing back on SQLite: who owns the run after
+/// one that was taken is known (its driver, or no one once it ended), and
+/// SQLite's `RETURNING` builds a table for its rows at every statement.
+const SAVE_RUN_AS_DRIVER: &str = save_run!(" WHERE id = ?1 AND last_seq = ?13 AND owner = ?15");
 
 /// [`SAVE_RUN_AS_DRIVER`] of a run whose status stays as it was (most
 /// steps' ends): SQLite updates every index of a column a statement sets,
@@ -110,12 +112,12 @@ const SAVE_RUN_AS_DRIVER: &str =
 const SAVE_RUN_AS_DRIVER_SAME_STATUS: &str = concat!(
     "UPDATE runs SET ",
     save_run!(@rest),
-    " WHERE id = ?1 AND last_seq = ?13 AND owner = ?15 AND status = ?2 RETURNING owner"
+    " WHERE id = ?1 AND last_seq = ?13 AND owner = ?15 AND status = ?2"
 );
 
 /// A driver's save of the run's end: it has no owner after.
 const SAVE_ENDED_RUN_AS_DRIVER: &str =
-    save_run!(", owner = NULL WHERE id = ?1 AND last_seq = ?13 AND owner = ?15 RETURNING owner");
+    save_run!(", owner = NULL WHERE id = ?1 AND last_seq = ?13 AND owner = ?15");
 
 /// On PostgreSQL, [`SAVE_ENDED_RUN_AS_DRIVER`] also says when the run ended
 /// (`finished_at`, which retention's index names instead of `updated_at`:
@@ -284,7 +286,7 @@ fn transition_on_postgres(save: &str, last: usize) -> String {
 /// as anyone.
 static TRANSITIONS_ON_POSTGRES: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
     [
-        transition_on_postgres(SAVE_RUN_AS_DRIVER, 15),
+        transition_on_postgres(&format!("{SAVE_RUN_AS_DRIVER} RETURNING owner"), 15),
         transition_on_postgres(SAVE_ENDED_RUN_AS_DRIVER_PG, 15),
         transition_on_postgres(SAVE_RUN_AS_ANYONE_PG, 16),
     ]
@@ -407,13 +409,21 @@ pub fn send_commit<'a>(
         }
         return Ok(saved);
     }
-    let statement = match which {
-        0 if run.status == transition.expected_status => SAVE_RUN_AS_DRIVER_SAME_STATUS,
-        0 => SAVE_RUN_AS_DRIVER,
-        1 => SAVE_ENDED_RUN_AS_DRIVER,
-        _ => SAVE_RUN_AS_ANYONE,
+    let driver_save = match which {
+        0 if run.status == transition.expected_status => Some(SAVE_RUN_AS_DRIVER_SAME_STATUS),
+        0 => Some(SAVE_RUN_AS_DRIVER),
+        1 => Some(SAVE_ENDED_RUN_AS_DRIVER),
+        _ => None,
     };
-    let Some(owner) = tx.query_opt(statement, &params, |row| row.get::<Option<String>>(0))? else {
+    let owner = match driver_save {
+        Some(statement) => {
+            (tx.execute(statement, &params)? == 1).then(|| (which == 0).then(|| host.to_owned()))
+        }
+        None => tx.query_opt(SAVE_RUN_AS_ANYONE, &params, |row| {
+            row.get::<Option<String>>(0)
+        })?,
+    };
+    let Some(owner) = owner else {
         let before: Option<Option<String>> = tx.query_opt(
             "SELECT owner FROM runs WHERE id = ?1",
             params![run.id],

@@ -534,16 +534,25 @@ pub async fn resume(
         label: reviewer.filter(|label| !label.eq_ignore_ascii_case(&holder.name)),
         ..Actor::api(&holder.name)
     };
-    let resumed = state
-        .host
-        .runner
-        .resume(&tenant, &id, &step, input, actor)
-        .await?;
+    let runner = &state.host.runner;
     let Some(wait) = wait else {
-        return Ok(Json(resumed));
+        return Ok(Json(
+            runner.resume(&tenant, &id, &step, input, actor).await?,
+        ));
     };
-    let (until, decided) = (query.until.unwrap_or_default(), resumed.last_event);
-    let answered = long_poll(&state, &tenant, &id, wait, until, Some(decided), decided).await?;
+    // Watched from before the decision: what follows it, however soon, is
+    // seen as it happens, without reading the run again.
+    let until = query.until.unwrap_or_default();
+    let watch = runner.watch_view(&id, until == Until::Settled);
+    let decided = runner.decide(&tenant, &id, &step, input, actor).await?;
+    let answer = move |status: RunStatus, last_event: i64| {
+        status.is_terminal()
+            || (last_event > decided && (until == Until::Changed || status == RunStatus::Paused))
+    };
+    let answered = tokio::select! {
+        answered = runner.follow(watch, Some(&tenant), &id, wait, answer) => answered?,
+        () = state.closing.cancelled() => runner.get_run(Some(&tenant), &id)?,
+    };
     Ok(Json(answered))
 }
 

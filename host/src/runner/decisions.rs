@@ -15,8 +15,10 @@ impl Runner {
         decision: Value,
         actor: Actor,
     ) -> Result<RunView, RunError> {
-        self.resume_once(tenant, run_id, step, decision, actor, None)
-            .await
+        let after = self
+            .transact_decision(tenant, run_id, step, decision, actor, None)
+            .await?;
+        self.view_after(tenant, run_id, after)
     }
 
     /// Applies a reviewer's decision from an approval link; the link's token
@@ -32,18 +34,41 @@ impl Runner {
             channel: crate::run::Channel::Link,
             label: None,
         };
-        self.resume_once(
-            &claims.tenant,
-            &claims.run,
-            &claims.step,
-            decision,
-            actor,
-            Some(token_id),
-        )
-        .await
+        let (tenant, run_id) = (&claims.tenant, &claims.run);
+        let after = self
+            .transact_decision(
+                tenant,
+                run_id,
+                &claims.step,
+                decision,
+                actor,
+                Some(token_id),
+            )
+            .await?;
+        self.view_after(tenant, run_id, after)
     }
 
-    pub(super) async fn resume_once(
+    /// [`Runner::resume`] without the answer's view: the sequence number
+    /// of the run's last event after the decision (for [`Runner::follow`]).
+    pub async fn decide(
+        &self,
+        tenant: &str,
+        run_id: &str,
+        step: &str,
+        decision: Value,
+        actor: Actor,
+    ) -> Result<i64, RunError> {
+        match self
+            .transact_decision(tenant, run_id, step, decision, actor, None)
+            .await?
+        {
+            Some((run, _)) => Ok(run.last_seq),
+            None => Ok(self.run_state(Some(tenant), run_id)?.1),
+        }
+    }
+
+    /// Commits the decision; the run as it left it, when this host knows it.
+    async fn transact_decision(
         &self,
         tenant: &str,
         run_id: &str,
@@ -51,16 +76,14 @@ impl Runner {
         decision: Value,
         actor: Actor,
         link: Option<String>,
-    ) -> Result<RunView, RunError> {
+    ) -> Result<Option<(RunRecord, RunSteps)>, RunError> {
         let step = step.to_owned();
-        let after = self
-            .inner
+        self.inner
             .transact(Some(tenant), run_id, link, move |run, steps, layout| {
                 let now = now_ms();
                 run::decide(run, steps, layout, &step, &decision, &actor, now).map(Some)
             })
-            .await?;
-        self.view_after(tenant, run_id, after)
+            .await
     }
 
     /// Cancels a pending, running or paused run; a running step is interrupted.

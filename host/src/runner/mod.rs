@@ -175,6 +175,23 @@ pub struct Runner {
     inner: Arc<Inner>,
 }
 
+/// A watch of a run, begun before a change ([`Runner::watch_view`]).
+pub struct Watch {
+    wait: Wait,
+    row: StateTest,
+}
+
+/// How a wait for a run looks at it next.
+#[derive(Clone, Copy)]
+enum Look {
+    /// Reads its row (and the whole run, if the row passes).
+    Read,
+    /// Takes the view of the change it was woken by.
+    Woken,
+    /// Nothing: waits for a change first.
+    Wait,
+}
+
 struct Inner {
     engine: Arc<Engine>,
     store: Arc<Store>,
@@ -743,36 +760,93 @@ impl Runner {
         done: impl Fn(&RunView) -> bool,
     ) -> Result<RunView, RunError> {
         // Registered before the run is read, so that no change falls between.
-        let wait = self.inner.waiters.add(id, Arc::clone(&row), true);
+        let watch = Watch {
+            wait: self.inner.waiters.add(id, Arc::clone(&row), true),
+            row,
+        };
+        self.follow_from(watch, Look::Read, tenant, id, timeout, done)
+            .await
+    }
+
+    /// Begins to watch run `id` for [`Runner::follow`], before a change the
+    /// caller is about to make (a decision), so that what follows the change
+    /// is seen however soon it comes: a watch wakes at each change of the
+    /// run to a settled state (paused, or ended), or with `settled` false at
+    /// each change.
+    pub fn watch_view(&self, id: &str, settled: bool) -> Watch {
+        let row: StateTest = if settled {
+            Arc::new(|status, _| status.is_terminal() || status == RunStatus::Paused)
+        } else {
+            Arc::new(|_, _| true)
+        };
+        Watch {
+            wait: self.inner.waiters.add(id, Arc::clone(&row), true),
+            row,
+        }
+    }
+
+    /// Waits, up to `timeout`, until the run `watch` watches changes to a
+    /// state whose status and last event pass `done`; returns its view then.
+    /// The run is not read when the change came from this host: its view
+    /// comes with it.
+    pub async fn follow(
+        &self,
+        watch: Watch,
+        tenant: Option<&str>,
+        id: &str,
+        timeout: Duration,
+        done: impl Fn(RunStatus, i64) -> bool,
+    ) -> Result<RunView, RunError> {
+        let done = move |view: &RunView| done(view.status, view.last_event);
+        self.follow_from(watch, Look::Wait, tenant, id, timeout, done)
+            .await
+    }
+
+    /// The loop of [`Runner::wait_for`] and [`Runner::follow`]: looks at the
+    /// run as `first` says, then at each change that `watch` hears.
+    async fn follow_from(
+        &self,
+        watch: Watch,
+        first: Look,
+        tenant: Option<&str>,
+        id: &str,
+        timeout: Duration,
+        done: impl Fn(&RunView) -> bool,
+    ) -> Result<RunView, RunError> {
+        let Watch { wait, row } = watch;
         let deadline = tokio::time::Instant::now() + timeout;
         // Other hosts' changes are heard through hints, which may be lost:
         // on a shared database, look again now and then all the same.
         let look_again = self.look_again().min(timeout);
-        let mut woken = false;
+        let mut look = first;
         loop {
-            let view = if woken {
+            let view = match look {
                 // The run as the change left it, from whoever made it; else read.
-                let view = match wait.take_view() {
-                    Some(view) => view,
-                    None => self.get_run(tenant, id)?,
-                };
-                Some(view).filter(|v| row(v.status, v.last_event))
-            } else {
-                let (status, last_event) = self.inner.store.run_state(tenant, id)?;
-                match row(status, last_event) {
-                    true => Some(self.get_run(tenant, id)?),
-                    false => None,
+                Look::Woken => {
+                    let view = match wait.take_view() {
+                        Some(view) => view,
+                        None => self.get_run(tenant, id)?,
+                    };
+                    Some(view).filter(|v| row(v.status, v.last_event))
                 }
+                Look::Read => {
+                    let (status, last_event) = self.inner.store.run_state(tenant, id)?;
+                    match row(status, last_event) {
+                        true => Some(self.get_run(tenant, id)?),
+                        false => None,
+                    }
+                }
+                Look::Wait => None,
             };
             if let Some(view) = view
                 && done(&view)
             {
                 return Ok(view);
             }
-            let look = deadline.min(tokio::time::Instant::now() + look_again);
-            woken = match tokio::time::timeout_at(look, wait.changed()).await {
-                Ok(()) => true,
-                Err(_) if look < deadline => false,
+            let until = deadline.min(tokio::time::Instant::now() + look_again);
+            look = match tokio::time::timeout_at(until, wait.changed()).await {
+                Ok(()) => Look::Woken,
+                Err(_) if until < deadline => Look::Read,
                 Err(_) => return self.get_run(tenant, id),
             };
         }

@@ -146,6 +146,11 @@ fn a_long_poll_until_settled_answers_at_the_next_pause_or_the_end() {
     // view to the waiter, which does not read the run again).
     let stored = server.get(&format!("/v1/runs/{run}"));
     assert_eq!(second.body, stored.body);
+    // Asked again, it finds the run paused already: the answer is the run
+    // as the driver that paused it left it (kept for a decision), which is
+    // the run as stored.
+    let again = settled(Some(seen));
+    assert_eq!(again.body, stored.body);
 
     // A pause the client has seen is not an answer: it waits out `wait`.
     let began = Instant::now();

@@ -832,7 +832,14 @@ impl Runner {
                 Look::Read => {
                     let (status, last_event) = self.inner.store.run_state(tenant, id)?;
                     match row(status, last_event) {
-                        true => Some(self.get_run(tenant, id)?),
+                        // A run paused here, as it is now: its steps need
+                        // not be read.
+                        true => match self.inner.recent.look(id, last_event, |run, steps| {
+                            self.inner.view(run, steps.records())
+                        }) {
+                            Some(view) => Some(view),
+                            None => Some(self.get_run(tenant, id)?),
+                        },
                         false => None,
                     }
                 }

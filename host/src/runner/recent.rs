@@ -2,7 +2,8 @@
 //! them (the run and its steps), so that a decision that soon follows need
 //! not read every step again: it reads the run's row, and takes the steps
 //! from here when the row is the one the driver left (see
-//! `Store::transact`). Like a worker's cache of workflow state in Temporal:
+//! `Store::transact`), and a wait that finds the run paused need not read it
+//! either. Like a worker's cache of workflow state in Temporal:
 //! an entry is only ever a copy of what is committed, checked before use,
 //! and a few dozen at most are kept.
 
@@ -60,6 +61,23 @@ impl Recent {
         }
     }
 
+    /// Looks at run `id` as a driver left it, if it is kept as it is now:
+    /// at sequence number `last_seq`, which every change of a run moves on.
+    /// The run stays kept, for a decision.
+    pub(super) fn look<R>(
+        &self,
+        id: &str,
+        last_seq: i64,
+        look: impl FnOnce(&RunRecord, &RunSteps) -> R,
+    ) -> Option<R> {
+        let kept = self.inner.lock().ok()?;
+        let (_, run, steps) = kept
+            .runs
+            .get(id)
+            .filter(|(_, run, _)| run.last_seq == last_seq)?;
+        Some(look(run, steps))
+    }
+
     /// Takes run `id` as a driver left it, if it is kept.
     pub(super) fn take(&self, id: &str) -> Option<(RunRecord, RunSteps)> {
         let mut kept = self.inner.lock().ok()?;
@@ -92,5 +110,19 @@ mod tests {
         assert!(recent.take("r10").is_none());
         assert!(recent.take(&format!("s{}", KEPT + 9)).is_some());
         assert!(recent.inner.lock().expect("lock").runs.len() <= KEPT);
+    }
+
+    #[test]
+    fn a_kept_run_is_looked_at_only_as_it_is_now_and_stays_kept() {
+        let recent = Recent::default();
+        let mut paused = run("r");
+        paused.last_seq = 7;
+        recent.keep(paused, RunSteps::default());
+        assert_eq!(recent.look("r", 6, |run, _| run.last_seq), None);
+        assert_eq!(recent.look("r", 8, |run, _| run.last_seq), None);
+        assert_eq!(recent.look("other", 7, |run, _| run.last_seq), None);
+        assert_eq!(recent.look("r", 7, |run, _| run.last_seq), Some(7));
+        assert!(recent.take("r").is_some());
+        assert_eq!(recent.look("r", 7, |run, _| run.last_seq), None);
     }
 }

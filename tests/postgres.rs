@@ -578,6 +578,13 @@ fn a_database_that_goes_away_answers_503_and_nothing_committed_is_lost() {
     );
     // The key may be known already (cached) or not: either the start or the
     // key's lookup meets the missing database.
+    assert_eq!(
+        away.status,
+        503,
+        "{}: {}",
+        away.body,
+        std::fs::read_to_string(&server.log).unwrap_or_default()
+    );
     assert_problem(&away, 503, "unavailable");
     assert_eq!(
         away.headers.get("retry-after").map(String::as_str),

@@ -565,6 +565,16 @@ impl Session {
             ));
         }
         let code = e.code().map(|c| c.code()).unwrap_or("");
+        // The server ends the session (an administrator's
+        // `pg_terminate_backend`, a shutdown, a start-up: 57P01-57P03) or the
+        // connection broke (class 08): the error may arrive before the
+        // connection is seen closed.
+        if matches!(code, "57P01" | "57P02" | "57P03") || code.starts_with("08") {
+            return StoreError::Unavailable(format!(
+                "the database connection was lost: {}",
+                detail(&e)
+            ));
+        }
         // Hosts committing at once: the server broke a deadlock or a
         // conflict by failing this statement; the same work may be tried again.
         if matches!(code, "40P01" | "40001" | "55P03") {

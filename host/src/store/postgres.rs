@@ -558,18 +558,13 @@ impl Session {
     /// A driver error as the store's: a lost connection is the database being
     /// unavailable; anything else is a database error naming the statement.
     fn error(&self, e: tokio_postgres::Error, sql: &str) -> StoreError {
-        if e.is_closed() || self.client.is_closed() {
-            return StoreError::Unavailable(format!(
-                "the database connection was lost: {}",
-                detail(&e)
-            ));
-        }
         let code = e.code().map(|c| c.code()).unwrap_or("");
-        // The server ends the session (an administrator's
-        // `pg_terminate_backend`, a shutdown, a start-up: 57P01-57P03) or the
-        // connection broke (class 08): the error may arrive before the
-        // connection is seen closed.
-        if matches!(code, "57P01" | "57P02" | "57P03") || code.starts_with("08") {
+        // Besides a connection seen closed: the server ended the session
+        // (an administrator's `pg_terminate_backend`, a shutdown, a start-up:
+        // 57P01-57P03) or the connection broke (class 08), which may arrive
+        // as the answer to a statement before the connection is seen closed.
+        let ended = matches!(code, "57P01" | "57P02" | "57P03") || code.starts_with("08");
+        if ended || e.is_closed() || self.client.is_closed() {
             return StoreError::Unavailable(format!(
                 "the database connection was lost: {}",
                 detail(&e)

@@ -238,10 +238,24 @@ async fn long_poll(
             status.is_terminal() || (status == RunStatus::Paused && after != Some(last_event))
         }
     };
-    let runner = &state.host.runner;
+    let answered = state
+        .host
+        .runner
+        .wait_until_state(Some(tenant), id, wait, answer);
+    until_closing(state, tenant, id, answered).await
+}
+
+/// What a long-poll `answered`; once the server begins to close, the
+/// tenant's run `id` as it is then.
+async fn until_closing(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+    answered: impl std::future::Future<Output = Result<RunView, crate::runner::RunError>>,
+) -> Result<RunView, ApiError> {
     Ok(tokio::select! {
-        answered = runner.wait_until_state(Some(tenant), id, wait, answer) => answered?,
-        () = state.closing.cancelled() => runner.get_run(Some(tenant), id)?,
+        answered = answered => answered?,
+        () = state.closing.cancelled() => state.host.runner.get_run(Some(tenant), id)?,
     })
 }
 
@@ -549,11 +563,8 @@ pub async fn resume(
         status.is_terminal()
             || (last_event > decided && (until == Until::Changed || status == RunStatus::Paused))
     };
-    let answered = tokio::select! {
-        answered = runner.follow(watch, Some(&tenant), &id, wait, answer) => answered?,
-        () = state.closing.cancelled() => runner.get_run(Some(&tenant), &id)?,
-    };
-    Ok(Json(answered))
+    let answered = runner.follow(watch, Some(&tenant), &id, wait, answer);
+    Ok(Json(until_closing(&state, &tenant, &id, answered).await?))
 }
 
 /// Cancel a pending, running or paused run.

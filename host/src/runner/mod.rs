@@ -834,12 +834,15 @@ impl Runner {
                     match row(status, last_event) {
                         // A run paused here, as it is now: its steps need
                         // not be read.
-                        true => match self.inner.recent.look(id, last_event, |run, steps| {
-                            self.inner.view(run, steps.records())
-                        }) {
-                            Some(view) => Some(view),
-                            None => Some(self.get_run(tenant, id)?),
-                        },
+                        true => {
+                            let kept = self.inner.recent.look(id, last_event, |run, steps| {
+                                self.inner.view(run, steps.records())
+                            });
+                            Some(match kept {
+                                Some(view) => view,
+                                None => self.get_run(tenant, id)?,
+                            })
+                        }
                         false => None,
                     }
                 }

@@ -254,22 +254,23 @@ fn in_savepoint<R>(
     work: impl FnOnce(&Db<'_>) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
     transaction.and_then(|Given { db, sole }| {
-        if let Some(failed) = sole {
-            let result = work(db).and_then(|r| db.settle().map(|()| r));
-            failed.set(result.is_err());
-            return result;
+        if sole.is_none() {
+            db.control("SAVEPOINT job")?;
         }
-        db.control("SAVEPOINT job")?;
         // What it sent without waiting is waited for before the job
         // ends: an error there fails the job too.
         let result = work(db);
         let settled = db.settle();
         let result = result.and_then(|r| settled.map(|()| r));
-        let ended = if result.is_ok() {
-            db.control("RELEASE job")
-        } else {
-            db.control("ROLLBACK TO job")
-                .and_then(|_| db.control("RELEASE job"))
+        let ended = match sole {
+            Some(failed) => {
+                failed.set(result.is_err());
+                Ok(())
+            }
+            None if result.is_ok() => db.control("RELEASE job"),
+            None => db
+                .control("ROLLBACK TO job")
+                .and_then(|_| db.control("RELEASE job")),
         };
         ended.and(result)
     })

@@ -233,9 +233,10 @@ async fn long_poll(
     arrived_at: i64,
 ) -> Result<RunView, ApiError> {
     let answer = move |status: RunStatus, last_event: i64| match until {
-        Until::Changed => status.is_terminal() || last_event != after.unwrap_or(arrived_at),
+        Until::Changed => status.is_terminal() || last_event > after.unwrap_or(arrived_at),
         Until::Settled => {
-            status.is_terminal() || (status == RunStatus::Paused && after != Some(last_event))
+            status.is_terminal()
+                || (status == RunStatus::Paused && after.is_none_or(|after| last_event > after))
         }
     };
     let answered = state

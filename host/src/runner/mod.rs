@@ -827,10 +827,12 @@ impl Runner {
                         Some(view) => view,
                         None => self.get_run(tenant, id)?,
                     };
+                    wait.saw(view.last_event);
                     Some(view).filter(|v| row(v.status, v.last_event))
                 }
                 Look::Read => {
                     let (status, last_event) = self.inner.store.run_state(tenant, id)?;
+                    wait.saw(last_event);
                     match row(status, last_event) {
                         // A run paused here, as it is now: its steps need
                         // not be read.

@@ -4,9 +4,14 @@
 //! broadcast woke 64 tasks at every commit). A waiter may ask for the run's
 //! view as the change left it, when the one who changed it knows it, so that
 //! it need not read the run again.
+//!
+//! A change may be told after a later one of the same run (its maker was
+//! descheduled between its commit and telling it, while a decision
+//! committed the next): each waiter keeps the last event it has seen, and a
+//! change older than that neither wakes it nor replaces its view.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -25,6 +30,8 @@ struct Waiter {
     /// The view of the latest change that passed the test, for a waiter
     /// that wants it.
     view: Option<Arc<Mutex<Option<RunView>>>>,
+    /// The last event of the newest state the waiter was told of or saw.
+    seen: Arc<AtomicI64>,
 }
 
 /// The waiters of each run.
@@ -42,12 +49,14 @@ impl Waiters {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let wake = Arc::new(Notify::new());
         let view = wants_view.then(Arc::default);
+        let seen = Arc::new(AtomicI64::new(i64::MIN));
         if let Ok(mut by_run) = self.by_run.lock() {
             by_run.entry(run.to_owned()).or_default().push(Waiter {
                 id,
                 test,
                 wake: Arc::clone(&wake),
                 view: view.clone(),
+                seen: Arc::clone(&seen),
             });
         }
         Wait {
@@ -56,6 +65,7 @@ impl Waiters {
             id,
             wake,
             view,
+            seen,
         }
     }
 
@@ -69,8 +79,12 @@ impl Waiters {
         state: Option<(RunStatus, i64)>,
         view: impl FnOnce() -> Option<RunView>,
     ) {
+        // A change older than one the waiter knows of is not news to it.
         let passes = |waiter: &Waiter| {
-            state.is_none_or(|(status, last_event)| (waiter.test)(status, last_event))
+            state.is_none_or(|(status, last_event)| {
+                last_event >= waiter.seen.load(Ordering::Acquire)
+                    && (waiter.test)(status, last_event)
+            })
         };
         // The view is made outside the lock, which every commit takes.
         let wanted = state.is_some()
@@ -86,6 +100,9 @@ impl Waiters {
             return;
         };
         for waiter in by_run.get(run).into_iter().flatten().filter(|w| passes(w)) {
+            if let Some((_, last_event)) = state {
+                waiter.seen.fetch_max(last_event, Ordering::AcqRel);
+            }
             if let Some(slot) = &waiter.view
                 && let Ok(mut slot) = slot.lock()
             {
@@ -104,6 +121,7 @@ pub struct Wait {
     id: u64,
     wake: Arc<Notify>,
     view: Option<Arc<Mutex<Option<RunView>>>>,
+    seen: Arc<AtomicI64>,
 }
 
 impl Wait {
@@ -115,9 +133,17 @@ impl Wait {
     }
 
     /// The run's view as the latest change that passed the test left it,
-    /// if its maker knew it (else read the run).
+    /// if its maker knew it and it is not older than what the waiter saw
+    /// since (else read the run).
     pub fn take_view(&self) -> Option<RunView> {
-        self.view.as_ref()?.lock().ok()?.take()
+        let view = self.view.as_ref()?.lock().ok()?.take()?;
+        (view.last_event >= self.seen.load(Ordering::Acquire)).then_some(view)
+    }
+
+    /// The waiter saw the run at last event `last_event` (read it): changes
+    /// older than that are not news to it.
+    pub fn saw(&self, last_event: i64) {
+        self.seen.fetch_max(last_event, Ordering::AcqRel);
     }
 }
 
@@ -192,6 +218,39 @@ mod tests {
         // A change of unknown outcome has no view to make.
         waiters.changed("a", None, make);
         assert_eq!(made.load(Ordering::Relaxed), 1);
+    }
+
+    fn view(last_event: i64) -> Option<RunView> {
+        let mut run = crate::run::RunRecord::fixture("a", "t", RunStatus::Paused);
+        run.last_seq = last_event;
+        Some(RunView::new(&run, &[], None))
+    }
+
+    #[tokio::test]
+    async fn a_change_told_after_a_later_one_is_not_news() {
+        let waiters = Arc::new(Waiters::default());
+        let paused: StateTest = Arc::new(|status, _| status == RunStatus::Paused);
+
+        // Told newest first: the older change neither wakes the waiter
+        // again nor takes the newer view's place.
+        let wait = waiters.add("a", Arc::clone(&paused), true);
+        waiters.changed("a", Some((RunStatus::Paused, 9)), || view(9));
+        waiters.changed("a", Some((RunStatus::Paused, 7)), || view(7));
+        assert!(woken(&wait).await);
+        assert_eq!(wait.take_view().map(|v| v.last_event), Some(9));
+        assert!(!woken(&wait).await);
+
+        // A waiter that read the run at event 8 is not woken by event 7,
+        // and a view older than what it read is not handed to it.
+        let read = waiters.add("a", Arc::clone(&paused), true);
+        read.saw(8);
+        waiters.changed("a", Some((RunStatus::Paused, 7)), || view(7));
+        assert!(!woken(&read).await);
+        let early = waiters.add("a", paused, true);
+        waiters.changed("a", Some((RunStatus::Paused, 7)), || view(7));
+        early.saw(8);
+        assert!(woken(&early).await);
+        assert!(early.take_view().is_none());
     }
 
     #[tokio::test]

@@ -87,9 +87,13 @@ impl Inner {
     }
 
     pub(super) async fn expire(self: &Arc<Self>, run_id: &str) -> Result<(), RunError> {
-        self.transact(None, run_id, None, |run, steps, layout| {
-            run::expire(run, steps, layout, now_ms())
-        })
+        self.transact(
+            None,
+            run_id,
+            None,
+            |run, steps, layout| run::expire(run, steps, layout, now_ms()),
+            |_, _| (),
+        )
         .await
         .map(drop)
     }

@@ -16,7 +16,7 @@ impl Runner {
         actor: Actor,
     ) -> Result<RunView, RunError> {
         let after = self
-            .transact_decision(tenant, run_id, step, decision, actor, None)
+            .transact_decision(tenant, run_id, step, decision, actor, None, copy)
             .await?;
         self.view_after(tenant, run_id, after)
     }
@@ -43,6 +43,7 @@ impl Runner {
                 decision,
                 actor,
                 Some(token_id),
+                copy,
             )
             .await?;
         self.view_after(tenant, run_id, after)
@@ -58,17 +59,20 @@ impl Runner {
         decision: Value,
         actor: Actor,
     ) -> Result<i64, RunError> {
+        let last_seq = |run: &RunRecord, _: &RunSteps| run.last_seq;
         match self
-            .transact_decision(tenant, run_id, step, decision, actor, None)
+            .transact_decision(tenant, run_id, step, decision, actor, None, last_seq)
             .await?
         {
-            Some((run, _)) => Ok(run.last_seq),
+            Some(last_seq) => Ok(last_seq),
             None => Ok(self.run_state(Some(tenant), run_id)?.1),
         }
     }
 
-    /// Commits the decision; the run as it left it, when this host knows it.
-    async fn transact_decision(
+    /// Commits the decision; what `answer` takes from the run as it left
+    /// it, when this host knows it.
+    #[allow(clippy::too_many_arguments)]
+    async fn transact_decision<A: Send + 'static>(
         &self,
         tenant: &str,
         run_id: &str,
@@ -76,13 +80,15 @@ impl Runner {
         decision: Value,
         actor: Actor,
         link: Option<String>,
-    ) -> Result<Option<(RunRecord, RunSteps)>, RunError> {
+        answer: impl FnOnce(&RunRecord, &RunSteps) -> A + Send + 'static,
+    ) -> Result<Option<A>, RunError> {
         let step = step.to_owned();
+        let decide = move |run: &RunRecord, steps: &RunSteps, layout: &Layout| {
+            let now = now_ms();
+            run::decide(run, steps, layout, &step, &decision, &actor, now).map(Some)
+        };
         self.inner
-            .transact(Some(tenant), run_id, link, move |run, steps, layout| {
-                let now = now_ms();
-                run::decide(run, steps, layout, &step, &decision, &actor, now).map(Some)
-            })
+            .transact(Some(tenant), run_id, link, decide, answer)
             .await
     }
 
@@ -93,12 +99,19 @@ impl Runner {
         run_id: &str,
         actor: Actor,
     ) -> Result<RunView, RunError> {
+        let cancel = move |run: &RunRecord, steps: &RunSteps, _: &Layout| {
+            run::cancel(run, steps, &actor, now_ms()).map(Some)
+        };
         let after = self
             .inner
-            .transact(Some(tenant), run_id, None, move |run, steps, _| {
-                run::cancel(run, steps, &actor, now_ms()).map(Some)
-            })
+            .transact(Some(tenant), run_id, None, cancel, copy)
             .await?;
         self.view_after(tenant, run_id, after)
     }
+}
+
+/// The run and its steps as a change left them, copied for the answer (the
+/// driver the change starts keeps its own).
+fn copy(run: &RunRecord, steps: &RunSteps) -> (RunRecord, RunSteps) {
+    (run.clone(), steps.clone())
 }

@@ -319,12 +319,18 @@ impl Inner {
     /// (the next start looks for children whose parent ended).
     async fn cancel_child(self: &Arc<Self>, child: &str, actor: Actor) {
         let cancelled = self
-            .transact(None, child, None, move |run, steps, _| {
-                if run.status.is_terminal() {
-                    return Ok(None);
-                }
-                run::cancel(run, steps, &actor, now_ms()).map(Some)
-            })
+            .transact(
+                None,
+                child,
+                None,
+                move |run, steps, _| {
+                    if run.status.is_terminal() {
+                        return Ok(None);
+                    }
+                    run::cancel(run, steps, &actor, now_ms()).map(Some)
+                },
+                |_, _| (),
+            )
             .await;
         if let Err(e) = cancelled {
             tracing::warn!(run = %child, "the child run was not cancelled: {e}");
@@ -363,13 +369,18 @@ impl Inner {
     /// It runs as a task of its own: a caller that goes away meanwhile (an
     /// HTTP client that hung up drops its handler) must not leave a change
     /// committed and not acted on (a run resumed with no driver).
-    async fn transact(
+    ///
+    /// Returns what `answer` takes from the run as the change left it (the
+    /// driver it starts is handed the run's steps, not a copy, when `answer`
+    /// keeps none).
+    async fn transact<A: Send + 'static>(
         self: &Arc<Self>,
         tenant: Option<&str>,
         run_id: &str,
         link: Option<String>,
         decide: impl Decide,
-    ) -> Result<Option<(RunRecord, RunSteps)>, RunError> {
+        answer: impl FnOnce(&RunRecord, &RunSteps) -> A + Send + 'static,
+    ) -> Result<Option<A>, RunError> {
         let (inner, tenant, run_id) = (
             Arc::clone(self),
             tenant.map(str::to_owned),
@@ -382,7 +393,7 @@ impl Inner {
         self.runtime
             .spawn(async move {
                 inner
-                    .transact_here(tenant.as_deref(), &run_id, link, decide)
+                    .transact_here(tenant.as_deref(), &run_id, link, decide, answer)
                     .await
             })
             .await
@@ -395,13 +406,14 @@ impl Inner {
     }
 
     /// [`Inner::transact`], in the caller's task.
-    async fn transact_here(
+    async fn transact_here<A>(
         self: &Arc<Self>,
         tenant: Option<&str>,
         run_id: &str,
         link: Option<String>,
         decide: impl Decide,
-    ) -> Result<Option<(RunRecord, RunSteps)>, RunError> {
+        answer: impl FnOnce(&RunRecord, &RunSteps) -> A,
+    ) -> Result<Option<A>, RunError> {
         // The run's place among this host's drivers, taken first: a driver
         // that started meanwhile could start the same steps again.
         let place = driver::Place::take(self, run_id);
@@ -440,16 +452,16 @@ impl Inner {
             return Ok(None);
         };
         self.announce(&transition, queued, Some(&steps));
-        // A copy for the driver it starts, if it starts one.
+        let answer = answer(&transition.run, &steps);
         let drives = ours && transition.effects.contains(&Effect::Drive);
         let start = drives.then(|| driver::Start {
-            state: (transition.run.clone(), steps.clone()),
+            state: (transition.run.clone(), steps),
             place,
             launch: followed.unwrap_or_default(),
         });
         self.act_on(run_id, &transition.effects, ours, start);
         self.tell_family(&transition);
-        Ok(Some((transition.run, steps)))
+        Ok(Some(answer))
     }
 
     /// Tells this host of `change`: the run's waiters whose test its state

@@ -95,11 +95,17 @@ impl Waiters {
                     .flatten()
                     .any(|w| w.view.is_some() && passes(w))
             });
-        let made = if wanted { view() } else { None };
+        let mut made = if wanted { view() } else { None };
         let Ok(by_run) = self.by_run.lock() else {
             return;
         };
-        for waiter in by_run.get(run).into_iter().flatten().filter(|w| passes(w)) {
+        let mut told = by_run
+            .get(run)
+            .into_iter()
+            .flatten()
+            .filter(|w| passes(w))
+            .peekable();
+        while let Some(waiter) = told.next() {
             if let Some((_, last_event)) = state {
                 waiter.seen.fetch_max(last_event, Ordering::AcqRel);
             }
@@ -107,7 +113,11 @@ impl Waiters {
                 && let Ok(mut slot) = slot.lock()
             {
                 // A change of unknown outcome leaves no view: read the run.
-                *slot = made.clone();
+                // The last waiter told takes the view itself.
+                *slot = match told.peek() {
+                    Some(_) => made.clone(),
+                    None => made.take(),
+                };
             }
             waiter.wake.notify_one();
         }

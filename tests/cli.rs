@@ -464,6 +464,55 @@ fn bench_engine_prints_figures() {
     assert!(figures["p99_us"].as_f64() >= figures["p50_us"].as_f64());
 }
 
+/// `bench peers` drives a `cairn serve` of its own over HTTP: every
+/// decision of its approval chain must be answered with the run paused at
+/// the next gate (the bench fails otherwise), and SQLite is measured even
+/// where the environment names another database.
+#[test]
+fn bench_peers_drives_a_server_over_http_and_prints_figures() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let output = cairn(
+        data.path(),
+        &[
+            "bench",
+            "peers",
+            "--runs",
+            "24",
+            "--clients",
+            "8",
+            "--resumes",
+            "60",
+            "--paused",
+            "50",
+            "--json",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let figures = stdout_json(&output);
+    assert_eq!(figures["database"], "sqlite");
+    assert_eq!(figures["runs"], 24);
+    assert_eq!(figures["resumes"], 60);
+    assert_eq!(figures["paused_runs"], 50);
+    let positive = |name: &str| figures[name].as_f64().is_some_and(|v| v > 0.0);
+    for name in [
+        "durable_steps_per_second",
+        "sequential_40_steps_p50_ms",
+        "resume_to_pause_p50_ms",
+        "resume_waiting_p50_ms",
+        "server_cpu_us_per_step",
+        "paused_rss_mib",
+    ] {
+        assert!(positive(name), "{name}: {}", figures[name]);
+    }
+    assert!(
+        figures["resume_to_pause_p99_ms"].as_f64() >= figures["resume_to_pause_p50_ms"].as_f64()
+    );
+}
+
 #[test]
 fn readme_write_your_own_step_is_the_example_that_is_built_and_tested() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

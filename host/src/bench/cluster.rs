@@ -101,9 +101,12 @@ impl Serve {
             }
             None => Command::new(exe),
         };
-        if let Some(url) = url {
-            command.env("CAIRN_DATABASE", url);
-        }
+        // Without a URL, SQLite in `data`, whatever database the caller's
+        // environment names.
+        match url {
+            Some(url) => command.env("CAIRN_DATABASE", url),
+            None => command.env_remove("CAIRN_DATABASE"),
+        };
         // A group of its own, which the stop signals as one.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         command

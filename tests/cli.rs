@@ -440,7 +440,7 @@ fn plugin_list_shows_bundled_plugins_and_explains_broken_ones() {
 #[test]
 fn bench_engine_prints_figures() {
     let data = tempfile::tempdir().expect("tempdir");
-    let output = cairn(
+    let figures = succeeded(&cairn(
         data.path(),
         &[
             "bench",
@@ -451,13 +451,7 @@ fn bench_engine_prints_figures() {
             "0.2",
             "--json",
         ],
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let figures = stdout_json(&output);
+    ));
     assert_eq!(figures["samples"], 200);
     assert!(figures["calls"].as_u64().is_some_and(|calls| calls > 0));
     assert!(figures["p50_us"].as_f64().is_some_and(|p50| p50 > 0.0));
@@ -471,7 +465,7 @@ fn bench_engine_prints_figures() {
 #[test]
 fn bench_peers_drives_a_server_over_http_and_prints_figures() {
     let data = tempfile::tempdir().expect("tempdir");
-    let output = cairn(
+    let figures = succeeded(&cairn(
         data.path(),
         &[
             "bench",
@@ -486,13 +480,7 @@ fn bench_peers_drives_a_server_over_http_and_prints_figures() {
             "50",
             "--json",
         ],
-    );
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let figures = stdout_json(&output);
+    ));
     assert_eq!(figures["database"], "sqlite");
     assert_eq!(figures["runs"], 24);
     assert_eq!(figures["resumes"], 60);

@@ -232,18 +232,26 @@ async fn long_poll(
     after: Option<i64>,
     arrived_at: i64,
 ) -> Result<RunView, ApiError> {
-    let answer = move |status: RunStatus, last_event: i64| match until {
-        Until::Changed => status.is_terminal() || last_event > after.unwrap_or(arrived_at),
-        Until::Settled => {
-            status.is_terminal()
-                || (status == RunStatus::Paused && after.is_none_or(|after| last_event > after))
-        }
+    let past = match until {
+        Until::Changed => Some(after.unwrap_or(arrived_at)),
+        Until::Settled => after,
     };
     let answered = state
         .host
         .runner
-        .wait_until_state(Some(tenant), id, wait, answer);
+        .wait_until_state(Some(tenant), id, wait, answers(until, past));
     until_closing(state, tenant, id, answered).await
+}
+
+/// Whether a run at `status` and `last_event` answers a wait for `until`
+/// past event `past` (`None`: any pause will do): it ended, or it moved
+/// past that event, and for `settled` is paused.
+fn answers(until: Until, past: Option<i64>) -> impl Fn(RunStatus, i64) -> bool + Send + Sync {
+    move |status, last_event| {
+        status.is_terminal()
+            || (past.is_none_or(|past| last_event > past)
+                && (until == Until::Changed || status == RunStatus::Paused))
+    }
 }
 
 /// What a long-poll `answered`; once the server begins to close, the
@@ -560,11 +568,13 @@ pub async fn resume(
     let until = query.until.unwrap_or_default();
     let watch = runner.watch_view(&id, until == Until::Settled);
     let decided = runner.decide(&tenant, &id, &step, input, actor).await?;
-    let answer = move |status: RunStatus, last_event: i64| {
-        status.is_terminal()
-            || (last_event > decided && (until == Until::Changed || status == RunStatus::Paused))
-    };
-    let answered = runner.follow(watch, Some(&tenant), &id, wait, answer);
+    let answered = runner.follow(
+        watch,
+        Some(&tenant),
+        &id,
+        wait,
+        answers(until, Some(decided)),
+    );
     Ok(Json(until_closing(&state, &tenant, &id, answered).await?))
 }
 

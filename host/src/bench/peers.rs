@@ -8,7 +8,10 @@
 //! - one run of 40 noop steps, start to completed;
 //! - an approval chain: a decision sent, to the run paused at the next gate;
 //! - the server's CPU time and resident memory, busy and with many runs
-//!   paused.
+//!   paused;
+//! - on SQLite, what the disk alone costs of the latency figures: bare
+//!   SQLite commits of as many pages as a step's and a decision's commits
+//!   write, in the same file system.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -57,6 +60,17 @@ pub struct PeersFigures {
     pub paused_runs: usize,
     pub paused_rss_mib: Option<f64>,
     pub paused_rss_anonymous_mib: Option<f64>,
+    /// On SQLite, what the disk alone costs: a bare SQLite commit
+    /// (`WAL`, `synchronous=FULL`, a file beside the server's) that
+    /// changes 3 pages, as a sequential step's commit does (its run's row,
+    /// its steps, its events), and one that changes 7, as each of a
+    /// decision's two commits does (the status and what indexes it too).
+    pub commit_3_pages_p50_us: Option<f64>,
+    pub commit_7_pages_p50_us: Option<f64>,
+    /// So much of the 40 steps (41 commits: the start, then one a step)
+    /// and of a decision (2 commits) is the disk's, whatever the host does.
+    pub sequential_40_steps_floor_ms: Option<f64>,
+    pub resume_floor_ms: Option<f64>,
 }
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -84,13 +98,79 @@ pub async fn peers(
     wrapper: &[String],
 ) -> anyhow::Result<PeersFigures> {
     let dir = tempfile::tempdir()?;
+    // The disk first, while nothing else runs.
+    let floor = match database {
+        Some(_) => None,
+        None => {
+            let file = dir.path().join("floor.sqlite");
+            Some(tokio::task::spawn_blocking(move || commit_floor(&file)).await??)
+        }
+    };
     let data = dir.path().join("data");
     let serve = Serve::start_wrapped(database, &data, cache, wrapper)?;
     let measured = measure(&serve, &data, database, workloads).await;
     drop(serve);
-    measured.map_err(|error| match log_tail(&data) {
+    let mut figures = measured.map_err(|error| match log_tail(&data) {
         tail if tail.is_empty() => error,
         tail => error.context(format!("the server's log ends:\n{tail}")),
+    })?;
+    if let Some(floor) = floor {
+        figures.commit_3_pages_p50_us = Some(floor.three);
+        figures.commit_7_pages_p50_us = Some(floor.seven);
+        figures.sequential_40_steps_floor_ms = Some(41.0 * floor.three / 1e3);
+        figures.resume_floor_ms = Some(2.0 * floor.seven / 1e3);
+    }
+    Ok(figures)
+}
+
+/// The p50 of bare SQLite commits, in µs.
+struct CommitFloor {
+    three: f64,
+    seven: f64,
+}
+
+/// Commits that change 3 and 7 pages of a fresh SQLite file at `path`,
+/// with the server's settings (`WAL`, `synchronous=FULL`): one row in each
+/// of as many tables, so that each change is a page of its own.
+fn commit_floor(path: &Path) -> anyhow::Result<CommitFloor> {
+    const TABLES: usize = 7;
+    const COMMITS: usize = 300;
+    let connection = rusqlite::Connection::open(path)?;
+    connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+    for table in 0..TABLES {
+        connection.execute_batch(&format!(
+            "CREATE TABLE t{table} (id INTEGER PRIMARY KEY, v INTEGER NOT NULL);
+             INSERT INTO t{table} VALUES (1, 0);"
+        ))?;
+    }
+    let commit = |pages: usize| -> anyhow::Result<Duration> {
+        let began = Instant::now();
+        connection.execute_batch("BEGIN IMMEDIATE")?;
+        for table in 0..pages {
+            connection
+                .prepare_cached(&format!("UPDATE t{table} SET v = v + 1 WHERE id = 1"))?
+                .execute([])?;
+        }
+        connection.execute_batch("COMMIT")?;
+        Ok(began.elapsed())
+    };
+    // A server's log is written over from its start after each checkpoint
+    // (every 1,000 pages), and syncing a log that grows costs more: the
+    // commits are measured once the log has been checkpointed and begun
+    // again.
+    for _ in 0..1_100 / TABLES {
+        commit(TABLES)?;
+    }
+    let p50 = |pages: usize| -> anyhow::Result<f64> {
+        let mut times = (0..COMMITS)
+            .map(|_| commit(pages))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        times.sort();
+        Ok(percentile(&times, 0.5))
+    };
+    Ok(CommitFloor {
+        three: p50(3)?,
+        seven: p50(TABLES)?,
     })
 }
 
@@ -188,6 +268,10 @@ async fn measure(
         paused_runs: paused,
         paused_rss_mib: paused_rss.map(|m| m.rss as f64 / MIB),
         paused_rss_anonymous_mib: paused_rss.map(|m| m.anonymous as f64 / MIB),
+        commit_3_pages_p50_us: None,
+        commit_7_pages_p50_us: None,
+        sequential_40_steps_floor_ms: None,
+        resume_floor_ms: None,
     })
 }
 

@@ -130,47 +130,20 @@ struct CommitFloor {
 }
 
 /// Commits that change 3 and 7 pages of a fresh SQLite file at `path`,
-/// with the server's settings (`WAL`, `synchronous=FULL`): one row in each
-/// of as many tables, so that each change is a page of its own.
+/// made with the server's settings.
 fn commit_floor(path: &Path) -> anyhow::Result<CommitFloor> {
-    const TABLES: usize = 7;
     const COMMITS: usize = 300;
-    let connection = rusqlite::Connection::open(path)?;
-    connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
-    for table in 0..TABLES {
-        connection.execute_batch(&format!(
-            "CREATE TABLE t{table} (id INTEGER PRIMARY KEY, v INTEGER NOT NULL);
-             INSERT INTO t{table} VALUES (1, 0);"
-        ))?;
-    }
-    let commit = |pages: usize| -> anyhow::Result<Duration> {
-        let began = Instant::now();
-        connection.execute_batch("BEGIN IMMEDIATE")?;
-        for table in 0..pages {
-            connection
-                .prepare_cached(&format!("UPDATE t{table} SET v = v + 1 WHERE id = 1"))?
-                .execute([])?;
-        }
-        connection.execute_batch("COMMIT")?;
-        Ok(began.elapsed())
-    };
-    // A server's log is written over from its start after each checkpoint
-    // (every 1,000 pages), and syncing a log that grows costs more: the
-    // commits are measured once the log has been checkpointed and begun
-    // again.
-    for _ in 0..1_100 / TABLES {
-        commit(TABLES)?;
-    }
+    let file = crate::store::floor::BareFile::create(path)?;
     let p50 = |pages: usize| -> anyhow::Result<f64> {
         let mut times = (0..COMMITS)
-            .map(|_| commit(pages))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .map(|_| file.commit(pages))
+            .collect::<Result<Vec<_>, _>>()?;
         times.sort();
         Ok(percentile(&times, 0.5))
     };
     Ok(CommitFloor {
         three: p50(3)?,
-        seven: p50(TABLES)?,
+        seven: p50(crate::store::floor::MOST_PAGES)?,
     })
 }
 

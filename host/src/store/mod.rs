@@ -5,6 +5,7 @@
 //! and a pool of read connections. Knows nothing of wasmtime or HTTP.
 
 mod access;
+pub mod floor;
 mod hosts;
 mod postgres;
 mod records;

@@ -7,11 +7,13 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::{StoreError, Synchronous};
+
 /// Pages a commit may change at most.
 pub const MOST_PAGES: usize = 7;
 
-/// A fresh SQLite file (`WAL`, `synchronous=FULL`, as the server opens
-/// its own) of one-row tables, so that each row a commit changes is a
+/// A fresh SQLite file, opened as the server opens its own (`WAL`,
+/// `synchronous=FULL`), of one-row tables, so that each row a commit changes is a
 /// page of its own.
 pub struct BareFile {
     connection: Connection,
@@ -22,9 +24,8 @@ impl BareFile {
     /// checkpointed and is written over from its start, as a running
     /// server's is (every 1,000 pages): syncing a log that grows costs
     /// more, and would not be the server's cost.
-    pub fn create(path: &Path) -> Result<Self, rusqlite::Error> {
-        let connection = Connection::open(path)?;
-        connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+    pub fn create(path: &Path) -> Result<Self, StoreError> {
+        let connection = super::connect(path, Synchronous::Full)?;
         for table in 0..MOST_PAGES {
             connection.execute_batch(&format!(
                 "CREATE TABLE t{table} (id INTEGER PRIMARY KEY, v INTEGER NOT NULL);
@@ -40,7 +41,7 @@ impl BareFile {
 
     /// One commit that changes `pages` pages (at most [`MOST_PAGES`]), and
     /// how long it took.
-    pub fn commit(&self, pages: usize) -> Result<Duration, rusqlite::Error> {
+    pub fn commit(&self, pages: usize) -> Result<Duration, StoreError> {
         let began = Instant::now();
         self.connection.execute_batch("BEGIN IMMEDIATE")?;
         for table in 0..pages.min(MOST_PAGES) {

@@ -108,22 +108,16 @@ pub async fn peers(
     };
     let data = dir.path().join("data");
     let serve = Serve::start_wrapped(database, &data, cache, wrapper)?;
-    let measured = measure(&serve, &data, database, workloads).await;
+    let measured = measure(&serve, &data, database, workloads, floor).await;
     drop(serve);
-    let mut figures = measured.map_err(|error| match log_tail(&data) {
+    measured.map_err(|error| match log_tail(&data) {
         tail if tail.is_empty() => error,
         tail => error.context(format!("the server's log ends:\n{tail}")),
-    })?;
-    if let Some(floor) = floor {
-        figures.commit_3_pages_p50_us = Some(floor.three);
-        figures.commit_7_pages_p50_us = Some(floor.seven);
-        figures.sequential_40_steps_floor_ms = Some(41.0 * floor.three / 1e3);
-        figures.resume_floor_ms = Some(2.0 * floor.seven / 1e3);
-    }
-    Ok(figures)
+    })
 }
 
 /// The p50 of bare SQLite commits, in µs.
+#[derive(Clone, Copy)]
 struct CommitFloor {
     three: f64,
     seven: f64,
@@ -152,6 +146,7 @@ async fn measure(
     data: &Path,
     database: Option<&str>,
     workloads: Workloads,
+    floor: Option<CommitFloor>,
 ) -> anyhow::Result<PeersFigures> {
     let Workloads {
         runs,
@@ -241,10 +236,10 @@ async fn measure(
         paused_runs: paused,
         paused_rss_mib: paused_rss.map(|m| m.rss as f64 / MIB),
         paused_rss_anonymous_mib: paused_rss.map(|m| m.anonymous as f64 / MIB),
-        commit_3_pages_p50_us: None,
-        commit_7_pages_p50_us: None,
-        sequential_40_steps_floor_ms: None,
-        resume_floor_ms: None,
+        commit_3_pages_p50_us: floor.map(|f| f.three),
+        commit_7_pages_p50_us: floor.map(|f| f.seven),
+        sequential_40_steps_floor_ms: floor.map(|f| 41.0 * f.three / 1e3),
+        resume_floor_ms: floor.map(|f| 2.0 * f.seven / 1e3),
     })
 }
 

@@ -49,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0014_workflow_names.sql"),
     include_str!("migrations/sqlite/0015_hosts.sql"),
     include_str!("migrations/sqlite/0016_dashboard.sql"),
+    include_str!("migrations/sqlite/0017_status_tests.sql"),
 ];
 
 /// Most transitions committed in one transaction.

@@ -24,7 +24,8 @@ const UNFINISHED_RUNS_PINNED_TO: &str = "SELECT COUNT(*) FROM runs WHERE tenant 
      AND EXISTS (SELECT 1 FROM json_each(runs.plugins) WHERE value = ?2)";
 const SETTLED_PLAN_NOTICES_BEFORE: &str = "DELETE FROM outbox INDEXED BY outbox_settled_plans \
      WHERE workflow_id IS NOT NULL AND next_attempt IS NULL AND created_at < ?1";
-const FINISHED_RUNS_BEFORE: &str = "SELECT id FROM runs INDEXED BY runs_finished WHERE status IN ('completed', 'failed', 'cancelled') AND updated_at < ?1 \
+const FINISHED_RUNS_BEFORE: &str = "SELECT id FROM runs INDEXED BY runs_finished \
+     WHERE (status = 'completed' OR status = 'failed' OR status = 'cancelled') AND updated_at < ?1 \
      ORDER BY updated_at LIMIT ?2";
 
 // PostgreSQL's forms of the statements above that use SQLite's JSON

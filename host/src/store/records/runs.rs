@@ -130,7 +130,7 @@ const SAVE_ENDED_RUN_AS_DRIVER_PG: &str = save_run!(
 /// Anyone's save at time `?16`: a live owner keeps the run, else the writer
 /// takes it; says who owns it after.
 const SAVE_RUN_AS_ANYONE: &str = save_run!(
-    ", owner = CASE WHEN ?2 IN ('completed', 'failed', 'cancelled') THEN NULL \
+    ", owner = CASE WHEN ?2 = 'completed' OR ?2 = 'failed' OR ?2 = 'cancelled' THEN NULL \
      WHEN owner IS NOT NULL AND EXISTS (SELECT 1 FROM hosts WHERE hosts.id = runs.owner AND hosts.lease_until > ?16) \
      THEN owner ELSE ?15 END WHERE id = ?1 AND last_seq = ?13 RETURNING owner"
 );
@@ -492,9 +492,12 @@ fn save_steps(tx: &Db<'_>, run_id: &str, steps: &[StepRecord]) -> Result<(), Sto
     Ok(())
 }
 
+const APPEND_EVENT: &str =
+    "INSERT INTO run_events (run_id, seq, at, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)";
+
 pub fn append_event(tx: &Db<'_>, run_id: &str, event: &EventRecord) -> Result<(), StoreError> {
     tx.execute_later(
-        "INSERT INTO run_events (run_id, seq, at, kind, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        APPEND_EVENT,
         params![
             run_id,
             event.seq,
@@ -731,4 +734,48 @@ pub fn orphaned_children(conn: &Db<'_>) -> Result<Vec<String>, StoreError> {
         params![],
         |row| row.get(0),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite evaluates `x IN (a, b, c)` (three constants or more) by
+    /// building a temporary b-tree of the list each time the statement runs;
+    /// the saves a running run makes at every step and decision must not
+    /// (`RETURNING` builds one of its own, which is counted).
+    #[test]
+    fn a_running_runs_saves_build_no_temporary_tables() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store =
+            crate::store::Store::open(&dir.path().join("db"), Default::default()).expect("open");
+        let saves = [
+            (SAVE_RUN_AS_DRIVER, 0),
+            (SAVE_RUN_AS_DRIVER_SAME_STATUS, 0),
+            (SAVE_ENDED_RUN_AS_DRIVER, 0),
+            (SAVE_RUN_AS_ANYONE, 1),
+            (SAVE_STEP, 0),
+            (APPEND_EVENT, 0),
+        ];
+        store
+            .read(|conn| {
+                let Db::Sqlite(conn) = conn else {
+                    unreachable!("an SQLite store")
+                };
+                for (sql, returning) in saves {
+                    let mut explain = conn.prepare(&format!("EXPLAIN {sql}")).expect("explain");
+                    let nulls =
+                        std::iter::repeat_n(rusqlite::types::Null, explain.parameter_count());
+                    let opcodes: Vec<String> = explain
+                        .query_map(rusqlite::params_from_iter(nulls), |row| row.get(1))
+                        .expect("program")
+                        .collect::<Result<_, _>>()
+                        .expect("opcodes");
+                    let temporary = opcodes.iter().filter(|op| *op == "OpenEphemeral").count();
+                    assert_eq!(temporary, returning, "{sql}");
+                }
+                Ok(())
+            })
+            .expect("read");
+    }
 }

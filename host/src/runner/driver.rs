@@ -4,7 +4,11 @@
 //! happened, a round at a time: the steps that ended and those that start
 //! next go in one commit.
 
-use tokio::task::JoinSet;
+use std::future::Future;
+use std::pin::Pin;
+
+use futures_util::FutureExt as _;
+use tokio::task::{AbortHandle, JoinSet};
 
 use super::*;
 use crate::run::tree;
@@ -73,6 +77,7 @@ impl Inner {
             steps,
             layout,
             flight: JoinSet::new(),
+            here: None,
             in_flight: HashMap::new(),
             finished: Vec::new(),
         };
@@ -143,9 +148,12 @@ impl Inner {
                     if let Some(joined) = joined {
                         driver.ended(joined);
                     }
-                    while let Some(joined) = driver.flight.try_join_next() {
-                        driver.ended(joined);
-                    }
+                    driver.more_ended();
+                }
+                ended = Driver::here(&mut driver.here) => {
+                    driver.here = None;
+                    driver.ended(Ok(ended));
+                    driver.more_ended();
                 }
                 () = tokio::time::sleep(wait) => {}
                 () = poke.notified() => driver.reload(self, run_id)?,
@@ -303,8 +311,10 @@ impl Inner {
             })
             .collect();
         for index in ended {
-            if let Some(handle) = driver.in_flight.remove(&index) {
-                handle.abort();
+            match driver.in_flight.remove(&index) {
+                Some(Some(handle)) => handle.abort(),
+                Some(None) => driver.here = None,
+                None => {}
             }
         }
         Ok(Round::Go)
@@ -719,7 +729,7 @@ impl Inner {
         let sink = self.progress_sink(&driver.run.id);
         let inner = Arc::clone(self);
         let attempt = step.attempts;
-        let handle = driver.flight.spawn(async move {
+        let run = async move {
             let report = inner
                 .engine
                 .run_with_http(&plugin, &invocation, &call, &limits, Some(sink), outbound)
@@ -733,7 +743,20 @@ impl Inner {
             }
             let logs = log_lines(attempt, &report);
             (index, attempt_of(report.outcome), logs)
-        });
+        };
+        let run = guarded(index, run);
+        // The first attempt in flight is polled by the driver's own task:
+        // a sequence of steps then runs without waking another task, or
+        // another thread, at each step's end. Those that start beside it
+        // (branches, map items) get tasks of their own, to run on other
+        // threads at once.
+        let handle = match driver.in_flight.is_empty() {
+            true => {
+                driver.here = Some((index, std::sync::Mutex::new(Box::pin(run))));
+                None
+            }
+            false => Some(driver.flight.spawn(run)),
+        };
         driver.in_flight.insert(index, handle);
         Ok(())
     }
@@ -867,6 +890,43 @@ fn log_lines(attempt: i64, report: &StepReport) -> Vec<StepLog> {
     lines
 }
 
+/// The attempt in `here`, to poll.
+fn pinned_attempt(here: &mut Here) -> Pin<&mut (dyn Future<Output = Ended> + Send)> {
+    match here.get_mut() {
+        Ok(run) => run.as_mut(),
+        // Poisoned only by a panic while locked, and it is never locked.
+        Err(poisoned) => poisoned.into_inner().as_mut(),
+    }
+}
+
+/// The attempt `run` of step `index`, whose fault of the host's own (a
+/// panic) fails its step: the driver and its other attempts go on.
+fn guarded(
+    index: usize,
+    run: impl Future<Output = Ended> + Send,
+) -> impl Future<Output = Ended> + Send {
+    std::panic::AssertUnwindSafe(run)
+        .catch_unwind()
+        .map(move |ran| ran.unwrap_or_else(|panic| (index, host_fault(&*panic), Vec::new())))
+}
+
+/// A failed attempt for a fault of the host's own (a panic) while it ran.
+fn host_fault(panic: &(dyn std::any::Any + Send)) -> Attempt {
+    let what = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".to_owned());
+    Attempt::Fail {
+        error: StepFailure {
+            reason: Some(ErrorReason::HostError),
+            message: format!("the host failed while running the attempt: {what}"),
+            retryable: false,
+            fault: None,
+        },
+    }
+}
+
 /// The engine's outcome of an attempt, as the run core takes it.
 fn attempt_of(outcome: StepOutcome) -> Attempt {
     match outcome {
@@ -897,16 +957,28 @@ fn attempt_of(outcome: StepOutcome) -> Attempt {
     }
 }
 
+/// An attempt's end: its step, outcome and logs.
+type Ended = (usize, Attempt, Vec<StepLog>);
+
+/// An attempt a driver's task runs itself. In a mutex only so that the
+/// driver may be shared while it waits (the future is not `Sync`); it is
+/// reached through `get_mut`, never locked.
+type Here = std::sync::Mutex<Pin<Box<dyn Future<Output = Ended> + Send>>>;
+
 /// What a driver holds of its run between rounds.
 struct Driver {
     run: RunRecord,
     steps: RunSteps,
     layout: Arc<Layout>,
-    /// The attempts running, each answering with its step, outcome and logs.
-    flight: JoinSet<(usize, Attempt, Vec<StepLog>)>,
-    in_flight: HashMap<usize, tokio::task::AbortHandle>,
+    /// The attempts running in tasks of their own, each answering with its
+    /// step, outcome and logs.
+    flight: JoinSet<Ended>,
+    /// The attempt the driver's task runs itself (see [`Inner::launch`]).
+    here: Option<(usize, Here)>,
+    /// Each attempt running: its task's handle, or none for the one `here`.
+    in_flight: HashMap<usize, Option<AbortHandle>>,
     /// Attempts that ended, to be committed in the next round.
-    finished: Vec<(usize, Attempt, Vec<StepLog>)>,
+    finished: Vec<Ended>,
 }
 
 impl Driver {
@@ -930,11 +1002,27 @@ impl Driver {
         )?)
     }
 
-    fn ended(&mut self, joined: Result<(usize, Attempt, Vec<StepLog>), tokio::task::JoinError>) {
+    fn ended(&mut self, joined: Result<Ended, tokio::task::JoinError>) {
         // An error is an abort: its step ended under it.
         if let Ok((index, attempt, logs)) = joined {
             self.in_flight.remove(&index);
             self.finished.push((index, attempt, logs));
+        }
+    }
+
+    /// Takes the attempts in tasks of their own that ended meanwhile, for
+    /// the same round (the one `here` moves only while the driver waits).
+    fn more_ended(&mut self) {
+        while let Some(joined) = self.flight.try_join_next() {
+            self.ended(joined);
+        }
+    }
+
+    /// The end of the attempt `here`; pending while there is none.
+    async fn here(here: &mut Option<(usize, Here)>) -> Ended {
+        match here {
+            Some((_, run)) => pinned_attempt(run).await,
+            None => std::future::pending().await,
         }
     }
 
@@ -1199,4 +1287,32 @@ fn spawn_driver(
             progress.remove(&run_id);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_an_attempt_runs_fails_its_step_as_the_hosts_fault() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let (index, attempt, logs) = runtime.block_on(guarded(3, async {
+            tokio::task::yield_now().await;
+            panic!("an index out of bounds");
+        }));
+        assert_eq!(index, 3);
+        assert!(logs.is_empty());
+        let Attempt::Fail { error } = attempt else {
+            panic!("not a failure: {attempt:?}");
+        };
+        assert_eq!(error.reason, Some(ErrorReason::HostError));
+        assert!(!error.retryable);
+        assert!(
+            error.message.ends_with("an index out of bounds"),
+            "{}",
+            error.message
+        );
+    }
 }

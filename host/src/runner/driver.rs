@@ -150,7 +150,7 @@ impl Inner {
                     }
                     driver.more_ended();
                 }
-                ended = Driver::here(&mut driver.here) => {
+                ended = Driver::ended_here(&mut driver.here) => {
                     driver.here = None;
                     driver.ended(Ok(ended));
                     driver.more_ended();
@@ -752,7 +752,7 @@ impl Inner {
         // threads at once.
         let handle = match driver.in_flight.is_empty() {
             true => {
-                driver.here = Some((index, std::sync::Mutex::new(Box::pin(run))));
+                driver.here = Some(std::sync::Mutex::new(Box::pin(run)));
                 None
             }
             false => Some(driver.flight.spawn(run)),
@@ -974,7 +974,7 @@ struct Driver {
     /// step, outcome and logs.
     flight: JoinSet<Ended>,
     /// The attempt the driver's task runs itself (see [`Inner::launch`]).
-    here: Option<(usize, Here)>,
+    here: Option<Here>,
     /// Each attempt running: its task's handle, or none for the one `here`.
     in_flight: HashMap<usize, Option<AbortHandle>>,
     /// Attempts that ended, to be committed in the next round.
@@ -1019,9 +1019,9 @@ impl Driver {
     }
 
     /// The end of the attempt `here`; pending while there is none.
-    async fn here(here: &mut Option<(usize, Here)>) -> Ended {
+    async fn ended_here(here: &mut Option<Here>) -> Ended {
         match here {
-            Some((_, run)) => pinned_attempt(run).await,
+            Some(run) => pinned_attempt(run).await,
             None => std::future::pending().await,
         }
     }

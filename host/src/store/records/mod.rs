@@ -177,19 +177,41 @@ pub use workflows::*;
 mod tests {
     use super::*;
 
-    /// `EXPLAIN QUERY PLAN` of `sql`, one line per step.
-    fn plan(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
-        let mut statement = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .expect("explain");
+    /// Runs `work` on the connection of a fresh SQLite store, its schema
+    /// migrated.
+    pub(super) fn on_a_fresh_sqlite_store(work: impl FnOnce(&rusqlite::Connection)) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store =
+            crate::store::Store::open(&dir.path().join("db"), Default::default()).expect("open");
+        store
+            .read(|conn| {
+                let Db::Sqlite(conn) = conn else {
+                    unreachable!("an SQLite store")
+                };
+                work(conn);
+                Ok(())
+            })
+            .expect("read");
+    }
+
+    /// Column `column` of each row that `explain` (`EXPLAIN`, whose opcodes
+    /// are column 1, or `EXPLAIN QUERY PLAN`, whose lines are column 3) gives
+    /// of `sql`, its parameters NULL.
+    pub(super) fn explained(
+        conn: &rusqlite::Connection,
+        explain: &str,
+        sql: &str,
+        column: usize,
+    ) -> Vec<String> {
+        let mut statement = conn.prepare(&format!("{explain} {sql}")).expect("explain");
         let nulls = std::iter::repeat_n(rusqlite::types::Null, statement.parameter_count());
         statement
             .query_map(rusqlite::params_from_iter(nulls), |row| {
-                row.get::<_, String>(3)
+                row.get::<_, String>(column)
             })
-            .expect("plan")
+            .expect(explain)
             .collect::<Result<_, _>>()
-            .expect("plan rows")
+            .expect("rows")
     }
 
     fn run(id: &str, tenant: &str, status: RunStatus) -> RunRecord {
@@ -372,9 +394,6 @@ mod tests {
 
     #[test]
     fn hot_queries_never_scan_finished_history() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store =
-            crate::store::Store::open(&dir.path().join("db"), Default::default()).expect("open");
         let hot = [
             (ACTIVE_RUNS_OF_TENANT, "tenant_active_runs"),
             (ACTIVE_RUNS_OF_WORKFLOW, "runs_by_workflow"),
@@ -385,24 +404,18 @@ mod tests {
             (FINISHED_RUNS_BEFORE, "runs_finished"),
             (&paused_runs_sql(Dialect::Sqlite), "runs_by_tenant_status"),
         ];
-        store
-            .read(|conn| {
-                let Db::Sqlite(conn) = conn else {
-                    unreachable!("an SQLite store")
-                };
-                for (sql, index) in hot {
-                    let plan = plan(conn, sql);
-                    assert!(
-                        plan.iter().all(|line| !line.starts_with("SCAN runs")),
-                        "{sql}: {plan:?}"
-                    );
-                    assert!(
-                        plan.iter().any(|line| line.contains(index)),
-                        "{sql} should use {index}: {plan:?}"
-                    );
-                }
-                Ok(())
-            })
-            .expect("read");
+        on_a_fresh_sqlite_store(|conn| {
+            for (sql, index) in hot {
+                let plan = explained(conn, "EXPLAIN QUERY PLAN", sql, 3);
+                assert!(
+                    plan.iter().all(|line| !line.starts_with("SCAN runs")),
+                    "{sql}: {plan:?}"
+                );
+                assert!(
+                    plan.iter().any(|line| line.contains(index)),
+                    "{sql} should use {index}: {plan:?}"
+                );
+            }
+        });
     }
 }

@@ -738,6 +738,7 @@ pub fn orphaned_children(conn: &Db<'_>) -> Result<Vec<String>, StoreError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{explained, on_a_fresh_sqlite_store};
     use super::*;
 
     /// SQLite evaluates `x IN (a, b, c)` (three constants or more) by
@@ -746,9 +747,6 @@ mod tests {
     /// (`RETURNING` builds one of its own, which is counted).
     #[test]
     fn a_running_runs_saves_build_no_temporary_tables() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store =
-            crate::store::Store::open(&dir.path().join("db"), Default::default()).expect("open");
         let saves = [
             (SAVE_RUN_AS_DRIVER, 0),
             (SAVE_RUN_AS_DRIVER_SAME_STATUS, 0),
@@ -757,25 +755,12 @@ mod tests {
             (SAVE_STEP, 0),
             (APPEND_EVENT, 0),
         ];
-        store
-            .read(|conn| {
-                let Db::Sqlite(conn) = conn else {
-                    unreachable!("an SQLite store")
-                };
-                for (sql, returning) in saves {
-                    let mut explain = conn.prepare(&format!("EXPLAIN {sql}")).expect("explain");
-                    let nulls =
-                        std::iter::repeat_n(rusqlite::types::Null, explain.parameter_count());
-                    let opcodes: Vec<String> = explain
-                        .query_map(rusqlite::params_from_iter(nulls), |row| row.get(1))
-                        .expect("program")
-                        .collect::<Result<_, _>>()
-                        .expect("opcodes");
-                    let temporary = opcodes.iter().filter(|op| *op == "OpenEphemeral").count();
-                    assert_eq!(temporary, returning, "{sql}");
-                }
-                Ok(())
-            })
-            .expect("read");
+        on_a_fresh_sqlite_store(|conn| {
+            for (sql, returning) in saves {
+                let opcodes = explained(conn, "EXPLAIN", sql, 1);
+                let temporary = opcodes.iter().filter(|op| *op == "OpenEphemeral").count();
+                assert_eq!(temporary, returning, "{sql}");
+            }
+        });
     }
 }

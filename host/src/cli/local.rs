@@ -98,9 +98,7 @@ pub async fn recover(
     let deadline = tokio::time::Instant::now() + wait;
     let mut changes = host.runner.subscribe();
     loop {
-        let unfinished = host
-            .store
-            .reading(|c| c.run_ids_in(&[RunStatus::Pending, RunStatus::Running]))?;
+        let unfinished = host.store.reading(|c| c.unpaused_run_ids())?;
         if unfinished.is_empty() {
             break;
         }

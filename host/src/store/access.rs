@@ -115,6 +115,8 @@ impl Reader<'_> {
         fn get_events(run_id: &str, after: i64) -> Vec<EventRecord>;
         /// Ids of runs in any of `statuses`.
         fn run_ids_in(statuses: &[RunStatus]) -> Vec<String>;
+        /// Ids of the unfinished runs that are not paused.
+        fn unpaused_run_ids() -> Vec<String>;
         /// A tenant's batch.
         fn get_batch(tenant: &str, id: &str) -> BatchRecord;
         /// A batch's runs and how they stand.

@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0015_hosts.sql"),
     include_str!("migrations/sqlite/0016_dashboard.sql"),
     include_str!("migrations/sqlite/0017_status_tests.sql"),
+    include_str!("migrations/sqlite/0018_status_indexes.sql"),
 ];
 
 /// Most transitions committed in one transaction.

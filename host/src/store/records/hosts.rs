@@ -74,16 +74,8 @@ pub fn take_runs(
     gone: Option<&str>,
     limit: usize,
 ) -> Result<Vec<String>, StoreError> {
-    let whose = match gone {
-        Some(_) => "owner = ?2",
-        None => "owner IS NULL AND CAST(?2 AS TEXT) IS NULL",
-    };
-    let lock = tx.pick("", " FOR UPDATE SKIP LOCKED");
     let ids: Vec<String> = tx.query(
-        &format!(
-            "UPDATE runs SET owner = ?1 WHERE id IN (SELECT id FROM runs WHERE {whose} \
-             AND status IN ('pending', 'running') LIMIT ?3{lock}) RETURNING id"
-        ),
+        &take_runs_sql(tx.dialect(), gone.is_some()),
         params![host, gone, limit as i64],
         |row| row.get(0),
     )?;
@@ -97,10 +89,7 @@ pub fn take_runs(
 /// counters' rows are added to the shared ones (on PostgreSQL, where each
 /// host counts in rows of its own). Returns whether it was forgotten.
 pub fn bury_host(tx: &Db<'_>, gone: &str) -> Result<bool, StoreError> {
-    let busy = tx.exists(
-        "SELECT 1 FROM runs WHERE owner = ?1 AND status IN ('pending', 'running')",
-        params![gone],
-    )?;
+    let busy = tx.exists(UNPAUSED_RUNS_OF_HOST, params![gone])?;
     if busy {
         return Ok(false);
     }
@@ -130,7 +119,7 @@ pub fn runs_changed_since(
     since: i64,
 ) -> Result<Vec<String>, StoreError> {
     conn.query(
-        "SELECT id FROM runs WHERE owner = ?1 AND status IN ('pending', 'running') AND updated_at >= ?2",
+        UNPAUSED_RUNS_OF_HOST_CHANGED_SINCE,
         params![host, since],
         |row| row.get(0),
     )

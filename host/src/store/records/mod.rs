@@ -15,13 +15,21 @@ pub use crate::run::{EventRecord, RunRecord, StepRecord};
 // may scan finished history.
 // The counters may hold a row per host (PostgreSQL's do): they are added up.
 const ACTIVE_RUNS_OF_TENANT: &str = "SELECT CAST(COALESCE((SELECT SUM(count) FROM tenant_active_runs WHERE tenant = ?1), 0) AS BIGINT)";
-const ACTIVE_RUNS_OF_WORKFLOW: &str = "SELECT COUNT(*) FROM runs WHERE workflow_id = ?1 AND status IN ('pending', 'running', 'paused')";
+const ACTIVE_RUNS_OF_WORKFLOW: &str =
+    "SELECT COUNT(*) FROM runs WHERE workflow_id = ?1 AND finished_at IS NULL";
 const RUN_COUNTS: &str = "SELECT status, CAST(SUM(count) AS BIGINT) FROM run_counts GROUP BY status HAVING SUM(count) > 0 ORDER BY status";
 const EXPIRED_PAUSES: &str = "SELECT id FROM runs WHERE status = 'paused' AND pause_deadline IS NOT NULL AND pause_deadline <= ?1 ORDER BY pause_deadline";
 const NEXT_PAUSE_DEADLINE: &str =
     "SELECT MIN(pause_deadline) FROM runs WHERE status = 'paused' AND pause_deadline IS NOT NULL";
-const UNFINISHED_RUNS_PINNED_TO: &str = "SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND status IN ('pending', 'running', 'paused') \
+const UNFINISHED_RUNS_PINNED_TO: &str = "SELECT COUNT(*) FROM runs WHERE tenant = ?1 AND finished_at IS NULL \
      AND EXISTS (SELECT 1 FROM json_each(runs.plugins) WHERE value = ?2)";
+// A run in one of the two statuses the leases look for (the condition of
+// the index `runs_unpaused_by_owner`, word for word, so that SQLite uses it).
+const UNPAUSED_RUNS: &str = "SELECT id FROM runs WHERE status = 'pending' OR status = 'running'";
+const UNPAUSED_RUNS_OF_HOST: &str =
+    "SELECT 1 FROM runs WHERE owner = ?1 AND (status = 'pending' OR status = 'running')";
+const UNPAUSED_RUNS_OF_HOST_CHANGED_SINCE: &str = "SELECT id FROM runs WHERE owner = ?1 \
+     AND (status = 'pending' OR status = 'running') AND updated_at >= ?2";
 const SETTLED_PLAN_NOTICES_BEFORE: &str = "DELETE FROM outbox INDEXED BY outbox_settled_plans \
      WHERE workflow_id IS NOT NULL AND next_attempt IS NULL AND created_at < ?1";
 const FINISHED_RUNS_BEFORE: &str = "SELECT id FROM runs INDEXED BY runs_finished \
@@ -44,11 +52,52 @@ fn paused_runs_sql(dialect: Dialect) -> String {
         Dialect::Postgres => "jsonb_array_elements_text(s.pending::jsonb -> 'reviewers') r(value)",
     };
     format!(
-        "SELECT {RUN_COLUMNS} FROM runs WHERE tenant = ?1 AND status IN ('paused', 'running') \
-         AND pending_action IS NOT NULL AND (workflow_id = ?2 OR ?2 IS NULL) \
+        "SELECT {RUN_COLUMNS} FROM runs WHERE tenant = ?1 AND finished_at IS NULL \
+         AND status IN ('paused', 'running') AND pending_action IS NOT NULL AND (workflow_id = ?2 OR ?2 IS NULL) \
          AND (EXISTS (SELECT 1 FROM steps s, {reviewers} \
               WHERE s.run_id = runs.id AND s.status = 'awaiting_input' AND r.value = ?4) OR ?4 IS NULL) \
          ORDER BY updated_at, id LIMIT ?3"
+    )
+}
+
+/// Makes `?1` the owner of up to `?3` unfinished, unpaused runs of host
+/// `?2` (`gone`), or (not `gone`) of no host.
+fn take_runs_sql(dialect: Dialect, gone: bool) -> String {
+    let whose = match gone {
+        true => "owner = ?2",
+        false => "owner IS NULL AND CAST(?2 AS TEXT) IS NULL",
+    };
+    let lock = match dialect {
+        Dialect::Sqlite => "",
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+    };
+    format!(
+        "UPDATE runs SET owner = ?1 WHERE id IN (SELECT id FROM runs WHERE {whose} \
+         AND (status = 'pending' OR status = 'running') LIMIT ?3{lock}) RETURNING id"
+    )
+}
+
+/// Unfinished child runs whose parent run has ended. SQLite finds the
+/// unfinished runs by `finished_at` (an index's condition); PostgreSQL by
+/// status.
+fn orphaned_children_sql(dialect: Dialect) -> String {
+    let (run_id, kind, unfinished, ended) = match dialect {
+        Dialect::Sqlite => (
+            "json_extract(child.trigger, '$.run_id')",
+            "json_extract(child.trigger, '$.kind')",
+            "child.finished_at IS NULL",
+            "(parent.status = 'completed' OR parent.status = 'failed' OR parent.status = 'cancelled')",
+        ),
+        Dialect::Postgres => (
+            "child.trigger::jsonb ->> 'run_id'",
+            "child.trigger::jsonb ->> 'kind'",
+            "child.status IN ('pending', 'running', 'paused')",
+            "parent.status IN ('completed', 'failed', 'cancelled')",
+        ),
+    };
+    format!(
+        "SELECT child.id FROM runs child JOIN runs parent ON parent.id = {run_id} \
+         WHERE {unfinished} AND {kind} = 'parent' AND {ended}"
     )
 }
 
@@ -396,21 +445,56 @@ mod tests {
     fn hot_queries_never_scan_finished_history() {
         let hot = [
             (ACTIVE_RUNS_OF_TENANT, "tenant_active_runs"),
-            (ACTIVE_RUNS_OF_WORKFLOW, "runs_by_workflow"),
+            (ACTIVE_RUNS_OF_WORKFLOW, "runs_unfinished_by_workflow"),
             (RUN_COUNTS, "run_counts"),
-            (EXPIRED_PAUSES, "runs_by_status"),
-            (NEXT_PAUSE_DEADLINE, "runs_by_status"),
-            (UNFINISHED_RUNS_PINNED_TO, "runs_by_tenant_status"),
+            (EXPIRED_PAUSES, "runs_pause_deadlines"),
+            (NEXT_PAUSE_DEADLINE, "runs_pause_deadlines"),
+            (UNFINISHED_RUNS_PINNED_TO, "runs_unfinished_by_tenant"),
             (FINISHED_RUNS_BEFORE, "runs_finished"),
-            (&paused_runs_sql(Dialect::Sqlite), "runs_by_tenant_status"),
+            (
+                &paused_runs_sql(Dialect::Sqlite),
+                "runs_unfinished_by_tenant",
+            ),
+            (UNPAUSED_RUNS, "runs_unpaused_by_owner"),
+            (UNPAUSED_RUNS_OF_HOST, "runs_unpaused_by_owner"),
+            (
+                UNPAUSED_RUNS_OF_HOST_CHANGED_SINCE,
+                "runs_unpaused_by_owner",
+            ),
+            (
+                &orphaned_children_sql(Dialect::Sqlite),
+                "runs_unfinished_by_",
+            ),
+            (
+                &take_runs_sql(Dialect::Sqlite, true),
+                "runs_unpaused_by_owner",
+            ),
+            (
+                &take_runs_sql(Dialect::Sqlite, false),
+                "runs_unpaused_by_owner",
+            ),
+        ];
+        // Reading all of a partial index that holds no finished run is not
+        // reading history.
+        let without_history = [
+            "runs_unfinished_by_tenant",
+            "runs_unfinished_by_workflow",
+            "runs_unpaused_by_owner",
+            "runs_pause_deadlines",
         ];
         on_a_fresh_sqlite_store(|conn| {
             for (sql, index) in hot {
                 let plan = explained(conn, "EXPLAIN QUERY PLAN", sql, 3);
-                assert!(
-                    plan.iter().all(|line| !line.starts_with("SCAN runs")),
-                    "{sql}: {plan:?}"
-                );
+                // `runs`, or its names in a join.
+                let scans_history = |line: &String| {
+                    ["SCAN runs", "SCAN child", "SCAN parent"]
+                        .iter()
+                        .any(|scan| line.starts_with(scan))
+                        && !without_history
+                            .iter()
+                            .any(|partial| line.ends_with(&format!("USING INDEX {partial}")))
+                };
+                assert!(!plan.iter().any(scans_history), "{sql}: {plan:?}");
                 assert!(
                     plan.iter().any(|line| line.contains(index)),
                     "{sql} should use {index}: {plan:?}"

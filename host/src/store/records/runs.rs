@@ -71,7 +71,7 @@ pub fn insert_run(
             number,
             owner,
         ])?;
-    if run.status.is_terminal() && tx.dialect() == Dialect::Postgres {
+    if run.status.is_terminal() {
         tx.execute_later(
             "UPDATE runs SET finished_at = updated_at WHERE id = ?1",
             params![run.id],
@@ -115,25 +115,30 @@ const SAVE_RUN_AS_DRIVER_SAME_STATUS: &str = concat!(
     " WHERE id = ?1 AND last_seq = ?13 AND owner = ?15 AND status = ?2"
 );
 
-/// A driver's save of the run's end: it has no owner after.
+/// A driver's save of the run's end: it has no owner after, and says when
+/// it ended (`finished_at`, which the indexes of unfinished runs and, on
+/// PostgreSQL, retention's name: set once, so that no save before it
+/// touches them).
 const SAVE_ENDED_RUN_AS_DRIVER: &str =
-    save_run!(", owner = NULL WHERE id = ?1 AND last_seq = ?13 AND owner = ?15");
+    save_run!(", finished_at = ?12, owner = NULL WHERE id = ?1 AND last_seq = ?13 AND owner = ?15");
 
-/// On PostgreSQL, [`SAVE_ENDED_RUN_AS_DRIVER`] also says when the run ended
-/// (`finished_at`, which retention's index names instead of `updated_at`:
-/// no index names a column the save of a running run changes, so that
-/// PostgreSQL updates its row in place, without touching an index).
+/// [`SAVE_ENDED_RUN_AS_DRIVER`] on PostgreSQL, where every save says who
+/// owns the run after it.
 const SAVE_ENDED_RUN_AS_DRIVER_PG: &str = save_run!(
     ", finished_at = ?12, owner = NULL WHERE id = ?1 AND last_seq = ?13 AND owner = ?15 RETURNING owner"
 );
 
-/// Anyone's save at time `?16`: a live owner keeps the run, else the writer
-/// takes it; says who owns it after.
+/// Anyone's save at time `?16` of a run that goes on (a decision's): a live
+/// owner keeps the run, else the writer takes it; says who owns it after.
 const SAVE_RUN_AS_ANYONE: &str = save_run!(
-    ", owner = CASE WHEN ?2 = 'completed' OR ?2 = 'failed' OR ?2 = 'cancelled' THEN NULL \
-     WHEN owner IS NOT NULL AND EXISTS (SELECT 1 FROM hosts WHERE hosts.id = runs.owner AND hosts.lease_until > ?16) \
+    ", owner = CASE WHEN owner IS NOT NULL AND EXISTS (SELECT 1 FROM hosts WHERE hosts.id = runs.owner AND hosts.lease_until > ?16) \
      THEN owner ELSE ?15 END WHERE id = ?1 AND last_seq = ?13 RETURNING owner"
 );
+
+/// Anyone's save of a run's end (a cancel, a rejection): like the driver's,
+/// it has no owner after. Its parameters end at `?14`.
+const SAVE_ENDED_RUN_AS_ANYONE: &str =
+    save_run!(", finished_at = ?12, owner = NULL WHERE id = ?1 AND last_seq = ?13");
 
 /// On PostgreSQL, [`SAVE_RUN_AS_ANYONE`] also says when a run ended (see
 /// [`SAVE_ENDED_RUN_AS_DRIVER_PG`]).
@@ -409,17 +414,22 @@ pub fn send_commit<'a>(
         }
         return Ok(saved);
     }
-    let driver_save = match which {
-        0 if run.status == transition.expected_status => Some(SAVE_RUN_AS_DRIVER_SAME_STATUS),
-        0 => Some(SAVE_RUN_AS_DRIVER),
-        1 => Some(SAVE_ENDED_RUN_AS_DRIVER),
-        _ => None,
-    };
-    let owner = match driver_save {
-        Some(statement) => {
-            (tx.execute(statement, &params)? == 1).then(|| (which == 0).then(|| host.to_owned()))
+    // Who owns the run after a save that was taken: its driver, no one once
+    // it ended, or (anyone's save of a run that goes on) what it answers.
+    let owner = match which {
+        0 => {
+            let statement = if run.status == transition.expected_status {
+                SAVE_RUN_AS_DRIVER_SAME_STATUS
+            } else {
+                SAVE_RUN_AS_DRIVER
+            };
+            (tx.execute(statement, &params)? == 1).then(|| Some(host.to_owned()))
         }
-        None => tx.query_opt(SAVE_RUN_AS_ANYONE, &params, |row| {
+        1 => (tx.execute(SAVE_ENDED_RUN_AS_DRIVER, &params)? == 1).then_some(None),
+        _ if run.status.is_terminal() => {
+            (tx.execute(SAVE_ENDED_RUN_AS_ANYONE, &params[..14])? == 1).then_some(None)
+        }
+        _ => tx.query_opt(SAVE_RUN_AS_ANYONE, &params, |row| {
             row.get::<Option<String>>(0)
         })?,
     };
@@ -594,6 +604,11 @@ pub fn get_events(conn: &Db<'_>, run_id: &str, after: i64) -> Result<Vec<EventRe
     Ok(rows)
 }
 
+/// Ids of the unfinished runs that are not paused.
+pub fn unpaused_run_ids(conn: &Db<'_>) -> Result<Vec<String>, StoreError> {
+    conn.query(UNPAUSED_RUNS, params![], |row| row.get(0))
+}
+
 /// Ids of runs in any of `statuses`, oldest first.
 pub fn run_ids_in(conn: &Db<'_>, statuses: &[RunStatus]) -> Result<Vec<String>, StoreError> {
     let mut ids = Vec::new();
@@ -715,31 +730,64 @@ pub fn get_run_with_steps(
 
 /// Unfinished child runs whose parent run has ended.
 pub fn orphaned_children(conn: &Db<'_>) -> Result<Vec<String>, StoreError> {
-    let (run_id, kind) = match conn.dialect() {
-        Dialect::Sqlite => (
-            "json_extract(child.trigger, '$.run_id')",
-            "json_extract(child.trigger, '$.kind')",
-        ),
-        Dialect::Postgres => (
-            "child.trigger::jsonb ->> 'run_id'",
-            "child.trigger::jsonb ->> 'kind'",
-        ),
-    };
-    conn.query(
-        &format!(
-            "SELECT child.id FROM runs child JOIN runs parent ON parent.id = {run_id} \
-             WHERE child.status IN ('pending', 'running', 'paused') AND {kind} = 'parent' \
-               AND parent.status IN ('completed', 'failed', 'cancelled')"
-        ),
-        params![],
-        |row| row.get(0),
-    )
+    conn.query(&orphaned_children_sql(conn.dialect()), params![], |row| {
+        row.get(0)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::tests::{explained, on_a_fresh_sqlite_store};
     use super::*;
+
+    /// A decision moves its run from paused to running, and the next pause
+    /// moves it back. SQLite rewrites the entry of a row in every index it
+    /// opens for the save (an index whose key or condition names a column
+    /// the statement sets), so those two saves must open only the indexes
+    /// a run enters or leaves as it pauses: the unpaused runs by owner, and
+    /// those whose condition the save's other columns may change (paused
+    /// runs with a deadline, finished runs by time), which a run with no
+    /// deadline does not enter.
+    #[test]
+    fn a_pause_and_a_decision_write_one_index_of_status() {
+        on_a_fresh_sqlite_store(|conn| {
+            let indexes: std::collections::HashMap<i64, String> = conn
+                .prepare("SELECT rootpage, name FROM sqlite_schema WHERE type = 'index'")
+                .expect("schema")
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .expect("indexes")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            for save in [SAVE_RUN_AS_DRIVER, SAVE_RUN_AS_ANYONE] {
+                let mut program = conn.prepare(&format!("EXPLAIN {save}")).expect("explain");
+                let nulls = std::iter::repeat_n(rusqlite::types::Null, program.parameter_count());
+                let mut opened: Vec<&str> = program
+                    .query_map(rusqlite::params_from_iter(nulls), |row| {
+                        Ok((row.get::<_, String>(1)?, row.get::<_, i64>(3)?))
+                    })
+                    .expect("program")
+                    .filter_map(|op| match op.expect("op") {
+                        (opcode, root) if opcode == "OpenWrite" => {
+                            indexes.get(&root).map(String::as_str)
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                opened.sort_unstable();
+                // (The primary key's is opened to find the row.)
+                assert_eq!(
+                    opened,
+                    [
+                        "runs_finished",
+                        "runs_pause_deadlines",
+                        "runs_unpaused_by_owner",
+                        "sqlite_autoindex_runs_1"
+                    ],
+                    "{save}"
+                );
+            }
+        });
+    }
 
     /// SQLite evaluates `x IN (a, b, c)` (three constants or more) by
     /// building a temporary b-tree of the list each time the statement runs;
@@ -752,6 +800,7 @@ mod tests {
             (SAVE_RUN_AS_DRIVER_SAME_STATUS, 0),
             (SAVE_ENDED_RUN_AS_DRIVER, 0),
             (SAVE_RUN_AS_ANYONE, 1),
+            (SAVE_ENDED_RUN_AS_ANYONE, 0),
             (SAVE_STEP, 0),
             (APPEND_EVENT, 0),
         ];

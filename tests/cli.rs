@@ -494,7 +494,7 @@ fn bench_peers_drives_a_server_over_http_and_prints_figures() {
         "server_cpu_us_per_step",
         "paused_rss_mib",
         "commit_3_pages_p50_us",
-        "commit_7_pages_p50_us",
+        "commit_5_pages_p50_us",
     ] {
         assert!(positive(name), "{name}: {}", figures[name]);
     }
@@ -504,7 +504,7 @@ fn bench_peers_drives_a_server_over_http_and_prints_figures() {
         (floor("sequential_40_steps_floor_ms") * 1e3 - 41.0 * floor("commit_3_pages_p50_us")).abs()
             < 1e-6
     );
-    assert!((floor("resume_floor_ms") * 1e3 - 2.0 * floor("commit_7_pages_p50_us")).abs() < 1e-6);
+    assert!((floor("resume_floor_ms") * 1e3 - 2.0 * floor("commit_5_pages_p50_us")).abs() < 1e-6);
     assert!(
         figures["resume_to_pause_p99_ms"].as_f64() >= figures["resume_to_pause_p50_ms"].as_f64()
     );

@@ -215,16 +215,16 @@ fn print_peers(f: &cairn::bench::peers::PeersFigures) {
             f.paused_runs
         );
     }
-    if let (Some(three), Some(seven), Some(steps), Some(decision)) = (
+    if let (Some(three), Some(five), Some(steps), Some(decision)) = (
         f.commit_3_pages_p50_us,
-        f.commit_7_pages_p50_us,
+        f.commit_5_pages_p50_us,
         f.sequential_40_steps_floor_ms,
         f.resume_floor_ms,
     ) {
         say!(
             "  the disk alone (bare SQLite commits, FULL, beside the server's file): 3 pages p50 {three:.0} µs, \
-             7 pages p50 {seven:.0} µs; of the 40 steps (41 commits of 3) {steps:.1} ms, \
-             {:.0} µs a step left to the host; of a decision (2 commits of 7) {decision:.2} ms",
+             5 pages p50 {five:.0} µs; of the 40 steps (41 commits of 3) {steps:.1} ms, \
+             {:.0} µs a step left to the host; of a decision (2 commits of 5) {decision:.2} ms",
             (f.sequential_40_steps_p50_ms - steps) * 1e3 / 40.0
         );
     }

@@ -1089,6 +1089,51 @@ fn metrics_count_runs_step_durations_faults_and_http_latency() {
 }
 
 #[test]
+fn a_refused_decision_leaves_the_paused_run_kept_for_the_next_one() {
+    // Its own process: the metrics recorder is one per process.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::process(&dir.path().join("data"), &plugins_dir(dir.path()));
+    let gate =
+        |name: &str| json!({"name": name, "type": "noop", "approval": {"message": "Go on?"}});
+    let workflow = create_workflow(
+        &server,
+        json!({"name": "gates", "steps": [gate("a"), gate("b")]}),
+        "active",
+    );
+    let run = start_run(&server, &workflow, json!({}));
+    poll_until(&server, &run, status_is("paused"));
+    let resume = format!("/v1/runs/{run}/resume");
+    let decide = |step: &str, input: &str| {
+        server
+            .post(&resume, &json!({"step": step, "input": input}))
+            .status
+    };
+
+    // Refused: a step that does not wait, then an answer the gate does not
+    // take. Neither costs the next decision the copy of the run its driver
+    // kept as it paused.
+    assert_eq!(decide("b", "approve"), 409);
+    assert_eq!(decide("a", "maybe"), 422);
+    assert_eq!(decide("a", "approve"), 200);
+    let paused = poll_until(&server, &run, |r| r["pending_action"]["step"] == "b");
+    assert_eq!(paused["status"], "paused");
+    assert_eq!(decide("b", "approve"), 200);
+    poll_until(&server, &run, status_is("completed"));
+
+    let text = server.get("/metrics").body;
+    let text = text.as_str().expect("text");
+    assert!(
+        text.lines()
+            .any(|l| l == "cairn_run_changes_total{steps=\"kept\"} 2"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("cairn_run_changes_total{steps=\"database\"}"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_workflow_body_that_is_not_json_is_refused_as_unsupported() {
     let (_dir, server) = setup();
     let body = br#"{"definition": {"name": "x", "steps": [{"name": "a", "type": "noop"}]}}"#;

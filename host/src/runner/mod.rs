@@ -45,7 +45,8 @@ use crate::run::{
 };
 use crate::secrets::Secrets;
 use crate::store::{
-    self, OutboxRecord, RunRecord, Started, StepRecord, Store, StoreError, Target, Transacted,
+    self, Known, OutboxRecord, RunRecord, Started, StepRecord, Store, StoreError, Target,
+    Transacted,
 };
 use crate::workflow::{
     LanguageLimits, Problem, WorkflowDefinition, parse_duration, template_context, validate,
@@ -421,11 +422,12 @@ impl Inner {
         let follow = place
             .is_some()
             .then_some(move |t: &Transition, steps: &RunSteps| follower.first_starts(t, steps));
+        let known = Known::new(std::sync::Mutex::new(self.recent.take(run_id)));
         let target = Target {
             tenant: tenant.map(str::to_owned),
             id: run_id.to_owned(),
             link,
-            known: self.recent.take(run_id),
+            known: Arc::clone(&known),
         };
         let decided = self
             .store
@@ -440,17 +442,25 @@ impl Inner {
                 follow,
                 move |transition| outbox.outbox(transition),
             )
-            .await?;
+            .await;
+        // Nothing committed (a refused decision): the run is still as its
+        // driver left it, kept again for the next decision.
+        if let Some((run, steps)) = known.lock().ok().and_then(|mut slot| slot.take()) {
+            self.recent.keep(run, steps);
+        }
         let Some(Transacted {
             transition,
             steps,
             ours,
             queued,
             followed,
-        }) = decided
+            kept,
+        }) = decided?
         else {
             return Ok(None);
         };
+        let steps_from = if kept { "kept" } else { "database" };
+        metrics::counter!("cairn_run_changes_total", "steps" => steps_from).increment(1);
         self.announce(&transition, queued, Some(&steps));
         let answer = answer(&transition.run, &steps);
         let drives = ours && transition.effects.contains(&Effect::Drive);

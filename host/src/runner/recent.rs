@@ -5,7 +5,9 @@
 //! `Store::transact`), and a wait that finds the run paused need not read it
 //! either. Like a worker's cache of workflow state in Temporal:
 //! an entry is only ever a copy of what is committed, checked before use,
-//! and a few dozen at most are kept.
+//! and a few dozen at most are kept. A decision takes its run's entry, and
+//! one that commits nothing (refused) puts it back; `/metrics` counts the
+//! committed ones by whether they found it (`cairn_run_changes_total`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;

@@ -26,7 +26,7 @@ use crate::run::Transition;
 pub use access::{Reader, Tx};
 pub use hosts::{Hint, Renewal};
 pub use records::*;
-pub use runs::{RunWithSteps, Target, Transacted};
+pub use runs::{Known, RunWithSteps, Target, Transacted};
 pub use services::Holding;
 use sql::Db;
 

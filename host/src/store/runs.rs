@@ -24,7 +24,13 @@ pub struct Transacted<S> {
     pub ours: bool,
     pub queued: bool,
     pub followed: Option<S>,
+    /// Whether the steps were the ones known (`Target::known`), not read.
+    pub kept: bool,
 }
+
+/// A run and its steps as this host knew them last, handed to
+/// [`Store::transact`] and left in place when it commits nothing.
+pub type Known = std::sync::Arc<std::sync::Mutex<Option<(RunRecord, RunSteps)>>>;
 
 /// The run a [`Store::transact`] decides on.
 pub struct Target {
@@ -36,8 +42,9 @@ pub struct Target {
     pub link: Option<String>,
     /// The run and its steps as this host knew them last (its driver left
     /// it paused): the steps are not read again if the run's row is still
-    /// the one known.
-    pub known: Option<(RunRecord, RunSteps)>,
+    /// the one known. Taken if they are; put back if nothing is committed
+    /// (a refused decision leaves the run as it was).
+    pub known: Known,
 }
 
 impl Store {
@@ -96,22 +103,37 @@ impl Store {
                 known,
             } = target;
             let run = get_run(tx, tenant.as_deref(), &id)?;
-            let mut steps = match known {
-                // Its row is the one the steps were known with: no change
-                // of the run since (every change writes its row).
-                Some((known, steps)) if known == run => steps,
-                _ => RunSteps::new(get_steps(tx, &id)?),
+            // Known with the row as it is: no change of the run since
+            // (every change writes its row).
+            let kept = known
+                .lock()
+                .ok()
+                .and_then(|mut slot| slot.take())
+                .filter(|(known, _)| *known == run);
+            let (known_run, mut steps) = match kept {
+                Some((known, steps)) => (Some(known), steps),
+                None => (None, RunSteps::new(get_steps(tx, &id)?)),
             };
-            let Some(mut transition) = decide(&run, &steps)? else {
-                return Ok(None);
+            let decided = decide(&run, &steps).and_then(|transition| match (transition, &link) {
+                (Some(t), Some(token))
+                    if !use_approval_token(tx, token, &t.run.id, t.run.updated_at)? =>
+                {
+                    Err(StoreError::Conflict(
+                        "this approval link was used already".to_owned(),
+                    ))
+                }
+                (transition, _) => Ok(transition),
+            });
+            let kept = known_run.is_some();
+            let mut transition = match decided {
+                Ok(Some(transition)) => transition,
+                refused => {
+                    if let (Some(run), Ok(mut slot)) = (known_run, known.lock()) {
+                        *slot = Some((run, steps));
+                    }
+                    return refused.map(|_| None);
+                }
             };
-            if let Some(token) = &link
-                && !use_approval_token(tx, token, &transition.run.id, transition.run.updated_at)?
-            {
-                return Err(StoreError::Conflict(
-                    "this approval link was used already".to_owned(),
-                ));
-            }
             let fence = Fence::Anyone {
                 host: &host,
                 now: transition.run.updated_at,
@@ -138,6 +160,7 @@ impl Store {
                 ours,
                 queued,
                 followed,
+                kept,
             }))
         })
         .await

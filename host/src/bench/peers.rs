@@ -64,8 +64,9 @@ pub struct PeersFigures {
     /// (`WAL`, `synchronous=FULL`, a file beside the server's) that
     /// changes 3 pages, as a sequential step's commit does (its run's row,
     /// its steps, its events), and one that changes 5, as each of a
-    /// decision's two commits does (the status, and what counts and
-    /// indexes it: the runs by status, the unpaused runs by owner).
+    /// decision's two commits does (those three, the count of runs by
+    /// status, and the index of unpaused runs, which the run enters or
+    /// leaves).
     pub commit_3_pages_p50_us: Option<f64>,
     pub commit_5_pages_p50_us: Option<f64>,
     /// So much of the 40 steps (41 commits: the start, then one a step)

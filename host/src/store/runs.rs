@@ -102,17 +102,20 @@ impl Store {
                 link,
                 known,
             } = target;
-            let run = get_run(tx, tenant.as_deref(), &id)?;
-            // Known with the row as it is: no change of the run since
-            // (every change writes its row).
-            let kept = known
-                .lock()
-                .ok()
-                .and_then(|mut slot| slot.take())
-                .filter(|(known, _)| *known == run);
-            let (known_run, mut steps) = match kept {
-                Some((known, steps)) => (Some(known), steps),
-                None => (None, RunSteps::new(get_steps(tx, &id)?)),
+            // The run as known, when its row's sequence number says it has
+            // not changed since (every change of a run moves it on): then
+            // neither the row nor the steps are read again.
+            let (run, kept) = match known.lock().ok().and_then(|mut slot| slot.take()) {
+                Some((run, steps))
+                    if get_run_state(tx, tenant.as_deref(), &id)? == (run.status, run.last_seq) =>
+                {
+                    (run, Some(steps))
+                }
+                _ => (get_run(tx, tenant.as_deref(), &id)?, None),
+            };
+            let (kept, mut steps) = match kept {
+                Some(steps) => (true, steps),
+                None => (false, RunSteps::new(get_steps(tx, &id)?)),
             };
             let decided = decide(&run, &steps).and_then(|transition| match (transition, &link) {
                 (Some(t), Some(token))
@@ -124,11 +127,10 @@ impl Store {
                 }
                 (transition, _) => Ok(transition),
             });
-            let kept = known_run.is_some();
             let mut transition = match decided {
                 Ok(Some(transition)) => transition,
                 refused => {
-                    if let (Some(run), Ok(mut slot)) = (known_run, known.lock()) {
+                    if let (true, Ok(mut slot)) = (kept, known.lock()) {
                         *slot = Some((run, steps));
                     }
                     return refused.map(|_| None);

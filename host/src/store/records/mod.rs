@@ -252,12 +252,20 @@ mod tests {
         sql: &str,
         column: usize,
     ) -> Vec<String> {
+        explained_rows(conn, explain, sql, |row| row.get::<_, String>(column))
+    }
+
+    /// [`explained`], each row of the output as `read` takes it.
+    pub(super) fn explained_rows<T>(
+        conn: &rusqlite::Connection,
+        explain: &str,
+        sql: &str,
+        read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Vec<T> {
         let mut statement = conn.prepare(&format!("{explain} {sql}")).expect("explain");
         let nulls = std::iter::repeat_n(rusqlite::types::Null, statement.parameter_count());
         statement
-            .query_map(rusqlite::params_from_iter(nulls), |row| {
-                row.get::<_, String>(column)
-            })
+            .query_map(rusqlite::params_from_iter(nulls), read)
             .expect(explain)
             .collect::<Result<_, _>>()
             .expect("rows")

@@ -737,7 +737,7 @@ pub fn orphaned_children(conn: &Db<'_>) -> Result<Vec<String>, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{explained, on_a_fresh_sqlite_store};
+    use super::super::tests::{explained, explained_rows, on_a_fresh_sqlite_store};
     use super::*;
 
     /// A decision moves its run from paused to running, and the next pause
@@ -759,19 +759,13 @@ mod tests {
                 .collect::<Result<_, _>>()
                 .expect("rows");
             for save in [SAVE_RUN_AS_DRIVER, SAVE_RUN_AS_ANYONE] {
-                let mut program = conn.prepare(&format!("EXPLAIN {save}")).expect("explain");
-                let nulls = std::iter::repeat_n(rusqlite::types::Null, program.parameter_count());
+                let program = explained_rows(conn, "EXPLAIN", save, |row| {
+                    Ok((row.get::<_, String>(1)?, row.get::<_, i64>(3)?))
+                });
                 let mut opened: Vec<&str> = program
-                    .query_map(rusqlite::params_from_iter(nulls), |row| {
-                        Ok((row.get::<_, String>(1)?, row.get::<_, i64>(3)?))
-                    })
-                    .expect("program")
-                    .filter_map(|op| match op.expect("op") {
-                        (opcode, root) if opcode == "OpenWrite" => {
-                            indexes.get(&root).map(String::as_str)
-                        }
-                        _ => None,
-                    })
+                    .iter()
+                    .filter(|(opcode, _)| opcode == "OpenWrite")
+                    .filter_map(|(_, root)| indexes.get(root).map(String::as_str))
                     .collect();
                 opened.sort_unstable();
                 // (The primary key's is opened to find the row.)

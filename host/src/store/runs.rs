@@ -105,17 +105,17 @@ impl Store {
             // The run as known, when its row's sequence number says it has
             // not changed since (every change of a run moves it on): then
             // neither the row nor the steps are read again.
-            let (run, kept) = match known.lock().ok().and_then(|mut slot| slot.take()) {
+            let (run, mut steps, kept) = match known.lock().ok().and_then(|mut slot| slot.take()) {
                 Some((run, steps))
                     if get_run_state(tx, tenant.as_deref(), &id)? == (run.status, run.last_seq) =>
                 {
-                    (run, Some(steps))
+                    (run, steps, true)
                 }
-                _ => (get_run(tx, tenant.as_deref(), &id)?, None),
-            };
-            let (kept, mut steps) = match kept {
-                Some(steps) => (true, steps),
-                None => (false, RunSteps::new(get_steps(tx, &id)?)),
+                _ => (
+                    get_run(tx, tenant.as_deref(), &id)?,
+                    RunSteps::new(get_steps(tx, &id)?),
+                    false,
+                ),
             };
             let decided = decide(&run, &steps).and_then(|transition| match (transition, &link) {
                 (Some(t), Some(token))

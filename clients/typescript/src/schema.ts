@@ -30,7 +30,9 @@ export interface paths {
         };
         /**
          * Prometheus metrics: runs by status, step durations, sandbox faults by kind,
-         *     HTTP latency, and on PostgreSQL the transactions this host ran.
+         *     HTTP latency, decisions and cancels committed (by whether the run's steps
+         *     were the copy its driver kept), and on PostgreSQL the transactions this
+         *     host ran.
          */
         get: operations["metrics"];
         put?: never;

@@ -57,7 +57,9 @@ pub fn install() -> Option<PrometheusHandle> {
 }
 
 /// Prometheus metrics: runs by status, step durations, sandbox faults by kind,
-/// HTTP latency, and on PostgreSQL the transactions this host ran.
+/// HTTP latency, decisions and cancels committed (by whether the run's steps
+/// were the copy its driver kept), and on PostgreSQL the transactions this
+/// host ran.
 #[utoipa::path(operation_id = "metrics", get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format",
         content_type = "text/plain; version=0.0.4", body = String)))]

@@ -43,7 +43,9 @@ def sync_detailed(
     client: AuthenticatedClient | Client,
 ) -> Response[str]:
     """Prometheus metrics: runs by status, step durations, sandbox faults by kind,
-    HTTP latency, and on PostgreSQL the transactions this host ran.
+    HTTP latency, decisions and cancels committed (by whether the run's steps
+    were the copy its driver kept), and on PostgreSQL the transactions this
+    host ran.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -67,7 +69,9 @@ def sync(
     client: AuthenticatedClient | Client,
 ) -> str | None:
     """Prometheus metrics: runs by status, step durations, sandbox faults by kind,
-    HTTP latency, and on PostgreSQL the transactions this host ran.
+    HTTP latency, decisions and cancels committed (by whether the run's steps
+    were the copy its driver kept), and on PostgreSQL the transactions this
+    host ran.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -87,7 +91,9 @@ async def asyncio_detailed(
     client: AuthenticatedClient | Client,
 ) -> Response[str]:
     """Prometheus metrics: runs by status, step durations, sandbox faults by kind,
-    HTTP latency, and on PostgreSQL the transactions this host ran.
+    HTTP latency, decisions and cancels committed (by whether the run's steps
+    were the copy its driver kept), and on PostgreSQL the transactions this
+    host ran.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -109,7 +115,9 @@ async def asyncio(
     client: AuthenticatedClient | Client,
 ) -> str | None:
     """Prometheus metrics: runs by status, step durations, sandbox faults by kind,
-    HTTP latency, and on PostgreSQL the transactions this host ran.
+    HTTP latency, decisions and cancels committed (by whether the run's steps
+    were the copy its driver kept), and on PostgreSQL the transactions this
+    host ran.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
